@@ -1,0 +1,5 @@
+import { raiseUD } from "../fault";
+
+export function execSse(op: u32): void {
+  raiseUD();
+}

@@ -1,0 +1,15 @@
+// Imports from the TypeScript host. Each is a wasm -> JS call (~4 ns), so the core
+// only calls these for what the host owns: port I/O, MMIO of host devices,
+// interrupt acknowledge, and time.
+
+// Port I/O. size is 1, 2 or 4 bytes. Unclaimed ports read as all-ones (host decides).
+@external("env", "portIn") export declare function portIn(port: u32, size: u32): u32;
+@external("env", "portOut") export declare function portOut(port: u32, size: u32, value: u32): void;
+// Memory-mapped I/O below 4 GiB that is not RAM (APIC, IOAPIC, HPET, testdev iomem...).
+@external("env", "mmioRead") export declare function mmioRead(pa: u32, size: u32): u32;
+@external("env", "mmioWrite") export declare function mmioWrite(pa: u32, size: u32, value: u32): void;
+// Interrupt acknowledge: the vector of the highest-priority pending external interrupt
+// (the INTA cycle of the PIC/APIC), or -1 if it went away.
+@external("env", "intAck") export declare function intAck(): i32;
+// Host clock for RDTSC in realtime mode: nanoseconds since the machine started, as f64.
+@external("env", "nowNs") export declare function nowNs(): f64;

@@ -1,0 +1,93 @@
+// The ABI the TypeScript host calls. Keep it small: setup, run, and state access
+// for loaders, tests and snapshots. u64 values cross as BigInt.
+import * as S from "./cpu/state";
+import { getRflags, setRflags } from "./cpu/flags";
+import { initDispatch } from "./cpu/exec";
+import { runSlice, requestStop as reqStop } from "./cpu/run";
+import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
+import { physInit, ramBase } from "./mmu/phys";
+import { tlbFlushAll } from "./mmu/access";
+import { invalidateFetch } from "./cpu/decode";
+
+// Guest RAM starts on a 64 KiB boundary after everything static in the core.
+export function init(ramBytes: u32): usize {
+  initDispatch();
+  const base = (<usize>__heap_base + 0xffff) & ~<usize>0xffff;
+  const needPages = <i32>((<u64>base + <u64>ramBytes + 0xffff) >> 16);
+  const have = memory.size();
+  if (needPages > have && memory.grow(needPages - have) < 0) return 0;
+  physInit(base, <u64>ramBytes);
+  reset();
+  return base;
+}
+
+// Power-on state (SDM 10.1.1, Table 10-1).
+export function reset(): void {
+  for (let i: u32 = 0; i < 16; i++) S.setReg64(i, 0);
+  S.setReg64(S.RDX, 0x600);
+  setRflags(2);
+  S.cr0 = 0x60000010; S.cr2 = 0; S.cr3 = 0; S.cr4 = 0; S.cr8 = 0; S.efer = 0; S.xcr0 = 1;
+  for (let i: u32 = 0; i < 8; i++) S.setDr(i, 0);
+  S.setDr(6, 0xffff0ff0); S.setDr(7, 0x400);
+  const dataAr: u32 = 0x93;  // present, read/write, accessed
+  for (let s: u32 = 0; s < 6; s++) S.setSeg(s, 0, 0, 0xffff, dataAr);
+  S.setSeg(S.CS, 0xf000, 0xffff0000, 0xffff, 0x9b);
+  S.setSeg(S.LDTR, 0, 0, 0xffff, 0x82);
+  S.setSeg(S.TR, 0, 0, 0xffff, 0x8b);
+  S.setGdtr(0, 0xffff); S.setIdtr(0, 0xffff);
+  S.rip = 0xfff0;
+  S.halted = false;
+  S.vm86 = false;
+  resetInterrupts();
+  S.updateMode();
+  tlbFlushAll(false);
+  invalidateFetch();
+}
+
+export function run(budget: u32): u32 { return runSlice(budget); }
+export function requestStop(): void { reqStop(); }
+export function setIntrLine(level: bool): void { setIntr(level); }
+export function raiseNmi(): void { nmi(); }
+export function getRamBase(): usize { return ramBase; }
+
+// ---- state access (loaders, tests, snapshots) ----
+export function regsPtr(): usize { return S.REGS; }
+export function xmmPtr(): usize { return S.XMM; }
+export function getReg(i: u32): u64 { return S.getReg64(i); }
+export function setReg(i: u32, v: u64): void { S.setReg64(i, v); }
+export function getRip(): u64 { return S.rip; }
+export function setRip(v: u64): void { S.rip = v; }
+export function getFlags(): u64 { return getRflags(); }
+export function setFlags(v: u64): void { setRflags(v); S.vm86 = (v & 0x20000) != 0; S.updateMode(); }
+export function getIcount(): u64 { return S.icount; }
+export function isHalted(): bool { return S.halted; }
+
+export function setSegment(s: u32, sel: u32, base: u64, limit: u32, attr: u32): void {
+  S.setSeg(s, sel, base, limit, attr);
+  S.updateMode();
+}
+export function getSegSel(s: u32): u32 { return S.segSel(s); }
+export function getSegBase(s: u32): u64 { return S.segBase(s); }
+export function getSegLimit(s: u32): u32 { return S.segLimit(s); }
+export function getSegAttr(s: u32): u32 { return S.segAttr(s); }
+export function setGdt(base: u64, limit: u32): void { S.setGdtr(base, limit); }
+export function setIdt(base: u64, limit: u32): void { S.setIdtr(base, limit); }
+
+// Control registers 0, 2, 3, 4, 8 and EFER (as n = 0xc0000080), raw: no checks.
+export function getCr(n: u32): u64 {
+  switch (n) {
+    case 0: return S.cr0; case 2: return S.cr2; case 3: return S.cr3;
+    case 4: return S.cr4; case 8: return S.cr8; case 0xc0000080: return S.efer;
+    default: return 0;
+  }
+}
+export function setCr(n: u32, v: u64): void {
+  switch (n) {
+    case 0: S.cr0 = v; break; case 2: S.cr2 = v; break; case 3: S.cr3 = v; break;
+    case 4: S.cr4 = v; break; case 8: S.cr8 = v; break; case 0xc0000080: S.efer = v; break;
+    default: break;
+  }
+  S.updateMode();
+  tlbFlushAll(false);
+  invalidateFetch();
+}
