@@ -14,6 +14,8 @@ export let faultPending: bool = false;
 export let faultVector: u32 = 0;
 export let faultError: u32 = 0;
 export let faultHasError: bool = false;
+// Linear address for #PF; written to CR2 when the #PF is delivered (SDM 4.7).
+export let faultAddr: u64 = 0;
 
 // The first fault of an instruction wins; later ones are consequences of it.
 export function raiseFault(vector: u32, error: u32, hasError: bool): void {
@@ -22,6 +24,11 @@ export function raiseFault(vector: u32, error: u32, hasError: bool): void {
   faultVector = vector;
   faultError = error;
   faultHasError = hasError;
+}
+export function raisePF(lin: u64, err: u32): void {
+  if (faultPending) return;
+  faultAddr = lin;
+  raiseFault(EXC_PF, err, true);
 }
 @inline export function raiseUD(): void { raiseFault(EXC_UD, 0, false); }
 @inline export function raiseGP(err: u32): void { raiseFault(EXC_GP, err, true); }
