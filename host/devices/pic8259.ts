@@ -156,7 +156,11 @@ export class Pic8259 {
   get intrLevel(): boolean { return this.output; }
 
   private update(): void {
-    this.master.setInput(2, this.slave.pending(false) >= 0);
+    const slaveOut = this.slave.pending(false) >= 0;
+    this.master.setInput(2, slaveOut);
+    // The cascade input must stay high until INTA (8259A datasheet); if the slave's request
+    // went away, the master's request goes with it.
+    if (!slaveOut) this.master.irr &= ~4;
     const out = this.master.pending(true) >= 0;
     if (out !== this.output) { this.output = out; this.onIntr(out); }
   }
