@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") { process.stdout.write(USAGE + "\n"); return; }
   let a: Args;
   try { a = parseArgs(argv); } catch (e) {
-    if (e instanceof UsageError) die(`${e.message}\n${USAGE.split("\n")[0]}`, 64);
+    if (e instanceof UsageError) die(`${e.message} (see nestvm --help)`, 64);
     throw e;
   }
 
