@@ -57,7 +57,10 @@ function shld(left: bool, useCl: bool): void {
   const src = readReg(s);
   const v = rmwRead(s);
   if (faultPending) return;
-  if ((c & (s == 8 ? 0x3f : 0x1f)) == 0) return;
+  if ((c & (s == 8 ? 0x3f : 0x1f)) == 0) {
+    if (D.modMod == 3 && s == 4) rmwWrite(4, v); // a 32-bit register is still written (zero-extended)
+    return;
+  }
   const saved = D.modMod != 3 ? getRflags() : 0;
   const r = shiftDouble(left, s, v, src, c);
   rmwWrite(s, r);

@@ -110,7 +110,10 @@ function group2(s: u32, count: u32): void {
   const kind = D.modReg & 7;
   const v = rmwRead(s);
   if (faultPending) return;
-  if ((count & (s == 8 ? 0x3f : 0x1f)) == 0) return;
+  if ((count & (s == 8 ? 0x3f : 0x1f)) == 0) {
+    if (D.modMod == 3 && s == 4) rmwWrite(4, v); // a 32-bit register is still written (zero-extended)
+    return;
+  }
   const saved = D.modMod != 3 ? getRflags() : 0;
   const r = shiftOp(kind, s, v, count);
   rmwWrite(s, r);
