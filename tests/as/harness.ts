@@ -47,7 +47,7 @@ export function mode32(): void {
 // Real mode (after reset: CS base 0xffff0000 -> use base 0 for the specs).
 export function mode16(): void {
   boot();
-  S.setSeg(S.CS, 0, 0, 0xffff, 0x9b);
+  S.setSeg(S.CS, <u32>(CODE >> 4), CODE, 0xffff, 0x9b);  // code runs at CS:0 = CODE
   for (let s: u32 = 0; s < 6; s++) if (s != S.CS) S.setSeg(s, 0, 0, 0xffff, 0x93);
   S.updateMode();
   invalidateFetch();
@@ -103,8 +103,9 @@ export function run(hex: string, maxSteps: u32 = 100000): i32 {
 export function runAt(at: u64, hex: string, maxSteps: u32 = 100000): i32 {
   const n = poke(at, hex);
   invalidateFetch();
-  const end = at + <u64>n;
-  S.rip = at;
+  const cs = S.segBase(S.CS);
+  const end = at - cs + <u64>n;
+  S.rip = at - cs;
   lastFault = -1;
   for (let i: u32 = 0; i < maxSteps; i++) {
     step();
