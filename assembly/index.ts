@@ -6,7 +6,7 @@ import { initDispatch } from "./cpu/exec";
 import { runSlice, requestStop as reqStop } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
-import { tlbFlushAll } from "./mmu/access";
+import { tlbFlushAll, loadPdptes } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
@@ -88,6 +88,8 @@ export function setCr(n: u32, v: u64): void {
     default: break;
   }
   S.updateMode();
+  // SDM 4.4.1: PAE paging uses the PDPTE registers, loaded when CR0/CR3/CR4 are written.
+  if (S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && (S.efer & S.EFER_LMA) == 0) loadPdptes();
   tlbFlushAll(false);
   invalidateFetch();
 }

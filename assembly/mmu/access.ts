@@ -147,6 +147,43 @@ export function probeRead(lin: u64, size: u32): bool {
   return true;
 }
 
+// Block accesses of n bytes (1..4096: at most two pages) between guest linear memory and
+// a host buffer, for 16-byte SSE operands, FXSAVE/XSAVE areas, descriptor-table reads.
+// All-or-nothing: both pages are translated (and #PF raised) before any byte moves.
+// Returns false on a fault.
+export function readLinBytes(lin: u64, dst: usize, n: u32): bool {
+  const off = <u32>lin & 0xfff;
+  const n1 = off + n <= 0x1000 ? n : 0x1000 - off;
+  const pa1 = translate(lin, ACC_READ);
+  if (pa1 == NOT_MAPPED) return false;
+  let pa2: u64 = 0;
+  if (n1 < n) { pa2 = translate(nextPage(lin), ACC_READ); if (pa2 == NOT_MAPPED) return false; }
+  copyFromPhys(dst, pa1, n1);
+  if (n1 < n) copyFromPhys(dst + <usize>n1, pa2, n - n1);
+  return true;
+}
+export function writeLinBytes(lin: u64, src: usize, n: u32): bool {
+  const off = <u32>lin & 0xfff;
+  const n1 = off + n <= 0x1000 ? n : 0x1000 - off;
+  const pa1 = translate(lin, ACC_WRITE);
+  if (pa1 == NOT_MAPPED) return false;
+  let pa2: u64 = 0;
+  if (n1 < n) { pa2 = translate(nextPage(lin), ACC_WRITE); if (pa2 == NOT_MAPPED) return false; }
+  copyToPhys(pa1, src, n1);
+  if (n1 < n) copyToPhys(pa2, src + <usize>n1, n - n1);
+  return true;
+}
+function copyFromPhys(dst: usize, pa: u64, n: u32): void {
+  const h = physHost(pa, n);
+  if (h != 0) { memory.copy(dst, h, n); return; }
+  for (let i: u32 = 0; i < n; i++) store<u8>(dst + <usize>i, <u8>physRead(pa + <u64>i, 1));
+}
+function copyToPhys(pa: u64, src: usize, n: u32): void {
+  const h = physHost(pa, n);
+  if (h != 0) { memory.copy(h, src, n); return; }
+  for (let i: u32 = 0; i < n; i++) physWrite(pa + <u64>i, 1, <u64>load<u8>(src + <usize>i));
+}
+
 // ---- fast paths -----------------------------------------------------------------
 // Host address for an access of `size` bytes at lin with access bit `bit` (1 read, 2 write,
 // 4 exec) if the TLB has it, else 0.

@@ -52,13 +52,14 @@ export function syncTag(): void {
 }
 export function setTlbTag(t: u32): void { tlbTag = t; syncTag(); bumpCodeEpoch(); }
 
-// Permission class of the current data access (SDM 4.6): implicit supervisor accesses
-// (GDT/IDT/TSS...) use supervisor rules with SMAP enforced regardless of AC.
+// Permission class of the current access (SDM 4.6): implicit supervisor accesses
+// (GDT/LDT/IDT/TSS, set by system code around them) use supervisor rules even at CPL 3.
+// SMAP (SDM 4.6.1): supervisor data accesses to user pages fault if CPL = 3 (only
+// implicit accesses are supervisor there) or RFLAGS.AC = 0.
 export let implicitSupervisor: bool = false;
 export function setImplicitSupervisor(v: bool): void { implicitSupervisor = v; }
 @inline export function permShift(): u32 {
-  if (implicitSupervisor) return CLS_SUP;
-  if (cpl == 3) return CLS_USER;
+  if (cpl == 3) return implicitSupervisor ? CLS_SUP : CLS_USER;
   return (flagsRaw & F_AC) != 0 ? CLS_SUP_AC : CLS_SUP;
 }
 

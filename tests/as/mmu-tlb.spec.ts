@@ -3,7 +3,7 @@
 import * as S from "../../assembly/cpu/state";
 import {
   translate, readLin, writeLin, codePage, ACC_READ, ACC_WRITE, tlbFlushAll, tlbFlushPage,
-  tlbFlushPcid, tlbCr3Written, tlbPermOf, setTlbTag,
+  tlbFlushPcid, tlbCr3Written, tlbPermOf, setTlbTag, readLinBytes, writeLinBytes,
   readLin8, readLin16, readLin32, readLin64, writeLin8, writeLin16, writeLin32, writeLin64,
 } from "../../assembly/mmu/access";
 import { faultPending, faultError, faultAddr, clearFault } from "../../assembly/cpu/fault";
@@ -176,5 +176,31 @@ describe("fast path and MMIO", () => {
     expect<u32>(faultError).toBe(5);
     expect<u64>(faultAddr).toBe(L4);
     clearFault();
+  });
+});
+
+describe("block accesses", () => {
+  test("readLinBytes / writeLinBytes across pages, all-or-nothing", () => {
+    fresh(); build4(PRWU, PRWU);
+    w64(PTE + 8, 0x30000 | PRWU);
+    long4(false);
+    const buf = memory.data(32, 16);
+    for (let i: u32 = 0; i < 16; i++) store<u8>(buf + <usize>i, <u8>(0xa0 + i));
+    expect<bool>(writeLinBytes(L4 + 0xff8, buf, 16)).toBe(true);
+    expect<u64>(r64(0x10ff8)).toBe(0xa7a6a5a4a3a2a1a0);
+    expect<u64>(r64(0x30000)).toBe(0xafaeadacabaaa9a8);
+    memory.fill(buf + 16, 0, 16);
+    expect<bool>(readLinBytes(L4 + 0xff8, buf + 16, 16)).toBe(true);
+    expect<u64>(load<u64>(buf + 24)).toBe(0xafaeadacabaaa9a8);
+    // Second page read-only at CPL 3: #PF on the second page, nothing written.
+    w64(PTE + 8, 0x30000 | P | U);
+    tlbFlushAll(false);
+    setCpl(3);
+    store<u8>(buf, 0x11);
+    expect<bool>(writeLinBytes(L4 + 0xff8, buf, 16)).toBe(false);
+    expect<u32>(faultError).toBe(7);
+    expect<u64>(faultAddr).toBe(L4 + 0x1000);
+    clearFault();
+    expect<u64>(r64(0x10ff8)).toBe(0xa7a6a5a4a3a2a1a0);
   });
 });

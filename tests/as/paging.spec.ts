@@ -219,10 +219,11 @@ describe("4-level paging", () => {
     expectNoFault();
     expect<u64>(readLin(L4, 4)).toBe(9);
     expectNoFault();
-    // Implicit supervisor accesses ignore AC, also at CPL 3 (U/S=0 in the error code).
+    // SDM 4.6.1: AC=1 at CPL < 3 lifts SMAP for implicit accesses too ...
     setImplicitSupervisor(true);
-    readLin(L4, 4);
-    expectPF(1, L4);
+    expect<u64>(readLin(L4, 4)).toBe(9);
+    expectNoFault();
+    // ... but at CPL 3 implicit supervisor accesses ignore AC (U/S=0 in the error code).
     setCpl(3);
     readLin(L4, 4);
     expectPF(1, L4);
