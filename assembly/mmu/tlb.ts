@@ -3,7 +3,9 @@
 //
 // Entry layout:
 //   +0  u64 key    linear address of the 4 KiB page (bits 11:0 zero)
-//   +8  u32 tag    (tlbTag << 12) | PCID   (PCID = CR3[11:0] when CR4.PCIDE, else 0)
+//   +8  u32 tag    (tlbTag << 12) | PCID when CR4.PCIDE = 1, else (tlbTag << 12) | gen:
+//                  without PCIDs the low 12 bits are a flush generation, so a CR3 load
+//                  (non-global flush) is O(1): bump gen; scan only when it wraps.
 //   +12 u32 perm   allowed accesses, bit (cls*8 + acc): cls 0 user, 1 supervisor with
 //                  SMAP enforced, 2 supervisor without SMAP (AC=1 explicit access);
 //                  acc 0 read, 1 write, 2 exec. 0 = invalid. Write bits only if D is set.
@@ -41,12 +43,15 @@ export const CLS_USER: u32 = 0, CLS_SUP: u32 = 8, CLS_SUP_AC: u32 = 16;
 // Up to 20 bits: it is combined with the 12-bit PCID.
 export let tlbTag: u32 = 0;
 export let curTag: u32 = 0;
+// Flush generation: the low tag bits while CR4.PCIDE = 0. When it wraps to 0 the
+// non-global entries are scanned out, so no stale generation can match again.
+let gen: u32 = 0;
 // Large page sizes installed since the last full flush (bit per SZ_*), for INVLPG.
 let largeSeen: u32 = 0;
 
 // Recompute curTag from tlbTag, CR3 and CR4.PCIDE, and the canonical width from CR4.LA57.
 export function syncTag(): void {
-  curTag = (tlbTag << 12) | ((cr4 & CR4_PCIDE) != 0 ? <u32>(cr3 & 0xfff) : 0);
+  curTag = (tlbTag << 12) | ((cr4 & CR4_PCIDE) != 0 ? <u32>(cr3 & 0xfff) : gen);
   // SDM 4.5.1: with 5-level paging linear addresses are 57 bits.
   setCanonicalBits((cr4 & CR4_LA57) != 0 && (efer & EFER_LMA) != 0 ? 57 : 48);
 }
@@ -99,13 +104,20 @@ export function tlbFind(lin: u64): usize {
 // keepGlobal: MOV to CR3 (PCIDE=0) keeps global entries; CR0/CR4 changes drop all
 // (SDM 4.10.4.1). Also resynchronises curTag and the canonical width.
 export function tlbFlushAll(keepGlobal: bool): void {
-  syncTag();
   bumpCodeEpoch();
   if (!keepGlobal) {
     memory.fill(TLB, 0, <usize>TLB_SETS * TLB_ENTRY);
     largeSeen = 0;
+    syncTag();
     return;
   }
+  if ((cr4 & CR4_PCIDE) == 0) {
+    // Non-global entries carry the old generation in their tag: they no longer match.
+    gen = (gen + 1) & 0xfff;
+    syncTag();
+    if (gen != 0) return;
+  }
+  syncTag();
   for (let e = TLB, end = TLB + <usize>TLB_SETS * TLB_ENTRY; e < end; e += TLB_ENTRY) {
     if ((load<u32>(e + E_FLAGS) & TF_GLOBAL) == 0) kill(e);
   }
@@ -165,8 +177,9 @@ export function tlbCr3Written(noFlush: bool): void {
 
 // INVPCID (SDM Vol.2 INVPCID): type 0 individual address (non-global, that PCID),
 // 1 single context (non-global, that PCID), 2 all contexts incl. globals, 3 all but globals.
+// With CR4.PCIDE = 0 the current context is PCID 0 (system code checks the operand).
 export function tlbFlushPcid(type: u32, pcid: u32, lin: u64): void {
-  const tag = (tlbTag << 12) | (pcid & 0xfff);
+  const tag = (cr4 & CR4_PCIDE) != 0 ? (tlbTag << 12) | (pcid & 0xfff) : curTag;
   bumpCodeEpoch();
   if (type == 0) flushAddr(lin, true, tag, true);
   else if (type == 1) flushTag(tag);

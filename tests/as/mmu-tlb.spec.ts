@@ -48,6 +48,12 @@ describe("TLB invalidation", () => {
     fresh(); build4(PRWU | G, PRWU); markers(); long4(false);
     expectOld(); remap(); tlbFlushAll(true); expectNew();
   });
+  test("non-PCID CR3 loads use a flush generation: stale entries never return after it wraps", () => {
+    fresh(); build4(PRWU, PRWU); markers(); long4(false);
+    expectOld(); remap();
+    for (let i = 0; i < 4096; i++) tlbFlushAll(true);   // the generation is back where it was
+    expectNew();
+  });
   test("an entry installed by a read does not allow a write until D is set", () => {
     fresh(); build4(PRWU, PRWU); long4(false);
     expect<u64>(readLin(L4 + 4, 4)).toBe(0);
