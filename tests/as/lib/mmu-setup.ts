@@ -11,8 +11,9 @@ let ramBaseT: usize = 0;
 
 export function ram(): usize {
   if (ramBaseT == 0) {
-    const before = memory.grow(<i32>(RAM_SIZE >> 16));
-    ramBaseT = <usize>before << 16;
+    // From the runtime's allocator (growing memory behind its back would let the
+    // stub runtime hand the same bytes out again), 4 KiB aligned.
+    ramBaseT = (heap.alloc(<usize>RAM_SIZE + 4096) + 4095) & ~(<usize>4095);
   }
   return ramBaseT;
 }
