@@ -210,3 +210,45 @@ describe("block accesses", () => {
     expect<u64>(r64(0x10ff8)).toBe(0xa7a6a5a4a3a2a1a0);
   });
 });
+
+describe("large pages and INVLPG", () => {
+  test("1G page: INVLPG anywhere in it drops the cached pieces", () => {
+    fresh(); build4(PRWU, PRWU);
+    w64(PDPTE, 0 | PRWU | PS);            // 1G page at physical 0
+    long4(false);
+    const base = L4 & ~(<u64>0x3fffffff);
+    w32(0x5000, 0x55); w32(0x105000, 0x66);
+    expect<u64>(readLin(base + 0x5000, 4)).toBe(0x55);
+    w64(PDPTE, 0x40000000 | PRWU | PS);   // now at 1G: outside RAM -> reads as all-ones
+    expect<u64>(readLin(base + 0x5000, 4)).toBe(0x55);
+    tlbFlushPage(base + 0x3ffff000);
+    expect<u64>(readLin(base + 0x5000, 4)).toBe(0xffffffff);
+    expect<u32>(tlbPermOf(base + 0x5000)).toBe(0);   // not RAM: never cached
+  });
+  test("4M page (32-bit paging): INVLPG drops pieces; 4K INVLPG elsewhere keeps them", () => {
+    fresh();
+    w32(0x1000 + 4, 0x00000000 | 0x87);  // lin 4M..8M -> phys 0..4M
+    S.cr3 = 0;
+    setPaging(0x1000, S.CR4_PSE, 0, false);
+    w32(0x3000, 0x33);
+    expect<u64>(readLin(0x403000, 4)).toBe(0x33);
+    w32(0x1000 + 4, 0x00c00000 | 0x87);  // now phys 12M.. (outside RAM)
+    tlbFlushPage(0x800000);              // a different 4M region: no effect
+    expect<u64>(readLin(0x403000, 4)).toBe(0x33);
+    tlbFlushPage(0x7ff000);
+    expect<u64>(readLin(0x403000, 4)).toBe(0xffffffff);
+  });
+  test("INVLPG also drops a global entry", () => {
+    fresh(); build4(PRWU | G, PRWU); markers();
+    setPaging(0x1000, S.CR4_PAE | S.CR4_PGE, S.EFER_LME | S.EFER_LMA, false);
+    expectOld(); remap();
+    tlbFlushPage(L4);
+    expectNew();
+  });
+  test("fetch from an MMIO page: codePage returns 0 without #PF", () => {
+    fresh();
+    expect<usize>(codePage(0xfec00000)).toBe(0);
+    expect<bool>(faultPending).toBe(false);
+    expect<usize>(codePage(0x3000)).toBe(ram() + 0x3000);
+  });
+});
