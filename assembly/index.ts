@@ -6,7 +6,8 @@ import { initDispatch } from "./cpu/exec";
 import { runSlice, requestStop as reqStop } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
-import { tlbFlushAll, loadPdptes } from "./mmu/access";
+import { loadPdptes } from "./mmu/paging";
+import { tlbFlushAll } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.

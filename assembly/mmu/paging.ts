@@ -8,6 +8,12 @@ import {
   cr3, cr4, efer, CR4_PSE, CR4_PAE, CR4_PGE, CR4_LA57, EFER_NXE, EFER_LMA, pagingOn,
 } from "../cpu/state";
 
+// Paging-structure accesses are guest-physical. This is where EPT (vmx/ept.ts) will hook
+// in for an L2 guest: translate the L2-physical entry address to L1-physical (an EPT
+// violation then aborts the walk) before phys.ts. Same for the final frame in access.ts.
+@inline function ptRead(gpa: u64, size: u32): u64 { return physRead(gpa, size); }
+@inline function ptWrite(gpa: u64, size: u32, v: u64): void { physWrite(gpa, size, v); }
+
 // Physical-address width. CPUID.80000008H:EAX[7:0] must report this value.
 export const MAXPHYADDR: u32 = 40;
 // Address bits M-1:12 of a paging-structure entry / CR3.
@@ -51,7 +57,7 @@ export function loadPdptes(): bool {
   const rsvd: u64 = 0x1e6 | (~(<u64>0) << <u64>MAXPHYADDR);
   let v0: u64 = 0, v1: u64 = 0, v2: u64 = 0, v3: u64 = 0;
   for (let i: u32 = 0; i < 4; i++) {
-    const e = physRead((base + (<u64>i << 3)) & 0xffffffff, 8);
+    const e = ptRead((base + (<u64>i << 3)) & 0xffffffff, 8);
     if ((e & PTE_P) != 0 && (e & rsvd) != 0) return false;
     if (i == 0) v0 = e; else if (i == 1) v1 = e; else if (i == 2) v2 = e; else v3 = e;
   }
@@ -107,7 +113,7 @@ export function walk(lin: u64, mode: u32): bool {
   while (true) {
     const shift = <u64>(12 + 9 * (level - 1));
     const ea = table + (((lin >> shift) & 511) << 3);
-    const e = physRead(ea, 8);
+    const e = ptRead(ea, 8);
     record(ea, e);
     if ((e & PTE_P) == 0) return false;
     let rsvd = e & rsvdCommon;
@@ -137,7 +143,7 @@ export function walk(lin: u64, mode: u32): bool {
 // 32-bit paging (SDM 4.3): 4-byte entries, 4M pages with CR4.PSE, PSE-36 address bits.
 function walk32(lin: u64, pge: bool): bool {
   const pdeAddr = (cr3 & 0xfffff000) | ((lin >> 20) & 0xffc);
-  const pde = physRead(pdeAddr, 4);
+  const pde = ptRead(pdeAddr, 4);
   record(pdeAddr, pde);
   if ((pde & PTE_P) == 0) return false;
   if ((pde & PTE_W) == 0) wWrite = false;
@@ -154,7 +160,7 @@ function walk32(lin: u64, pge: bool): bool {
     return true;
   }
   const pteAddr = (pde & 0xfffff000) | ((lin >> 10) & 0xffc);
-  const pte = physRead(pteAddr, 4);
+  const pte = ptRead(pteAddr, 4);
   record(pteAddr, pte);
   if ((pte & PTE_P) == 0) return false;
   if ((pte & PTE_W) == 0) wWrite = false;
@@ -173,7 +179,7 @@ export function setAccessedDirty(write: bool): void {
     const v = load<u64>(W_VAL + (<usize>i << 3));
     let nv = v | PTE_A;
     if (write && i == n - 1) nv |= PTE_D;
-    if (nv != v) physWrite(load<u64>(W_ADDR + (<usize>i << 3)), 1, nv & 0xff);
+    if (nv != v) ptWrite(load<u64>(W_ADDR + (<usize>i << 3)), 1, nv & 0xff);
   }
   if (write) wDirty = true;
 }

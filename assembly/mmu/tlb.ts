@@ -46,8 +46,11 @@ export let curTag: u32 = 0;
 // Flush generation: the low tag bits while CR4.PCIDE = 0. When it wraps to 0 the
 // non-global entries are scanned out, so no stale generation can match again.
 let gen: u32 = 0;
-// Large page sizes installed since the last full flush (bit per SZ_*), for INVLPG.
-let largeSeen: u32 = 0;
+// For INVLPG of a large page: per size (SZ_2M, SZ_4M, SZ_1G) a 64-bit filter with bit
+// ((lin >> log2(size)) & 63) set when a piece of such a large page was installed since the
+// last full flush. INVLPG scans for pieces only if the bit for its address is set.
+const LARGE_FILTER: usize = memory.data(4 * 8, 8);
+@inline function largeShift(sz: u32): u64 { return sz == SZ_2M ? 21 : (sz == SZ_4M ? 22 : 30); }
 
 // Recompute curTag from tlbTag, CR3 and CR4.PCIDE, and the canonical width from CR4.LA57.
 export function syncTag(): void {
@@ -80,7 +83,10 @@ export function tlbInstall(lin: u64, gpa: u64, host: usize, perm: u32, global: b
   store<u32>(e + E_HOST, <u32>host);
   store<u32>(e + E_FLAGS, (global ? TF_GLOBAL : 0) | (size << 1));
   store<u64>(e + E_GPA, gpa & ~(<u64>0xfff));
-  if (size != 0) largeSeen |= 1 << size;
+  if (size != 0) {
+    const f = LARGE_FILTER + (<usize>size << 3);
+    store<u64>(f, load<u64>(f) | (<u64>1 << ((lin >> largeShift(size)) & 63)));
+  }
 }
 
 // Slow-path lookup: the entry for lin's page in the current context, or 0. A global entry
@@ -107,7 +113,7 @@ export function tlbFlushAll(keepGlobal: bool): void {
   bumpCodeEpoch();
   if (!keepGlobal) {
     memory.fill(TLB, 0, <usize>TLB_SETS * TLB_ENTRY);
-    largeSeen = 0;
+    memory.fill(LARGE_FILTER, 0, 32);
     syncTag();
     return;
   }
@@ -131,7 +137,7 @@ function flushAddr(lin: u64, onlyTag: bool, tag: u32, keepGlobal: bool): void {
   if (load<u64>(e + E_KEY) == page) flushOne(e, onlyTag, tag, keepGlobal);
   // Large pages: the pieces live in the sets of every 4 KiB page of the large page.
   for (let sz: u32 = SZ_2M; sz <= SZ_1G; sz++) {
-    if ((largeSeen & (1 << sz)) == 0) continue;
+    if ((load<u64>(LARGE_FILTER + (<usize>sz << 3)) & (<u64>1 << ((lin >> largeShift(sz)) & 63))) == 0) continue;
     const span: u64 = sz == SZ_2M ? 0x200000 : (sz == SZ_4M ? 0x400000 : 0x40000000);
     const base = lin & ~(span - 1);
     const n = span >> 12 < <u64>TLB_SETS ? <u32>(span >> 12) : TLB_SETS;
