@@ -127,13 +127,14 @@ export class Machine {
       throw new RangeError(`memory size must be between 1 MiB and 3 GiB (got ${mem} bytes)`);
     }
     let m: Machine | undefined;
+    // The core may call back during init() (before the Machine exists): answer neutrally.
     const core = await Core.create(mem, {
-      portIn: (p, s) => m!.io.read(p, s),
-      portOut: (p, s, v) => m!.io.write(p, s, v),
-      mmioRead: (pa, s) => m!.mmio.read(pa, s),
-      mmioWrite: (pa, s, v) => m!.mmio.write(pa, s, v),
-      intAck: () => m!.pic.acknowledge(),
-      nowNs: () => m!.nowNs(),
+      portIn: (p, s) => (m ? m.io.read(p, s) : 0xffffffff),
+      portOut: (p, s, v) => { if (m) m.io.write(p, s, v); },
+      mmioRead: (pa, s) => (m ? m.mmio.read(pa, s) : 0xffffffff),
+      mmioWrite: (pa, s, v) => { if (m) m.mmio.write(pa, s, v); },
+      intAck: () => (m ? m.pic.acknowledge() : -1),
+      nowNs: () => (m ? m.nowNs() : 0),
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);

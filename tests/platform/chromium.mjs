@@ -5,7 +5,7 @@
 //  2. build/web/index.html, the demo page, checking that it boots (or reports no demo image).
 // Reads the resulting DOM with --dump-dom. Exits non-zero on failure.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync, mkdtempSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -28,8 +28,11 @@ let failed = 0;
 // 1. library checks
 const dir = mkdtempSync(join(tmpdir(), "nestvm-chromium-"));
 const check = readFileSync(join(root, "tests/platform/check.mjs"), "utf8").replace(/^export /m, "");
-const demoPath = join(root, "guests/bin/demo.elf");
-const demoB64 = existsSync(demoPath) ? readFileSync(demoPath).toString("base64") : "";
+// The same demo image the build embeds: guests/bin/demo.elf, else the first guests/bin/*.elf.
+const bin = join(root, "guests/bin");
+const elfs = existsSync(bin) ? readdirSync(bin).filter((f) => f.endsWith(".elf")).sort() : [];
+const demoName = elfs.includes("demo.elf") ? "demo.elf" : elfs[0];
+const demoB64 = demoName ? readFileSync(join(bin, demoName)).toString("base64") : "";
 const page = join(dir, "check.html");
 writeFileSync(page, `<!doctype html><meta charset="utf-8"><script src="file://${iife}"></script>
 <pre id="log"></pre><script>

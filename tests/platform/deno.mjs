@@ -11,10 +11,16 @@ if (!isDeno) {
 }
 const nestvm = await import("../../build/host.mjs");
 const { platformCheck } = await import("./check.mjs");
+// The same demo image the build embeds: guests/bin/demo.elf, else the first guests/bin/*.elf.
 let demo = null;
-for (const p of ["guests/bin/demo.elf"]) {
-  try { demo = await Deno.readFile(new URL(`../../${p}`, import.meta.url)); } catch { /* none yet */ }
-}
+try {
+  const bin = new URL("../../guests/bin/", import.meta.url);
+  const names = [];
+  for await (const e of Deno.readDir(bin)) if (e.name.endsWith(".elf")) names.push(e.name);
+  names.sort();
+  const pick = names.includes("demo.elf") ? "demo.elf" : names[0];
+  if (pick) demo = await Deno.readFile(new URL(pick, bin));
+} catch { /* no guests built */ }
 const fails = await platformCheck(nestvm, demo, (s) => console.log(s));
 console.log(fails.length ? `deno: ${fails.length} check(s) failed` : "deno: all checks passed");
 Deno.exit(fails.length ? 1 : 0);
