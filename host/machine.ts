@@ -143,7 +143,10 @@ export class Machine {
 
   /** Virtual time in ns since the machine started (drives PIT, RTC and RDTSC). */
   nowNs(): number {
-    if (this.tsc === "icount") return Number(this.core.icount) * this.nsPerInsn + this.skippedNs;
+    // icount: deterministic time from instructions retired (live inside a slice) plus the
+    // time skipped over in HLT. The core's RDTSC reads this too (core TSC mode 0 = nowNs
+    // at 2 GHz), so TSC, PIT and RTC agree and all advance across skipped HLT time.
+    if (this.tsc === "icount") return Number(this.core.icountNow) * this.nsPerInsn + this.skippedNs;
     return (perfNow() - this.t0) * 1e6;
   }
 
