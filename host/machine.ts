@@ -114,7 +114,9 @@ export class Machine {
     if (out) this.uart.onOutput = out;
     this.uart.onInput = () => this.wakeUp();
     this.uart.attach(this.io);
+    this.cmos.setIrq = (l) => this.pic.setIrq(8, l);
     this.cmos.attach(this.io);
+    this.timers.push(this.cmos);
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -165,7 +167,7 @@ export class Machine {
   /** CPU and device reset (RAM is kept; load an image again to boot). */
   reset(): void {
     this.core.reset();
-    this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset();
+    this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.cmos.reset();
     this.exitStatus = undefined; this.resetRequested = false; this.errorMessage = undefined;
     this.stopRequested = false;
     this.core.setIntrLine(this.pic.intrLevel);
