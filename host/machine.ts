@@ -133,7 +133,7 @@ export class Machine {
       mmioRead: (pa, s) => m!.mmio.read(pa, s),
       mmioWrite: (pa, s, v) => m!.mmio.write(pa, s, v),
       intAck: () => m!.pic.acknowledge(),
-      nowNs: () => m!.nowNs(),
+      nowNs: () => (m ? m.nowNs() : 0), // reset() inside Core.create reads the TSC clock
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);
