@@ -169,3 +169,15 @@ test("real core: PIT IRQ0 through the PIC wakes HLT; 20 ticks then debug exit", 
     else assert.ok(m.nowNs() >= 20 * 1193 * 838.09, String(m.nowNs()));  // virtual time skipped ahead
   }
 });
+
+test("icount mode is deterministic: same instructions and virtual time on every run", async () => {
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    const m = await Machine.create({ memBytes: 4 << 20, tsc: "icount" });
+    m.loadFlat(TIMER_BIN);
+    const r = await m.run({ maxSeconds: 10 });
+    runs.push([r.reason, r.instructions, m.nowNs()]);
+  }
+  assert.deepEqual(runs[0], runs[1]);
+  assert.equal(runs[0][0], "exit");
+});
