@@ -87,6 +87,7 @@ export class Machine {
   private errorMessage: string | undefined;
   private wake: (() => void) | null = null;
   private slice = 100_000;
+  private insPerMs = 20_000;    // measured guest speed (instructions per wall ms), for deadlines
   private running = false;
   /** Devices with timers: polled between slices. Issue 3's devices can add theirs here. */
   readonly timers: { tick(now: number): void; nextDeadline(now: number): number }[] = [];
@@ -219,16 +220,26 @@ export class Machine {
           if (left < BigInt(budget)) budget = Number(left);
         }
         if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached" });
-        this.serviceTimers(this.nowNs());
+        const tnow = this.nowNs();
+        this.serviceTimers(tnow);
+        // End the slice near the next timer deadline so interrupts are not late by a whole
+        // slice: exactly in icount mode, by the measured instruction rate in realtime mode.
+        const dl = this.nextDeadline(tnow);
+        if (dl !== Infinity) {
+          const toDl = this.tsc === "icount" ? Math.ceil((dl - tnow) / this.nsPerInsn) : Math.floor(((dl - tnow) / 1e6) * this.insPerMs);
+          budget = Math.max(this.tsc === "icount" ? 1 : 1000, Math.min(budget, toDl));
+        }
 
         const ts = perfNow();
+        const ic = this.core.icount;
         const r = this.core.run(budget);
         const dt = perfNow() - ts;
         this.uart.flush();
-        if (r === 0) {                           // adapt: aim for ~2-5 ms per slice
+        if (r === 0 && budget === this.slice) {  // adapt: aim for ~2-5 ms per slice
           if (dt < 2 && this.slice < SLICE_MAX) this.slice = Math.min(SLICE_MAX, this.slice * 2);
           else if (dt > 5 && this.slice > SLICE_MIN) this.slice = Math.max(SLICE_MIN, this.slice >> 1);
         }
+        if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(this.core.icount - ic) / dt);
         if (r === RUN_SHUTDOWN) return finish("shutdown", { message: "triple fault" });
         if (r === RUN_HLT && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
           if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });
