@@ -13,3 +13,6 @@ export { loadMultiboot, findMultibootHeader, e820Map, MBI_ADDR, MMAP_ADDR, GDT_A
 export { loadFlat } from "./loaders/flat";
 export { parseElf } from "./loaders/elf";
 export { LoadError } from "./loaders/common";
+export { IoApic, IOAPIC_BASE } from "./devices/ioapic";
+export type { ApicMessage } from "./devices/ioapic";
+export { LocalApic, ApicBus, APIC_DEFAULT_BASE, APIC_VERSION } from "./devices/apic";

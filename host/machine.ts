@@ -7,6 +7,8 @@ import { Pit8254 } from "./devices/pit8254";
 import { Uart16550 } from "./devices/uart16550";
 import { Cmos } from "./devices/cmos";
 import { DebugExit, PostPort, Port92 } from "./devices/misc";
+import { IoApic } from "./devices/ioapic";
+import { ApicBus, LocalApic } from "./devices/apic";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
 
@@ -76,6 +78,13 @@ export class Machine {
   readonly post = new PostPort();
   readonly port92: Port92;
   readonly debugExit: DebugExit;
+  readonly ioapic = new IoApic();
+  readonly apicBus = new ApicBus();
+  /** Local APIC of each vCPU (one vCPU today). */
+  readonly apics: LocalApic[] = [];
+  /** The INTR input of the CPU as last computed (APIC pending or ExtINT from the 8259). */
+  intrLevel = false;
+  private apicBaseSeen = -1n;
   readonly tsc: TscMode;
   readonly memBytes: number;
   private nsPerInsn: number;
@@ -104,18 +113,33 @@ export class Machine {
     this.port92 = new Port92(() => this.requestReset());
     this.debugExit = new DebugExit((status) => { this.exitStatus = status; this.core.requestStop(); });
 
-    this.pic.onIntr = (level) => this.core.setIntrLine(level);
+    this.pic.onIntr = () => this.updateIntr();
     this.pic.attach(this.io);
-    this.pit.setIrq0 = (l) => this.pic.setIrq(0, l);
-    this.pit.pulseIrq0 = () => this.pic.pulseIrq(0);
+    // Interrupt routing as on a PC: every ISA IRQ goes to both the 8259 pair and the IOAPIC
+    // (IRQ0 on IOAPIC pin 2); the local APIC takes the 8259's INTR through LINT0 (ExtINT).
+    const lapic = new LocalApic(0, {
+      nowNs: now,
+      tsc: () => this.guestTsc(),
+      tscPerNs: () => this.tscPerNs(),
+    });
+    lapic.onChange = () => this.updateIntr();
+    this.apics.push(lapic);
+    this.apicBus.add(lapic);
+    this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
+    this.apicBus.onNmi = () => this.core.raiseNmi();
+    this.ioapic.deliver = (msg) => this.apicBus.deliver(msg);
+    this.ioapic.attach(this.mmio);
+    this.timers.push(lapic);
+    this.pit.setIrq0 = (l) => this.setIrq(0, l);
+    this.pit.pulseIrq0 = () => { this.setIrq(0, true); this.setIrq(0, false); };
     this.pit.attach(this.io);
     this.timers.push(this.pit);
-    this.uart.setIrq = (l) => this.pic.setIrq(4, l);
+    this.uart.setIrq = (l) => this.setIrq(4, l);
     const out = opts.serialOut;
     if (out) this.uart.onOutput = out;
     this.uart.onInput = () => this.wakeUp();
     this.uart.attach(this.io);
-    this.cmos.setIrq = (l) => this.pic.setIrq(8, l);
+    this.cmos.setIrq = (l) => this.setIrq(8, l);
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
     this.post.attach(this.io);
@@ -134,14 +158,81 @@ export class Machine {
     const core = await Core.create(mem, {
       portIn: (p, s) => (m ? m.io.read(p, s) : 0xffffffff),
       portOut: (p, s, v) => { if (m) m.io.write(p, s, v); },
-      mmioRead: (pa, s) => (m ? m.mmio.read(pa, s) : 0xffffffff),
-      mmioWrite: (pa, s, v) => { if (m) m.mmio.write(pa, s, v); },
-      intAck: () => (m ? m.pic.acknowledge() : -1),
+      mmioRead: (pa, s) => (m ? m.mmioRead(pa, s) : 0xffffffff),
+      mmioWrite: (pa, s, v) => { if (m) m.mmioWrite(pa, s, v); },
+      intAck: () => (m ? m.intAck() : -1),
       nowNs: () => (m ? m.nowNs() : 0),
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);
     return m;
+  }
+
+  /** Drive GSI n (0-23): ISA IRQs 0-15 reach the 8259s too; IRQ0 is IOAPIC pin 2. */
+  setIrq(n: number, level: boolean): void {
+    if (n < 16) this.pic.setIrq(n, level);
+    this.ioapic.setIrq(n, level);
+  }
+
+  /** The guest TSC (0 if the core cannot tell) and its rate per virtual ns. */
+  guestTsc(): bigint {
+    const raw = this.core.raw as unknown as { getMsr?: (i: number) => bigint };
+    return raw.getMsr ? BigInt.asUintN(64, raw.getMsr(0x10)) : 0n;
+  }
+  tscPerNs(): number { return this.tsc === "icount" ? 1 / this.nsPerInsn : 2.0; }
+
+  /** Mirror IA32_APIC_BASE from the core (it owns the MSR until it forwards writes to the host). */
+  private syncApic(): void {
+    const raw = this.core.raw as unknown as { getMsr?: (i: number) => bigint; getCr(n: number): bigint };
+    const apic = this.apics[0];
+    if (raw.getMsr) {
+      const b = BigInt.asUintN(64, raw.getMsr(0x1b));
+      if (b !== this.apicBaseSeen) { this.apicBaseSeen = b; apic.writeBase(b); }
+    }
+    // CR8 is TPR[7:4] (SDM 11.8.6): a MOV to CR8 the core kept to itself shows up here.
+    const cr8 = Number(this.core.getCr(8) & 0xfn);
+    if (cr8 !== apic.tpr >> 4) apic.tpr = cr8 << 4;
+  }
+
+  mmioRead(pa: number, size: number): number {
+    const apic = this.apics[0];
+    if (pa >= 0xfee00000 || ((pa & ~0xfff) >>> 0) === apic.mmioBase) {
+      this.syncApic();
+      if (((pa & ~0xfff) >>> 0) === apic.mmioBase && apic.hwEnabled) return apic.mmioRead(pa & 0xfff, size);
+    }
+    return this.mmio.read(pa, size);
+  }
+  mmioWrite(pa: number, size: number, value: number): void {
+    const apic = this.apics[0];
+    if (pa >= 0xfee00000 || ((pa & ~0xfff) >>> 0) === apic.mmioBase) {
+      this.syncApic();
+      if (((pa & ~0xfff) >>> 0) === apic.mmioBase && apic.hwEnabled) {
+        const tpr = apic.tpr;
+        apic.mmioWrite(pa & 0xfff, size, value);
+        if (apic.tpr !== tpr) this.core.setCr(8, apic.tpr >> 4);
+        return;
+      }
+    }
+    this.mmio.write(pa, size, value);
+  }
+
+  /** INTA: the local APIC's highest deliverable vector, else the 8259's through LINT0 (ExtINT). */
+  intAck(): number {
+    this.syncApic();
+    const apic = this.apics[0];
+    let v = apic.pendingVector() >= 0 ? apic.acknowledge() : -1;
+    if (v < 0 && this.pic.intrLevel && apic.acceptsPic()) v = this.pic.acknowledge();
+    this.updateIntr();
+    return v;
+  }
+
+  /** Recompute the CPU's INTR input. */
+  updateIntr(): void {
+    const apic = this.apics[0];
+    if (!apic) { this.intrLevel = this.pic.intrLevel; this.core.setIntrLine(this.intrLevel); return; }
+    const level = apic.pendingVector() >= 0 || (this.pic.intrLevel && apic.acceptsPic());
+    this.intrLevel = level;
+    this.core.setIntrLine(level);
   }
 
   /** Virtual time in ns since the machine started (drives PIT, RTC and RDTSC). */
@@ -169,9 +260,10 @@ export class Machine {
   reset(): void {
     this.core.reset();
     this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.cmos.reset();
+    this.ioapic.reset(); for (const a of this.apics) a.reset(); this.apicBaseSeen = -1n;
     this.exitStatus = undefined; this.resetRequested = false; this.errorMessage = undefined;
     this.stopRequested = false;
-    this.core.setIntrLine(this.pic.intrLevel);
+    this.updateIntr();
   }
 
   /** Feed bytes to the serial port's receiver. */
@@ -221,7 +313,9 @@ export class Machine {
         }
         if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached" });
         const tnow = this.nowNs();
+        this.syncApic();
         this.serviceTimers(tnow);
+        this.updateIntr();
         // End the slice near the next timer deadline so interrupts are not late by a whole
         // slice: exactly in icount mode, by the measured instruction rate in realtime mode.
         const dl = this.nextDeadline(tnow);
@@ -245,7 +339,8 @@ export class Machine {
           if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });
           const now = this.nowNs();
           this.serviceTimers(now);
-          if (!this.pic.intrLevel && !this.uart.hasInput) {
+          this.syncApic(); this.updateIntr();
+          if (!this.intrLevel && !this.uart.hasInput) {
             const dl = this.nextDeadline(now);
             if (this.tsc === "icount" && dl !== Infinity) {
               this.skippedNs += Math.max(0, dl - now) + 1;   // jump virtual time to the next timer
