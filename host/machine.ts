@@ -9,6 +9,12 @@ import { Cmos } from "./devices/cmos";
 import { DebugExit, PostPort, Port92 } from "./devices/misc";
 import { IoApic } from "./devices/ioapic";
 import { ApicBus, LocalApic } from "./devices/apic";
+import { Hpet } from "./devices/hpet";
+import { AcpiPm } from "./devices/acpipm";
+import { PcTestDev } from "./devices/testdev";
+import { makeI440fx, type PciHost, type PciTestDev } from "./devices/pci";
+import { FwCfg } from "./platform/fwcfg";
+import { buildAcpi, type AcpiLayout } from "./platform/acpi";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
 
@@ -25,6 +31,8 @@ export interface MachineOptions {
   nsPerInstruction?: number;
   /** Wall-clock time the RTC starts from (ms since epoch; default now). */
   rtcEpochMs?: number;
+  /** Number of vCPUs reported by fw_cfg and ACPI (default 1; only vCPU 0 runs today). */
+  cpus?: number;
   /** Alternative wasm core bytes (default: the one embedded in the bundle). */
   wasm?: Uint8Array;
 }
@@ -84,6 +92,15 @@ export class Machine {
   readonly apics: LocalApic[] = [];
   /** The INTR input of the CPU as last computed (APIC pending or ExtINT from the 8259). */
   intrLevel = false;
+  readonly hpet: Hpet;
+  readonly acpiPm: AcpiPm;
+  readonly testdev = new PcTestDev();
+  readonly pci: PciHost;
+  readonly pciTestdev: PciTestDev;
+  readonly fwcfg: FwCfg;
+  readonly cpus: number;
+  acpi!: AcpiLayout;
+  private hpetLegacy = false;
   private apicBaseSeen = -1n;
   readonly tsc: TscMode;
   readonly memBytes: number;
@@ -130,8 +147,27 @@ export class Machine {
     this.ioapic.deliver = (msg) => this.apicBus.deliver(msg);
     this.ioapic.attach(this.mmio);
     this.timers.push(lapic);
-    this.pit.setIrq0 = (l) => this.setIrq(0, l);
-    this.pit.pulseIrq0 = () => { this.setIrq(0, true); this.setIrq(0, false); };
+    // HPET legacy replacement disconnects the PIT (IRQ0) and RTC (IRQ8) outputs.
+    this.pit.setIrq0 = (l) => { if (!this.hpetLegacy) this.setIrq(0, l); };
+    this.pit.pulseIrq0 = () => { if (!this.hpetLegacy) { this.setIrq(0, true); this.setIrq(0, false); } };
+    this.hpet = new Hpet(now);
+    this.hpet.setIrq = (g, l) => this.setIrq(g, l);
+    this.hpet.onLegacy = (on) => { this.hpetLegacy = on; if (on) { this.setIrq(0, false); this.setIrq(8, false); } };
+    this.hpet.attach(this.mmio);
+    this.timers.push(this.hpet);
+    this.acpiPm = new AcpiPm(now);
+    this.acpiPm.reset();
+    this.acpiPm.attach(this.io);
+    this.testdev.setIrq = (n, l) => this.setIrq(n, l);
+    this.testdev.attach(this.io, this.mmio);
+    const pci = makeI440fx();
+    this.pci = pci.host; this.pciTestdev = pci.testdev;
+    this.pci.onReset = () => this.requestReset();
+    this.pci.attach(this.io, this.mmio);
+    this.cpus = opts.cpus ?? 1;
+    this.fwcfg = new FwCfg({ ramBytes: this.memBytes, cpus: this.cpus });
+    this.fwcfg.attach(this.io);
+    this.acpi = buildAcpi(core.ram, { cpus: this.cpus });
     this.pit.attach(this.io);
     this.timers.push(this.pit);
     this.uart.setIrq = (l) => this.setIrq(4, l);
@@ -139,7 +175,7 @@ export class Machine {
     if (out) this.uart.onOutput = out;
     this.uart.onInput = () => this.wakeUp();
     this.uart.attach(this.io);
-    this.cmos.setIrq = (l) => this.setIrq(8, l);
+    this.cmos.setIrq = (l) => { if (!this.hpetLegacy) this.setIrq(8, l); };
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
     this.post.attach(this.io);
@@ -261,6 +297,8 @@ export class Machine {
     this.core.reset();
     this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.cmos.reset();
     this.ioapic.reset(); for (const a of this.apics) a.reset(); this.apicBaseSeen = -1n;
+    this.hpet.reset(); this.hpetLegacy = false; this.acpiPm.reset(); this.testdev.reset(); this.fwcfg.reset();
+    this.acpi = buildAcpi(this.core.ram, { cpus: this.cpus });
     this.exitStatus = undefined; this.resetRequested = false; this.errorMessage = undefined;
     this.stopRequested = false;
     this.updateIntr();

@@ -1,0 +1,59 @@
+// PIIX4-style ACPI power-management I/O block at 0x600 (as QEMU's pc: PMBA 0x600):
+// PM1a_EVT (0x600 status, 0x602 enable), PM1a_CNT (0x604), PM timer (0x608, 24-bit,
+// 3.579545 MHz from virtual time). No SCI sources are modelled beyond the timer-overflow
+// status bit, which is computed on read.
+import type { IoBus } from "../bus";
+
+export const PM_BASE = 0x600;
+export const PM_TIMER_HZ = 3579545;
+export const PM_TIMER_PORT = PM_BASE + 8;
+
+export class AcpiPm {
+  pm1Status = 0;
+  pm1Enable = 0;
+  pm1Control = 0;
+  /** PM1 control SLP_EN with a sleep type: the machine decides what S-states mean. */
+  onSleep: (slpTyp: number) => void = () => {};
+  constructor(private nowNs: () => number, readonly base = PM_BASE) {}
+
+  /** The 24-bit PM timer value. */
+  timer(now = this.nowNs()): number {
+    return Math.floor((now * PM_TIMER_HZ) / 1e9) & 0xffffff;
+  }
+
+  attach(io: IoBus): void {
+    io.register(this.base, 4, {
+      width: 2,
+      read: (p) => {
+        if (p === this.base) {
+          // TMR_STS (bit 0): the timer's bit 23 toggled since the last clear; computed lazily.
+          return this.pm1Status;
+        }
+        if (p === this.base + 2) return this.pm1Enable;
+        return 0;
+      },
+      write: (p, _s, v) => {
+        if (p === this.base) this.pm1Status &= ~v;            // write 1 to clear
+        else if (p === this.base + 2) this.pm1Enable = v & 0x0521;
+      },
+    });
+    io.register(this.base + 4, 2, {
+      width: 2,
+      read: () => this.pm1Control,
+      write: (_p, _s, v) => {
+        this.pm1Control = v & ~0x2000;                        // SLP_EN reads 0
+        if (v & 0x2000) this.onSleep((v >> 10) & 7);
+      },
+    });
+    io.register(this.base + 8, 4, {
+      width: 4,
+      read: (p, size) => {
+        const t = this.timer();
+        const sh = (p - this.base - 8) * 8;
+        return size === 4 ? t : (t >>> sh) & (size === 1 ? 0xff : 0xffff);
+      },
+      write: () => {},
+    });
+  }
+  reset(): void { this.pm1Status = 0; this.pm1Enable = 0; this.pm1Control = 1; /* SCI_EN: ACPI mode, no SMM */ }
+}
