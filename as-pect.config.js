@@ -1,5 +1,5 @@
 // as-pect configuration for the wasm core's unit specs (tests/as/*.spec.ts).
-// Run: npx asp --config as-pect.config.js --as-config as-pect.asconfig.json
+// Run: npm run test:as   (asp --config as-pect.config.js --as-config as-pect.asconfig.json)
 // Host imports are fakes: ports and MMIO read as all-ones and writes are dropped, except
 //  port 0xE0: loopback latch (OUT stores, IN returns it); port 0xE1: OUT sets the vector
 //  intAck() returns (-1 until then); port 0xE2: IN returns the number of OUTs so far.

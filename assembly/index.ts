@@ -6,6 +6,7 @@ import { initDispatch } from "./cpu/exec";
 import { runSlice, requestStop as reqStop } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
+import { loadPdptes } from "./mmu/paging";
 import { tlbFlushAll } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
@@ -93,6 +94,8 @@ export function setCr(n: u32, v: u64): void {
     default: break;
   }
   S.updateMode();
+  // SDM 4.4.1: PAE paging uses the PDPTE registers, loaded when CR0/CR3/CR4 are written.
+  if (S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && (S.efer & S.EFER_LMA) == 0) loadPdptes();
   tlbFlushAll(false);
   invalidateFetch();
 }
