@@ -5,9 +5,9 @@ import * as S from "./state";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = false;   // XSAVE/XRSTOR (SSE engineer); gates CR4.OSXSAVE, XGETBV/XSETBV
-export const FEAT_PSE36: bool = false;   // PSE-36 large pages above 4 GiB (not implemented by the MMU)
-export const FEAT_PCID: bool = false;    // CR4.PCIDE, INVPCID
-export const FEAT_LA57: bool = false;    // 5-level paging
+export const FEAT_PSE36: bool = true;    // PSE-36 (mmu/paging.ts)
+export const FEAT_PCID: bool = true;     // CR4.PCIDE (mmu/tlb.ts tags); INVPCID is not advertised
+export const FEAT_LA57: bool = true;     // 5-level paging (mmu/paging.ts)
 export const FEAT_SMEP: bool = true;     // implemented by the MMU engineer
 export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
 export const FEAT_UMIP: bool = true;     // SGDT/SIDT/SLDT/SMSW/STR #GP at CPL>0
@@ -16,7 +16,7 @@ export const FEAT_VMX: bool = false;     // issue 4
 export const FEAT_APIC: bool = false;    // issue 3
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
-export const LIN_ADDR_BITS: u32 = 48;
+export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
 export const MAX_BASIC_LEAF: u32 = 0xd;
 export const MAX_EXT_LEAF: u32 = 0x80000008;
 
