@@ -38,6 +38,7 @@ export function runSlice(budget: u32): u32 {
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (halted) { reason = STOP_HLT; break; }
     const f = flagsRaw;
+    if ((f & F_TF) != 0) I.clearSoftInt();
     step();
     sliceLeft--;
     if (faultPending) deliverFault();

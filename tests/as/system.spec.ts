@@ -354,6 +354,50 @@ describe("interrupts", () => {
   });
 });
 
+describe("virtual-8086 mode", () => {
+  it("IRET enters VM86; INT n (IOPL 3) leaves it through a ring-0 gate pushing the data segments", () => {
+    pm32(); tss32();
+    idt32(0x21, 0x8000, 0xee);
+    poke(0x8000, [0xf4]);
+    const f: u32 = 0x9000 - 36;
+    w32(f, 0x100); w32(f + 4, 0x700); w32(f + 8, 0x23202); w32(f + 12, 0xff0); w32(f + 16, 0x800);
+    w32(f + 20, 0x1000); w32(f + 24, 0x1100); w32(f + 28, 0x1200); w32(f + 32, 0x1300);
+    S.setReg64(S.RSP, f);
+    poke(0x7c00, [0xcf]);               // iret
+    poke(0x7100, [0xcd, 0x21]);         // (VM86 at 0700:0100) int $0x21
+    expect<u32>(run(1)).toBe(0);
+    expect<bool>(S.vm86).toBe(true);
+    expect<u32>(S.cpl).toBe(3);
+    expect<u64>(S.segBase(S.DS)).toBe(0x11000);
+    expect<u64>(S.getReg64(S.RSP)).toBe(0xff0);
+    expect<u32>(run(10)).toBe(1);
+    expect<bool>(S.vm86).toBe(false);
+    expect<u32>(S.cpl).toBe(0);
+    expect<u64>(S.getReg64(S.RSP)).toBe(0xa000 - 36);
+    expect<u32>(r32(0xa000 - 36)).toBe(0x102, "EIP");
+    expect<u32>(r32(0xa000 - 32)).toBe(0x700, "CS");
+    expect<u32>(r32(0xa000 - 28) & 0x20000).toBe(0x20000, "EFLAGS.VM");
+    expect<u32>(r32(0xa000 - 24)).toBe(0xff0, "ESP");
+    expect<u32>(r32(0xa000 - 20)).toBe(0x800, "SS");
+    expect<u32>(r32(0xa000 - 16)).toBe(0x1000, "ES");
+    expect<u32>(r32(0xa000 - 4)).toBe(0x1300, "GS");
+    expect<u32>(getSegSel(S.DS)).toBe(0, "data segments nulled");
+  });
+  it("INT n in VM86 with IOPL < 3 is #GP(0)", () => {
+    pm32(); tss32();
+    idt32(13, 0x8000, 0x8e);
+    poke(0x8000, [0xf4]);
+    const f: u32 = 0x9000 - 36;
+    w32(f, 0x100); w32(f + 4, 0x700); w32(f + 8, 0x20202); w32(f + 12, 0xff0); w32(f + 16, 0x800);
+    S.setReg64(S.RSP, f);
+    poke(0x7c00, [0xcf]);
+    poke(0x7100, [0xcd, 0x21]);
+    expect<u32>(run(10)).toBe(1);
+    expect<u32>(r32(0xa000 - 40)).toBe(0, "error code");
+    expect<u32>(r32(0xa000 - 36)).toBe(0x100, "faulting IP");
+  });
+});
+
 describe("task switch", () => {
   it("CALL through a task gate switches tasks; IRET with NT returns", () => {
     pm32(); tss32();
@@ -464,7 +508,8 @@ describe("CPUID, MSRs, TSC", () => {
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 1);
     run(10);
     expect<u64>(S.getReg64(S.RAX)).toBe(0x306a9);
-    expect<u64>(S.getReg64(S.RDX)).toBe(0x0701b97d);
+    expect<u64>(S.getReg64(S.RDX)).toBe(0x078bb97d, "FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
+    expect<u64>(S.getReg64(S.RCX)).toBe(0x44c22201, "SSE3 SSSE3 CX16 PCID MOVBE POPCNT XSAVE RDRAND");
     expect<u64>(S.getReg64(S.RCX) & (1 << 13)).toBe(1 << 13, "CX16");
     expect<u64>(S.getReg64(S.RCX) & (1 << 5)).toBe(0, "no VMX yet");
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 0x80000001);
@@ -522,6 +567,77 @@ describe("CPUID, MSRs, TSC", () => {
     expect<u32>(run(10)).toBe(1);
     expect<u32>(r32(0xa000 - 20)).toBe(0x7c00);
     setTscMode(0);
+  });
+});
+
+describe("control registers", () => {
+  it("MOV CR4 enables OSXSAVE; XSETBV checks XCR0; XGETBV reads it back", () => {
+    real();
+    w16(13 * 4, 0x8000);
+    poke(0x8000, [0xf4]);
+    S.setReg64(S.RBX, 0x40200);
+    S.setReg64(S.RCX, 0); S.setReg64(S.RDX, 0); S.setReg64(S.RAX, 3);
+    // mov %ebx,%cr4; xsetbv; xgetbv; hlt
+    poke(0x7c00, [0x0f, 0x22, 0xe3, 0x0f, 0x01, 0xd1, 0x0f, 0x01, 0xd0, 0xf4]);
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x7c0a);
+    expect<u64>(S.cr4).toBe(0x40200);
+    expect<u64>(S.xcr0).toBe(3);
+    expect<u64>(S.getReg64(S.RAX)).toBe(3);
+    // XCR0 = 7 (AVX) is not supported: #GP(0)
+    S.setRip(0x7c03); S.setHalted(false); S.setReg64(S.RAX, 7);
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c03);
+  });
+  it("MOV CR4 with a reserved bit and MOV CR0 clearing PG in 64-bit mode are #GP(0)", () => {
+    lm64();
+    gate64(0x1000 + 13 * 16, 0x18, 0x8100, 0x8e, 0);
+    poke(0x8100, [0xf4]);
+    S.setReg64(S.RBX, 0x20 | (1 << 15));   // bit 15 is reserved
+    poke(0x7c00, [0x0f, 0x22, 0xe3]);
+    expect<u32>(run(5)).toBe(1);
+    expect<u64>(r64(0x9000 - 40)).toBe(0x7c00);
+    expect<u64>(S.cr4).toBe(0x20);
+    S.setReg64(S.RSP, 0x9000); S.setRip(0x7c10); S.setHalted(false);
+    S.setReg64(S.RBX, 0x11);
+    poke(0x7c10, [0x0f, 0x22, 0xc3]);       // mov %rbx,%cr0
+    expect<u32>(run(5)).toBe(1);
+    expect<u64>(r64(0x9000 - 40)).toBe(0x7c10);
+    expect<u64>(S.cr0 & 0x80000000).toBe(0x80000000);
+  });
+  it("UMIP makes SGDT at CPL3 #GP(0); DR7.GD makes MOV DR a #DB", () => {
+    pm32(); tss32();
+    idt32(13, 0x8000, 0x8e);
+    idt32(1, 0x8010, 0x8e);
+    poke(0x8000, [0xf4]); poke(0x8010, [0xf4]);
+    setCr(4, 0x800);
+    user32();
+    poke(0x7c00, [0x0f, 0x01, 0x05, 0x00, 0x09, 0x00, 0x00]);   // sgdt 0x900
+    expect<u32>(run(5)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r32(0xa000 - 20)).toBe(0x7c00);
+    pm32();
+    idt32(1, 0x8010, 0x8e);
+    poke(0x8010, [0xf4]);
+    S.setDr(7, 0x2400);
+    poke(0x7c00, [0x0f, 0x21, 0xf8]);   // mov %dr7,%eax
+    expect<u32>(run(5)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8011);
+    expect<u64>(S.getDr(6) & 0x2000).toBe(0x2000, "DR6.BD");
+    expect<u32>(r32(0x9000 - 12)).toBe(0x7c00, "#DB for GD is a fault");
+  });
+});
+
+describe("SWAPGS", () => {
+  it("exchanges GS.base with IA32_KERNEL_GS_BASE at CPL0 in 64-bit mode", () => {
+    lm64();
+    setMsr(0xc0000101, 0x5678);
+    setMsr(0xc0000102, 0xffff800000001234);
+    poke(0x7c00, [0x0f, 0x01, 0xf8, 0xf4]);
+    expect<u32>(run(5)).toBe(1);
+    expect<u64>(S.segBase(S.GS)).toBe(0xffff800000001234);
+    expect<u64>(getMsr(0xc0000102)).toBe(0x5678);
   });
 });
 
