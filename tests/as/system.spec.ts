@@ -197,6 +197,33 @@ describe("segment loads and far transfers", () => {
   });
 });
 
+describe("long-mode call gates", () => {
+  it("CALL through a 64-bit call gate from CPL3 uses RSP0; LRETQ returns to CPL3", () => {
+    lm64();
+    w64(0x704, 0xa000);
+    // 64-bit call gate at 0x558 (16 bytes): DPL3 -> 0x18:0x8000
+    w64(0x558, gate32(0x18, 0x8000, 0xec)); w64(0x560, 0);
+    w32(0x900, 0); w16(0x904, 0x5b);     // m16:32 far pointer (offset ignored for gates)
+    poke(0x7c00, [0xff, 0x1c, 0x25, 0x00, 0x09, 0x00, 0x00]);   // lcall *0x900
+    poke(0x8000, [0x48, 0xcb]);                                 // lretq
+    setSegment(S.CS, 0x33, 0, 0xffffffff, AR_CODE64_3);
+    setSegment(S.SS, 0x2b, 0, 0xffffffff, AR_DATA32_3);
+    expect<u32>(run(1)).toBe(0);
+    expect<u64>(S.rip).toBe(0x8000);
+    expect<u32>(S.cpl).toBe(0);
+    expect<u64>(S.getReg64(S.RSP)).toBe(0xa000 - 32);
+    expect<u64>(r64(0xa000 - 32)).toBe(0x7c07);
+    expect<u64>(r64(0xa000 - 24)).toBe(0x33);
+    expect<u64>(r64(0xa000 - 16)).toBe(0x9000);
+    expect<u64>(r64(0xa000 - 8)).toBe(0x2b);
+    expect<u32>(run(1)).toBe(0);
+    expect<u64>(S.rip).toBe(0x7c07);
+    expect<u32>(S.cpl).toBe(3);
+    expect<u32>(getSegSel(S.SS)).toBe(0x2b);
+    expect<u64>(S.getReg64(S.RSP)).toBe(0x9000);
+  });
+});
+
 describe("interrupts", () => {
   it("INT/IRET in real mode use the IVT", () => {
     real();
