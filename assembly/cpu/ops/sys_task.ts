@@ -6,7 +6,7 @@ import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS } from "../fau
 import { getRflags, setRflags, F_NT, F_VM } from "../flags";
 import * as D from "../descriptors";
 import { setNextRip } from "../decode";
-import { tlbFlushAll } from "../../mmu/access";
+import { tlbCr3Written, loadPdptes } from "../../mmu/access";
 
 export const TS_JMP: u32 = 0, TS_CALL: u32 = 1, TS_INT: u32 = 2, TS_IRET: u32 = 3;
 
@@ -96,7 +96,12 @@ export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
   S.setSeg(TR, sel, nBase, D.dLimit(), D.dAr());
   S.setCr0Raw(S.cr0 | S.CR0_TS);
   // Step 11: the new task's state.
-  if (S.pagingOn && nCr3 != S.cr3) { S.setCr3Raw(nCr3); tlbFlushAll(true); }
+  // SDM 7.3 step 11: CR3 (and the PDPTEs under PAE paging; a bad PDPTE is #GP(0)).
+  if (S.pagingOn) {
+    S.setCr3Raw(nCr3);
+    if ((S.cr4 & S.CR4_PAE) != 0 && !loadPdptes()) { raiseFault(EXC_GP, 0, true); return; }
+    tlbCr3Written(false);
+  }
   for (let r: u32 = 0; r < 8; r++) S.setReg32(r, <u32>D.sysRead(nBase + <u64>(0x28 + r * 4), 4));
   setRflags(newFl);
   S.setRip(nEip); setNextRip(nEip);
