@@ -14,8 +14,7 @@ import { syncMode } from "./descriptors";
 // CR0 bits that exist: PE MP EM TS ET NE WP AM NW CD PG.
 const CR0_VALID: u64 = 0xe005003f;
 // CR4 bits this core accepts (others are reserved => #GP).
-// VME/PVI (bits 0, 1) are not implemented and not advertised: reserved.
-export const CR4_VALID: u64 = 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400
+export const CR4_VALID: u64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400
   | (C.FEAT_UMIP ? 0x800 : 0) | (C.FEAT_LA57 ? 0x1000 : 0) | (C.FEAT_VMX ? 0x2000 : 0)
   | (C.FEAT_FSGSBASE ? 0x10000 : 0) | (C.FEAT_PCID ? 0x20000 : 0) | (C.FEAT_XSAVE ? 0x40000 : 0)
   | (C.FEAT_SMEP ? 0x100000 : 0) | (C.FEAT_SMAP ? 0x200000 : 0);

@@ -20,9 +20,9 @@ export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
 export const MAX_BASIC_LEAF: u32 = 0xd;
 export const MAX_EXT_LEAF: u32 = 0x80000008;
 
-// Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2
+// Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2
 // (+PSE36/APIC when present).
-export const L1_EDX: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
+export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
   | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 19) | (1 << 23) | (1 << 24)
   | (1 << 25) | (1 << 26) | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
 // Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, VMX when

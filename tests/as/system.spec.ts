@@ -425,6 +425,33 @@ describe("virtual-8086 mode", () => {
   });
 });
 
+describe("VME", () => {
+  it("CLI/STI/PUSHF use VIF, INT n is redirected through the IVT by the TSS bitmap, IRET restores VIF", () => {
+    pm32(); tss32();
+    w16(0x766, 0x88);                       // I/O bitmap at +0x88, redirection bitmap at +0x68
+    for (let i: u32 = 0; i < 32; i++) w8(0x768 + i, i == 4 ? 0xfd : 0xff);   // vector 0x21 redirected
+    w64(0x540, desc(0x700, 0x88 + 0x20, 0x8b, 0));
+    setSegment(S.TR, 0x40, 0x700, 0x88 + 0x20, 0x8b);
+    setCr(4, 1);                            // CR4.VME
+    idt32(13, 0x8000, 0x8e);
+    poke(0x8000, [0xf4]);
+    w16(0x21 * 4, 0x7200); w16(0x21 * 4 + 2, 0);
+    poke(0x7200, [0xcf]);                   // VM86 handler: iret
+    const f: u32 = 0x9000 - 36;
+    w32(f, 0x100); w32(f + 4, 0x700); w32(f + 8, 0x20202); w32(f + 12, 0xff0); w32(f + 16, 0x800);
+    S.setReg64(S.RSP, f);
+    poke(0x7c00, [0xcf]);                                    // iret into VM86, IOPL 0
+    poke(0x7100, [0xfa, 0xfb, 0x9c, 0xcd, 0x21, 0xcd, 0x22]); // cli; sti; pushf; int $0x21; int $0x22
+    expect<u32>(run(20)).toBe(1);
+    expect<u32>(r16(0x8000 + 0xfee) & 0x3200).toBe(0x3200, "PUSHF image: IOPL 3, IF = VIF");
+    expect<u32>(r16(0x8000 + 0xfec) & 0x3200).toBe(0x3200, "redirected INT pushed IF = VIF");
+    expect<u32>(r16(0x8000 + 0xfe8)).toBe(0x105, "return IP of the redirected INT");
+    expect<u32>(r32(0xa000 - 40)).toBe(0, "#GP(0) for INT 0x22 (bit set, IOPL 0)");
+    expect<u32>(r32(0xa000 - 36)).toBe(0x105);
+    expect<u32>(r32(0xa000 - 28) & 0x80000).toBe(0x80000, "VIF restored by the VME IRET");
+  });
+});
+
 describe("task switch", () => {
   it("CALL through a task gate switches tasks; IRET with NT returns", () => {
     pm32(); tss32();
@@ -535,7 +562,7 @@ describe("CPUID, MSRs, TSC", () => {
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 1);
     run(10);
     expect<u64>(S.getReg64(S.RAX)).toBe(0x306a9);
-    expect<u64>(S.getReg64(S.RDX)).toBe(0x078bb97d, "FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
+    expect<u64>(S.getReg64(S.RDX)).toBe(0x078bb97f, "FPU VME DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
     expect<u64>(S.getReg64(S.RCX)).toBe(0x44c22201, "SSE3 SSSE3 CX16 PCID MOVBE POPCNT XSAVE RDRAND");
     expect<u64>(S.getReg64(S.RCX) & (1 << 13)).toBe(1 << 13, "CX16");
     expect<u64>(S.getReg64(S.RCX) & (1 << 5)).toBe(0, "no VMX yet");
