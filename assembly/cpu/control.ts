@@ -5,7 +5,7 @@ import {
   CR0_PE, CR0_PG, CR0_CD, CR0_NW, CR0_WP, CR0_ET, CR4_PAE, CR4_PGE, CR4_PSE, CR4_PCIDE, CR4_SMEP,
   CR4_SMAP, CR4_OSXSAVE, CR4_LA57, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE, AR_L,
 } from "./state";
-import { raiseGP, faultPending } from "./fault";
+import { raiseGP, raiseFault, faultPending, EXC_DB } from "./fault";
 import { tlbFlushAll, tlbCr3Written, loadPdptes } from "../mmu/access";
 import { invalidateFetch } from "./decode";
 import * as C from "./cpuid";
@@ -118,6 +118,30 @@ export function writeEfer(v: u64): bool {
 }
 
 // ---- debug registers (SDM 17.2) ----
+// Enabled instruction breakpoints (bit n: DRn, R/W = 00), kept in sync with DR7 so the run
+// loop tests one global per instruction.
+export let execBpMask: u32 = 0;
+export function syncBreakpoints(): void {
+  const d7 = <u32>S.getDr(7);
+  let m: u32 = 0;
+  for (let n: u32 = 0; n < 4; n++) {
+    if (((d7 >> (n * 2)) & 3) != 0 && ((d7 >> (16 + n * 4)) & 3) == 0) m |= 1 << n;
+  }
+  execBpMask = m;
+}
+// SDM 17.3.1.1: an instruction breakpoint is a fault taken before the instruction when
+// RF = 0. Returns true with #DB raised (DR6.Bn set).
+export function execBreakpoint(): bool {
+  const lin: u64 = S.code64 ? S.rip : (S.segBase(S.CS) + S.rip) & 0xffffffff;
+  let hit: u32 = 0;
+  for (let n: u32 = 0; n < 4; n++) {
+    if ((execBpMask & (1 << n)) != 0 && S.getDr(n) == lin) hit |= 1 << n;
+  }
+  if (hit == 0) return false;
+  S.setDr(6, (S.getDr(6) & ~(<u64>0xf)) | <u64>hit);
+  raiseFault(EXC_DB, 0, false);
+  return true;
+}
 export function readDr(n: u32): u64 {
   if (n == 4) n = 6;
   if (n == 5) n = 7;
@@ -133,5 +157,6 @@ export function writeDr(n: u32, v: u64): bool {
   if (n == 6) v = (v & 0x0001e00f) | 0xffff0ff0;
   else if (n == 7) v = (v & 0xffff2bff) | 0x400;
   S.setDr(n, v);
+  if (n == 7) syncBreakpoints();
   return !faultPending;
 }

@@ -452,6 +452,24 @@ describe("VME", () => {
   });
 });
 
+describe("debug registers", () => {
+  it("an instruction breakpoint in DR0 raises a #DB fault before the instruction", () => {
+    real();
+    w16(4, 0x8000);
+    poke(0x8000, [0xf4]);
+    S.setReg64(S.RAX, 0x7c08); S.setReg64(S.RBX, 0x401);
+    // mov %eax,%dr0; mov %ebx,%dr7; cpuid; cpuid; hlt
+    poke(0x7c00, [0x0f, 0x23, 0xc0, 0x0f, 0x23, 0xfb, 0x0f, 0xa2, 0x0f, 0xa2, 0xf4]);
+    S.setReg64(S.RAX, 0x7c08);
+    const ic0 = S.icount;
+    expect<u32>(run(20)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c08, "faulting IP");
+    expect<u64>(S.getDr(6) & 0xf).toBe(1, "DR6.B0");
+    expect<u64>(S.icount - ic0).toBe(4, "the #DB retires nothing");
+  });
+});
+
 describe("task switch", () => {
   it("CALL through a task gate switches tasks; IRET with NT returns", () => {
     pm32(); tss32();

@@ -2,7 +2,7 @@
 // gate, interrupts through task gates, IRET with NT=1.
 import * as S from "../state";
 import { CS, SS, DS, ES, FS, GS, LDTR, TR, AR_UNUSABLE } from "../state";
-import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS } from "../fault";
+import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS, EXC_DB } from "../fault";
 import { getRflags, setRflags, F_NT, F_VM } from "../flags";
 import * as D from "../descriptors";
 import { setNextRip } from "../decode";
@@ -130,6 +130,7 @@ export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
     return;
   }
   const cpl = csSel & 3;
+  const tBit = (<u32>D.sysRead(nBase + 0x64, 2) & 1) != 0;
   loadTaskSeg(CS, csSel, cpl, ext);
   if (faultPending) return;
   segSel = <u32>D.sysRead(nBase + 0x50, 2);
@@ -142,5 +143,10 @@ export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
     segSel = <u32>D.sysRead(nBase + <u64>(0x48 + s * 4), 2);
     loadTaskSeg(s, segSel, cpl, ext);
     if (faultPending) return;
+  }
+  // SDM 7.2.1: the T flag of the new TSS raises a #DB (DR6.BT) before its first instruction.
+  if (tBit) {
+    S.setDr(6, S.getDr(6) | 0x8000);
+    raiseFault(EXC_DB, 0, false);
   }
 }
