@@ -1,7 +1,7 @@
 // System-architecture specs: hand-assembled code (GNU as, see comments) in guest RAM,
 // descriptor tables built by the spec, then run() and concrete assertions.
 import * as S from "../../assembly/cpu/state";
-import { run, setSegment, getSegSel, getCr, setCr, setIntrLine, getMsr, setMsr, setTscMode } from "../../assembly/index";
+import { run, setSegment, getSegSel, getCr, setCr, setIntrLine, raiseNmi, getMsr, setMsr, setTscMode } from "../../assembly/index";
 import {
   setup, poke, w8, w16, w32, w64, r16, r32, r64, desc, gate32, gate64,
   AR_CODE32_0, AR_DATA32_0, AR_CODE32_3, AR_DATA32_3, AR_CODE64_0, AR_CODE64_3,
@@ -367,6 +367,25 @@ describe("interrupts", () => {
     expect<u64>(S.rip).toBe(0x8001);
     expect<u32>(r16(0x9000 - 6)).toBe(0x7c02, "return IP is after the first HLT");
     expect<u64>(S.icount - ic0).toBe(3, "sti, hlt, handler hlt");
+  });
+  it("NMI is delivered with IF=0, then blocked until IRET", () => {
+    real();
+    w16(2 * 4, 0x8000);
+    poke(0x8000, [0xf4, 0xcf]);      // hlt; iret
+    poke(0x7c00, [0xf4]);
+    raiseNmi();
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c00);
+    raiseNmi();
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001, "second NMI blocked: the handler stays halted");
+    S.setHalted(false);
+    const ic0 = S.icount;
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.icount - ic0).toBe(2, "iret, then the pending NMI re-enters the handler's hlt");
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u64>(S.getReg64(S.RSP)).toBe(0x9000 - 6);
   });
   it("TF single-step raises #DB after one instruction with DR6.BS", () => {
     real();
