@@ -235,6 +235,7 @@ function vm86Redirect(v: u32): void {
   setRflags(nf);
   const cs = ent >> 16;
   S.setSeg(CS, cs, <u64>cs << 4, 0xffff, 0xfb);
+  S.updateMode();   // new CS base: the fetch window must be dropped (codeEpoch)
   setRipBoth(<u64>(ent & 0xffff));
 }
 export function int3(): void { softwareInt(3, EV_SOFT, Dec.nextRip); }
