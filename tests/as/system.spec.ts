@@ -518,6 +518,26 @@ describe("task switch", () => {
   });
 });
 
+describe("task switch to conforming code", () => {
+  it("LCALL to a TSS whose CS is conforming DPL0 with RPL3 runs the task at CPL3 (SS.DPL)", () => {
+    pm32(); tss32();
+    w64(0x548, desc(0x800, 0x67, 0x89, 0));
+    w64(0x560, desc(0, 0xfffff, 0x9f, 0xc));   // conforming code, DPL0
+    w32(0x820, 0x8000); w32(0x824, 0x3002); w32(0x838, 0xb000);
+    w16(0x848, 0x2b); w16(0x84c, 0x63); w16(0x850, 0x2b); w16(0x854, 0x2b); w16(0x858, 0x2b); w16(0x85c, 0x2b);
+    poke(0x8000, [0xcf]);                                              // iret (NT)
+    poke(0x7c00, [0x9a, 0x00, 0x00, 0x00, 0x00, 0x48, 0x00, 0xf4]);    // lcall $0x48,$0; hlt
+    expect<u32>(run(1)).toBe(0);
+    expect<u32>(getSegSel(S.CS)).toBe(0x63);
+    expect<u32>(S.cpl).toBe(3);
+    expect<u32>((r32(0x54c) >> 8) & 0xf).toBe(0xb, "new TSS busy");
+    expect<u32>(run(10)).toBe(1);
+    expect<u32>(S.cpl).toBe(0);
+    expect<u64>(S.rip).toBe(0x7c08);
+    expect<u64>(getRflags() & 0x4000).toBe(0, "NT of the returning task clear");
+  });
+});
+
 describe("fast system calls", () => {
   it("SYSCALL / SYSRET (64-bit)", () => {
     lm64();
