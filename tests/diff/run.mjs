@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+// Differential test: random instruction sequences run natively (tests/diff/native.c) and in
+// nestvm (build/core.wasm), then every GPR, RIP, defined flag, XMM register, MXCSR, the data
+// buffer and exception vectors are compared.
+//
+//   node tests/diff/run.mjs --seed S --count N        run N cases of seed S
+//   node tests/diff/run.mjs --seed S --case K         replay case K (prints everything)
+// Options: --cpl 0|3 (default 0), --wasm PATH (default build/core.wasm), --show N (detailed
+// mismatches printed, default 10), --classes (group failures by first failing instruction).
+import { spawnSync, execFileSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
+import { genCase, formatUnits, CODE, DATA, DATA_SIZE, STATUS } from "./gen.mjs";
+import { ensureNative, runNative, initialData, fill, nativeSelfTest } from "./native.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+
+// ---------------------------------------------------------------- arguments
+const args = process.argv.slice(2);
+function opt(name, def) {
+  const i = args.indexOf("--" + name);
+  if (i < 0) return def;
+  const v = args[i + 1];
+  return v === undefined || v.startsWith("--") ? true : v;
+}
+const seed = Number(opt("seed", Math.floor(Date.now() / 1000)));
+const single = opt("case", null);
+const count = single !== null ? 1 : Number(opt("count", 1000));
+const first = single !== null ? Number(single) : Number(opt("first", 0));
+const cpl = Number(opt("cpl", 0));
+const wasmPath = resolve(root, opt("wasm", "build/core.wasm"));
+const show = Number(opt("show", single !== null ? 1 : 10));
+const classes = opt("classes", false) !== false || single !== null;
+console.log(`seed ${seed} (cases ${first}..${first + count - 1}, cpl ${cpl})`);
+
+// ---------------------------------------------------------------- nestvm side
+// Guest-physical layout (identity-mapped low 256 KiB, plus the test windows):
+const GDT = 0x1000, IDT = 0x2000, TSS = 0x3000, PML4 = 0x4000, PDPT = 0x5000, PD = 0x6000;
+const PT_LOW = 0x7000, PT_CODE = 0x8000, PT_DATA = 0x9000, HANDLERS = 0xa000, AUX = 0xb000;
+const MX_IN = AUX + 0x100, MX_OUT = AUX + 0x108, IST_TOP = 0xf000;
+const PCODE = 0x10000, PDATA = 0x20000, RAM = 0x40000;
+const ERRCODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+
+class Vm {
+  constructor() {
+    const imports = { env: {
+      portIn: () => -1, portOut: () => {}, mmioRead: () => -1, mmioWrite: () => {},
+      intAck: () => -1, nowNs: () => 0,
+      abort: (m, f, l, c) => { throw new Error(`wasm abort at ${l}:${c}`); },
+    } };
+    const mod = new WebAssembly.Module(readFileSync(wasmPath));
+    this.inst = new WebAssembly.Instance(mod, imports);
+    const e = this.e = this.inst.exports;
+    this.ramBase = Number(e.init(RAM));
+    if (!this.ramBase) throw new Error("init failed");
+    this.hasMx = typeof e.setMxcsr === "function" && typeof e.getMxcsr === "function";
+    this.views();
+  }
+  views() {
+    const buf = this.e.memory.buffer;
+    this.mem = new Uint8Array(buf, this.ramBase, RAM);
+    this.dv = new DataView(buf, this.ramBase, RAM);
+    this.u32 = new Uint32Array(buf, this.ramBase, RAM / 4);
+    this.regs = new BigUint64Array(buf, Number(this.e.regsPtr()), 16);
+    this.xmm = new Uint8Array(buf, Number(this.e.xmmPtr()), 256);
+  }
+  q(pa, v) { this.dv.setBigUint64(pa, BigInt(v), true); }
+  tables() {
+    this.mem.fill(0, 0, PCODE);
+    // GDT: null, code64 DPL0, data DPL0, data DPL3, code64 DPL3, 64-bit TSS.
+    const gdt = [0n, 0x00af9b000000ffffn, 0x00cf93000000ffffn, 0x00cff3000000ffffn, 0x00affb000000ffffn];
+    gdt.forEach((d, i) => this.q(GDT + i * 8, d));
+    const tssLo = 0x67n | (BigInt(TSS & 0xffffff) << 16n) | (0x89n << 40n) | (BigInt(TSS >>> 24) << 56n);
+    this.q(GDT + 0x28, tssLo); this.q(GDT + 0x30, 0n);
+    this.q(TSS + 4, IST_TOP);            // RSP0
+    this.q(TSS + 0x24, IST_TOP);         // IST1
+    // IDT: every vector -> HANDLERS + v*16 (interrupt gate, IST1, DPL0).
+    for (let v = 0; v < 256; v++) {
+      const off = HANDLERS + v * 16;
+      const lo = BigInt(off & 0xffff) | (0x08n << 16n) | (1n << 32n) | (0x8en << 40n) | (BigInt(off >>> 16) << 48n);
+      this.q(IDT + v * 16, lo); this.q(IDT + v * 16 + 8, 0n);
+      // Handler: HLT (with the STMXCSR fallback first when the core exports no MXCSR access).
+      const h = this.hasMx ? [0xf4] : [0x0f, 0xae, 0x1c, 0x25, ...le32(MX_OUT), 0xf4];
+      this.mem.set(h, off);
+    }
+    // 4-level paging: low 256 KiB identity (supervisor), AUX page user; code and data windows.
+    this.q(PML4, PDPT | 7); this.q(PDPT, PD | 7);
+    this.q(PD, PT_LOW | 7); this.q(PD + (CODE >>> 21) * 8, PT_CODE | 7); this.q(PD + (DATA >>> 21) * 8, PT_DATA | 7);
+    for (let i = 0; i < RAM / 4096; i++) this.q(PT_LOW + i * 8, (i * 4096) | (i * 4096 === AUX ? 7 : 3));
+    this.q(PT_CODE, PCODE | 7);
+    for (let i = 0; i < DATA_SIZE / 4096; i++) this.q(PT_DATA + i * 8, (PDATA + i * 4096) | 7);
+  }
+  run(c, endBytes) {
+    const e = this.e;
+    e.reset();
+    if (this.e.memory.buffer !== this.mem.buffer) this.views();
+    // Code page: case bytes, end marker, zeros, then the RIP-relative pattern at 0x800.
+    this.mem.fill(0, PCODE, PCODE + 0x800);
+    this.mem.set(c.code, PCODE);
+    this.mem.set(endBytes, PCODE + c.code.length);
+    fill(this.u32, (PCODE + 0x800) / 4, 0x200, (c.fillSeed ^ 0x5bd1e995) >>> 0);
+    // Data buffer: the same xorshift fill and patches as natively.
+    const init = initialData(c);
+    this.u32.set(init, PDATA / 4);
+    this.mem.fill(0, IST_TOP - 64, IST_TOP);
+    let start = CODE;
+    if (!this.hasMx) {
+      // Prologue in the AUX page: LDMXCSR [MX_IN]; JMP CODE.
+      this.dv.setUint32(MX_IN, c.mxcsr >>> 0, true);
+      const pro = [0x0f, 0xae, 0x14, 0x25, ...le32(MX_IN), 0xe9];
+      this.mem.set(pro, AUX);
+      this.dv.setInt32(AUX + pro.length, CODE - (AUX + pro.length + 4), true);
+      start = AUX;
+    } else e.setMxcsr(c.mxcsr);
+    e.setCr(4, 0x620n);                  // PAE | OSFXSR | OSXMMEXCPT
+    e.setCr(0xc0000080, 0x500n);         // LME | LMA
+    e.setCr(3, BigInt(PML4));
+    e.setCr(0, 0x80010033n);             // PG | WP | NE | ET | MP | PE
+    e.setGdt(BigInt(GDT), 0x37); e.setIdt(BigInt(IDT), 0xfff);
+    const u = cpl === 3;
+    const csSel = u ? 0x23 : 0x08, dsSel = u ? 0x1b : 0x10, csAr = u ? 0xa0fb : 0xa09b, dsAr = u ? 0xc0f3 : 0xc093;
+    for (const s of [0, 2, 3, 4, 5]) e.setSegment(s, dsSel, 0n, 0xffffffff, dsAr);
+    e.setSegment(1, csSel, 0n, 0xffffffff, csAr);
+    e.setSegment(6, 0, 0n, 0, 0x10000);
+    e.setSegment(7, 0x28, BigInt(TSS), 0x67, 0x8b);
+    for (let i = 0; i < 16; i++) this.regs[i] = c.gpr[i];
+    this.xmm.set(c.xmm);
+    e.setFlags(BigInt(c.rflags));
+    e.setRip(BigInt(start));
+    const ic0 = e.getIcount();
+    let stop, trap = null;
+    try { stop = e.run(5000); } catch (err) { trap = String(err && err.message || err); }
+    if (this.e.memory.buffer !== this.mem.buffer) this.views();
+    const res = { stop, trap, icount: Number(e.getIcount() - ic0) };
+    res.gpr = Array.from(this.regs);
+    res.xmm = Uint8Array.from(this.xmm);
+    res.rip = e.getRip();
+    res.rflags = e.getFlags();
+    res.mxcsr = this.hasMx ? e.getMxcsr() >>> 0 : this.dv.getUint32(MX_OUT, true);
+    const endAt = BigInt(CODE + c.code.length);
+    res.status = -1;
+    if (trap === null && stop === 1) {
+      const rip = Number(res.rip);
+      if (rip >= HANDLERS && rip < HANDLERS + 0x1000) {
+        res.vector = (rip - HANDLERS) >> 4;
+        res.status = 1;
+        const fr = IST_TOP - 40;
+        res.rip = this.dv.getBigUint64(fr, true);
+        res.rflags = this.dv.getBigUint64(fr + 16, true);
+        res.gpr[4] = this.dv.getBigUint64(fr + 24, true);
+        res.err = ERRCODE_VECTORS.has(res.vector) ? this.dv.getUint32(fr - 8, true) : 0;
+        res.cr2 = e.getCr(2);
+        // At CPL 3 the end marker (HLT, or STMXCSR;HLT) raises #GP: that is a normal end.
+        if (u && res.vector === 13 && res.rip === endAt + BigInt(endBytes.length - 1)) {
+          res.status = 0; res.rip = endAt;
+        }
+      } else if (res.rip === endAt + BigInt(endBytes.length)) {
+        res.status = 0; res.rip = endAt;
+      }
+    }
+    res.diffs = new Map();
+    for (let i = 0; i < DATA_SIZE / 4; i++) {
+      const v = this.u32[PDATA / 4 + i];
+      if (v !== init[i]) res.diffs.set(i * 4, v);
+    }
+    return res;
+  }
+}
+function le32(v) { return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]; }
+// ---------------------------------------------------------------- comparison
+const REG = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+const hex = (v, n = 16) => "0x" + BigInt(v).toString(16).padStart(n, "0");
+const STOPS = ["budget exhausted (hang?)", "hlt", "shutdown (triple fault / exception not delivered)", "host stop"];
+
+function compare(c, n, v) {
+  const d = [];
+  if (v.trap) return [{ what: "wasm trap", text: `nestvm trapped: ${v.trap}` }];
+  if (v.status < 0) {
+    return [{ what: "no end", text: `nestvm stopped: ${STOPS[v.stop] ?? v.stop} at rip ${hex(v.rip)} after ${v.icount} instructions; native ${n.status ? "raised #" + n.vector + " at " + hex(n.rip) : "completed"}` }];
+  }
+  if (n.status !== v.status || (n.status && n.vector !== v.vector)) {
+    const s = (x) => x.status ? `exception ${x.vector} at ${hex(x.rip)}` : "completed";
+    return [{ what: "outcome", text: `native ${s(n)}, nestvm ${s(v)}` }];
+  }
+  if (n.rip !== v.rip) d.push({ what: "rip", text: `rip: native ${hex(n.rip)} nestvm ${hex(v.rip)}` });
+  for (let i = 0; i < 16; i++) {
+    if (n.gpr[i] !== v.gpr[i]) d.push({ what: REG[i], text: `${REG[i]}: native ${hex(n.gpr[i])} nestvm ${hex(v.gpr[i])}` });
+  }
+  let mask = BigInt(c.flagMask);
+  if (n.status) { // at an exception, flags as of the faulting instruction: mask every flag the case may leave undefined
+    let und = 0;
+    for (const u of c.units) if (u.und) und |= u.und;
+    mask &= BigInt(~und & (STATUS | 0x400));
+  }
+  if ((n.rflags & mask) !== (v.rflags & mask))
+    d.push({ what: "rflags", text: `rflags (mask ${hex(mask, 3)}): native ${hex(n.rflags & mask, 4)} nestvm ${hex(v.rflags & mask, 4)}` + flagNames(n.rflags & mask, v.rflags & mask) });
+  for (let i = 0; i < 16; i++) {
+    const a = n.xmm.subarray(i * 16, i * 16 + 16), b = v.xmm.subarray(i * 16, i * 16 + 16);
+    if (Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0)
+      d.push({ what: "xmm" + i, text: `xmm${i}: native ${xmmHex(a)} nestvm ${xmmHex(b)}` });
+  }
+  if (!v.noMx && n.mxcsr !== v.mxcsr) d.push({ what: "mxcsr", text: `mxcsr: native ${hex(n.mxcsr, 8)} nestvm ${hex(v.mxcsr, 8)}` });
+  const offs = new Set([...n.diffs.keys(), ...v.diffs.keys()]);
+  const init = initialData(c);
+  const memd = [];
+  for (const o of [...offs].sort((a, b) => a - b)) {
+    const nv = n.diffs.has(o) ? n.diffs.get(o) : init[o / 4], vv = v.diffs.has(o) ? v.diffs.get(o) : init[o / 4];
+    if (nv !== vv) memd.push(`  [${hex(DATA + o, 8)}] native ${hex(nv, 8)} nestvm ${hex(vv, 8)} (initial ${hex(init[o / 4], 8)})`);
+  }
+  if (memd.length) d.push({ what: "memory", text: "memory:\n" + memd.slice(0, 16).join("\n") + (memd.length > 16 ? `\n  ... ${memd.length - 16} more` : "") });
+  if (n.status && n.vector === 14 && BigInt(n.faultAddr) !== BigInt(v.cr2))
+    d.push({ what: "cr2", text: `#PF address: native ${hex(n.faultAddr)} nestvm ${hex(v.cr2)}` });
+  if (n.status && n.vector === 13 && n.err !== v.err)
+    d.push({ what: "errcode", text: `#GP error code: native ${hex(n.err, 4)} nestvm ${hex(v.err, 4)}` });
+  return d;
+}
+function xmmHex(a) { let s = ""; for (let i = 15; i >= 0; i--) { s += a[i].toString(16).padStart(2, "0"); if (i === 8) s += "_"; } return s; }
+function flagNames(a, b) {
+  const names = [[0x1, "CF"], [0x4, "PF"], [0x10, "AF"], [0x40, "ZF"], [0x80, "SF"], [0x800, "OF"], [0x400, "DF"]];
+  const x = a ^ b;
+  return " (differ: " + names.filter(([m]) => x & BigInt(m)).map(([, n]) => n).join(" ") + ")";
+}
+
+function disasm(code) {
+  const dir = mkdtempSync(join(tmpdir(), "diff-"));
+  try {
+    const f = join(dir, "case.bin");
+    writeFileSync(f, code);
+    const r = spawnSync("objdump", ["-D", "-b", "binary", "-mi386:x86-64", `--adjust-vma=${hex(CODE, 8)}`, f], { encoding: "utf8" });
+    if (r.status !== 0) return "(objdump unavailable)";
+    return r.stdout.split("\n").filter((l) => /^\s+[0-9a-f]+:/.test(l)).join("\n");
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+// Truncate a case after unit k (a unit boundary outside jump bodies).
+function truncated(c, k) {
+  const units = c.units.slice(0, k + 1);
+  const code = [];
+  for (const u of units) code.push(...u.bytes);
+  const und = units[k].und || 0;
+  return { ...c, code: Uint8Array.from(code), units, flagMask: (STATUS & ~und) | 0x400 };
+}
+
+// ---------------------------------------------------------------- main
+ensureNative();
+nativeSelfTest();
+const t0 = Date.now();
+const cases = [];
+for (let i = 0; i < count; i++) cases.push(genCase(seed, first + i));
+const t1 = Date.now();
+const natives = runNative(cases);
+const t2 = Date.now();
+let vm;
+try { vm = new Vm(); } catch (err) {
+  console.error(`cannot load ${wasmPath}: ${err.message} (build it with node scripts/build.mjs)`);
+  console.log(`0 passed, ${count} failed`);
+  process.exit(1);
+}
+const endBytes = vm.hasMx ? [0xf4] : [0x0f, 0xae, 0x1c, 0x25, ...le32(MX_OUT), 0xf4];
+if (!vm.hasMx) console.log("note: core exports no getMxcsr/setMxcsr: using LDMXCSR/STMXCSR in guest code instead");
+let passed = 0, failed = 0, shown = 0, icount = 0, nativeExc = 0;
+const failures = [];
+for (let i = 0; i < count; i++) {
+  const c = cases[i], n = natives[i];
+  if (n.status) nativeExc++;
+  const v = vm.run(c, endBytes);
+  icount += v.icount;
+  const d = compare(c, n, v);
+  if (single !== null) {
+    console.log(`case ${c.index}: ${c.code.length} bytes, native ${n.status ? "exception " + n.vector + " at " + hex(n.rip) : "completed"}, nestvm ${v.icount} instructions`);
+    console.log(formatUnits(c));
+    console.log(disasm(c.code));
+    console.log("initial: " + c.gpr.map((x, j) => `${REG[j]}=${hex(x)}`).join(" "));
+    console.log(`initial: rflags=${hex(c.rflags, 4)} mxcsr=${hex(c.mxcsr, 8)} flagMask=${hex(c.flagMask, 3)}`);
+    for (let j = 0; j < 16; j++) console.log(`initial: xmm${j}=${xmmHex(c.xmm.subarray(j * 16, j * 16 + 16))}`);
+    console.log("native:  " + n.gpr.map((x, j) => `${REG[j]}=${hex(x)}`).join(" ") + ` rflags=${hex(n.rflags, 4)} mxcsr=${hex(n.mxcsr, 8)}`);
+  }
+  if (d.length === 0) { passed++; continue; }
+  failed++;
+  failures.push({ c, n, v, d });
+  if (shown < show) {
+    shown++;
+    console.log(`\nMISMATCH case ${c.index} (seed ${seed}): ${d.map((x) => x.what).join(", ")}`);
+    console.log("bytes: " + Array.from(c.code, (b) => b.toString(16).padStart(2, "0")).join(" "));
+    console.log(disasm(c.code));
+    for (const x of d) console.log("  " + x.text);
+    console.log(`replay: node tests/diff/run.mjs --seed ${seed} --case ${c.index}${cpl ? " --cpl " + cpl : ""}`);
+  }
+}
+const t3 = Date.now();
+
+// Classes: for each failure (up to 400), find the shortest failing prefix; its last
+// instruction is the culprit.
+if (failures.length && classes) {
+  const sample = failures.slice(0, 400);
+  const jobs = [];
+  for (const f of sample) {
+    for (let k = 0; k < f.c.units.length; k++) {
+      const u = f.c.units[k];
+      if (u.main && !u.body) jobs.push({ f, k, t: truncated(f.c, k) });
+    }
+  }
+  const nres = runNative(jobs.map((j) => j.t));
+  const byCase = new Map();
+  jobs.forEach((j, i) => {
+    if (byCase.get(j.f) !== undefined) return;
+    const v = vm.run(j.t, endBytes);
+    const d = compare(j.t, nres[i], v);
+    if (d.length) byCase.set(j.f, { k: j.k, d, t: j.t });
+  });
+  const cls = new Map();
+  for (const f of sample) {
+    const b = byCase.get(f);
+    const key = b ? `${b.t.units[b.k].tag} [${b.t.units[b.k].bytes.map((x) => x.toString(16).padStart(2, "0")).join(" ")}]: ${b.d.map((x) => x.what).join(",")}` : `(whole case only): ${f.d.map((x) => x.what).join(",")}`;
+    const short = b ? `${b.t.units[b.k].tag}: ${[...new Set(b.d.map((x) => x.what.replace(/\d+$/, "")))].join(",")}` : key;
+    if (!cls.has(short)) cls.set(short, { n: 0, ex: f, key, detail: b ? b.d.map((x) => x.text).join(" | ") : "" });
+    cls.get(short).n++;
+  }
+  console.log(`\nmismatch classes (first failing instruction of ${sample.length} failing cases):`);
+  for (const [k, x] of [...cls].sort((a, b) => b[1].n - a[1].n)) {
+    console.log(`${String(x.n).padStart(6)}  ${k}\n        e.g. ${x.key}\n        ${x.detail.slice(0, 300)}\n        replay: node tests/diff/run.mjs --seed ${seed} --case ${x.ex.c.index}${cpl ? " --cpl " + cpl : ""}`);
+  }
+}
+console.log(`\ngenerate ${t1 - t0} ms, native ${t2 - t1} ms, nestvm ${t3 - t2} ms; ${icount} guest instructions; ${nativeExc} cases end in an exception natively`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
