@@ -520,7 +520,9 @@ function fam_bitscan(g) {
     { pfx: [...sizePfx(size), 0xf3], op: [0x0f, 0xbc] }][k];
   const fl = [{ defs: ZF, undefs: CF | OF | SF | AF | PF }, { defs: ZF, undefs: CF | OF | SF | AF | PF },
     { defs: STATUS, undefs: 0 }, { defs: CF | ZF, undefs: OF | SF | AF | PF }, { defs: CF | ZF, undefs: OF | SF | AF | PF }][k];
-  return { o: { ...o, w, reg: r.below(16), rm: src }, name: ["bsf", "bsr", "popcnt", "lzcnt", "tzcnt"][k], reads: 0, ...fl, size, dstReg: true, writesDst: true };
+  // BSF/BSR r32 with a zero source: the destination is unchanged (AMD, and Intel in practice),
+  // but whether its upper half is zeroed is vendor-specific: normalize with mov r32, r32.
+  return { o: { ...o, w, reg: r.below(16), rm: src }, name: ["bsf", "bsr", "popcnt", "lzcnt", "tzcnt"][k], reads: 0, ...fl, size, dstReg: true, writesDst: true, norm32: k < 2 && size === 4 ? "reg" : null };
 }
 
 function fam_cc(g) {
@@ -549,7 +551,9 @@ function fam_xchg(g) {
   }
   if (k === 2) { // cmpxchg
     const m = r.chance(0.6) ? g.mem(size) : null;
-    return { o: { pfx: [...(m && r.chance(0.2) ? [0xf0] : []), ...pfx], w, rexForce, op: [0x0f, size === 1 ? 0xb0 : 0xb1], reg: r.below(16), rm: m || { reg: r.below(16) } }, name: "cmpxchg", reads: 0, defs: STATUS, undefs: 0, size, dstIsRm: true, writesList: [[0, size]], writesDst: true };
+    // A 32-bit register destination that is not written (compare failed) keeps its upper half
+    // on AMD but is zero-extended on Intel (SDM: DEST <- TEMP): normalize with mov r32, r32.
+    return { o: { pfx: [...(m && r.chance(0.2) ? [0xf0] : []), ...pfx], w, rexForce, op: [0x0f, size === 1 ? 0xb0 : 0xb1], reg: r.below(16), rm: m || { reg: r.below(16) } }, name: "cmpxchg", reads: 0, defs: STATUS, undefs: 0, size, dstIsRm: true, writesList: [[0, size]], writesDst: true, norm32: !m && size === 4 ? "rm" : null };
   }
   if (k === 3) { // xadd
     const m = r.chance(0.5) ? g.mem(size) : null;
@@ -827,6 +831,10 @@ function unit(g) {
     g.rspOff = n;
   }
   if (g.pendingPatch) g.patches.push(g.pendingPatch);
+  if (d.norm32) {
+    const x = d.norm32 === "rm" ? o.rm.reg : o.reg;
+    a.bytes.push(...assemble({ op: [0x89], reg: x, rm: { reg: x } }).bytes);
+  }
   g.emit(a.bytes, d.name);
   g.units[g.units.length - 1].main = true;
   if (d.keepUnd) g.und = (g.und & ~(d.defs & ~STATUS_KEEP(d))) | d.undefs;

@@ -35,6 +35,7 @@ const cpl = Number(opt("cpl", 0));
 const wasmPath = resolve(root, opt("wasm", "build/core.wasm"));
 const show = Number(opt("show", single !== null ? 1 : 10));
 const classes = opt("classes", false) !== false || single !== null;
+const noMask = opt("no-mask", false) !== false;   // diagnostic: compare undefined flags too
 console.log(`seed ${seed} (cases ${first}..${first + count - 1}, cpl ${cpl})`);
 
 // ---------------------------------------------------------------- comparison
@@ -56,7 +57,7 @@ function compare(c, n, v) {
   for (let i = 0; i < 16; i++) {
     if (n.gpr[i] !== v.gpr[i]) d.push({ what: REG[i], text: `${REG[i]}: native ${hex(n.gpr[i])} nestvm ${hex(v.gpr[i])}` });
   }
-  let mask = BigInt(c.flagMask);
+  let mask = BigInt(noMask ? STATUS | 0x400 : c.flagMask);
   if (n.status) { // at an exception, flags as of the faulting instruction: mask every flag the case may leave undefined
     let und = 0;
     for (const u of c.units) if (u.und) und |= u.und;
@@ -176,13 +177,29 @@ if (failures.length && classes) {
     if (byCase.get(j.f) !== undefined) return;
     const v = vm.run(j.t, endBytes);
     const d = compare(j.t, nres[i], v);
-    if (d.length) byCase.set(j.f, { k: j.k, d, t: j.t });
+    if (d.length) byCase.set(j.f, { k: j.k, d, t: j.t, n: nres[i], v });
   });
   const cls = new Map();
+  const hx = (u) => u.bytes.map((x) => x.toString(16).padStart(2, "0")).join(" ");
   for (const f of sample) {
     const b = byCase.get(f);
-    const key = b ? `${b.t.units[b.k].tag} [${b.t.units[b.k].bytes.map((x) => x.toString(16).padStart(2, "0")).join(" ")}]: ${b.d.map((x) => x.what).join(",")}` : `(whole case only): ${f.d.map((x) => x.what).join(",")}`;
-    const short = b ? `${b.t.units[b.k].tag}: ${[...new Set(b.d.map((x) => x.what.replace(/\d+$/, "")))].join(",")}` : key;
+    let culprit = null;
+    if (b) {
+      const us = b.t.units;
+      // An exception points at its instruction; otherwise the last unit of the prefix (with
+      // the whole jumped-over body when the prefix ends with one).
+      const excRip = b.d[0].what === "outcome" ? (b.v.status === 1 ? b.v.rip : b.n.rip) : null;
+      const at = excRip !== null ? us.findIndex((u) => BigInt(CODE + u.at) === excRip) : -1;
+      if (at >= 0) culprit = { tag: us[at].tag, bytes: hx(us[at]) };
+      else {
+        let j = b.k;
+        while (j > 0 && us[j - 1].body) j--;
+        const body = us.slice(j, b.k + 1).filter((u) => u.tag !== "setup");
+        culprit = { tag: body.map((u) => u.tag).join("/"), bytes: body.map(hx).join(" | ") };
+      }
+    }
+    const key = b ? `${culprit.tag} [${culprit.bytes}]: ${b.d.map((x) => x.what).join(",")}` : `(whole case only): ${f.d.map((x) => x.what).join(",")}`;
+    const short = b ? `${culprit.tag}: ${[...new Set(b.d.map((x) => x.what.replace(/\d+$/, "")))].join(",")}` : key;
     if (!cls.has(short)) cls.set(short, { n: 0, ex: f, key, detail: b ? b.d.map((x) => x.text).join(" | ") : "" });
     cls.get(short).n++;
   }
