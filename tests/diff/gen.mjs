@@ -105,8 +105,8 @@ function f64Value(r) {
   return r.u64();
 }
 
-function xmmValue(r, out, off) {
-  const dv = new DataView(out.buffer, out.byteOffset + off, 16);
+function xmmValue(r, dv0, off) {
+  const dv = { setUint32: (o, v, l) => dv0.setUint32(off + o, v, l), setUint16: (o, v, l) => dv0.setUint16(off + o, v, l), setBigUint64: (o, v, l) => dv0.setBigUint64(off + o, v, l) };
   switch (r.below(5)) {
     case 0: for (let i = 0; i < 4; i++) dv.setUint32(i * 4, f32Value(r), true); break;
     case 1: for (let i = 0; i < 2; i++) dv.setBigUint64(i * 8, f64Value(r), true); break;
@@ -168,6 +168,8 @@ function addrBytes({ base = -1, index = -1, scale = 1, disp = 0, dispSize = null
 // Assemble. o = {pfx:[], w, rexForce, op:[], reg (0..15), rm:{reg}|{mem}, imm:[], p67}
 function assemble(o) {
   const bytes = [...(o.pfx || [])];
+  // ES/CS/SS/DS overrides are ignored in 64-bit mode (SDM 3.3.7.1): sprinkle some.
+  if (o.rm && o.rm.mem && o.rm.mem.seg) bytes.unshift(o.rm.mem.seg);
   let rexR = (o.reg ?? 0) >> 3, rexX = 0, rexB = 0;
   let modrm = null, sib = null, disp = [];
   if (o.rm) {
@@ -292,6 +294,7 @@ class Gen {
         t = rt;
       }
     }
+    if (r.chance(0.05)) a.seg = r.pick([0x26, 0x2e, 0x36, 0x3e]);
     return { mem: a, addr: t };
   }
 }
@@ -567,7 +570,8 @@ function fam_xchg(g) {
 
 function fam_misc(g) {
   const r = g.r;
-  switch (r.below(11)) {
+  const k = r.below(40);
+  switch (k < 2 ? 13 : k < 5 ? 12 : k % 11) {
     case 0: { const s = r.pick([2, 4, 8]); return { o: { pfx: sizePfx(s), w: s === 8 ? 1 : 0, op: [0x98] }, name: "cbw/cwde/cdqe", reads: 0, defs: 0, undefs: 0, writesList: [[0, s]] }; }
     case 1: { const s = r.pick([2, 4, 8]); return { o: { pfx: sizePfx(s), w: s === 8 ? 1 : 0, op: [0x99] }, name: "cwd/cdq/cqo", reads: 0, defs: 0, undefs: 0, writesList: [[2, s]] }; }
     case 2: { const s = r.pick([4, 8]); const reg = r.below(16); return { o: { w: s === 8 ? 1 : 0, op: [0x0f, 0xc8], opreg: reg }, name: "bswap", reads: 0, defs: 0, undefs: 0, size: s, dstOp: reg, writesDst: true }; }
@@ -577,6 +581,14 @@ function fam_misc(g) {
     case 6: return { o: { op: [0xf9] }, name: "stc", reads: 0, defs: CF, undefs: 0 };
     case 7: return { o: { op: [0xf5] }, name: "cmc", reads: CF, defs: CF, undefs: 0 };
     case 8: return { o: { op: [r.chance(0.5) ? 0xfc : 0xfd] }, name: "cld/std", reads: 0, defs: 0, undefs: 0 };
+    case 12: { // xlat: AL <- [RBX + AL]
+      g.pendingSetup = [[3, DATA + 0x400 + r.below(0x1000), 4]];
+      return { o: { w: r.chance(0.3) ? 1 : 0, op: [0xd7] }, name: "xlat", reads: 0, defs: 0, undefs: 0, writesList: [[0, 1]] };
+    }
+    case 13: { // opcodes that are invalid in 64-bit mode: #UD (not C4/C5/62: VEX/EVEX here)
+      const op = r.pick([0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0x82, 0x9a, 0xce, 0xd4, 0xd5, 0xd6, 0xea]);
+      return { o: { op: [op], imm: [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77] }, name: "invalid in 64-bit", reads: 0, defs: 0, undefs: 0 };
+    }
     case 9: return { o: { op: r.chance(0.5) ? [0x90] : [0x0f, 0x1f], reg: 0, rm: r.chance(0.5) ? { reg: r.below(16) } : undefined }, name: "nop", reads: 0, defs: 0, undefs: 0, nopFix: true };
     default: { // lea with any addressing form (no access: registers may hold anything)
       const s = r.pick([2, 4, 8, 8]);
@@ -603,7 +615,7 @@ function fam_string(g) {
   if (k === 0 || k === 2 || k === 4) setups.push([6, src, 4]);
   if (k !== 2) setups.push([7, dst, 4]);
   if (rep) setups.push([1, count, 4]);
-  if (rep && r.chance(0.1)) setups.push(["a32rcx", count]);
+  const a32 = r.chance(0.15); // addr32: ESI/EDI/ECX (the setups leave the upper halves zero)
   g.pendingSetup = setups;
   const opc = [0xa4, 0xaa, 0xac, 0xae, 0xa6][k] | (size === 1 ? 0 : 1);
   const writes = [[6, 8], [7, 8], [1, 8]];
@@ -611,7 +623,7 @@ function fam_string(g) {
   const fl = k >= 3 ? { defs: rep ? 0 : STATUS, undefs: 0, keepUnd: !!rep } : { defs: 0, undefs: 0 };
   // With REP and a possibly-zero count the flags may stay unchanged: keep them "as is".
   if (k >= 3 && rep) fl.defs = count ? STATUS : 0;
-  return { o: { pfx: [...(rep ? [rep === 1 ? 0xf3 : 0xf2] : []), ...sizePfx(size)], w, op: [opc] }, name: (rep ? ["", "rep ", "repne "][rep] : "") + ["movs", "stos", "lods", "scas", "cmps"][k], reads: 0, ...fl, writesList: writes };
+  return { o: { pfx: [...(rep ? [rep === 1 ? 0xf3 : 0xf2] : []), ...sizePfx(size), ...(a32 ? [0x67] : [])], w, op: [opc] }, name: (rep ? ["", "rep ", "repne "][rep] : "") + ["movs", "stos", "lods", "scas", "cmps"][k], reads: 0, ...fl, writesList: writes };
 }
 
 function fam_stack(g) {
@@ -740,7 +752,8 @@ function fam_sse(g) {
     case "shi": return { ...base, o: { pfx: p, op: e.op, reg: e.sub, rm: { reg: x() }, imm: [r.chance(0.7) ? r.below(17) : r.below(256)] } };
     case "ldmx": {
       const m = g.mem(4, { allowRip: false, align: 4 });
-      g.pendingPatch = [m.addr, mxcsrValue(r) | (r.chance(0.03) ? 0x10000 << r.below(4) : 0)];
+      // Reserved bits give #GP; not bit 17, AMD's MM (misaligned SSE) mode, which AMD accepts.
+      g.pendingPatch = [m.addr, (mxcsrValue(r) | (r.chance(0.03) ? 2 ** r.pick([16, 18, 19, 20, 24, 31]) : 0)) >>> 0];
       return { ...base, o: { op: e.op, reg: 2, rm: m } };
     }
     case "stmx": return { ...base, o: { op: e.op, reg: 3, rm: g.mem(4) } };
@@ -882,7 +895,8 @@ export function genCase(seed, index) {
   gpr[RSP] = BigInt(STACK);
   gpr[R15] = BigInt(BASE);
   const xmm = new Uint8Array(256);
-  for (let i = 0; i < 16; i++) xmmValue(r, xmm, i * 16);
+  const xdv = new DataView(xmm.buffer);
+  for (let i = 0; i < 16; i++) xmmValue(r, xdv, i * 16);
   const mxcsr = r.chance(0.6) ? 0x1f80 | (r.chance(0.2) ? r.below(64) : 0) : mxcsrValue(r);
   let rflags = 0x202 | (r.u32() & STATUS);
   if (r.chance(0.25)) rflags |= DF;

@@ -130,6 +130,7 @@ export class Vm {
         res.status = 0; res.rip = endAt;
       }
     }
+    res.init = init;
     res.diffs = new Map();
     for (let i = 0; i < DATA_SIZE / 4; i++) {
       const v = this.u32[PDATA / 4 + i];

@@ -72,7 +72,7 @@ function compare(c, n, v) {
   }
   if (!v.noMx && n.mxcsr !== v.mxcsr) d.push({ what: "mxcsr", text: `mxcsr: native ${hex(n.mxcsr, 8)} nestvm ${hex(v.mxcsr, 8)}` });
   const offs = new Set([...n.diffs.keys(), ...v.diffs.keys()]);
-  const init = initialData(c);
+  const init = v.init || initialData(c);
   const memd = [];
   for (const o of [...offs].sort((a, b) => a - b)) {
     const nv = n.diffs.has(o) ? n.diffs.get(o) : init[o / 4], vv = v.diffs.has(o) ? v.diffs.get(o) : init[o / 4];
@@ -115,12 +115,6 @@ function truncated(c, k) {
 // ---------------------------------------------------------------- main
 ensureNative();
 nativeSelfTest();
-const t0 = Date.now();
-const cases = [];
-for (let i = 0; i < count; i++) cases.push(genCase(seed, first + i));
-const t1 = Date.now();
-const natives = runNative(cases);
-const t2 = Date.now();
 let vm;
 try { vm = new Vm(wasmPath, cpl); } catch (err) {
   console.error(`cannot load ${wasmPath}: ${err.message} (build it with node scripts/build.mjs)`);
@@ -130,35 +124,48 @@ try { vm = new Vm(wasmPath, cpl); } catch (err) {
 const endBytes = endMarker(vm);
 if (!vm.hasMx) console.log("note: core exports no getMxcsr/setMxcsr: using LDMXCSR/STMXCSR in guest code instead");
 let passed = 0, failed = 0, shown = 0, icount = 0, nativeExc = 0;
+let tGen = 0, tNat = 0, tVm = 0;
 const failures = [];
-for (let i = 0; i < count; i++) {
-  const c = cases[i], n = natives[i];
-  if (n.status) nativeExc++;
-  const v = vm.run(c, endBytes);
-  icount += v.icount;
-  const d = compare(c, n, v);
-  if (single !== null) {
-    console.log(`case ${c.index}: ${c.code.length} bytes, native ${n.status ? "exception " + n.vector + " at " + hex(n.rip) : "completed"}, nestvm ${v.icount} instructions`);
-    console.log(formatUnits(c));
-    console.log(disasm(c.code));
-    console.log("initial: " + c.gpr.map((x, j) => `${REG[j]}=${hex(x)}`).join(" "));
-    console.log(`initial: rflags=${hex(c.rflags, 4)} mxcsr=${hex(c.mxcsr, 8)} flagMask=${hex(c.flagMask, 3)}`);
-    for (let j = 0; j < 16; j++) console.log(`initial: xmm${j}=${xmmHex(c.xmm.subarray(j * 16, j * 16 + 16))}`);
-    console.log("native:  " + n.gpr.map((x, j) => `${REG[j]}=${hex(x)}`).join(" ") + ` rflags=${hex(n.rflags, 4)} mxcsr=${hex(n.mxcsr, 8)}`);
+// Chunks keep memory flat: generate, run natively, run in nestvm, compare, drop.
+const CHUNK = 5000;
+for (let s0 = 0; s0 < count; s0 += CHUNK) {
+  const n0 = Math.min(CHUNK, count - s0);
+  const ta = Date.now();
+  const cases = [];
+  for (let i = 0; i < n0; i++) cases.push(genCase(seed, first + s0 + i));
+  const tb = Date.now();
+  const natives = runNative(cases);
+  const tc = Date.now();
+  for (let i = 0; i < n0; i++) {
+    const c = cases[i], n = natives[i];
+    if (n.status) nativeExc++;
+    const v = vm.run(c, endBytes);
+    icount += v.icount;
+    const d = compare(c, n, v);
+    if (single !== null) {
+      console.log(`case ${c.index}: ${c.code.length} bytes, native ${n.status ? "exception " + n.vector + " at " + hex(n.rip) : "completed"}, nestvm ${v.icount} instructions`);
+      console.log(formatUnits(c));
+      console.log(disasm(c.code));
+      console.log("initial: " + c.gpr.map((x, j) => `${REG[j]}=${hex(x)}`).join(" "));
+      console.log(`initial: rflags=${hex(c.rflags, 4)} mxcsr=${hex(c.mxcsr, 8)} flagMask=${hex(c.flagMask, 3)}`);
+      for (let j = 0; j < 16; j++) console.log(`initial: xmm${j}=${xmmHex(c.xmm.subarray(j * 16, j * 16 + 16))}`);
+      console.log("native:  " + n.gpr.map((x, j) => `${REG[j]}=${hex(x)}`).join(" ") + ` rflags=${hex(n.rflags, 4)} mxcsr=${hex(n.mxcsr, 8)}`);
+      if (n.status) console.log(`native:  exception ${n.vector} error code ${hex(n.err, 4)} address ${hex(n.faultAddr)}`);
+    }
+    if (d.length === 0) { passed++; continue; }
+    failed++;
+    if (failures.length < 400) failures.push({ c, n, v, d });
+    if (shown < show) {
+      shown++;
+      console.log(`\nMISMATCH case ${c.index} (seed ${seed}): ${d.map((x) => x.what).join(", ")}`);
+      console.log("bytes: " + Array.from(c.code, (b) => b.toString(16).padStart(2, "0")).join(" "));
+      console.log(disasm(c.code));
+      for (const x of d) console.log("  " + x.text);
+      console.log(`replay: node tests/diff/run.mjs --seed ${seed} --case ${c.index}${cpl ? " --cpl " + cpl : ""}`);
+    }
   }
-  if (d.length === 0) { passed++; continue; }
-  failed++;
-  failures.push({ c, n, v, d });
-  if (shown < show) {
-    shown++;
-    console.log(`\nMISMATCH case ${c.index} (seed ${seed}): ${d.map((x) => x.what).join(", ")}`);
-    console.log("bytes: " + Array.from(c.code, (b) => b.toString(16).padStart(2, "0")).join(" "));
-    console.log(disasm(c.code));
-    for (const x of d) console.log("  " + x.text);
-    console.log(`replay: node tests/diff/run.mjs --seed ${seed} --case ${c.index}${cpl ? " --cpl " + cpl : ""}`);
-  }
+  tGen += tb - ta; tNat += tc - tb; tVm += Date.now() - tc;
 }
-const t3 = Date.now();
 
 // Classes: for each failure (up to 400), find the shortest failing prefix; its last
 // instruction is the culprit.
@@ -208,6 +215,6 @@ if (failures.length && classes) {
     console.log(`${String(x.n).padStart(6)}  ${k}\n        e.g. ${x.key}\n        ${x.detail.slice(0, 300)}\n        replay: node tests/diff/run.mjs --seed ${seed} --case ${x.ex.c.index}${cpl ? " --cpl " + cpl : ""}`);
   }
 }
-console.log(`\ngenerate ${t1 - t0} ms, native ${t2 - t1} ms, nestvm ${t3 - t2} ms; ${icount} guest instructions; ${nativeExc} cases end in an exception natively`);
+console.log(`\ngenerate ${tGen} ms, native ${tNat} ms, nestvm+compare ${tVm} ms; ${icount} guest instructions; ${nativeExc} cases end in an exception natively`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
