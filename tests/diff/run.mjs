@@ -206,7 +206,8 @@ if (failures.length && classes) {
       }
     }
     const key = b ? `${culprit.tag} [${culprit.bytes}]: ${b.d.map((x) => x.what).join(",")}` : `(whole case only): ${f.d.map((x) => x.what).join(",")}`;
-    const short = b ? `${culprit.tag}: ${[...new Set(b.d.map((x) => x.what.replace(/\d+$/, "")))].join(",")}` : key;
+    const kind = (w) => REG.includes(w) ? "gpr" : w.replace(/\d+$/, "");
+    const short = b ? `${culprit.tag}: ${[...new Set(b.d.map((x) => kind(x.what)))].join(",")}` : key;
     if (!cls.has(short)) cls.set(short, { n: 0, ex: f, key, detail: b ? b.d.map((x) => x.text).join(" | ") : "" });
     cls.get(short).n++;
   }
