@@ -126,6 +126,15 @@ if (!vm.hasMx) console.log("note: core exports no getMxcsr/setMxcsr: using LDMXC
 let passed = 0, failed = 0, shown = 0, icount = 0, nativeExc = 0;
 let tGen = 0, tNat = 0, tVm = 0;
 const failures = [];
+const sigCount = new Map();
+function signature(c, n, v, d) {
+  if (d[0].what === "outcome" || d[0].what === "no end" || d[0].what === "wasm trap") {
+    const rip = v.status === 1 ? v.rip : n.rip;
+    const u = c.units.find((x) => BigInt(CODE + x.at) === rip);
+    return `${d[0].what} ${n.status}/${n.vector} ${v.status}/${v.vector} ${u ? u.tag : ""}`;
+  }
+  return d.map((x) => REG.includes(x.what) ? "gpr" : x.what.replace(/\d+$/, "")).join(",");
+}
 // Chunks keep memory flat: generate, run natively, run in nestvm, compare, drop.
 const CHUNK = 5000;
 for (let s0 = 0; s0 < count; s0 += CHUNK) {
@@ -154,7 +163,11 @@ for (let s0 = 0; s0 < count; s0 += CHUNK) {
     }
     if (d.length === 0) { passed++; continue; }
     failed++;
-    if (failures.length < 400) failures.push({ c, n, v, d });
+    // Keep a varied sample for --classes: at most 20 cases per kind of difference.
+    const sg = signature(c, n, v, d);
+    const seen = sigCount.get(sg) || 0;
+    if (seen < 20 && failures.length < 600) failures.push({ c, n, v, d });
+    sigCount.set(sg, seen + 1);
     if (shown < show) {
       shown++;
       console.log(`\nMISMATCH case ${c.index} (seed ${seed}): ${d.map((x) => x.what).join(", ")}`);
@@ -167,10 +180,10 @@ for (let s0 = 0; s0 < count; s0 += CHUNK) {
   tGen += tb - ta; tNat += tc - tb; tVm += Date.now() - tc;
 }
 
-// Classes: for each failure (up to 400), find the shortest failing prefix; its last
+// Classes: for each sampled failure, find the shortest failing prefix; its last
 // instruction is the culprit.
 if (failures.length && classes) {
-  const sample = failures.slice(0, 400);
+  const sample = failures;
   const jobs = [];
   for (const f of sample) {
     for (let k = 0; k < f.c.units.length; k++) {
@@ -211,7 +224,9 @@ if (failures.length && classes) {
     if (!cls.has(short)) cls.set(short, { n: 0, ex: f, key, detail: b ? b.d.map((x) => x.text).join(" | ") : "" });
     cls.get(short).n++;
   }
-  console.log(`\nmismatch classes (first failing instruction of ${sample.length} failing cases):`);
+  console.log(`\nkinds of difference over all ${failed} failing cases (whole case):`);
+  for (const [k, n] of [...sigCount].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${String(n).padStart(6)}  ${k}`);
+  console.log(`\nmismatch classes (first failing instruction, over a sample of ${sample.length} failing cases):`);
   for (const [k, x] of [...cls].sort((a, b) => b[1].n - a[1].n)) {
     console.log(`${String(x.n).padStart(6)}  ${k}\n        e.g. ${x.key}\n        ${x.detail.slice(0, 300)}\n        replay: node tests/diff/run.mjs --seed ${seed} --case ${x.ex.c.index}${cpl ? " --cpl " + cpl : ""}`);
   }
