@@ -571,7 +571,7 @@ function fam_xchg(g) {
 function fam_misc(g) {
   const r = g.r;
   const k = r.below(40);
-  switch (k < 2 ? 13 : k < 5 ? 12 : k % 11) {
+  switch (k < 2 ? 13 : k < 5 ? 12 : k < 8 ? 14 : k % 11) {
     case 0: { const s = r.pick([2, 4, 8]); return { o: { pfx: sizePfx(s), w: s === 8 ? 1 : 0, op: [0x98] }, name: "cbw/cwde/cdqe", reads: 0, defs: 0, undefs: 0, writesList: [[0, s]] }; }
     case 1: { const s = r.pick([2, 4, 8]); return { o: { pfx: sizePfx(s), w: s === 8 ? 1 : 0, op: [0x99] }, name: "cwd/cdq/cqo", reads: 0, defs: 0, undefs: 0, writesList: [[2, s]] }; }
     case 2: { const s = r.pick([4, 8]); const reg = r.below(16); return { o: { w: s === 8 ? 1 : 0, op: [0x0f, 0xc8], opreg: reg }, name: "bswap", reads: 0, defs: 0, undefs: 0, size: s, dstOp: reg, writesDst: true }; }
@@ -588,6 +588,13 @@ function fam_misc(g) {
     case 13: { // opcodes that are invalid in 64-bit mode: #UD (not C4/C5/62: VEX/EVEX here)
       const op = r.pick([0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0x82, 0x9a, 0xce, 0xd4, 0xd5, 0xd6, 0xea]);
       return { o: { op: [op], imm: [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77] }, name: "invalid in 64-bit", reads: 0, defs: 0, undefs: 0 };
+    }
+    case 14: { // fences, PAUSE, PREFETCHh, CLFLUSH: no architectural effect here
+      const q = r.below(4);
+      if (q === 0) return { o: { op: [0x0f, 0xae, r.pick([0xe8, 0xf0, 0xf8])] }, name: "fence", reads: 0, defs: 0, undefs: 0 };
+      if (q === 1) return { o: { pfx: [0xf3], op: [0x90] }, name: "pause", reads: 0, defs: 0, undefs: 0 };
+      if (q === 2) return { o: { op: [0x0f, 0x18], reg: r.below(4), rm: g.mem(1) }, name: "prefetch", reads: 0, defs: 0, undefs: 0 };
+      return { o: { op: [0x0f, 0xae], reg: 7, rm: g.mem(1, { allowRip: false }) }, name: "clflush", reads: 0, defs: 0, undefs: 0 };
     }
     case 9: return { o: { op: r.chance(0.5) ? [0x90] : [0x0f, 0x1f], reg: 0, rm: r.chance(0.5) ? { reg: r.below(16) } : undefined }, name: "nop", reads: 0, defs: 0, undefs: 0, nopFix: true };
     default: { // lea with any addressing form (no access: registers may hold anything)

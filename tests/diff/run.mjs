@@ -49,7 +49,7 @@ function compare(c, n, v) {
   if (v.status < 0) {
     return [{ what: "no end", text: `nestvm stopped: ${STOPS[v.stop] ?? v.stop} at rip ${hex(v.rip)} after ${v.icount} instructions; native ${n.status ? "raised #" + n.vector + " at " + hex(n.rip) : "completed"}` }];
   }
-  if (n.status !== v.status || (n.status && n.vector !== v.vector)) {
+  if (n.status !== v.status || (n.status && (n.vector !== v.vector || n.rip !== v.rip))) {
     const s = (x) => x.status ? `exception ${x.vector} at ${hex(x.rip)}` : "completed";
     return [{ what: "outcome", text: `native ${s(n)}, nestvm ${s(v)}` }];
   }
