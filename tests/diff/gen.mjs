@@ -132,7 +132,13 @@ function mxcsrValue(r) {
 function hex(b) { return b.toString(16).padStart(2, "0"); }
 
 // Memory operand descriptor -> {mod, rm, sib|null, disp:number[], rexX, rexB, p67, ripTarget}
-function le(v, n) { const o = []; for (let i = 0; i < n; i++) { o.push(Number(BigInt.asUintN(64, BigInt(v)) >> BigInt(8 * i) & 0xffn)); } return o; }
+function le(v, n) {
+  const o = [];
+  if (typeof v === "bigint") { for (let i = 0; i < n; i++) o.push(Number(BigInt.asUintN(64, v) >> BigInt(8 * i) & 0xffn)); return o; }
+  const lo = v >>> 0, hi = v < 0 ? 0xffffffff : Math.floor(v / 4294967296) >>> 0;
+  for (let i = 0; i < n; i++) o.push(((i < 4 ? lo : hi) >>> (8 * (i & 3))) & 0xff);
+  return o;
+}
 const fitsI8 = (d) => d >= -128 && d <= 127;
 
 // Build ModRM/SIB/disp for base/index/scale/disp (base/index are reg numbers or -1).

@@ -149,6 +149,7 @@ for (let s0 = 0; s0 < count; s0 += CHUNK) {
     const c = cases[i], n = natives[i];
     if (n.status) nativeExc++;
     const v = vm.run(c, endBytes);
+    if (v.trap) vm = new Vm(wasmPath, cpl);   // a trapped core may hold half-updated state
     icount += v.icount;
     const d = compare(c, n, v);
     if (single !== null) {
@@ -196,6 +197,7 @@ if (failures.length && classes) {
   jobs.forEach((j, i) => {
     if (byCase.get(j.f) !== undefined) return;
     const v = vm.run(j.t, endBytes);
+    if (v.trap) vm = new Vm(wasmPath, cpl);
     const d = compare(j.t, nres[i], v);
     if (d.length) byCase.set(j.f, { k: j.k, d, t: j.t, n: nres[i], v });
   });
