@@ -237,6 +237,9 @@ class Gen {
   target(size, align) {
     const r = this.r;
     let t;
+    // Now and then straddle or leave the buffer: #PF with CR2 at the first unmapped byte,
+    // and no partial write (SDM 6.5: faults leave the destination unmodified).
+    if (r.chance(0.012)) return r.chance(0.5) ? DATA + DATA_SIZE - r.below(size) : DATA - 1 - r.below(size);
     if (r.chance(0.3)) t = BASE + r.range(-120, 120);
     else t = DATA + 0x300 + r.below(DATA_SIZE - 0x600);
     if (align > 1) t &= ~(align - 1);
@@ -623,7 +626,10 @@ function fam_string(g) {
   const size = r.pick(SIZES), w = size === 8 ? 1 : 0;
   const rep = r.below(3); // none, F3, F2
   const count = r.below(r.chance(0.2) ? 3 : 20);
-  const src = DATA + 0x500 + r.below(0x1000) , dst = DATA + 0x500 + r.below(0x1000);
+  let src = DATA + 0x500 + r.below(0x1000), dst = DATA + 0x500 + r.below(0x1000);
+  // Sometimes run off an end of the buffer: a fault in the middle of a REP string
+  // instruction leaves RCX/RSI/RDI at the faulting iteration.
+  if (r.chance(0.04)) { if (r.chance(0.5)) dst = DATA + DATA_SIZE - r.below(40); else src = DATA + DATA_SIZE - r.below(40); }
   const setups = [];
   if (k === 0 || k === 2 || k === 4) setups.push([6, src, 4]);
   if (k !== 2) setups.push([7, dst, 4]);

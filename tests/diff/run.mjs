@@ -81,6 +81,8 @@ function compare(c, n, v) {
   if (memd.length) d.push({ what: "memory", text: "memory:\n" + memd.slice(0, 16).join("\n") + (memd.length > 16 ? `\n  ... ${memd.length - 16} more` : "") });
   if (n.status && n.vector === 14 && BigInt(n.faultAddr) !== BigInt(v.cr2))
     d.push({ what: "cr2", text: `#PF address: native ${hex(n.faultAddr)} nestvm ${hex(v.cr2)}` });
+  if (n.status && n.vector === 14 && cpl === 3 && (n.err & 7) !== (v.err & 7))
+    d.push({ what: "errcode", text: `#PF error code (P/W/U): native ${hex(n.err & 7, 1)} nestvm ${hex(v.err & 7, 1)}` });
   if (n.status && n.vector === 13 && n.err !== v.err)
     d.push({ what: "errcode", text: `#GP error code: native ${hex(n.err, 4)} nestvm ${hex(v.err, 4)}` });
   return d;
