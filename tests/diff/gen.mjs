@@ -748,6 +748,18 @@ function fam_sse(g) {
   switch (e.kind) {
     case "xx": case "xxi": {
       const rm = useMem ? g.mem(e.msize, memOpt) : { reg: x() };
+      if (useMem && (rm.addr & 3) === 0 && r.chance(0.6)) {
+        // Special floats in the memory operand too (the buffer is random bits otherwise).
+        const dbl = /(pd|sd)$|^cvt(pd|sd)|^u?comisd/.test(e.name), flt = /(ps|ss)$|^cvt(ps|ss)|^u?comiss|2p[sd]$/.test(e.name);
+        if (dbl || flt) {
+          const pp = [];
+          for (let o = 0; o < e.msize; o += dbl ? 8 : 4) {
+            if (dbl) { const v = f64Value(r); pp.push([rm.addr + o, Number(v & 0xffffffffn)], [rm.addr + o + 4, Number(v >> 32n)]); }
+            else pp.push([rm.addr + o, f32Value(r)]);
+          }
+          g.pendingPatch = pp;
+        }
+      }
       const imm = e.kind === "xxi" ? [e.imm8 ? r.below(e.imm8) : r.below(256)] : [];
       return { ...base, o: { pfx: p, op: e.op, reg: x(), rm, imm }, ...(e.flags ? { defs: STATUS } : {}) };
     }
@@ -772,7 +784,7 @@ function fam_sse(g) {
     case "ldmx": {
       const m = g.mem(4, { allowRip: false, align: 4 });
       // Reserved bits give #GP; not bit 17, AMD's MM (misaligned SSE) mode, which AMD accepts.
-      g.pendingPatch = [m.addr, (mxcsrValue(r) | (r.chance(0.03) ? 2 ** r.pick([16, 18, 19, 20, 24, 31]) : 0)) >>> 0];
+      g.pendingPatch = [[m.addr, (mxcsrValue(r) | (r.chance(0.03) ? 2 ** r.pick([16, 18, 19, 20, 24, 31]) : 0)) >>> 0]];
       return { ...base, o: { op: e.op, reg: 2, rm: m } };
     }
     case "stmx": return { ...base, o: { op: e.op, reg: 3, rm: g.mem(4) } };
@@ -862,7 +874,7 @@ function unit(g) {
     if (n < -0x300 || n > 0x300) return undo();
     g.rspOff = n;
   }
-  if (g.pendingPatch) g.patches.push(g.pendingPatch);
+  if (g.pendingPatch) g.patches.push(...g.pendingPatch);
   if (d.norm32) {
     const x = d.norm32 === "rm" ? o.rm.reg : o.reg;
     a.bytes.push(...assemble({ op: [0x89], reg: x, rm: { reg: x } }).bytes);

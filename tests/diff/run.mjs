@@ -5,7 +5,7 @@
 //
 //   node tests/diff/run.mjs --seed S --count N        run N cases of seed S
 //   node tests/diff/run.mjs --seed S --case K         replay case K (prints everything)
-// Options: --cpl 0|3 (default 0), --wasm PATH (default build/core.wasm), --show N (detailed
+// Options: --cpl 0|3 (default: 3 for odd seeds, 0 for even), --wasm PATH (default build/core.wasm), --show N (detailed
 // mismatches printed, default 10), --classes (group failures by first failing instruction).
 import { spawnSync, execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -31,7 +31,8 @@ const seed = Number(opt("seed", Math.floor(Date.now() / 1000)));
 const single = opt("case", null);
 const count = single !== null ? 1 : Number(opt("count", 1000));
 const first = single !== null ? Number(single) : Number(opt("first", 0));
-const cpl = Number(opt("cpl", 0));
+// CPL of the nestvm side: odd seeds run at CPL 3, even seeds at CPL 0, unless given.
+const cpl = Number(opt("cpl", seed % 2 ? 3 : 0));
 const wasmPath = resolve(root, opt("wasm", "build/core.wasm"));
 const show = Number(opt("show", single !== null ? 1 : 10));
 const classes = opt("classes", false) !== false || single !== null;
@@ -177,7 +178,7 @@ for (let s0 = 0; s0 < count; s0 += CHUNK) {
       console.log("bytes: " + Array.from(c.code, (b) => b.toString(16).padStart(2, "0")).join(" "));
       console.log(disasm(c.code));
       for (const x of d) console.log("  " + x.text);
-      console.log(`replay: node tests/diff/run.mjs --seed ${seed} --case ${c.index}${cpl ? " --cpl " + cpl : ""}`);
+      console.log(`replay: node tests/diff/run.mjs --seed ${seed} --case ${c.index}`);
     }
   }
   tGen += tb - ta; tNat += tc - tb; tVm += Date.now() - tc;
@@ -232,7 +233,7 @@ if (failures.length && classes) {
   for (const [k, n] of [...sigCount].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${String(n).padStart(6)}  ${k}`);
   console.log(`\nmismatch classes (first failing instruction, over a sample of ${sample.length} failing cases):`);
   for (const [k, x] of [...cls].sort((a, b) => b[1].n - a[1].n)) {
-    console.log(`${String(x.n).padStart(6)}  ${k}\n        e.g. ${x.key}\n        ${x.detail.slice(0, 300)}\n        replay: node tests/diff/run.mjs --seed ${seed} --case ${x.ex.c.index}${cpl ? " --cpl " + cpl : ""}`);
+    console.log(`${String(x.n).padStart(6)}  ${k}\n        e.g. ${x.key}\n        ${x.detail.slice(0, 300)}\n        replay: node tests/diff/run.mjs --seed ${seed} --case ${x.ex.c.index}`);
   }
 }
 console.log(`\ngenerate ${tGen} ms, native ${tNat} ms, nestvm+compare ${tVm} ms; ${icount} guest instructions; ${nativeExc} cases end in an exception natively`);
