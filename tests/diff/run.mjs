@@ -12,6 +12,7 @@ import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync 
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
+import { Worker } from "node:worker_threads";
 import { genCase, formatUnits, CODE, DATA, DATA_SIZE, STATUS } from "./gen.mjs";
 import { ensureNative, runNative, initialData, nativeSelfTest } from "./native.mjs";
 import { Vm, endMarker } from "./nestvm.mjs";
@@ -126,6 +127,22 @@ try { vm = new Vm(wasmPath, cpl); } catch (err) {
 }
 const endBytes = endMarker(vm);
 if (!vm.hasMx) console.log("note: core exports no getMxcsr/setMxcsr: using LDMXCSR/STMXCSR in guest code instead");
+// Watchdog: a core stuck inside one run() call cannot be interrupted from this thread, so a
+// worker watches a progress counter and kills the process with a replay hint.
+const progress = new Int32Array(new SharedArrayBuffer(8));
+new Worker(`
+  const { workerData } = require("node:worker_threads");
+  const p = new Int32Array(workerData.sab);
+  let last = -1, since = Date.now();
+  setInterval(() => {
+    if (Atomics.load(p, 1) !== last) { last = Atomics.load(p, 1); since = Date.now(); return; }
+    if (Date.now() - since > workerData.limit) {
+      require("node:fs").writeSync(2, "\nnestvm did not return from run() on case " + Atomics.load(p, 0) +
+        ": replay with node tests/diff/run.mjs --seed " + workerData.seed + " --case " + Atomics.load(p, 0) + "\n");
+      process.kill(process.pid, "SIGKILL");
+    }
+  }, 1000);
+`, { eval: true, workerData: { sab: progress.buffer, seed, limit: Number(process.env.DIFF_WATCHDOG_MS || 120000) } }).unref();
 let passed = 0, failed = 0, shown = 0, icount = 0, nativeExc = 0;
 let tGen = 0, tNat = 0, tVm = 0;
 const failures = [];
@@ -147,10 +164,12 @@ for (let s0 = 0; s0 < count; s0 += CHUNK) {
   for (let i = 0; i < n0; i++) cases.push(genCase(seed, first + s0 + i));
   const tb = Date.now();
   const natives = runNative(cases);
+  Atomics.add(progress, 1, 1);
   const tc = Date.now();
   for (let i = 0; i < n0; i++) {
     const c = cases[i], n = natives[i];
     if (n.status) nativeExc++;
+    Atomics.store(progress, 0, c.index); Atomics.add(progress, 1, 1);
     const v = vm.run(c, endBytes);
     if (v.trap) vm = new Vm(wasmPath, cpl);   // a trapped core may hold half-updated state
     icount += v.icount;
@@ -199,6 +218,7 @@ if (failures.length && classes) {
   const byCase = new Map();
   jobs.forEach((j, i) => {
     if (byCase.get(j.f) !== undefined) return;
+    Atomics.store(progress, 0, j.f.c.index); Atomics.add(progress, 1, 1);
     const v = vm.run(j.t, endBytes);
     if (v.trap) vm = new Vm(wasmPath, cpl);
     const d = compare(j.t, nres[i], v);
