@@ -797,6 +797,7 @@ function fam_sse(g) {
   throw new Error("bad sse kind " + e.kind);
 }
 
+const PREFIX_FAMS = new Set([fam_alu, fam_incdec, fam_test, fam_shift]);
 const FAMILIES = [
   [fam_alu, 14], [fam_incdec, 4], [fam_test, 3], [fam_mov, 6], [fam_shift, 8], [fam_shld, 3], [fam_muldiv, 5],
   [fam_bt, 4], [fam_bitscan, 4], [fam_cc, 5], [fam_xchg, 5], [fam_misc, 7], [fam_string, 4], [fam_stack, 4],
@@ -855,6 +856,16 @@ function unit(g) {
   const o = { ...d.o, at: g.pos };
   if (d.nopFix) { if (o.op.length === 1) { delete o.reg; delete o.rm; } else if (!o.rm) o.rm = { reg: r.below(16) }; }
   const a = assemble(o);
+  // Decoder edge cases on instructions without mandatory prefixes: a redundant 66 where it
+  // changes nothing (8-bit, REX.W, or already 16-bit), and a REX that a legacy prefix follows,
+  // which is ignored (SDM 2.2.1). Either may push the length past 15 bytes: #GP(0).
+  if (PREFIX_FAMS.has(f)) {
+    if ((d.size ?? 4) !== 4 && r.chance(0.04)) a.bytes.unshift(0x66);
+    if (!a.hasRex && r.chance(0.04)) {
+      if (a.opStart === 0) a.bytes.unshift(0x3e);
+      a.bytes.unshift(0x40 | r.below(16));
+    }
+  }
   // Register destinations: never RSP (except by push/pop) or R15.
   const dests = [];
   const sz = d.size || 8;
