@@ -9,6 +9,7 @@ const GDT = 0x1000, IDT = 0x2000, TSS = 0x3000, PML4 = 0x4000, PDPT = 0x5000, PD
 const PT_LOW = 0x7000, PT_CODE = 0x8000, PT_DATA = 0x9000, HANDLERS = 0xa000, AUX = 0xb000;
 const MX_IN = AUX + 0x100, MX_OUT = AUX + 0x108, IST_TOP = 0xf000;
 const PCODE = 0x10000, PDATA = 0x20000, RAM = 0x40000;
+const PML4N = BigInt(PML4), GDTN = BigInt(GDT), IDTN = BigInt(IDT), TSSN = BigInt(TSS);
 const ERRCODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 export class Vm {
@@ -86,15 +87,15 @@ export class Vm {
     } else e.setMxcsr(c.mxcsr);
     e.setCr(4, 0x620n);                  // PAE | OSFXSR | OSXMMEXCPT
     e.setCr(0xc0000080, 0x500n);         // LME | LMA
-    e.setCr(3, BigInt(PML4));
+    e.setCr(3, PML4N);
     e.setCr(0, 0x80010033n);             // PG | WP | NE | ET | MP | PE
-    e.setGdt(BigInt(GDT), 0x37); e.setIdt(BigInt(IDT), 0xfff);
+    e.setGdt(GDTN, 0x37); e.setIdt(IDTN, 0xfff);
     const u = this.cpl === 3;
     const csSel = u ? 0x23 : 0x08, dsSel = u ? 0x1b : 0x10, csAr = u ? 0xa0fb : 0xa09b, dsAr = u ? 0xc0f3 : 0xc093;
     for (const s of [0, 2, 3, 4, 5]) e.setSegment(s, dsSel, 0n, 0xffffffff, dsAr);
     e.setSegment(1, csSel, 0n, 0xffffffff, csAr);
     e.setSegment(6, 0, 0n, 0, 0x10000);
-    e.setSegment(7, 0x28, BigInt(TSS), 0x67, 0x8b);
+    e.setSegment(7, 0x28, TSSN, 0x67, 0x8b);
     for (let i = 0; i < 16; i++) this.regs[i] = c.gpr[i];
     this.xmm.set(c.xmm);
     e.setFlags(BigInt(c.rflags));
