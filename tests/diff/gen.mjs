@@ -738,12 +738,21 @@ add("movnti", [], [0x0f, 0xc3], 4, false, "mnti");
 add("maskmovdqu", [0x66], [0x0f, 0xf7], 0, false, "maskmov");
 
 function fam_sse(g) {
+  const d = fam_sse1(g);
+  const r = g.r, o = d.o;
+  // Prefixes that do not change these instructions: 66 before a mandatory F2/F3 (F2/F3
+  // select the instruction), and REX.W on instructions whose operands do not depend on it.
+  if (o.pfx && o.pfx.length && (o.pfx[0] === 0xf2 || o.pfx[0] === 0xf3) && r.chance(0.04)) o.pfx = [0x66, ...o.pfx];
+  if (!o.w && d.wFree && r.chance(0.04)) o.w = 1;
+  return d;
+}
+function fam_sse1(g) {
   const r = g.r, e = r.pick(SSE);
   const x = () => r.below(16);
   const useMem = e.msize && r.chance(0.4);
   const misalign = e.align && r.chance(0.04) ? r.pick([4, 8, 1]) : 0;   // expect #GP
   const memOpt = { align: e.align ? 16 : 1, misalign };
-  const base = { name: e.name, reads: 0, defs: 0, undefs: 0 };
+  const base = { name: e.name, reads: 0, defs: 0, undefs: 0, wFree: ["xx", "xxi", "sx", "shi", "m", "xm"].includes(e.kind) };
   const p = e.pfx, w = e.w ? 1 : 0;
   switch (e.kind) {
     case "xx": case "xxi": {
