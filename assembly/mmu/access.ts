@@ -255,13 +255,14 @@ export function writeLin(lin: u64, size: u32, v: u64): void {
 
 // Host address of the start of the 4 KiB page holding lin, for instruction fetch.
 // Returns 0 (with #PF raised, or nothing raised if the page is MMIO) when it cannot.
+// Pass the linear address of the byte being fetched: a #PF reports it in CR2 (SDM 4.7).
 export function codePage(lin: u64): usize {
   const page = lin & ~(<u64>0xfff);
   const h = hitHost(page, 1, 4);
   if (h != 0) return h;
-  const pa = translate(page, ACC_EXEC);
+  const pa = translate(lin, ACC_EXEC);
   if (pa == NOT_MAPPED) return 0;
-  return physHost(pa, 4096);
+  return physHost(pa & ~(<u64>0xfff), 4096);
 }
 
 // The TLB entry's raw fields for lin in the current context (tests, debugging):
