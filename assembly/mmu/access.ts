@@ -197,6 +197,12 @@ function copyToPhys(pa: u64, src: usize, n: u32): void {
   return 0;
 }
 
+// Host address for a TLB hit (read / write permission for the current class), else 0.
+// A hit also implies lin is canonical: only canonical pages are ever cached (tlbInstall),
+// so callers in 64-bit mode may skip their canonical check on the hit path.
+@inline export function tlbHostRead(lin: u64, size: u32): usize { return hitHost(lin, size, 1); }
+@inline export function tlbHostWrite(lin: u64, size: u32): usize { return hitHost(lin, size, 2); }
+
 @inline export function readLin8(lin: u64): u32 {
   const h = hitHost(lin, 1, 1);
   return h != 0 ? <u32>load<u8>(h) : <u32>readSlow(lin, 1);

@@ -23,7 +23,7 @@
 // checks the bitmap and invalidates the decoded code for that frame.
 import { cr3, cr4, efer, CR4_PCIDE, CR4_LA57, EFER_LMA, bumpCodeEpoch, cpl } from "../cpu/state";
 import { flagsRaw, F_AC } from "../cpu/flags";
-import { setCanonicalBits } from "../cpu/segmem";
+import { setCanonicalBits, isCanonical } from "../cpu/segmem";
 import { SZ_2M, SZ_4M, SZ_1G } from "./paging";
 
 export const TLB_BITS: u32 = 12;
@@ -76,6 +76,8 @@ export function setImplicitSupervisor(v: bool): void { implicitSupervisor = v; }
 }
 
 export function tlbInstall(lin: u64, gpa: u64, host: usize, perm: u32, global: bool, size: u32): void {
+  // Never cache a non-canonical page: segmem's 64-bit fast path relies on it.
+  if (!isCanonical(lin)) return;
   const e = tlbEntry(lin);
   store<u64>(e + E_KEY, lin & ~(<u64>0xfff));
   store<u32>(e + E_TAG, curTag);
