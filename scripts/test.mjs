@@ -7,7 +7,9 @@ import { join } from "node:path";
 
 let failed = false;
 if (existsSync("as-pect.config.js")) {
-  const r = spawnSync("node_modules/.bin/asp", ["--config", "as-pect.config.js"], { stdio: "inherit" });
+  const args = ["--config", "as-pect.config.js"];
+  if (existsSync("as-pect.asconfig.json")) args.push("--as-config", "as-pect.asconfig.json");
+  const r = spawnSync("node_modules/.bin/asp", args, { stdio: "inherit" });
   if (r.status !== 0) { console.error("as-pect specs failed"); failed = true; }
 }
 const files = [];

@@ -34,6 +34,7 @@ export let modRm: u32 = 0;       // ModRM.rm | REX.B (register operand when modM
 export let eaSeg: u32 = DS;      // segment of the memory operand (override applied)
 export let eaOff: u64 = 0;       // offset of the memory operand (see eaAddr)
 export let eaRipRel: bool = false;
+export let eaBase: i32 = -1;     // base register of the memory operand, or -1 (POP r/m with rSP base)
 
 export function setNextRip(v: u64): void { nextRip = v; }
 
@@ -166,6 +167,7 @@ export function decodeModrm(): void {
   modMod = b >> 6;
   modReg = ((b >> 3) & 7) | rexR;
   eaRipRel = false;
+  eaBase = -1;
   if (modMod == 3) { modRm = (b & 7) | rexB; return; }
   let rm = b & 7;
   let seg: u32 = DS;
@@ -198,6 +200,7 @@ export function decodeModrm(): void {
       } else {
         const breg = base | rexB;
         off += getReg64(breg);
+        eaBase = <i32>breg;
         if (base == 4 || base == 5) seg = SS;
       }
     } else if (rm == 5 && modMod == 0) {
@@ -206,6 +209,7 @@ export function decodeModrm(): void {
     } else {
       const r = rm | rexB;
       off = getReg64(r);
+      eaBase = <i32>r;
       if (rm == 5) seg = SS;  // rBP-based addressing defaults to SS (SDM 3.7.4)
     }
     if (modMod == 1) off += fetchSImm8();
