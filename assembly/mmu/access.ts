@@ -52,7 +52,7 @@ function permWord(user: bool, write: bool, nx: bool, dirty: bool): u32 {
 const PERM_ALL: u32 = (7 << CLS_USER) | (7 << CLS_SUP) | (7 << CLS_SUP_AC);
 
 // Translate a linear address; on failure raises #PF (fault.ts) and returns u64.MAX_VALUE.
-// Fills the TLB on success (guest RAM only).
+// Fills the TLB on success.
 export function translate(lin: u64, acc: u32): u64 {
   const sh = permShift();
   const e = tlbFind(lin);
@@ -63,16 +63,15 @@ export function translate(lin: u64, acc: u32): u64 {
   if (mode == PG_NONE) {
     // Linear = physical (32-bit linear addresses outside 64-bit mode; callers truncate).
     const frame = lin & ~(<u64>0xfff);
-    const h = physHost(frame, 4096);
-    if (h != 0) tlbInstall(lin, frame, h, PERM_ALL, false, SZ_4K);
+    tlbInstall(lin, frame, physHost(frame, 4096), PERM_ALL, false, SZ_4K);
     return lin;
   }
   if (!walk(lin, mode)) { pageFault(lin, acc, sh, mode, wErr); return NOT_MAPPED; }
   const perm = permWord(wUser, wWrite, wNx, true);
   if (((perm >> (sh + acc)) & 1) == 0) { pageFault(lin, acc, sh, mode, PF_P); return NOT_MAPPED; }
   setAccessedDirty(acc == ACC_WRITE);
-  const h = physHost(wFrame, 4096);
-  if (h != 0) tlbInstall(lin, wFrame, h, permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
+  // MMIO frames (host 0) are cached for the slow path only (tlb.ts KEY_SLOW).
+  tlbInstall(lin, wFrame, physHost(wFrame, 4096), permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
   return wFrame | (lin & 0xfff);
 }
 
