@@ -86,10 +86,12 @@ function pageFault(lin: u64, acc: u32, sh: u32, mode: u32, bits: u32): void {
   raisePF(lin, err);
 }
 
-// Linear address of the page after lin's page (32-bit wrap outside 64-bit mode).
+// Linear address of the page after lin's page: 32-bit linear addresses wrap at 4 GiB outside
+// 64-bit mode. (A 64-bit address outside 64-bit mode comes from system code in IA-32e
+// mode, e.g. a descriptor-table or TSS access from compatibility mode: no wrap.)
 @inline function nextPage(lin: u64): u64 {
   const n = (lin & ~(<u64>0xfff)) + 0x1000;
-  return code64 ? n : n & 0xffffffff;
+  return code64 || lin > 0xffffffff ? n : n & 0xffffffff;
 }
 
 // ---- slow paths -------------------------------------------------------------------
