@@ -8,7 +8,7 @@ import { physRead, physWrite, physHost } from "./phys";
 import {
   cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
-import { raisePF, faultPending } from "../cpu/fault";
+import { raisePF } from "../cpu/fault";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
   PG_NONE, PG_32, PF_P, PF_W, PF_U, PF_I, SZ_4K,
