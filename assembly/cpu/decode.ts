@@ -63,7 +63,43 @@ function fetchSlow(lin: u64): bool {
   return (segBase(CS) + nextRip) & 0xffffffff;
 }
 
-export function fetch8(): u32 {
+// Fast fetch window: while nextRip < fastEnd, the byte at nextRip is at host address
+// winBase + nextRip. Set up at the start of every instruction (beginFetch) from a cached
+// code page; fastEnd never exceeds instrStart + 15, the page end or the CS limit, so
+// anything beyond it takes the checked slow path (which raises #GP / #PF as needed).
+let winLo: u64 = 1, winHi: u64 = 0;  // RIP range of the cached code page (clipped to CS limit)
+let winBase: usize = 0;
+let winEpoch: u32 = 0xffffffff;
+let fastEnd: u64 = 0;
+
+function refillWindow(): void {
+  fastEnd = 0;
+  const ip = nextRip;
+  if (!code64 && ip > <u64>segLimit(CS)) return;
+  const lin = fetchLin();
+  if ((lin & ~(<u64>0xfff)) != fpLin || fpEpoch != codeEpoch) {
+    if (!fetchSlow(lin)) return;
+  }
+  winLo = ip - (lin & 0xfff);
+  winHi = winLo + 0x1000;
+  if (!code64) {
+    const lim = <u64>segLimit(CS) + 1;
+    if (winHi > lim) winHi = lim;
+  }
+  winBase = fpHost - <usize>winLo;
+  winEpoch = codeEpoch;
+  const e = ip + 15;
+  fastEnd = e < winHi ? e : winHi;
+}
+@inline function beginFetch(): void {
+  const ip = nextRip;
+  if (ip >= winLo && ip < winHi && winEpoch == codeEpoch) {
+    const e = ip + 15;
+    fastEnd = e < winHi ? e : winHi;
+  } else refillWindow();
+}
+
+function fetch8Slow(): u32 {
   // SDM 2.3.11 (Vol.2): an instruction longer than 15 bytes raises #GP(0).
   if (nextRip - instrStart >= 15 || (!code64 && nextRip > <u64>segLimit(CS))) { raiseGP(0); return 0; }
   const lin = fetchLin();
@@ -73,9 +109,26 @@ export function fetch8(): u32 {
   nextRip++;
   return <u32>load<u8>(fpHost + <usize>(lin & 0xfff));
 }
-export function fetch16(): u32 { const lo = fetch8(); return lo | (fetch8() << 8); }
-export function fetch32(): u32 { const lo = fetch16(); return lo | (fetch16() << 16); }
-export function fetch64(): u64 { const lo = <u64>fetch32(); return lo | (<u64>fetch32() << 32); }
+@inline export function fetch8(): u32 {
+  const ip = nextRip;
+  if (ip < fastEnd) { nextRip = ip + 1; return <u32>load<u8>(winBase + <usize>ip); }
+  return fetch8Slow();
+}
+export function fetch16(): u32 {
+  const ip = nextRip;
+  if (ip + 2 <= fastEnd) { nextRip = ip + 2; return <u32>load<u16>(winBase + <usize>ip); }
+  const lo = fetch8Slow(); return lo | (fetch8Slow() << 8);
+}
+export function fetch32(): u32 {
+  const ip = nextRip;
+  if (ip + 4 <= fastEnd) { nextRip = ip + 4; return load<u32>(winBase + <usize>ip); }
+  const lo = fetch16(); return lo | (fetch16() << 16);
+}
+export function fetch64(): u64 {
+  const ip = nextRip;
+  if (ip + 8 <= fastEnd) { nextRip = ip + 8; return load<u64>(winBase + <usize>ip); }
+  const lo = <u64>fetch32(); return lo | (<u64>fetch32() << 32);
+}
 // Immediate of operand size; 64-bit operands take a sign-extended imm32 (SDM 2.2.1.5).
 export function fetchImm(size: u32): u64 {
   if (size == 1) return <u64>fetch8();
@@ -88,11 +141,35 @@ export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
 // ---- prefixes ----------------------------------------------------------------
 // Decode prefixes and the opcode (one- or two-byte map) into the context.
 // Three-byte maps (0F 38, 0F 3A) are left to the handler of 0x138 / 0x13A.
+// 1 = legacy prefix byte, 2 = 40-4F (REX in 64-bit mode), 3 = 0F escape.
+const PFX: usize = memory.data<u8>([
+  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,3, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,1,0, 0,0,0,0,0,0,1,0, 0,0,0,0,0,0,1,0, 0,0,0,0,0,0,1,0,
+  2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  0,0,0,0,1,1,1,1, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+  1,0,1,1,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,
+]);
+
 export function decodePrefixes(): void {
   opSize = codeDefault32 ? 4 : 2;
   adSize = code64 ? 8 : (codeDefault32 ? 4 : 2);
   segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
   rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
+  beginFetch();
+  // Fast path: the first byte is a one-byte-map opcode (no prefix, no REX, no 0F).
+  const ip = nextRip;
+  if (ip < fastEnd) {
+    const b0 = <u32>load<u8>(winBase + <usize>ip);
+    const k = load<u8>(PFX + <usize>b0);
+    if (k == 0 || (k == 2 && !code64)) {
+      nextRip = ip + 1;
+      opcode = b0;
+      return;
+    }
+  }
   let b: u32;
   while (true) {
     b = fetch8();
