@@ -31,6 +31,7 @@ function longMode() {
 }
 
 const loops = {
+  "alu32 (no REX)": "mov esi, -1; 1: add eax, 1; xor edx, eax; mov ebx, edx; shl ebx, 3; sub ebx, ecx; and edi, ebx; sub esi, 1; jnz 1b",
   "alu+branch": "mov rsi, -1; 1: add rax, 1; xor rdx, rax; mov r8, rdx; shl r8, 3; sub r8, rcx; and r9, r8; sub rsi, 1; jnz 1b",
   "load/store": "mov rbx, 0x100000; mov rsi, -1; 1: mov [rbx+8], rax; add rax, [rbx+8]; inc qword ptr [rbx]; dec rsi; jnz 1b",
   "call/ret+push": "mov rsi, -1; 1: call 2f; push rax; pop rcx; dec rsi; jnz 1b; 2: ret",

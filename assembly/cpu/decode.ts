@@ -136,7 +136,7 @@ export function fetchImm(size: u32): u64 {
   if (size == 4) return <u64>fetch32();
   return <u64><i64><i32>fetch32();
 }
-export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
+@inline export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
 
 // ---- prefixes ----------------------------------------------------------------
 // Decode prefixes and the opcode (one- or two-byte map) into the context.
@@ -153,27 +153,53 @@ const PFX: usize = memory.data<u8>([
   0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, 1,0,1,1,0,0,0,0, 0,0,0,0,0,0,0,0,
 ]);
 
-export function decodePrefixes(): void {
+// Whether the prefix fields may hold values from the previous instruction.
+let pfxDirty: bool = true;
+// Hot path, inlined into the dispatcher: an opcode byte with at most a REX prefix or the
+// 0F escape in front (no legacy prefixes). pfxDirty says whether the legacy-prefix fields
+// still hold values from an earlier instruction (then the slow path resets them).
+@inline export function decodePrefixes(): void {
   opSize = codeDefault32 ? 4 : 2;
   adSize = code64 ? 8 : (codeDefault32 ? 4 : 2);
-  segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
-  rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
   beginFetch();
-  // Fast path: the first byte is a one-byte-map opcode (no prefix, no REX, no 0F).
   const ip = nextRip;
-  if (ip < fastEnd) {
+  if (ip + 1 < fastEnd && !pfxDirty) {
     const b0 = <u32>load<u8>(winBase + <usize>ip);
     const k = load<u8>(PFX + <usize>b0);
     if (k == 0 || (k == 2 && !code64)) {
+      rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
       nextRip = ip + 1;
       opcode = b0;
       return;
     }
+    const b1 = <u32>load<u8>(winBase + <usize>ip + 1);
+    const k1 = load<u8>(PFX + <usize>b1);
+    if (k == 3) {
+      rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
+      nextRip = ip + 2;
+      opcode = 0x100 | b1;
+      return;
+    }
+    if (k == 2 && k1 == 0) {  // REX + one-byte opcode (64-bit mode)
+      rexPresent = true;
+      rexW = (b0 & 8) != 0; rexR = (b0 & 4) << 1; rexX = (b0 & 2) << 2; rexB = (b0 & 1) << 3;
+      if (rexW) opSize = 8;
+      nextRip = ip + 2;
+      opcode = b1;
+      return;
+    }
   }
+  decodePrefixesSlow();
+}
+function decodePrefixesSlow(): void {
+  segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
+  rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
+  pfxDirty = false;
   let b: u32;
   while (true) {
     b = fetch8();
     if (faultPending) return;
+    if (load<u8>(PFX + <usize>b) != 0 && b != 0x0f) pfxDirty = true;
     switch (b) {
       case 0x66: prefix66 = true; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
       case 0x67: adSize = code64 ? 4 : (codeDefault32 ? 2 : 4); rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
@@ -217,7 +243,23 @@ export function decodePrefixes(): void {
   return a == 8 ? v : (a == 4 ? v & 0xffffffff : v & 0xffff);
 }
 
-export function decodeModrm(): void {
+// Register operands (mod = 3) are decoded inline; memory forms go to decodeModrmMem.
+@inline export function decodeModrm(): void {
+  const ip = nextRip;
+  if (ip < fastEnd) {
+    const b = <u32>load<u8>(winBase + <usize>ip);
+    if (b >= 0xc0) {
+      nextRip = ip + 1;
+      modrm = b; modMod = 3;
+      modReg = ((b >> 3) & 7) | rexR;
+      modRm = (b & 7) | rexB;
+      eaRipRel = false; eaBase = -1;
+      return;
+    }
+  }
+  decodeModrmMem();
+}
+function decodeModrmMem(): void {
   const b = fetch8();
   modrm = b;
   modMod = b >> 6;
