@@ -44,7 +44,7 @@ let fpLin: u64 = 1;   // never page-aligned => no hit before the first fill
 let fpHost: usize = 0;
 let fpEpoch: u32 = 0xffffffff;
 
-export function invalidateFetch(): void { fpLin = 1; }
+export function invalidateFetch(): void { fpLin = 1; winLo = 1; winHi = 0; }
 
 function fetchSlow(lin: u64): bool {
   const page = lin & ~(<u64>0xfff);

@@ -100,7 +100,8 @@ export function shiftOp(kind: u32, size: u32, v: u64, count: u32): u64 {
   const m = maskOf(size);
   v &= m;
   if (cnt == 0) return v;
-  const f0 = F.getRflags();
+  // Rotates keep SF/ZF/PF/AF: they need the materialized flags; shifts replace them all.
+  const f0 = kind < 4 ? F.getRflags() : 0;
   let r: u64 = 0;
   let cf = false, ovf = false;
   switch (kind) {

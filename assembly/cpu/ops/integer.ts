@@ -527,10 +527,20 @@ export function execInteger(op: u32): void {
       writeReg(s, v);
       return;
     }
-    case 0x88: writeRM(1, readReg(1)); return;
-    case 0x89: { const s = D.opSize; writeRM(s, readReg(s)); return; }
-    case 0x8a: { const v = readRM(1); if (faultPending) return; writeReg(1, v); return; }
-    case 0x8b: { const s = D.opSize; const v = readRM(s); if (faultPending) return; writeReg(s, v); return; }
+    case 0x88: case 0x89: {
+      const s = op == 0x88 ? 1 : D.opSize;
+      if (D.modMod == 3) { rset(D.modRm, s, rget(D.modReg, s)); return; }
+      writeRM(s, rget(D.modReg, s));
+      return;
+    }
+    case 0x8a: case 0x8b: {
+      const s = op == 0x8a ? 1 : D.opSize;
+      if (D.modMod == 3) { rset(D.modReg, s, rget(D.modRm, s)); return; }
+      const v = readRM(s);
+      if (faultPending) return;
+      rset(D.modReg, s, v);
+      return;
+    }
     case 0x8d:
       if (D.modMod == 3) { raiseUD(); return; }
       writeReg(D.opSize, eaAddr());
