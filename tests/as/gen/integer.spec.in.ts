@@ -352,6 +352,9 @@ describe("faults", () => {
     setR(RAX, 0x8000); setR(RBX, 0xff);
     expect(run(A64`idiv bl`)).toBe(DE);
     mode64();
+    setR(RAX, 0); setR(RDX, 0x80000000); setR(RBX, 0xffffffff);  // INT64_MIN / -1: #DE, not a wasm trap
+    expect(run(A64`idiv ebx`)).toBe(DE);
+    mode64();
     setR(RAX, 0xffffff80); setR(RDX, 0xffffffff); setR(RBX, <u64>-1);  // -128 / -1 = 128 fits in 32 bits
     expect(run(A64`idiv ebx`)).toBe(-1);
     expect(R(RAX)).toBe(128);
