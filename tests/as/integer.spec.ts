@@ -508,6 +508,38 @@ describe("32-bit protected mode", () => {
   });
 });
 
+describe("32-bit segmentation", () => {
+  test("segment override applies base and limit (#GP past the limit)", () => {
+    mode32();
+    S.setSeg(S.FS, 0x18, DATA, 0xfff, 0x4093);
+    setM32(DATA + 0x10, 0xfeedf00d);
+    expect(run("64 a1 10 00 00 00" /* mov eax, fs:[0x10] */)).toBe(-1);
+    expect(R(RAX)).toBe(0xfeedf00d);
+    expect(run("64 a1 fe 0f 00 00" /* mov eax, fs:[0xffe] */)).toBe(GP);   // last byte at 0x1001 > limit
+    expect(run("64 c6 05 ff 0f 00 00 01" /* mov byte ptr fs:[0xfff], 1 */)).toBe(-1);
+  });
+  test("stack beyond the SS limit raises #SS", () => {
+    mode32();
+    S.setSeg(S.SS, 0x10, 0, 0xffff, 0x4093);
+    S.updateMode();
+    setR(RSP, 0x10002);
+    expect(run("58" /* pop eax */)).toBe(SSF);
+    expect(R(RSP)).toBe(0x10002);
+  });
+  test("read-only data segment: RMW and string stores fault, reads work", () => {
+    mode32();
+    S.setSeg(S.ES, 0x20, 0, 0xffffffff, 0xc091);  // read-only, accessed
+    setR(RDI, DATA); setR(RCX, 2);
+    expect(run("f3 aa" /* rep stosb */)).toBe(GP);
+    expect(R(RCX)).toBe(2);
+    setR(RBX, DATA); setM32(DATA, 5);
+    expect(run("26 83 03 01" /* add dword ptr es:[ebx], 1 */)).toBe(GP);
+    expect(m32(DATA)).toBe(5);
+    expect(run("26 8b 03" /* mov eax, es:[ebx] */)).toBe(-1);
+    expect(R(RAX)).toBe(5);
+  });
+});
+
 describe("real mode", () => {
   test("16-bit operands, addressing and stack", () => {
     mode16();
