@@ -51,6 +51,7 @@ export function execSse(op: u32): void {
     case 0x59: fpArith(OP_MUL); return;
     case 0x5a: cvt5A(); return;
     case 0x5b: cvt5B(); return;
+    case 0xe6: cvtE6(); return;
     case 0x5c: fpArith(OP_SUB); return;
     case 0x5d: fpArith(OP_MIN); return;
     case 0x5e: fpArith(OP_DIV); return;

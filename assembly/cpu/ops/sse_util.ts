@@ -113,6 +113,7 @@ export const MXCSR_MASK: u32 = 0xffff; // supported bits (DAZ included), FXSAVE 
 export let exc: u32 = 0;
 @inline export function addExc(f: u32): void { exc |= f; }
 export function clearExc(): void { exc = 0; }
+export function setExc(v: u32): void { exc = v; }
 @inline export function rcMode(): u32 { return (S.mxcsr >> 13) & 3; }
 @inline export function excMasked(f: u32): bool { return ((S.mxcsr >> 7) & f) == f; }
 
