@@ -6,7 +6,7 @@
 //  * after every access that can fault, check faultPending and return before
 //    committing architectural state.
 import {
-  getRegSized, setRegSized, getReg64, segBase, segLimit, code64, codeDefault32, codeEpoch, cpl,
+  getRegSized, setRegSized, getReg64, segBase, segLimit, code64, codeDefault32, codeEpoch,
   CS, DS, SS, ES, FS, GS,
 } from "./state";
 import { raiseGP, faultPending } from "./fault";
@@ -34,43 +34,65 @@ export let modRm: u32 = 0;       // ModRM.rm | REX.B (register operand when modM
 export let eaSeg: u32 = DS;      // segment of the memory operand (override applied)
 export let eaOff: u64 = 0;       // offset of the memory operand (see eaAddr)
 export let eaRipRel: bool = false;
+export let eaBase: i32 = -1;     // base register of the memory operand, or -1 (POP r/m with rSP base)
 
 export function setNextRip(v: u64): void { nextRip = v; }
 
 // ---- instruction fetch -----------------------------------------------------
-// One cached code page: linear page address -> host address, valid for codeEpoch.
-let fpLin: u64 = 1;   // never page-aligned => no hit before the first fill
-let fpHost: usize = 0;
-let fpEpoch: u32 = 0xffffffff;
+// A fetch window maps a run of RIP values onto host memory: host = fwBias + rip (u32
+// wrap-around arithmetic), valid for rip < fetchEnd. fetchEnd is the smallest of the
+// end of the cached code page, the CS limit + 1 and instrStart + 15 (SDM Vol.2 2.3.11:
+// longer instructions raise #GP), so the common fetch is one compare and one load.
+let fwBias: usize = 0;
+let fwStart: u64 = 1;  // RIP range [fwStart, fwEnd) covered by the window
+let fwEnd: u64 = 0;
+let fwEpoch: u32 = 0xffffffff;
+let fetchEnd: u64 = 0;
 
-export function invalidateFetch(): void { fpLin = 1; }
+export function invalidateFetch(): void { fwEnd = 0; fwStart = 1; fetchEnd = 0; }
 
-function fetchSlow(lin: u64): bool {
+// Called at the start of each instruction (after instrStart is set).
+@inline export function beginFetch(): void {
+  const lim = instrStart + 15;
+  if (fwEpoch != codeEpoch || instrStart < fwStart) { fetchEnd = 0; return; }
+  fetchEnd = fwEnd < lim ? fwEnd : lim;
+}
+
+function fetch8Slow(): u32 {
+  if (nextRip - instrStart >= 15) { raiseGP(0); return 0; }
+  if (!code64 && nextRip > <u64>segLimit(CS)) { raiseGP(0); return 0; }
+  const lin: u64 = code64 ? nextRip : ((segBase(CS) + nextRip) & 0xffffffff);
   const page = lin & ~(<u64>0xfff);
   const h = codePage(page);
   if (h == 0) {
     // #PF already raised by the MMU; executing from MMIO is not supported: #GP.
     if (!faultPending) raiseGP(0);
-    return false;
+    return 0;
   }
-  fpLin = page; fpHost = h; fpEpoch = codeEpoch;
-  return true;
+  // The window covers RIPs whose linear address lies in this page.
+  const ripPage = nextRip - (lin & 0xfff);
+  fwStart = ripPage;
+  fwEnd = ripPage + 4096;
+  if (!code64) {
+    const limEnd = <u64>segLimit(CS) + 1;
+    if (fwEnd > limEnd) fwEnd = limEnd;
+  }
+  fwBias = h - <usize>ripPage;
+  fwEpoch = codeEpoch;
+  const lim = instrStart + 15;
+  fetchEnd = fwEnd < lim ? fwEnd : lim;
+  const r = nextRip;
+  nextRip = r + 1;
+  return <u32>load<u8>(fwBias + <usize>r);
 }
 
-@inline function fetchLin(): u64 {
-  if (code64) return nextRip;
-  return (segBase(CS) + nextRip) & 0xffffffff;
-}
-
-export function fetch8(): u32 {
-  // SDM 2.3.11 (Vol.2): an instruction longer than 15 bytes raises #GP(0).
-  if (nextRip - instrStart >= 15 || (!code64 && nextRip > <u64>segLimit(CS))) { raiseGP(0); return 0; }
-  const lin = fetchLin();
-  if ((lin & ~(<u64>0xfff)) != fpLin || fpEpoch != codeEpoch) {
-    if (!fetchSlow(lin)) return 0;
+@inline export function fetch8(): u32 {
+  const r = nextRip;
+  if (r < fetchEnd) {  // beginFetch guarantees instrStart >= fwStart
+    nextRip = r + 1;
+    return <u32>load<u8>(fwBias + <usize>r);
   }
-  nextRip++;
-  return <u32>load<u8>(fpHost + <usize>(lin & 0xfff));
+  return fetch8Slow();
 }
 export function fetch16(): u32 { const lo = fetch8(); return lo | (fetch8() << 8); }
 export function fetch32(): u32 { const lo = fetch16(); return lo | (fetch16() << 16); }
@@ -145,6 +167,7 @@ export function decodeModrm(): void {
   modMod = b >> 6;
   modReg = ((b >> 3) & 7) | rexR;
   eaRipRel = false;
+  eaBase = -1;
   if (modMod == 3) { modRm = (b & 7) | rexB; return; }
   let rm = b & 7;
   let seg: u32 = DS;
@@ -177,6 +200,7 @@ export function decodeModrm(): void {
       } else {
         const breg = base | rexB;
         off += getReg64(breg);
+        eaBase = <i32>breg;
         if (base == 4 || base == 5) seg = SS;
       }
     } else if (rm == 5 && modMod == 0) {
@@ -185,6 +209,7 @@ export function decodeModrm(): void {
     } else {
       const r = rm | rexB;
       off = getReg64(r);
+      eaBase = <i32>r;
       if (rm == 5) seg = SS;  // rBP-based addressing defaults to SS (SDM 3.7.4)
     }
     if (modMod == 1) off += fetchSImm8();
