@@ -317,3 +317,29 @@ describe("x87 (minimal, f64 internally)", () => {
     expect(run(1)).toBe(6);
   });
 });
+
+// 4 KiB identity mapping of the first 64 pages, page 0x30 not present.
+function mapWithHole(): void {
+  setup64();
+  setMem64(0x3000, 0x4003);
+  for (let i: u32 = 0; i < 64; i++) setMem64(0x4000 + i * 8, i == 0x30 ? 0 : ((<u64>i << 12) | 3));
+}
+
+describe("page faults on 16-byte operands", () => {
+  test("MOVUPS store crossing into a non-present page: #PF, first page untouched", () => {
+    mapWithHole();
+    setMem64(0x2fff8, 0x1111111111111111);
+    setX(0, 0xaaaaaaaaaaaaaaaa, 0xbbbbbbbbbbbbbbbb);
+    code(withAddr([0x0f, 0x11, 0x04, 0x25], 0x2fff8));
+    expect(run(1)).toBe(14);
+    expect(mem64(0x2fff8)).toBe(0x1111111111111111);
+    expect(rip()).toBe(<u64>CODE);
+  });
+  test("FXSAVE whose area crosses into a non-present page writes nothing", () => {
+    mapWithHole();
+    setMem64(0x2ff00, 0x2222);
+    code(withAddr([0x0f, 0xae, 0x04, 0x25], 0x2ff00));
+    expect(run(1)).toBe(14);
+    expect(mem64(0x2ff00)).toBe(0x2222);
+  });
+});
