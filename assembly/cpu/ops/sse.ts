@@ -26,6 +26,11 @@ export function execSse(op: u32): void {
   setPfx(repPrefix == 0xf3 ? 2 : (repPrefix == 0xf2 ? 3 : (prefix66 ? 1 : 0)));
   if (op < 0x100) { decodeModrm(); if (faultPending) return; execX87(op); return; }
   if (op == 0x138 || op == 0x13a) { threeByte(op); return; }
+  if (op == 0x177) { // EMMS has no ModRM byte
+    if (pfx != 0) { raiseUD(); return; }
+    if (mmxAvail()) emms();
+    return;
+  }
   decodeModrm();
   if (faultPending) return;
   if (op == 0x1ae) { group15(); return; }
@@ -177,7 +182,6 @@ function execMmx(o: u32): void {
   if (!mmxAvail()) return;
   const d = mmPtr(modReg);
   switch (o) {
-    case 0x77: emms(); return;
     case 0x6e: {
       const sz: u32 = opSize == 8 ? 8 : 4;
       let v: u64;
