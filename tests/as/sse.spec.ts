@@ -343,3 +343,39 @@ describe("page faults on 16-byte operands", () => {
     expect(mem64(0x2ff00)).toBe(0x2222);
   });
 });
+
+describe("MMX state and x87 exceptions", () => {
+  test("MMX op sets TOP=0, all tags valid, exponent all ones; EMMS empties", () => {
+    setup32();
+    S.setFpuTop(5);
+    S.setReg64(0, 0x1234);
+    code([0x0f, 0x6e, 0xc8]);                 // movd mm1, eax
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.fpuTop).toBe(0);
+    expect(S.fpuTw).toBe(0);
+    expect(load<u64>(S.FPR + 16)).toBe(0x1234);
+    expect(<u32>load<u16>(S.FPR + 24)).toBe(0xffff);
+    code([0x0f, 0x77]);                       // emms
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.fpuTw).toBe(0xffff);
+    expect(rip()).toBe(<u64>CODE + 5);
+  });
+  test("pending unmasked x87 exception: MMX MOVQ raises #MF (kvm-unit-tests mmx_movq_mf)", () => {
+    setup32();
+    setMem32(DATA, 0);                        // fcw = 0: all exceptions unmasked
+    code(withAddr([0xd9, 0x2d], DATA));       // fldcw [DATA]
+    code([0xd9, 0xee, 0xd9, 0xee, 0xde, 0xf9]); // fldz; fldz; fdivp -> invalid, pending
+    expect(run(4)).toBe(NO_FAULT);
+    expect(S.fpuSw & 0x81).toBe(0x81);
+    code(withAddr([0x0f, 0x7f, 0x05], DATA + 16)); // movq [DATA+16], mm0
+    expect(run(1)).toBe(16);
+  });
+  test("FNSTSW does not wait, FLD1 does", () => {
+    setup32();
+    S.setFpuCw(0x340); S.setFpuSw(0x81);
+    code([0xdf, 0xe0, 0xd9, 0xe8]);
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.getReg64(0) & 0xffff).toBe(0x81);
+    expect(run(1)).toBe(16);
+  });
+});

@@ -18,7 +18,7 @@ import {
 } from "./sse_mov";
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
-import { execX87, mmxEnter, emms, mmPtr, mmWritten } from "./x87";
+import { execX87, mmxEnter, emms, mmPtr, mmWritten, fpuPendingMF } from "./x87";
 
 export function execSse(op: u32): void {
   // SDM Vol.2 2.4 / each SSE instruction: LOCK -> #UD.
@@ -142,6 +142,7 @@ function pinsrExtr(o: u32, mmx: bool): void {
 // F3 0F D6 MOVQ2DQ xmm, mm; F2 0F D6 MOVDQ2Q mm, xmm (register forms only).
 function movq2dq(): void {
   if (modMod != 3) { raiseUD(); return; }
+  if (fpuPendingMF()) return;
   if (pfx == 2) {
     const d = xmmPtr(modReg);
     store<u64>(d, load<u64>(mmPtr(modRm))); store<u64>(d + 8, 0);
@@ -169,7 +170,7 @@ function isMmxOp(o: u32): bool {
 function mmxAvail(): bool {
   if ((S.cr0 & CR0_EM) != 0) { raiseUD(); return false; }
   if ((S.cr0 & CR0_TS) != 0) { raiseNM(); return false; }
-  return true;
+  return !fpuPendingMF();
 }
 function loadMmSrc(): bool {
   if (modMod == 3) { store<u64>(SRC, load<u64>(mmPtr(modRm))); return true; }
