@@ -379,3 +379,35 @@ describe("MMX state and x87 exceptions", () => {
     expect(run(1)).toBe(16);
   });
 });
+
+describe("masked stores and MMX conversions", () => {
+  test("MASKMOVDQU stores only bytes whose mask bit 7 is set", () => {
+    setup32();
+    setMem64(DATA, 0x1111111111111111); setMem64(DATA + 8, 0x2222222222222222);
+    setX(0, 0x8877665544332211, 0xffeeddccbbaa9988);
+    setX(1, 0x0000000080000080, 0x8000000000000000);
+    S.setReg64(7, DATA);
+    code([0x66, 0x0f, 0xf7, 0xc1]);
+    expect(run(1)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0x1111111144111111 & 0xffffffffffffff00 | 0x11);
+    expect(mem64(DATA + 8)).toBe(0xff22222222222222);
+  });
+  test("MASKMOVQ (MMX) and CVTPI2PS / CVTTPS2PI", () => {
+    setup32();
+    setMem64(DATA, 0);
+    S.setReg64(0, 0x55667788); S.setReg64(1, 0x80800000);
+    S.setReg64(7, DATA);
+    code([0x0f, 0x6e, 0xc0, 0x0f, 0x6e, 0xc9, 0x0f, 0xf7, 0xc1]); // movd mm0,eax; movd mm1,ecx; maskmovq mm0,mm1
+    expect(run(3)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0x55660000);
+    setup32();
+    setX(0, 0xffffffffffffffff, 0x1234);
+    setX(1, 0xc0600000_3fc00000, 0);             // 1.5, -3.5
+    S.setReg64(0, 0xfffffffd);                   // -3
+    code([0x0f, 0x6e, 0xd0, 0x0f, 0x2a, 0xc2, 0x0f, 0x2c, 0xd9]); // movd mm2,eax; cvtpi2ps xmm0,mm2; cvttps2pi mm3,xmm1
+    expect(run(3)).toBe(NO_FAULT);
+    expect(xlo(0)).toBe(0x00000000c0400000);    // -3.0, 0.0
+    expect(xhi(0)).toBe(0x1234);
+    expect(load<u64>(S.FPR + 48)).toBe(0xfffffffd00000001);
+  });
+});

@@ -14,7 +14,7 @@ import {
   fpArith, fpUnary, fpCmp, fpComi, cvt5A, cvt5B, cvtE6, cvt2A, cvt2C, fpHoriz,
 } from "./sse_fp";
 import {
-  mov10, movAligned, movnt, movLH, unpckFp, logicFp, logic128, shufFp, movmskFp, movd, movdq, maskmov,
+  mov10, movAligned, movnt, movLH, unpckFp, logicFp, logic128, shufFp, movmskFp, movd, movdq, maskmov, maskStore,
 } from "./sse_mov";
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
@@ -225,7 +225,12 @@ function execMmx(o: u32): void {
       shiftLanes(r, e, t, 8, <u64>imm);
       store<u64>(t, load<u64>(RES)); mmxEnter(); mmWritten(modRm); return;
     }
-    case 0xf7: { raiseUD(); return; } // MASKMOVQ not implemented
+    case 0xf7: {                                   // MASKMOVQ
+      if (modMod != 3) { raiseUD(); return; }
+      maskStore(mmPtr(modReg), mmPtr(modRm), 8);
+      if (!faultPending) mmxEnter();
+      return;
+    }
     default: break;
   }
   if (!isIntBinary(o)) { raiseUD(); return; }
