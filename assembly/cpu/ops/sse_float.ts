@@ -127,6 +127,15 @@ function sqrtResid(a: f64, s: f64): f64 {
   return b == 0 ? 0x8000000000000001 : b - 1;
 }
 
+// Whether hi (+ something with the sign of d) needs rounding to fit 24 significant bits;
+// hi must be in the normal f32 range.
+function inexact24(hi: f64, d: f64): bool {
+  const r = <f32>hi;
+  let e = hi - <f64>r;
+  if (e == 0) e = d;
+  return e != 0;
+}
+
 // Round the exact value hi + (something with the sign of d) to f32, where hi = RN_f64(exact)
 // is finite and nonzero-ness of the exact value is known (exactZero). Sets OE/UE/PE, FTZ.
 export function round32(hi: f64, d64: f64): u32 {
@@ -134,7 +143,10 @@ export function round32(hi: f64, d64: f64): u32 {
   let b = reinterpret<u32>(r);
   const mode = rcMode();
   if (isInf32(b)) {
-    // RN overflowed. SDM 4.9.1.4: masked overflow result depends on the rounding mode.
+    // RN overflowed. Unmasked OE: the handler would get a scaled result, so PE reflects
+    // only the 24-bit rounding (SDM 4.9.1.4).
+    if (!excMasked(X_OE)) { addExc(X_OE | (inexact24(hi * pow2(-192), d64) ? X_PE : 0)); return b; }
+    // SDM 4.9.1.4: masked overflow result depends on the rounding mode.
     const neg = (b >> 31) != 0;
     if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
     // Towards zero: overflow only if |exact| >= 2^128 (MAX + 1 ulp).
@@ -154,7 +166,8 @@ export function round32(hi: f64, d64: f64): u32 {
   if (isInf32(b)) { addExc(X_OE | X_PE); return b; }
   // Tininess after rounding (x86): result in the denormal range (or zero) but exact != 0.
   if ((b & 0x7f800000) == 0 && (hi != 0 || d != 0)) {
-    if (!excMasked(X_UE)) addExc(X_UE | (inexact ? X_PE : 0));
+    // Unmasked UE: PE only if the unbounded-exponent (scaled) result is inexact.
+    if (!excMasked(X_UE)) addExc(X_UE | (inexact24(hi * pow2(192), d64) ? X_PE : 0));
     else if ((S.mxcsr & MXCSR_FTZ) != 0) { addExc(X_UE | X_PE); return b & 0x80000000; }
     else if (inexact) addExc(X_UE | X_PE);
     return b;
@@ -165,6 +178,7 @@ export function round32(hi: f64, d64: f64): u32 {
 
 // Set before round64 when RN overflowed: whether |exact| >= 2^1024 (computed on halved operands).
 let ovfBig: bool = true;
+let ovfInexact: bool = true; // whether the 53-bit rounding of an overflowed result is inexact
 const P1023: f64 = reinterpret<f64>(<u64>(1023 + 1023) << 52);
 function halfCheck(h: f64, lo: f64): bool {
   const a = Math.abs(h);
@@ -175,20 +189,25 @@ function halfCheck(h: f64, lo: f64): bool {
 function bigAdd(x: f64, y: f64): bool {
   const x2 = x * 0.5, y2 = y * 0.5;
   const s = x2 + y2; const bb = s - x2; const e = (x2 - (s - bb)) + (y2 - bb);
+  ovfInexact = e != 0;
   return halfCheck(s, e);
 }
 function bigMul(x: f64, y: f64): bool {
   if (Math.abs(x) < Math.abs(y)) { const t = x; x = y; y = t; }
   const x2 = x * 0.5;
   const p = x2 * y;
-  if (!isFinite(p)) return true;
-  return halfCheck(p, mulResid(x2, y, p));
+  if (!isFinite(p)) { ovfInexact = true; return true; }
+  const r = mulResid(x2, y, p);
+  ovfInexact = r != 0;
+  return halfCheck(p, r);
 }
 function bigDiv(x: f64, y: f64): bool {
   const x2 = x * 0.5;
   const q = x2 / y;
-  if (!isFinite(q)) return true;
-  return halfCheck(q, divResid(x2, y, q));
+  if (!isFinite(q)) { ovfInexact = true; return true; }
+  const r = divResid(x2, y, q);
+  ovfInexact = r != 0;
+  return halfCheck(q, r);
 }
 
 // Same for f64: hi = RN(exact) (may be infinite on overflow), d carries the sign of exact - hi.
@@ -196,6 +215,7 @@ export function round64(hi: f64, d: f64): u64 {
   let b = f64b(hi);
   const mode = rcMode();
   if (isInf64(b)) {
+    if (!excMasked(X_OE)) { addExc(X_OE | (ovfInexact ? X_PE : 0)); return b; }
     const neg = (b >> 63) != 0;
     if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
     // Towards zero: overflow only if |exact| >= 2^1024 (the caller decided, see ovfBig).

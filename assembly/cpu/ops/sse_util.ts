@@ -109,9 +109,13 @@ export function setExc(v: u32): void { exc = v; }
 export function fpCommit(): bool {
   const e = exc;
   if (e == 0) return true;
-  S.setMxcsr(S.mxcsr | e);
   const masks = (S.mxcsr >> 7) & 0x3f;
-  if ((e & ~masks) != 0) {
+  // An unmasked pre-computation exception (IE, DE, ZE) stops the instruction before any
+  // post-computation flags (OE, UE, PE) are recorded, for every element (checked on the CPU).
+  let f = e;
+  if ((f & 7 & ~masks) != 0) f &= 7;
+  S.setMxcsr(S.mxcsr | f);
+  if ((f & ~masks) != 0) {
     if ((S.cr4 & CR4_OSXMMEXCPT) != 0) raiseFault(EXC_XM, 0, false);
     else raiseUD();
     return false;
