@@ -47,3 +47,5 @@ for name in "${names[@]}"; do
   fi
   chmod 644 "$OUT/$name.elf"
 done
+# The toolchain the images were built with: repro.test.mjs only demands byte equality with it.
+{ $CC --version | head -1; $LD --version | head -1; $OBJCOPY --version | head -1; } > "$OUT/TOOLCHAIN"
