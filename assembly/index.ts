@@ -3,11 +3,15 @@
 import * as S from "./cpu/state";
 import { getRflags, setRflags } from "./cpu/flags";
 import { initDispatch } from "./cpu/exec";
-import { runSlice, requestStop as reqStop } from "./cpu/run";
+import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
+import { loadPdptes } from "./mmu/paging";
 import { tlbFlushAll } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
+import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
+import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
+import { clearFault } from "./cpu/fault";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -39,6 +43,8 @@ export function reset(): void {
   S.halted = false;
   S.vm86 = false;
   resetInterrupts();
+  resetMsrs();
+  resetTsc();
   S.updateMode();
   tlbFlushAll(false);
   invalidateFetch();
@@ -60,6 +66,9 @@ export function setRip(v: u64): void { S.rip = v; }
 export function getFlags(): u64 { return getRflags(); }
 export function setFlags(v: u64): void { setRflags(v); S.vm86 = (v & 0x20000) != 0; S.updateMode(); }
 export function getIcount(): u64 { return S.icount; }
+// Instructions retired including the slice in flight: the host's icount clock (nowNs in
+// --tsc icount mode) reads this from inside I/O callbacks.
+export function getIcountNow(): u64 { return S.icount + inFlight(); }
 export function isHalted(): bool { return S.halted; }
 
 export function setSegment(s: u32, sel: u32, base: u64, limit: u32, attr: u32): void {
@@ -88,6 +97,23 @@ export function setCr(n: u32, v: u64): void {
     default: break;
   }
   S.updateMode();
+  // SDM 4.4.1: PAE paging uses the PDPTE registers, loaded when CR0/CR3/CR4 are written.
+  if (S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && (S.efer & S.EFER_LMA) == 0) loadPdptes();
   tlbFlushAll(false);
   invalidateFetch();
 }
+
+// MSR access for loaders/tests/snapshots, with the WRMSR checks (returns false when the
+// guest would get #GP(0)).
+export function getMsr(index: u32): u64 {
+  const v = readMsr(index);
+  clearFault();
+  return v;
+}
+export function setMsr(index: u32, v: u64): bool {
+  const ok = writeMsr(index, v);
+  clearFault();
+  return ok;
+}
+// RDTSC source: 0 = realtime (host clock at 2.0 GHz, default), 1 = instructions retired.
+export function setTscMode(mode: u32): void { tscMode(mode); }

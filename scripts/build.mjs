@@ -1,7 +1,46 @@
 // Build: wasm core (release + debug), then the host bundles.
+//   node scripts/build.mjs              release + debug core, bundles embed build/core.wasm
+//   node scripts/build.mjs --debug-only debug core only, bundles embed build/core.debug.wasm
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, existsSync, readdirSync, copyFileSync } from "node:fs";
+import { resolve } from "node:path";
 const asc = "node_modules/.bin/asc";
 mkdirSync("build", { recursive: true });
-const targets = process.argv.includes("--debug-only") ? ["debug"] : ["release", "debug"];
+const debugOnly = process.argv.includes("--debug-only");
+const targets = debugOnly ? ["debug"] : ["release", "debug"];
 for (const t of targets) execFileSync(asc, ["assembly/index.ts", "--target", t], { stdio: "inherit" });
+
+// ---- host bundles (esbuild) ----
+const esbuild = await import("esbuild");
+const coreWasm = resolve(debugOnly ? "build/core.debug.wasm" : "build/core.wasm");
+// The demo image: guests/bin/demo.elf, else any guests/bin/*.elf, else none (empty bytes).
+function findDemo() {
+  if (existsSync("guests/bin/demo.elf")) return resolve("guests/bin/demo.elf");
+  if (existsSync("guests/bin")) {
+    const elf = readdirSync("guests/bin").filter((f) => f.endsWith(".elf")).sort()[0];
+    if (elf) return resolve("guests/bin", elf);
+  }
+  return null;
+}
+const demo = findDemo();
+const nestvmModules = {
+  name: "nestvm-modules",
+  setup(b) {
+    b.onResolve({ filter: /^nestvm-core\.wasm$/ }, () => ({ path: coreWasm }));
+    b.onResolve({ filter: /^nestvm-demo\.bin$/ }, () => (demo ? { path: demo } : { path: "empty-demo", namespace: "nestvm-empty" }));
+    b.onLoad({ filter: /.*/, namespace: "nestvm-empty" }, () => ({ contents: "export default new Uint8Array(0);", loader: "js" }));
+    b.onLoad({ filter: /\.(wasm|elf|bin)$/ }, async (args) => ({ contents: (await import("node:fs")).readFileSync(args.path), loader: "binary" }));
+  },
+};
+const common = { bundle: true, target: "es2022", plugins: [nestvmModules], logLevel: "warning", legalComments: "none" };
+await esbuild.build({ ...common, entryPoints: ["host/index.ts"], outfile: "build/host.mjs", format: "esm", platform: "neutral" });
+await esbuild.build({ ...common, entryPoints: ["host/index.ts"], outfile: "build/nestvm.iife.js", format: "iife", globalName: "nestvm", platform: "browser" });
+await esbuild.build({
+  ...common, entryPoints: ["host/cli/main.ts"], outfile: "build/nestvm.mjs", format: "esm", platform: "node",
+  banner: { js: "#!/usr/bin/env node" },
+});
+mkdirSync("build/web", { recursive: true });
+await esbuild.build({ ...common, entryPoints: ["host/web/main.ts"], outfile: "build/web/demo.js", format: "iife", platform: "browser" });
+copyFileSync("host/web/index.html", "build/web/index.html");
+execFileSync("chmod", ["+x", "build/nestvm.mjs"]);
+if (!demo) console.warn("build: no guests/bin/*.elf yet; `nestvm demo` and the web page have no demo image");

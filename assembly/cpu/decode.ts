@@ -6,7 +6,7 @@
 //  * after every access that can fault, check faultPending and return before
 //    committing architectural state.
 import {
-  getRegSized, setRegSized, getReg64, segBase, segLimit, code64, codeDefault32, codeEpoch, cpl,
+  getRegSized, setRegSized, getReg64, segBase, segLimit, code64, codeDefault32, codeEpoch,
   CS, DS, SS, ES, FS, GS,
 } from "./state";
 import { raiseGP, faultPending } from "./fault";
@@ -34,46 +34,76 @@ export let modRm: u32 = 0;       // ModRM.rm | REX.B (register operand when modM
 export let eaSeg: u32 = DS;      // segment of the memory operand (override applied)
 export let eaOff: u64 = 0;       // offset of the memory operand (see eaAddr)
 export let eaRipRel: bool = false;
+export let eaBase: i32 = -1;     // base register of the memory operand, or -1 (POP r/m with rSP base)
 
 export function setNextRip(v: u64): void { nextRip = v; }
 
 // ---- instruction fetch -----------------------------------------------------
-// One cached code page: linear page address -> host address, valid for codeEpoch.
-let fpLin: u64 = 1;   // never page-aligned => no hit before the first fill
-let fpHost: usize = 0;
-let fpEpoch: u32 = 0xffffffff;
+// A fetch window maps a run of RIP values onto host memory: host = fwBias + rip (u32
+// wrap-around arithmetic), valid for rip < fetchEnd. fetchEnd is the smallest of the
+// end of the cached code page, the CS limit + 1 and instrStart + 15 (SDM Vol.2 2.3.11:
+// longer instructions raise #GP), so the common fetch is one compare and one load.
+let fwBias: usize = 0;
+let fwStart: u64 = 1;  // RIP range [fwStart, fwEnd) covered by the window
+let fwEnd: u64 = 0;
+let fwEpoch: u32 = 0xffffffff;
+let fetchEnd: u64 = 0;
 
-export function invalidateFetch(): void { fpLin = 1; }
+export function invalidateFetch(): void { fwEnd = 0; fwStart = 1; fetchEnd = 0; }
 
-function fetchSlow(lin: u64): bool {
+// Called at the start of each instruction (after instrStart is set).
+@inline export function beginFetch(): void {
+  const lim = instrStart + 15;
+  if (fwEpoch != codeEpoch || instrStart < fwStart) { fetchEnd = 0; return; }
+  fetchEnd = fwEnd < lim ? fwEnd : lim;
+}
+
+function fetch8Slow(): u32 {
+  if (nextRip - instrStart >= 15) { raiseGP(0); return 0; }
+  if (!code64 && nextRip > <u64>segLimit(CS)) { raiseGP(0); return 0; }
+  const lin: u64 = code64 ? nextRip : ((segBase(CS) + nextRip) & 0xffffffff);
   const page = lin & ~(<u64>0xfff);
   const h = codePage(page);
   if (h == 0) {
     // #PF already raised by the MMU; executing from MMIO is not supported: #GP.
     if (!faultPending) raiseGP(0);
-    return false;
+    return 0;
   }
-  fpLin = page; fpHost = h; fpEpoch = codeEpoch;
-  return true;
+  // The window covers RIPs whose linear address lies in this page.
+  const ripPage = nextRip - (lin & 0xfff);
+  fwStart = ripPage;
+  fwEnd = ripPage + 4096;
+  if (!code64) {
+    const limEnd = <u64>segLimit(CS) + 1;
+    if (fwEnd > limEnd) fwEnd = limEnd;
+  }
+  fwBias = h - <usize>ripPage;
+  fwEpoch = codeEpoch;
+  const lim = instrStart + 15;
+  fetchEnd = fwEnd < lim ? fwEnd : lim;
+  const r = nextRip;
+  nextRip = r + 1;
+  return <u32>load<u8>(fwBias + <usize>r);
 }
 
-@inline function fetchLin(): u64 {
-  if (code64) return nextRip;
-  return (segBase(CS) + nextRip) & 0xffffffff;
-}
-
-export function fetch8(): u32 {
-  // SDM 2.3.11 (Vol.2): an instruction longer than 15 bytes raises #GP(0).
-  if (nextRip - instrStart >= 15 || (!code64 && nextRip > <u64>segLimit(CS))) { raiseGP(0); return 0; }
-  const lin = fetchLin();
-  if ((lin & ~(<u64>0xfff)) != fpLin || fpEpoch != codeEpoch) {
-    if (!fetchSlow(lin)) return 0;
+@inline export function fetch8(): u32 {
+  const r = nextRip;
+  if (r < fetchEnd) {  // beginFetch guarantees instrStart >= fwStart
+    nextRip = r + 1;
+    return <u32>load<u8>(fwBias + <usize>r);
   }
-  nextRip++;
-  return <u32>load<u8>(fpHost + <usize>(lin & 0xfff));
+  return fetch8Slow();
 }
-export function fetch16(): u32 { const lo = fetch8(); return lo | (fetch8() << 8); }
-export function fetch32(): u32 { const lo = fetch16(); return lo | (fetch16() << 16); }
+export function fetch16(): u32 {
+  const r = nextRip;
+  if (r + 2 <= fetchEnd) { nextRip = r + 2; return <u32>load<u16>(fwBias + <usize>r); }
+  const lo = fetch8(); return lo | (fetch8() << 8);
+}
+export function fetch32(): u32 {
+  const r = nextRip;
+  if (r + 4 <= fetchEnd) { nextRip = r + 4; return load<u32>(fwBias + <usize>r); }
+  const lo = fetch16(); return lo | (fetch16() << 16);
+}
 export function fetch64(): u64 { const lo = <u64>fetch32(); return lo | (<u64>fetch32() << 32); }
 // Immediate of operand size; 64-bit operands take a sign-extended imm32 (SDM 2.2.1.5).
 export function fetchImm(size: u32): u64 {
@@ -82,46 +112,62 @@ export function fetchImm(size: u32): u64 {
   if (size == 4) return <u64>fetch32();
   return <u64><i64><i32>fetch32();
 }
-export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
+@inline export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
 
 // ---- prefixes ----------------------------------------------------------------
 // Decode prefixes and the opcode (one- or two-byte map) into the context.
 // Three-byte maps (0F 38, 0F 3A) are left to the handler of 0x138 / 0x13A.
+// Legacy prefix bytes (66 67 26 2E 36 3E 64 65 F0 F2 F3) as a 256-bit set, so the
+// common prefix-free instruction costs one test.
+const PREFIX_SET: usize = memory.data<u32>([0, 0x40404040, 0, 0xf0, 0, 0, 0, 0x000d0000]);
+@inline function isLegacyPrefix(b: u32): bool {
+  return (load<u32>(PREFIX_SET + ((<usize>b >> 5) << 2)) & (1 << (b & 31))) != 0;
+}
+// Set when the previous instruction had prefixes, so their state must be cleared.
+let prefixDirty: bool = true;
+
+@inline function clearRex(): void { rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; }
+
 export function decodePrefixes(): void {
   opSize = codeDefault32 ? 4 : 2;
   adSize = code64 ? 8 : (codeDefault32 ? 4 : 2);
-  segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
-  rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
-  let b: u32;
-  while (true) {
-    b = fetch8();
-    if (faultPending) return;
-    switch (b) {
-      case 0x66: prefix66 = true; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x67: adSize = code64 ? 4 : (codeDefault32 ? 2 : 4); rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x26: segOvr = <i32>ES; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x2e: segOvr = <i32>CS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x36: segOvr = <i32>SS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x3e: segOvr = <i32>DS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x64: segOvr = <i32>FS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x65: segOvr = <i32>GS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0xf0: lockPrefix = true; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0xf2: case 0xf3: repPrefix = b; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      default: break;
-    }
-    // SDM 2.2.1: REX must immediately precede the opcode; an earlier REX is ignored.
-    if (code64 && (b & 0xf0) == 0x40) {
-      rexPresent = true;
-      rexW = (b & 8) != 0; rexR = (b & 4) << 1; rexX = (b & 2) << 2; rexB = (b & 1) << 3;
-      continue;
-    }
-    break;
+  if (prefixDirty) {
+    segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
+    clearRex();
+    prefixDirty = false;
   }
-  if (prefix66) opSize = code64 ? 2 : (codeDefault32 ? 2 : 4);
-  if (rexW) opSize = 8;
+  let b = fetch8();
+  if (isLegacyPrefix(b) || (code64 && (b & 0xf0) == 0x40)) {
+    prefixDirty = true;
+    while (true) {
+      if (faultPending) return;
+      switch (b) {
+        case 0x66: prefix66 = true; clearRex(); b = fetch8(); continue;
+        case 0x67: adSize = code64 ? 4 : (codeDefault32 ? 2 : 4); clearRex(); b = fetch8(); continue;
+        case 0x26: segOvr = <i32>ES; clearRex(); b = fetch8(); continue;
+        case 0x2e: segOvr = <i32>CS; clearRex(); b = fetch8(); continue;
+        case 0x36: segOvr = <i32>SS; clearRex(); b = fetch8(); continue;
+        case 0x3e: segOvr = <i32>DS; clearRex(); b = fetch8(); continue;
+        case 0x64: segOvr = <i32>FS; clearRex(); b = fetch8(); continue;
+        case 0x65: segOvr = <i32>GS; clearRex(); b = fetch8(); continue;
+        case 0xf0: lockPrefix = true; clearRex(); b = fetch8(); continue;
+        case 0xf2: case 0xf3: repPrefix = b; clearRex(); b = fetch8(); continue;
+        default: break;
+      }
+      // SDM 2.2.1: REX must immediately precede the opcode; an earlier REX is ignored.
+      if (code64 && (b & 0xf0) == 0x40) {
+        rexPresent = true;
+        rexW = (b & 8) != 0; rexR = (b & 4) << 1; rexX = (b & 2) << 2; rexB = (b & 1) << 3;
+        b = fetch8();
+        continue;
+      }
+      break;
+    }
+    if (prefix66) opSize = code64 ? 2 : (codeDefault32 ? 2 : 4);
+    if (rexW) opSize = 8;
+  }
   if (b == 0x0f) {
     b = fetch8();
-    if (faultPending) return;
     opcode = 0x100 | b;
   } else opcode = b;
 }
@@ -145,6 +191,7 @@ export function decodeModrm(): void {
   modMod = b >> 6;
   modReg = ((b >> 3) & 7) | rexR;
   eaRipRel = false;
+  eaBase = -1;
   if (modMod == 3) { modRm = (b & 7) | rexB; return; }
   let rm = b & 7;
   let seg: u32 = DS;
@@ -177,6 +224,7 @@ export function decodeModrm(): void {
       } else {
         const breg = base | rexB;
         off += getReg64(breg);
+        eaBase = <i32>breg;
         if (base == 4 || base == 5) seg = SS;
       }
     } else if (rm == 5 && modMod == 0) {
@@ -185,6 +233,7 @@ export function decodeModrm(): void {
     } else {
       const r = rm | rexB;
       off = getReg64(r);
+      eaBase = <i32>r;
       if (rm == 5) seg = SS;  // rBP-based addressing defaults to SS (SDM 3.7.4)
     }
     if (modMod == 1) off += fetchSImm8();

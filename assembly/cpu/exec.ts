@@ -1,7 +1,7 @@
 // One instruction: prefixes + opcode, then dispatch to the module that owns the
 // opcode. Ownership is a 512-entry table (one-byte map, then the 0F map) so the
 // instruction groups live in separate files without sharing one giant switch.
-import { decodePrefixes, opcode, instrStart, nextRip, setNextRip } from "./decode";
+import { decodePrefixes, beginFetch, opcode, nextRip } from "./decode";
 import { rip, setRip } from "./state";
 import { faultPending, raiseUD } from "./fault";
 import { execInteger } from "./ops/integer";
@@ -54,6 +54,7 @@ export function initDispatch(): void {
 export function step(): void {
   D.instrStart = rip;
   D.nextRip = rip;
+  beginFetch();
   decodePrefixes();
   if (faultPending) return;
   const op = opcode;

@@ -3,10 +3,12 @@
 // costs more than an instruction).
 import { step } from "./exec";
 import { faultPending } from "./fault";
-import { halted, icount } from "./state";
+import { halted } from "./state";
 import * as S from "./state";
-import { shutdown, intrLine, nmiPending, intShadow, deliverFault, checkInterrupts } from "./interrupts";
+import { shutdown, intrLine, nmiPending, intShadow, deliverFault, checkInterrupts, singleStepTrap } from "./interrupts";
 import * as I from "./interrupts";
+import { F_TF, F_RF, flagsRaw } from "./flags";
+import * as F from "./flags";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
 export const STOP_HLT: u32 = 1;      // HLT with nothing to wake it: host waits for an interrupt
@@ -16,22 +18,42 @@ export const STOP_HOST: u32 = 3;     // the host asked to stop (requestStop from
 export let stopRequested: bool = false;
 export function requestStop(): void { stopRequested = true; }
 
+// Instructions retired in the slice that is running (for RDTSC in icount mode).
+let sliceBudget: u32 = 0;
+let sliceLeft: u32 = 0;
+export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft); }
+
 export function runSlice(budget: u32): u32 {
   stopRequested = false;
-  let n = budget;
+  sliceBudget = budget;
+  sliceLeft = budget;
   let reason = STOP_BUDGET;
-  while (n > 0) {
+  while (sliceLeft > 0) {
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
     if (intShadow) I.intShadow = false;
-    else if (intrLine || nmiPending) checkInterrupts();
+    else if (intrLine || nmiPending) {
+      checkInterrupts();
+      if (faultPending) deliverFault();
+    }
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (halted) { reason = STOP_HLT; break; }
+    const f = flagsRaw;
     step();
-    n--;
+    sliceLeft--;
     if (faultPending) deliverFault();
+    else if ((f & (F_TF | F_RF)) != 0) {
+      // SDM 17.3.1.1: RF is cleared after any instruction completes; SDM 17.3.1.4:
+      // TF set at the start of an instruction => #DB trap after it.
+      F.setFlagBit(F_RF, false);
+      if ((f & F_TF) != 0) {
+        singleStepTrap();
+        if (faultPending) deliverFault();
+      }
+    }
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (stopRequested) { reason = STOP_HOST; break; }
   }
-  S.icount += <u64>(budget - n);
+  S.icount += <u64>(budget - sliceLeft);
+  sliceBudget = 0; sliceLeft = 0;
   return reason;
 }

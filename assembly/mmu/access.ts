@@ -1,39 +1,272 @@
-// Linear-address accesses: paging, TLB, and the #PF rules.
-// (Initial version: paging off only. The MMU owner replaces the internals; the
-// exported signatures are the contract the rest of the core uses.)
+// Linear-address accesses: paging (paging.ts), the software TLB (tlb.ts), the
+// permission rules of SDM 4.6 and the #PF error code of SDM 4.7.
+//
+// Fast path (readLin*/writeLin*): one TLB set probe, key + tag + permission-bit test,
+// then a load/store through the cached host pointer. Everything else (miss, MMIO,
+// page-crossing, D bit not yet set, faults) goes to the slow path below.
 import { physRead, physWrite, physHost } from "./phys";
-import { pagingOn, bumpCodeEpoch } from "../cpu/state";
+import {
+  cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
+} from "../cpu/state";
+import { raisePF, faultPending } from "../cpu/fault";
+import {
+  pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
+  PG_NONE, PG_32, PF_P, PF_W, PF_U, PF_I, SZ_4K,
+} from "./paging";
+import {
+  TLB, TLB_MASK, E_KEY, E_TAG, E_PERM, E_HOST, E_GPA, CLS_USER, CLS_SUP, CLS_SUP_AC,
+  curTag, permShift, tlbInstall, tlbFind,
+} from "./tlb";
+
+export { MAXPHYADDR, loadPdptes, pagingMode } from "./paging";
+export {
+  tlbFlushAll, tlbFlushPage, tlbFlushPcid, tlbCr3Written, setImplicitSupervisor,
+  implicitSupervisor, setTlbTag, tlbTag,
+} from "./tlb";
 
 export const ACC_READ: u32 = 0, ACC_WRITE: u32 = 1, ACC_EXEC: u32 = 2;
+const NOT_MAPPED: u64 = u64.MAX_VALUE;
 
-// Set by system code around implicit supervisor-mode accesses (GDT/LDT/IDT/TSS reads,
-// SDM 4.6): such accesses use supervisor rules even at CPL 3.
-export let implicitSupervisor: bool = false;
-export function setImplicitSupervisor(v: bool): void { implicitSupervisor = v; }
-
+// ---- permission computation (SDM 4.6) -------------------------------------------
+// Allowed accesses for every permission class, as the TLB perm word (tlb.ts layout).
+function permWord(user: bool, write: bool, nx: bool, dirty: bool): u32 {
+  const wp = (cr0 & CR0_WP) != 0;
+  const smep = (cr4 & CR4_SMEP) != 0;
+  const smap = (cr4 & CR4_SMAP) != 0;
+  const x: u32 = nx ? 0 : 4;
+  const supW: u32 = write || !wp ? 2 : 0;      // supervisor writes: R/W everywhere or WP=0
+  let p: u32;
+  if (user) {
+    p = (1 | (write ? 2 : 0) | x) << CLS_USER;
+    const sx: u32 = smep ? 0 : x;              // SMEP: no supervisor fetch from user pages
+    p |= ((smap ? 0 : 1 | supW) | sx) << CLS_SUP;  // SMAP with AC=0 / implicit: no data
+    p |= (1 | supW | sx) << CLS_SUP_AC;
+  } else {
+    const s: u32 = 1 | supW | x;
+    p = (s << CLS_SUP) | (s << CLS_SUP_AC);
+  }
+  // A write through an entry whose D bit is clear must walk again to set it (SDM 4.8).
+  if (!dirty) p &= ~((2 << CLS_USER) | (2 << CLS_SUP) | (2 << CLS_SUP_AC));
+  return p;
+}
+const PERM_ALL: u32 = (7 << CLS_USER) | (7 << CLS_SUP) | (7 << CLS_SUP_AC);
 
 // Translate a linear address; on failure raises #PF (fault.ts) and returns u64.MAX_VALUE.
+// Fills the TLB on success (guest RAM only).
 export function translate(lin: u64, acc: u32): u64 {
-  return lin & 0xffffffff;
+  const sh = permShift();
+  const e = tlbFind(lin);
+  if (e != 0 && ((load<u32>(e + E_PERM) >> (sh + acc)) & 1) != 0) {
+    return load<u64>(e + E_GPA) | (lin & 0xfff);
+  }
+  const mode = pagingMode();
+  if (mode == PG_NONE) {
+    // Linear = physical (32-bit linear addresses outside 64-bit mode; callers truncate).
+    const frame = lin & ~(<u64>0xfff);
+    const h = physHost(frame, 4096);
+    if (h != 0) tlbInstall(lin, frame, h, PERM_ALL, false, SZ_4K);
+    return lin;
+  }
+  if (!walk(lin, mode)) { pageFault(lin, acc, sh, mode, wErr); return NOT_MAPPED; }
+  const perm = permWord(wUser, wWrite, wNx, true);
+  if (((perm >> (sh + acc)) & 1) == 0) { pageFault(lin, acc, sh, mode, PF_P); return NOT_MAPPED; }
+  setAccessedDirty(acc == ACC_WRITE);
+  const h = physHost(wFrame, 4096);
+  if (h != 0) tlbInstall(lin, wFrame, h, permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
+  return wFrame | (lin & 0xfff);
 }
 
+// SDM 4.7: P (protection vs not-present), W/R, U/S (CPL 3 and not an implicit supervisor
+// access), RSVD (from the walk), I/D for fetches when SMEP or PAE-style NX is on.
+function pageFault(lin: u64, acc: u32, sh: u32, mode: u32, bits: u32): void {
+  let err = bits;
+  if (acc == ACC_WRITE) err |= PF_W;
+  if (sh == CLS_USER) err |= PF_U;
+  if (acc == ACC_EXEC &&
+      ((cr4 & CR4_SMEP) != 0 || ((efer & EFER_NXE) != 0 && (cr4 & CR4_PAE) != 0 && mode != PG_32))) err |= PF_I;
+  raisePF(lin, err);
+}
+
+// Linear address of the page after lin's page (32-bit wrap outside 64-bit mode).
+@inline function nextPage(lin: u64): u64 {
+  const n = (lin & ~(<u64>0xfff)) + 0x1000;
+  return code64 ? n : n & 0xffffffff;
+}
+
+// ---- slow paths -------------------------------------------------------------------
+function readSlow(lin: u64, size: u32): u64 {
+  if ((<u32>lin & 0xfff) + size <= 0x1000) {
+    const pa = translate(lin, ACC_READ);
+    if (pa == NOT_MAPPED) return 0;
+    return physRead(pa, size);
+  }
+  // Page-crossing (SDM 4.10.x): both pages are translated before any data moves.
+  const pa1 = translate(lin, ACC_READ);
+  if (pa1 == NOT_MAPPED) return 0;
+  const lin2 = nextPage(lin);
+  const pa2 = translate(lin2, ACC_READ);
+  if (pa2 == NOT_MAPPED) return 0;
+  const n1: u32 = 0x1000 - (<u32>lin & 0xfff);
+  let v: u64 = 0;
+  for (let i: u32 = 0; i < size; i++) {
+    const b = i < n1 ? physRead(pa1 + <u64>i, 1) : physRead(pa2 + <u64>(i - n1), 1);
+    v |= b << (<u64>i << 3);
+  }
+  return v;
+}
+
+function writeSlow(lin: u64, size: u32, v: u64): void {
+  if ((<u32>lin & 0xfff) + size <= 0x1000) {
+    const pa = translate(lin, ACC_WRITE);
+    if (pa == NOT_MAPPED) return;
+    physWrite(pa, size, v);
+    return;
+  }
+  const pa1 = translate(lin, ACC_WRITE);
+  if (pa1 == NOT_MAPPED) return;
+  const pa2 = translate(nextPage(lin), ACC_WRITE);
+  if (pa2 == NOT_MAPPED) return;   // nothing written to the first page
+  const n1: u32 = 0x1000 - (<u32>lin & 0xfff);
+  for (let i: u32 = 0; i < size; i++) {
+    const b = (v >> (<u64>i << 3)) & 0xff;
+    if (i < n1) physWrite(pa1 + <u64>i, 1, b); else physWrite(pa2 + <u64>(i - n1), 1, b);
+  }
+}
+
+// Check that a write of `size` bytes at lin would succeed (translating, setting A/D and
+// raising #PF like the write would) without writing. For instructions that must fault
+// before any side effect of a multi-part store. Returns false with #PF raised.
+export function probeWrite(lin: u64, size: u32): bool {
+  if (translate(lin, ACC_WRITE) == NOT_MAPPED) return false;
+  if ((<u32>lin & 0xfff) + size > 0x1000 && translate(nextPage(lin), ACC_WRITE) == NOT_MAPPED) return false;
+  return true;
+}
+export function probeRead(lin: u64, size: u32): bool {
+  if (translate(lin, ACC_READ) == NOT_MAPPED) return false;
+  if ((<u32>lin & 0xfff) + size > 0x1000 && translate(nextPage(lin), ACC_READ) == NOT_MAPPED) return false;
+  return true;
+}
+
+// Block accesses of n bytes (1..4096: at most two pages) between guest linear memory and
+// a host buffer, for 16-byte SSE operands, FXSAVE/XSAVE areas, descriptor-table reads.
+// All-or-nothing: both pages are translated (and #PF raised) before any byte moves.
+// Returns false on a fault.
+export function readLinBytes(lin: u64, dst: usize, n: u32): bool {
+  const off = <u32>lin & 0xfff;
+  const n1 = off + n <= 0x1000 ? n : 0x1000 - off;
+  const pa1 = translate(lin, ACC_READ);
+  if (pa1 == NOT_MAPPED) return false;
+  let pa2: u64 = 0;
+  if (n1 < n) { pa2 = translate(nextPage(lin), ACC_READ); if (pa2 == NOT_MAPPED) return false; }
+  copyFromPhys(dst, pa1, n1);
+  if (n1 < n) copyFromPhys(dst + <usize>n1, pa2, n - n1);
+  return true;
+}
+export function writeLinBytes(lin: u64, src: usize, n: u32): bool {
+  const off = <u32>lin & 0xfff;
+  const n1 = off + n <= 0x1000 ? n : 0x1000 - off;
+  const pa1 = translate(lin, ACC_WRITE);
+  if (pa1 == NOT_MAPPED) return false;
+  let pa2: u64 = 0;
+  if (n1 < n) { pa2 = translate(nextPage(lin), ACC_WRITE); if (pa2 == NOT_MAPPED) return false; }
+  copyToPhys(pa1, src, n1);
+  if (n1 < n) copyToPhys(pa2, src + <usize>n1, n - n1);
+  return true;
+}
+function copyFromPhys(dst: usize, pa: u64, n: u32): void {
+  const h = physHost(pa, n);
+  if (h != 0) { memory.copy(dst, h, n); return; }
+  for (let i: u32 = 0; i < n; i++) store<u8>(dst + <usize>i, <u8>physRead(pa + <u64>i, 1));
+}
+function copyToPhys(pa: u64, src: usize, n: u32): void {
+  const h = physHost(pa, n);
+  if (h != 0) { memory.copy(h, src, n); return; }
+  for (let i: u32 = 0; i < n; i++) physWrite(pa + <u64>i, 1, <u64>load<u8>(src + <usize>i));
+}
+
+// ---- fast paths -----------------------------------------------------------------
+// Host address for an access of `size` bytes at lin with access bit `bit` (1 read, 2 write,
+// 4 exec) if the TLB has it, else 0.
+@inline function hitHost(lin: u64, size: u32, bit: u32): usize {
+  const e = TLB + ((<usize>(lin >> 12) & TLB_MASK) << 5);
+  if (load<u64>(e + E_KEY) == ((lin + <u64>(size - 1)) & ~(<u64>0xfff)) &&
+      load<u32>(e + E_TAG) == curTag &&
+      ((load<u32>(e + E_PERM) >> permShift()) & bit) != 0) {
+    return <usize>load<u32>(e + E_HOST) + (<usize>lin & 0xfff);
+  }
+  return 0;
+}
+
+@inline export function readLin8(lin: u64): u32 {
+  const h = hitHost(lin, 1, 1);
+  return h != 0 ? <u32>load<u8>(h) : <u32>readSlow(lin, 1);
+}
+@inline export function readLin16(lin: u64): u32 {
+  const h = hitHost(lin, 2, 1);
+  return h != 0 ? <u32>load<u16>(h) : <u32>readSlow(lin, 2);
+}
+@inline export function readLin32(lin: u64): u32 {
+  const h = hitHost(lin, 4, 1);
+  return h != 0 ? load<u32>(h) : <u32>readSlow(lin, 4);
+}
+@inline export function readLin64(lin: u64): u64 {
+  const h = hitHost(lin, 8, 1);
+  return h != 0 ? load<u64>(h) : readSlow(lin, 8);
+}
+@inline export function writeLin8(lin: u64, v: u32): void {
+  const h = hitHost(lin, 1, 2);
+  if (h != 0) store<u8>(h, <u8>v); else writeSlow(lin, 1, <u64>v);
+}
+@inline export function writeLin16(lin: u64, v: u32): void {
+  const h = hitHost(lin, 2, 2);
+  if (h != 0) store<u16>(h, <u16>v); else writeSlow(lin, 2, <u64>v);
+}
+@inline export function writeLin32(lin: u64, v: u32): void {
+  const h = hitHost(lin, 4, 2);
+  if (h != 0) store<u32>(h, v); else writeSlow(lin, 4, <u64>v);
+}
+@inline export function writeLin64(lin: u64, v: u64): void {
+  const h = hitHost(lin, 8, 2);
+  if (h != 0) store<u64>(h, v); else writeSlow(lin, 8, v);
+}
+
+// Generic by size (1, 2, 4, 8). Faults: #PF raised, reads return 0, writes store nothing.
 export function readLin(lin: u64, size: u32): u64 {
-  const pa = translate(lin, ACC_READ);
-  if (pa == u64.MAX_VALUE) return 0;
-  return physRead(pa, size);
+  const h = hitHost(lin, size, 1);
+  if (h != 0) {
+    if (size == 4) return <u64>load<u32>(h);
+    if (size == 1) return <u64>load<u8>(h);
+    if (size == 8) return load<u64>(h);
+    return <u64>load<u16>(h);
+  }
+  return readSlow(lin, size);
 }
 export function writeLin(lin: u64, size: u32, v: u64): void {
-  const pa = translate(lin, ACC_WRITE);
-  if (pa == u64.MAX_VALUE) return;
-  physWrite(pa, size, v);
+  const h = hitHost(lin, size, 2);
+  if (h != 0) {
+    if (size == 4) store<u32>(h, <u32>v);
+    else if (size == 1) store<u8>(h, <u8>v);
+    else if (size == 8) store<u64>(h, v);
+    else store<u16>(h, <u16>v);
+    return;
+  }
+  writeSlow(lin, size, v);
 }
+
 // Host address of the start of the 4 KiB page holding lin, for instruction fetch.
 // Returns 0 (with #PF raised, or nothing raised if the page is MMIO) when it cannot.
 export function codePage(lin: u64): usize {
-  const pa = translate(lin & ~(<u64>0xfff), ACC_EXEC);
-  if (pa == u64.MAX_VALUE) return 0;
+  const page = lin & ~(<u64>0xfff);
+  const h = hitHost(page, 1, 4);
+  if (h != 0) return h;
+  const pa = translate(page, ACC_EXEC);
+  if (pa == NOT_MAPPED) return 0;
   return physHost(pa, 4096);
 }
-// Every flush must call bumpCodeEpoch() so the fetcher drops its cached code page.
-export function tlbFlushAll(keepGlobal: bool): void { bumpCodeEpoch(); }
-export function tlbFlushPage(lin: u64): void { bumpCodeEpoch(); }
+
+// The TLB entry's raw fields for lin in the current context (tests, debugging):
+// perm word, or 0 if there is no entry.
+export function tlbPermOf(lin: u64): u32 {
+  const e = tlbFind(lin);
+  return e == 0 ? 0 : load<u32>(e + E_PERM);
+}

@@ -12,8 +12,9 @@ export function physInit(base: usize, size: u64): void {
 }
 
 // Host address for [pa, pa+size) if it is ordinary RAM, else 0 (MMIO / unmapped).
+// (pa < ramSize first: pa + size must not wrap around 2^64 into RAM.)
 @inline export function physHost(pa: u64, size: u32): usize {
-  return pa + <u64>size <= ramSize ? ramBase + <usize>pa : 0;
+  return pa < ramSize && pa + <u64>size <= ramSize ? ramBase + <usize>pa : 0;
 }
 
 // Physical accesses. MMIO goes to the host in 32-bit pieces (addresses above 4 GiB

@@ -1,0 +1,119 @@
+// Control registers, EFER and debug registers with their architectural checks
+// (SDM 2.5, 2.6, 9.8.5, 4.10.4 for TLB invalidation, 17.2 for DRn).
+import * as S from "./state";
+import {
+  CR0_PE, CR0_PG, CR0_CD, CR0_NW, CR0_WP, CR0_ET, CR4_PAE, CR4_PGE, CR4_PSE, CR4_PCIDE, CR4_SMEP,
+  CR4_SMAP, CR4_OSXSAVE, CR4_LA57, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE, AR_L,
+} from "./state";
+import { raiseGP, faultPending } from "./fault";
+import { tlbFlushAll } from "../mmu/access";
+import { invalidateFetch } from "./decode";
+import * as C from "./cpuid";
+import { syncMode } from "./descriptors";
+
+// CR0 bits that exist: PE MP EM TS ET NE WP AM NW CD PG.
+const CR0_VALID: u64 = 0xe005003f;
+// CR4 bits this core accepts (others are reserved => #GP).
+export const CR4_VALID: u64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400
+  | (C.FEAT_UMIP ? 0x800 : 0) | (C.FEAT_LA57 ? 0x1000 : 0) | (C.FEAT_VMX ? 0x2000 : 0)
+  | (C.FEAT_FSGSBASE ? 0x10000 : 0) | (C.FEAT_PCID ? 0x20000 : 0) | (C.FEAT_XSAVE ? 0x40000 : 0)
+  | (C.FEAT_SMEP ? 0x100000 : 0) | (C.FEAT_SMAP ? 0x200000 : 0);
+export const EFER_VALID: u64 = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+
+// Physical-address mask for CR3 (bits above MAXPHYADDR are reserved in long/PAE modes).
+const PA_MASK: u64 = ((<u64>1) << <u64>C.PHYS_ADDR_BITS) - 1;
+
+function afterModeChange(): void {
+  syncMode();
+  invalidateFetch();
+}
+
+// MOV CR0 (SDM Vol.2 MOV CR, 2.5, 9.8.5). Returns false with #GP raised.
+export function writeCr0(v: u64): bool {
+  if ((v >> 32) != 0) { raiseGP(0); return false; }
+  v = (v & CR0_VALID) | CR0_ET;   // ET is hardwired to 1
+  if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) { raiseGP(0); return false; }
+  if ((v & CR0_NW) != 0 && (v & CR0_CD) == 0) { raiseGP(0); return false; }
+  const old = S.cr0;
+  let efer = S.efer;
+  if ((v & CR0_PG) != 0 && (old & CR0_PG) == 0 && (efer & EFER_LME) != 0) {
+    // SDM 9.8.5: activating IA-32e mode needs PAE and must not run from a CS with L=1.
+    if ((S.cr4 & CR4_PAE) == 0 || (S.segAttr(S.CS) & AR_L) != 0) { raiseGP(0); return false; }
+    efer |= EFER_LMA;
+  }
+  if ((v & CR0_PG) == 0 && (old & CR0_PG) != 0 && (efer & EFER_LMA) != 0) {
+    if (S.code64) { raiseGP(0); return false; }   // cannot leave long mode from 64-bit code
+    efer &= ~EFER_LMA;
+  }
+  if ((v & CR0_PE) == 0 && (efer & EFER_LMA) != 0) { raiseGP(0); return false; }
+  S.setCr0Raw(v);
+  S.setEferRaw(efer);
+  // SDM 4.10.4.1: changing PG, WP or PE invalidates all TLB entries (incl. global).
+  if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) tlbFlushAll(false);
+  if (((old ^ v) & (CR0_PG | CR0_PE)) != 0 || efer != S.efer) afterModeChange();
+  else syncMode();
+  return true;
+}
+
+export function writeCr3(v: u64): bool {
+  // SDM 4.5: in long/PAE modes bits above MAXPHYADDR are reserved (bit 63 only with PCIDE).
+  if (S.longMode && (v & ~PA_MASK) != 0) { raiseGP(0); return false; }
+  S.setCr3Raw(S.longMode ? v : v & 0xffffffff);
+  tlbFlushAll(true);   // SDM 4.10.4.1: non-global entries
+  invalidateFetch();
+  return true;
+}
+
+export function writeCr4(v: u64): bool {
+  if ((v & ~CR4_VALID) != 0) { raiseGP(0); return false; }
+  const old = S.cr4;
+  // SDM 2.5: PAE cannot be cleared in IA-32e mode; LA57 cannot change while LMA.
+  if (S.longMode && (v & CR4_PAE) == 0) { raiseGP(0); return false; }
+  if (S.longMode && ((old ^ v) & CR4_LA57) != 0) { raiseGP(0); return false; }
+  if ((v & CR4_PCIDE) != 0 && (old & CR4_PCIDE) == 0 && ((S.cr3 & 0xfff) != 0 || !S.longMode)) { raiseGP(0); return false; }
+  S.setCr4Raw(v);
+  // SDM 4.10.4.1: changing PGE, PAE, PSE, PCIDE, SMEP, SMAP or LA57 flushes everything.
+  if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_LA57)) != 0) {
+    tlbFlushAll(false);
+    invalidateFetch();
+  }
+  return true;
+}
+
+export function writeCr8(v: u64): bool {
+  if ((v & ~(<u64>0xf)) != 0) { raiseGP(0); return false; }
+  S.setCr8(v);
+  return true;
+}
+
+// WRMSR IA32_EFER (SDM 2.2.1): LME may not change while paging is on; LMA is read-only
+// (writes must match the current value on hardware: we ignore the written LMA).
+export function writeEfer(v: u64): bool {
+  if ((v & ~EFER_VALID) != 0) { raiseGP(0); return false; }
+  const old = S.efer;
+  if (S.pagingOn && ((old ^ v) & EFER_LME) != 0) { raiseGP(0); return false; }
+  const nv = (v & ~EFER_LMA) | (old & EFER_LMA);
+  S.setEferRaw(nv);
+  if (((old ^ nv) & EFER_NXE) != 0) tlbFlushAll(false);
+  afterModeChange();
+  return true;
+}
+
+// ---- debug registers (SDM 17.2) ----
+export function readDr(n: u32): u64 {
+  if (n == 4) n = 6;
+  if (n == 5) n = 7;
+  if (n == 6) return (S.getDr(6) & 0x0001e00f) | 0xffff0ff0;
+  if (n == 7) return (S.getDr(7) & 0xffff2bff) | 0x400;
+  return S.getDr(n);
+}
+export function writeDr(n: u32, v: u64): bool {
+  if (n == 4) n = 6;
+  if (n == 5) n = 7;
+  if (n >= 6 && (v >> 32) != 0) { raiseGP(0); return false; }
+  if (n < 4 && S.code64 == false) v &= 0xffffffff;
+  if (n == 6) v = (v & 0x0001e00f) | 0xffff0ff0;
+  else if (n == 7) v = (v & 0xffff2bff) | 0x400;
+  S.setDr(n, v);
+  return !faultPending;
+}

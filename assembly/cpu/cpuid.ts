@@ -1,0 +1,89 @@
+// CPUID (SDM Vol.2 CPUID; Vol.3A 2.x). One table of what this core implements:
+// control.ts (CR4 reserved bits), msr.ts and the instruction handlers consult the
+// same constants, so an unadvertised feature is also rejected where it is enabled.
+import * as S from "./state";
+
+// ---- implemented features (flip a constant when the code for it lands) ------------
+export const FEAT_XSAVE: bool = false;   // XSAVE/XRSTOR (SSE engineer); gates CR4.OSXSAVE, XGETBV/XSETBV
+export const FEAT_PSE36: bool = false;   // PSE-36 large pages above 4 GiB (not implemented by the MMU)
+export const FEAT_PCID: bool = false;    // CR4.PCIDE, INVPCID
+export const FEAT_LA57: bool = false;    // 5-level paging
+export const FEAT_SMEP: bool = true;     // implemented by the MMU engineer
+export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
+export const FEAT_UMIP: bool = true;     // SGDT/SIDT/SLDT/SMSW/STR #GP at CPL>0
+export const FEAT_FSGSBASE: bool = false;
+export const FEAT_VMX: bool = false;     // issue 4
+export const FEAT_APIC: bool = false;    // issue 3
+
+export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
+export const LIN_ADDR_BITS: u32 = 48;
+export const MAX_BASIC_LEAF: u32 = 0xd;
+export const MAX_EXT_LEAF: u32 = 0x80000008;
+
+// Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT FXSR SSE SSE2 (+PSE36/APIC when present).
+export const L1_EDX: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
+  | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 24) | (1 << 25) | (1 << 26)
+  | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
+// Leaf 1 ECX: CX16 POPCNT (+XSAVE, PCID, VMX when present). OSXSAVE (bit 27) mirrors CR4.
+export const L1_ECX: u32 = (1 << 13) | (1 << 23) | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
+  | (FEAT_VMX ? 1 << 5 : 0);
+// Leaf 7.0 EBX: SMEP(7) SMAP(20) FSGSBASE(0); ECX: UMIP(2) LA57(16).
+export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0);
+export const L7_ECX: u32 = (FEAT_UMIP ? 1 << 2 : 0) | (FEAT_LA57 ? 1 << 16 : 0);
+// 0x80000001 ECX: LAHF/SAHF in 64-bit (0), LZCNT/ABM (5). EDX: SYSCALL(11) NX(20) 1GB(26) RDTSCP(27) LM(29).
+export const X1_ECX: u32 = (1 << 0) | (1 << 5);
+export const X1_EDX: u32 = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
+// XCR0 bits the core can hold state for: x87 | SSE.
+export const XCR0_SUPPORTED: u64 = 3;
+
+// family 6, model 0x3A, stepping 9
+export const SIGNATURE: u32 = 0x000306a9;
+
+// Results of the last cpuid() call.
+export let cpuidA: u32 = 0, cpuidB: u32 = 0, cpuidC: u32 = 0, cpuidD: u32 = 0;
+
+// "nestvm x86-64 virtual CPU", zero padded to 48 bytes.
+const BRAND: usize = memory.data<u8>([
+  0x6e, 0x65, 0x73, 0x74, 0x76, 0x6d, 0x20, 0x78, 0x38, 0x36, 0x2d, 0x36, 0x34, 0x20, 0x76, 0x69,
+  0x72, 0x74, 0x75, 0x61, 0x6c, 0x20, 0x43, 0x50, 0x55, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+function set4(a: u32, b: u32, c: u32, d: u32): void { cpuidA = a; cpuidB = b; cpuidC = c; cpuidD = d; }
+
+export function cpuid(leaf: u32, sub: u32): void {
+  // SDM: a basic leaf above the maximum returns the highest basic leaf's data (Intel).
+  if (leaf >= 0x80000000) {
+    if (leaf > MAX_EXT_LEAF) leaf = MAX_BASIC_LEAF;
+  } else if (leaf > MAX_BASIC_LEAF) leaf = MAX_BASIC_LEAF;
+  switch (leaf) {
+    case 0: set4(MAX_BASIC_LEAF, 0x756e6547, 0x6c65746e, 0x49656e69); return; // GenuineIntel
+    case 1: {
+      let c = L1_ECX;
+      if ((S.cr4 & S.CR4_OSXSAVE) != 0) c |= 1 << 27;
+      // EBX: CLFLUSH line 8*8 bytes, 1 logical processor, APIC ID 0.
+      set4(SIGNATURE, 0x00010800, c, L1_EDX);
+      return;
+    }
+    case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors
+    case 7:
+      if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);
+      return;
+    case 0xd:
+      if (!FEAT_XSAVE) { set4(0, 0, 0, 0); return; }
+      if (sub == 0) {
+        // EBX: size for the features enabled in XCR0; ECX: for all supported (legacy area + header).
+        set4(<u32>XCR0_SUPPORTED, 576, 576, 0);
+      } else set4(0, 0, 0, 0);
+      return;
+    case 0x80000000: set4(MAX_EXT_LEAF, 0, 0, 0); return;
+    case 0x80000001: set4(0, 0, X1_ECX, X1_EDX); return;
+    case 0x80000002: case 0x80000003: case 0x80000004: {
+      const p = BRAND + <usize>((leaf - 0x80000002) * 16);
+      set4(load<u32>(p), load<u32>(p + 4), load<u32>(p + 8), load<u32>(p + 12));
+      return;
+    }
+    case 0x80000007: set4(0, 0, 0, 1 << 8); return;  // invariant TSC
+    case 0x80000008: set4(PHYS_ADDR_BITS | (LIN_ADDR_BITS << 8), 0, 0, 0); return;
+    default: set4(0, 0, 0, 0); return;  // leaves 3,4,5,6,8..0xc, 0x80000005/6
+  }
+}

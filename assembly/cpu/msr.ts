@@ -1,0 +1,158 @@
+// Model-specific registers (SDM Vol.4; RDMSR/WRMSR in Vol.2). Unknown MSRs and
+// reserved bits raise #GP(0). Storage-only MSRs (MTRRs, PAT, APIC base,
+// FEATURE_CONTROL...) hold what the guest wrote so it reads back consistently.
+import * as S from "./state";
+import { FS, GS } from "./state";
+import { raiseGP } from "./fault";
+import { writeEfer } from "./control";
+import { readTsc, writeTsc, writeTscAdjust, tscAdjust } from "./tsc";
+import { isCanonical } from "./segmem";
+import { PHYS_ADDR_BITS } from "./cpuid";
+import { tlbFlushAll } from "../mmu/access";
+
+export const MSR_TSC: u32 = 0x10, MSR_PLATFORM_ID: u32 = 0x17, MSR_APIC_BASE: u32 = 0x1b;
+export const MSR_FEATURE_CONTROL: u32 = 0x3a, MSR_TSC_ADJUST: u32 = 0x3b, MSR_BIOS_SIGN: u32 = 0x8b;
+export const MSR_PLATFORM_INFO: u32 = 0xce, MSR_MTRRCAP: u32 = 0xfe;
+export const MSR_SYSENTER_CS: u32 = 0x174, MSR_SYSENTER_ESP: u32 = 0x175, MSR_SYSENTER_EIP: u32 = 0x176;
+export const MSR_MCG_CAP: u32 = 0x179, MSR_MCG_STATUS: u32 = 0x17a, MSR_MISC_ENABLE: u32 = 0x1a0;
+export const MSR_PAT: u32 = 0x277, MSR_MTRR_DEF: u32 = 0x2ff;
+export const MSR_EFER: u32 = 0xc0000080, MSR_STAR: u32 = 0xc0000081, MSR_LSTAR: u32 = 0xc0000082;
+export const MSR_CSTAR: u32 = 0xc0000083, MSR_FMASK: u32 = 0xc0000084, MSR_FS_BASE: u32 = 0xc0000100;
+export const MSR_GS_BASE: u32 = 0xc0000101, MSR_KERNEL_GS_BASE: u32 = 0xc0000102, MSR_TSC_AUX: u32 = 0xc0000103;
+
+export let star: u64 = 0, lstar: u64 = 0, cstar: u64 = 0, fmask: u64 = 0, kernelGsBase: u64 = 0;
+export let sysenterCs: u64 = 0, sysenterEsp: u64 = 0, sysenterEip: u64 = 0;
+export let tscAux: u64 = 0;
+export let apicBase: u64 = 0xfee00900;   // BSP, xAPIC enabled (SDM 10.4.4)
+export let pat: u64 = 0x0007040600070406;
+export let featureControl: u64 = 0;
+export let miscEnable: u64 = 1;          // fast-strings
+export let mtrrDef: u64 = 0;
+export let mcgStatus: u64 = 0;
+export const MTRR_VCNT: u32 = 8;
+// Variable MTRR base/mask pairs (0x200..0x20f) and the 11 fixed-range MTRRs.
+const MTRR_VAR: usize = memory.data(16 * 8, 8);
+const MTRR_FIX: usize = memory.data(11 * 8, 8);
+
+export function setKernelGsBase(v: u64): void { kernelGsBase = v; }
+
+export function resetMsrs(): void {
+  star = 0; lstar = 0; cstar = 0; fmask = 0; kernelGsBase = 0;
+  sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0; tscAux = 0;
+  apicBase = 0xfee00900; pat = 0x0007040600070406; featureControl = 0; miscEnable = 1;
+  mtrrDef = 0; mcgStatus = 0;
+  memory.fill(MTRR_VAR, 0, 16 * 8);
+  memory.fill(MTRR_FIX, 0, 11 * 8);
+}
+
+// Index of a fixed-range MTRR (0x250, 0x258, 0x259, 0x268..0x26f), or -1.
+function fixIndex(m: u32): i32 {
+  if (m == 0x250) return 0;
+  if (m == 0x258) return 1;
+  if (m == 0x259) return 2;
+  if (m >= 0x268 && m <= 0x26f) return <i32>(m - 0x268) + 3;
+  return -1;
+}
+const PA_RSVD: u64 = ~((((<u64>1) << <u64>PHYS_ADDR_BITS) - 1));
+// A memory type byte is valid if 0 (UC), 1 (WC), 4 (WT), 5 (WP), 6 (WB); PAT also 7 (UC-).
+function validMemTypes(v: u64, pat: bool): bool {
+  for (let i = 0; i < 8; i++) {
+    const t = (v >> <u64>(i * 8)) & 0xff;
+    if (!(t == 0 || t == 1 || t == 4 || t == 5 || t == 6 || (pat && t == 7))) return false;
+  }
+  return true;
+}
+
+export let msrOk: bool = true;
+// RDMSR: value, or #GP(0) raised (msrOk false) for an unknown MSR.
+export function readMsr(m: u32): u64 {
+  msrOk = true;
+  switch (m) {
+    case MSR_TSC: return readTsc();
+    case MSR_PLATFORM_ID: return 0;
+    case MSR_APIC_BASE: return apicBase;
+    case MSR_FEATURE_CONTROL: return featureControl;
+    case MSR_TSC_ADJUST: return tscAdjust;
+    case MSR_BIOS_SIGN: return 0;
+    case MSR_PLATFORM_INFO: return 0x1400;   // max non-turbo ratio 20 (x 100 MHz = 2.0 GHz)
+    case MSR_MTRRCAP: return 0x500 | <u64>MTRR_VCNT;   // WC, fixed ranges, 8 variable
+    case MSR_SYSENTER_CS: return sysenterCs;
+    case MSR_SYSENTER_ESP: return sysenterEsp;
+    case MSR_SYSENTER_EIP: return sysenterEip;
+    case MSR_MCG_CAP: return 0;
+    case MSR_MCG_STATUS: return mcgStatus;
+    case MSR_MISC_ENABLE: return miscEnable;
+    case MSR_PAT: return pat;
+    case MSR_MTRR_DEF: return mtrrDef;
+    case MSR_EFER: return S.efer;
+    case MSR_STAR: return star;
+    case MSR_LSTAR: return lstar;
+    case MSR_CSTAR: return cstar;
+    case MSR_FMASK: return fmask;
+    case MSR_FS_BASE: return S.segBase(FS);
+    case MSR_GS_BASE: return S.segBase(GS);
+    case MSR_KERNEL_GS_BASE: return kernelGsBase;
+    case MSR_TSC_AUX: return tscAux;
+    default: break;
+  }
+  if (m >= 0x200 && m < 0x200 + MTRR_VCNT * 2) return load<u64>(MTRR_VAR + (<usize>(m - 0x200) << 3));
+  const fi = fixIndex(m);
+  if (fi >= 0) return load<u64>(MTRR_FIX + (<usize>fi << 3));
+  msrOk = false;
+  raiseGP(0);
+  return 0;
+}
+
+// WRMSR: returns false with #GP(0) raised on an unknown MSR or reserved bits.
+export function writeMsr(m: u32, v: u64): bool {
+  switch (m) {
+    case MSR_TSC: writeTsc(v); return true;
+    case MSR_TSC_ADJUST: writeTscAdjust(v); return true;
+    case MSR_APIC_BASE:
+      // bits 7:0, 9, 12+MAXPHYADDR.. reserved; bit 8 (BSP) is read-only.
+      if ((v & (0x2ff | PA_RSVD)) != 0) break;
+      apicBase = (v & ~(<u64>0x100)) | (apicBase & 0x100);
+      return true;
+    case MSR_FEATURE_CONTROL:
+      // Lock bit set => further writes #GP (SDM 23.7). Bits 0..2 (lock, VMX) and 20 (LMCE).
+      if ((featureControl & 1) != 0 || (v & ~(<u64>0x100007)) != 0) break;
+      featureControl = v;
+      return true;
+    case MSR_BIOS_SIGN: return true;   // microcode update trigger: ignored
+    case MSR_SYSENTER_CS: sysenterCs = v & 0xffffffff; return true;
+    case MSR_SYSENTER_ESP: if (!isCanonical(v)) break; sysenterEsp = v; return true;
+    case MSR_SYSENTER_EIP: if (!isCanonical(v)) break; sysenterEip = v; return true;
+    case MSR_MCG_STATUS: if (v != 0) break; mcgStatus = v; return true;
+    case MSR_MISC_ENABLE: miscEnable = v & 0x0000000400c51889; return true;
+    case MSR_PAT: if (!validMemTypes(v, true)) break; pat = v; tlbFlushAll(false); return true;
+    case MSR_MTRR_DEF: if ((v & ~(<u64>0xcff)) != 0 || !validMemTypes(v & 0xff, false)) break; mtrrDef = v; return true;
+    case MSR_EFER: return writeEfer(v);
+    case MSR_STAR: star = v; return true;
+    case MSR_LSTAR: if (!isCanonical(v)) break; lstar = v; return true;
+    case MSR_CSTAR: if (!isCanonical(v)) break; cstar = v; return true;
+    case MSR_FMASK: fmask = v & 0xffffffff; return true;
+    case MSR_FS_BASE: if (!isCanonical(v)) break; S.setSegBase(FS, v); return true;
+    case MSR_GS_BASE: if (!isCanonical(v)) break; S.setSegBase(GS, v); return true;
+    case MSR_KERNEL_GS_BASE: if (!isCanonical(v)) break; kernelGsBase = v; return true;
+    case MSR_TSC_AUX: if ((v >> 32) != 0) break; tscAux = v; return true;
+    default: {
+      if (m >= 0x200 && m < 0x200 + MTRR_VCNT * 2) {
+        // PHYSBASE: type in 7:0 (valid type), bits 11:8 reserved; PHYSMASK: bits 10:0 reserved.
+        const isMask = (m & 1) != 0;
+        if ((v & PA_RSVD) != 0) break;
+        if (isMask ? (v & 0x7ff) != 0 : ((v & 0xf00) != 0 || !validMemTypes(v & 0xff, false))) break;
+        store<u64>(MTRR_VAR + (<usize>(m - 0x200) << 3), v);
+        return true;
+      }
+      const fi = fixIndex(m);
+      if (fi >= 0) {
+        if (!validMemTypes(v, false)) break;
+        store<u64>(MTRR_FIX + (<usize>fi << 3), v);
+        return true;
+      }
+      break;
+    }
+  }
+  raiseGP(0);
+  return false;
+}

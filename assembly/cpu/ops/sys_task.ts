@@ -1,0 +1,141 @@
+// Hardware task switching (SDM 7.3) with 32-bit TSSs: JMP/CALL to a TSS or task
+// gate, interrupts through task gates, IRET with NT=1.
+import * as S from "../state";
+import { CS, SS, DS, ES, FS, GS, LDTR, TR, AR_UNUSABLE } from "../state";
+import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS } from "../fault";
+import { getRflags, setRflags, F_NT, F_VM } from "../flags";
+import * as D from "../descriptors";
+import { setNextRip } from "../decode";
+import { tlbFlushAll } from "../../mmu/access";
+
+export const TS_JMP: u32 = 0, TS_CALL: u32 = 1, TS_INT: u32 = 2, TS_IRET: u32 = 3;
+
+// Busy bit (type bit 1) of the TSS descriptor for `sel` in the GDT.
+function setBusy(sel: u32, busy: bool): void {
+  const a = S.gdtrBase + <u64>(sel & 0xfff8) + 5;
+  const b = <u32>D.sysRead(a, 1);
+  if (faultPending) return;
+  D.sysWrite(a, 1, <u64>(busy ? b | 2 : b & ~2));
+}
+
+function tsFault(sel: u32, ext: u32): void { raiseFault(EXC_TS, (sel & 0xfffc) | ext, true); }
+
+// Load a segment register of the new task (SDM 7.3 step 12: faults are #TS/#NP/#SS
+// with the selector, delivered in the context of the new task).
+function loadTaskSeg(seg: u32, sel: u32, cpl: u32, ext: u32): void {
+  if (faultPending) return;
+  sel &= 0xffff;
+  if ((sel & 0xfffc) == 0) {
+    if (seg == CS || seg == SS) { tsFault(sel, ext); return; }
+    S.setSeg(seg, sel, 0, 0, AR_UNUSABLE);
+    return;
+  }
+  if (!D.fetchDesc(sel, false)) { if (!faultPending) tsFault(sel, ext); return; }
+  const dpl = D.dDpl(), type = D.dType(), rpl = sel & 3;
+  if (seg == CS) {
+    if (!D.dIsCode() || (D.dConforming() ? dpl > rpl : dpl != rpl)) { tsFault(sel, ext); return; }
+    if (!D.dP()) { raiseFault(EXC_NP, (sel & 0xfffc) | ext, true); return; }
+  } else if (seg == SS) {
+    if (!D.dS() || (type & 0xa) != 2 || rpl != cpl || dpl != cpl) { tsFault(sel, ext); return; }
+    if (!D.dP()) { raiseFault(EXC_SS, (sel & 0xfffc) | ext, true); return; }
+  } else {
+    if (!D.dS() || (type & 0xa) == 8) { tsFault(sel, ext); return; }
+    if ((type & 0xc) != 0xc && (rpl > dpl || cpl > dpl)) { tsFault(sel, ext); return; }
+    if (!D.dP()) { raiseFault(EXC_NP, (sel & 0xfffc) | ext, true); return; }
+  }
+  D.setAccessed();
+  if (faultPending) return;
+  S.setSeg(seg, sel, D.dBase(), D.dLimit(), D.dAr());
+}
+
+// Switch to the task whose TSS selector is `sel`. retRip is the EIP saved in the old TSS.
+export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
+  sel &= 0xffff;
+  const isIret = reason == TS_IRET;
+  // SDM 7.3 steps 1-4: the new TSS descriptor.
+  if ((sel & 4) != 0 || !D.fetchDesc(sel, false)) {
+    if (!faultPending) { if (isIret) tsFault(sel, ext); else raiseFault(EXC_GP, (sel & 0xfffc) | ext, true); }
+    return;
+  }
+  const type = D.dType();
+  if (D.dS() || (type & 5) != 1 || (type & 8) == 0 || ((type & 2) != 0) != isIret) {
+    // 16-bit TSSs are not supported: treated as invalid.
+    if (isIret) tsFault(sel, ext); else raiseFault(EXC_GP, (sel & 0xfffc) | ext, true);
+    return;
+  }
+  if (!D.dP()) { raiseFault(EXC_NP, (sel & 0xfffc) | ext, true); return; }
+  if (D.dLimit() < 0x67) { tsFault(sel, ext); return; }
+  const nLo = D.dLo, nHi = D.dHi, nAddr = D.dAddr;
+  const nBase = D.dBase();
+  const oldSel = S.segSel(TR), oBase = S.segBase(TR);
+  if (S.segLimit(TR) < 0x5f) { tsFault(oldSel, ext); return; }
+  // Read everything of the new TSS first (a #PF here leaves the old task intact).
+  const nCr3 = D.sysRead(nBase + 0x1c, 4);
+  const nEip = D.sysRead(nBase + 0x20, 4);
+  const nFl = D.sysRead(nBase + 0x24, 4);
+  if (faultPending) return;
+  // Step 8: save the current state into the old TSS.
+  let fl = getRflags();
+  if (isIret) fl &= ~F_NT;
+  D.sysWrite(oBase + 0x20, 4, retRip & 0xffffffff);
+  D.sysWrite(oBase + 0x24, 4, fl & 0xffffffff);
+  for (let r: u32 = 0; r < 8; r++) D.sysWrite(oBase + <u64>(0x28 + r * 4), 4, <u64>S.getReg32(r));
+  for (let s: u32 = 0; s < 6; s++) D.sysWrite(oBase + <u64>(0x48 + s * 4), 2, <u64>S.segSel(s));
+  if (faultPending) return;
+  // Steps 7, 9: busy bits and the back link.
+  if (reason == TS_JMP || isIret) setBusy(oldSel, false);
+  if (!isIret) setBusy(sel, true);
+  let newFl = nFl;
+  if (reason == TS_CALL || reason == TS_INT) {
+    D.sysWrite(nBase, 2, <u64>oldSel);
+    newFl |= F_NT;
+  }
+  if (faultPending) return;
+  // Step 10: TR, CR0.TS.
+  D.dLo = nLo; D.dHi = nHi | (2 << 8); D.dAddr = nAddr;
+  S.setSeg(TR, sel, nBase, D.dLimit(), D.dAr());
+  S.setCr0Raw(S.cr0 | S.CR0_TS);
+  // Step 11: the new task's state.
+  if (S.pagingOn && nCr3 != S.cr3) { S.setCr3Raw(nCr3); tlbFlushAll(true); }
+  for (let r: u32 = 0; r < 8; r++) S.setReg32(r, <u32>D.sysRead(nBase + <u64>(0x28 + r * 4), 4));
+  setRflags(newFl);
+  S.setRip(nEip); setNextRip(nEip);
+  const ldt = <u32>D.sysRead(nBase + 0x60, 2);
+  let segSel: u32 = 0;
+  const vm = (newFl & F_VM) != 0;
+  S.setVm86(vm);
+  if (faultPending) return;
+  // Selectors first (so a fault leaves the new task's selectors visible), then descriptors.
+  const csSel = <u32>D.sysRead(nBase + 0x4c, 2);
+  if (faultPending) return;
+  // LDTR (SDM 7.3 step 12).
+  if ((ldt & 0xfffc) == 0) S.setSeg(LDTR, ldt, 0, 0, AR_UNUSABLE);
+  else {
+    if ((ldt & 4) != 0 || !D.fetchDesc(ldt, false)) { if (!faultPending) tsFault(ldt, ext); return; }
+    if (D.dS() || D.dType() != 2) { tsFault(ldt, ext); return; }
+    if (!D.dP()) { tsFault(ldt, ext); return; }
+    S.setSeg(LDTR, ldt, D.dBase(), D.dLimit(), D.dAr());
+  }
+  if (vm) {
+    for (let s: u32 = 0; s < 6; s++) {
+      segSel = <u32>D.sysRead(nBase + <u64>(0x48 + s * 4), 2);
+      S.setSeg(s, segSel, <u64>segSel << 4, 0xffff, s == CS ? 0xfb : 0xf3);
+    }
+    S.updateMode();
+    return;
+  }
+  const cpl = csSel & 3;
+  loadTaskSeg(CS, csSel, cpl, ext);
+  if (faultPending) return;
+  segSel = <u32>D.sysRead(nBase + 0x50, 2);
+  loadTaskSeg(SS, segSel, cpl, ext);
+  D.syncMode();
+  if (faultPending) return;
+  S.setCpl(cpl);
+  for (let s: u32 = 0; s < 6; s++) {
+    if (s == CS || s == SS) continue;
+    segSel = <u32>D.sysRead(nBase + <u64>(0x48 + s * 4), 2);
+    loadTaskSeg(s, segSel, cpl, ext);
+    if (faultPending) return;
+  }
+}

@@ -1,0 +1,214 @@
+// The `nestvm` command (Node; also runs under Deno's Node compatibility).
+//   nestvm run IMAGE [--mem 128M] [--append STR] [--initrd "f1 args,f2"] [--serial stdio|FILE]
+//                    [--max-seconds N] [--max-instructions N] [--tsc realtime|icount] [--flat[=real]]
+//   nestvm demo [same options]
+// Exit status: the isa-debug-exit status ((v << 1) | 1, low 8 bits) if the guest wrote one;
+// 0 on a clean halt (HLT with IF=0) or stop; 4 on shutdown (triple fault / reset);
+// 124 on timeout; 70 if the core failed; 64 on a usage error; 66 if a file cannot be read;
+// 65 if an image is rejected; 130 after Ctrl-C. Problems are one line on stderr.
+import { readFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { basename } from "node:path";
+import { Machine } from "../machine";
+import { LoadError } from "../loaders/common";
+import { findMultibootHeader } from "../loaders/multiboot";
+import demoImage from "nestvm-demo.bin";
+
+const USAGE = `usage: nestvm run IMAGE [options]
+       nestvm demo [options]
+options:
+  --mem SIZE            guest RAM, e.g. 128M, 1G (default 128M; a plain number is MiB, like QEMU -m)
+  --append STR          kernel command line (QEMU -append)
+  --initrd FILES        multiboot modules: "file1 args,file2" (QEMU -initrd; ",," is a literal comma)
+  --serial stdio|FILE   where COM1 goes (default stdio; FILE is created or truncated)
+  --max-seconds N       stop after N seconds of wall time (exit status 124)
+  --max-instructions N  stop after N instructions (exit status 124)
+  --tsc realtime|icount virtual time follows the host clock, or the instruction count
+  --flat[=real]         IMAGE is a raw binary: 32-bit protected mode at 0x100000, or real mode at 0x7c00`;
+
+class UsageError extends Error {}
+
+function die(msg: string, code: number): never {
+  process.stderr.write(`nestvm: ${msg}\n`);
+  process.exit(code);
+}
+
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmMgGtT]?)[bB]?$/.exec(s.trim());
+  if (!m) throw new UsageError(`invalid memory size '${s}' (use e.g. 128M or 1G)`);
+  const mul: Record<string, number> = { "": 1 << 20, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40 };
+  const v = Math.floor(Number(m[1]) * mul[m[2].toLowerCase()]);
+  return v;
+}
+
+/** QEMU's get_opt_value: split on ',' with ',,' meaning a literal comma. */
+export function splitInitrd(s: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === ",") {
+      if (s[i + 1] === ",") { cur += ","; i++; continue; }
+      out.push(cur); cur = "";
+    } else cur += s[i];
+  }
+  out.push(cur);
+  return out;
+}
+
+interface Args {
+  cmd: "run" | "demo"; image?: string; mem: number; append: string; initrd?: string;
+  serial: string; maxSeconds?: number; maxInstructions?: bigint; tsc: "realtime" | "icount"; flat?: "protected" | "real";
+}
+
+function parseArgs(argv: string[]): Args {
+  if (argv.length === 0) throw new UsageError("missing command (run or demo)");
+  const cmd = argv[0];
+  if (cmd !== "run" && cmd !== "demo") throw new UsageError(`unknown command '${cmd}' (expected run or demo)`);
+  const a: Args = { cmd, mem: 128 << 20, append: "", serial: "stdio", tsc: "realtime" };
+  const rest = argv.slice(1);
+  const value = (opt: string, i: number, inline?: string): string => {
+    if (inline !== undefined) return inline;
+    if (i + 1 >= rest.length) throw new UsageError(`option ${opt} needs a value`);
+    return rest[i + 1];
+  };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith("-") || arg === "-") {
+      if (cmd === "demo") throw new UsageError(`'demo' takes no image (got '${arg}')`);
+      if (a.image !== undefined) throw new UsageError(`unexpected argument '${arg}' (image already given: ${a.image})`);
+      a.image = arg;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = (eq >= 0 ? arg.slice(0, eq) : arg).replace(/^-+/, "--");
+    const inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    const take = () => { const v = value(name, i, inline); if (inline === undefined) i++; return v; };
+    switch (name) {
+      case "--mem": case "--m": a.mem = parseSize(take()); break;
+      case "--append": a.append = take(); break;
+      case "--initrd": a.initrd = take(); break;
+      case "--serial": a.serial = take(); if (a.serial === "") throw new UsageError("--serial needs stdio or a file name"); break;
+      case "--max-seconds": {
+        const v = take(); const n = Number(v);
+        if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new UsageError(`invalid --max-seconds '${v}' (a positive number)`);
+        a.maxSeconds = n; break;
+      }
+      case "--max-instructions": {
+        const v = take();
+        if (!/^\d+$/.test(v) || BigInt(v) === 0n) throw new UsageError(`invalid --max-instructions '${v}' (a positive integer)`);
+        a.maxInstructions = BigInt(v); break;
+      }
+      case "--tsc": {
+        const v = take();
+        if (v !== "realtime" && v !== "icount") throw new UsageError(`invalid --tsc '${v}' (realtime or icount)`);
+        a.tsc = v; break;
+      }
+      case "--flat":
+        if (inline !== undefined && inline !== "real" && inline !== "protected") throw new UsageError(`invalid --flat mode '${inline}' (real or protected)`);
+        a.flat = inline === "real" ? "real" : "protected"; break;
+      case "--help": process.stdout.write(USAGE + "\n"); process.exit(0);
+      default: throw new UsageError(`unknown option '${arg}'`);
+    }
+  }
+  if (cmd === "run" && a.image === undefined) throw new UsageError("missing IMAGE for 'run'");
+  if (a.mem < 2 << 20 || a.mem > 3 * 2 ** 30) throw new UsageError(`memory size ${a.mem} bytes is out of range (2M to 3G)`);
+  return a;
+}
+
+function readFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+    die(`cannot read ${what} '${path}': ${why}`, 66);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") { process.stdout.write(USAGE + "\n"); return; }
+  let a: Args;
+  try { a = parseArgs(argv); } catch (e) {
+    if (e instanceof UsageError) die(`${e.message} (see nestvm --help)`, 64);
+    throw e;
+  }
+
+  let image: Uint8Array, name: string;
+  if (a.cmd === "demo") {
+    if (!demoImage || demoImage.length === 0) die("this build has no demo image (build guests/bin/demo.elf, then rebuild)", 66);
+    image = demoImage; name = "demo.elf";
+  } else {
+    image = readFile(a.image!, "image"); name = a.image!;
+  }
+  const modules = a.initrd !== undefined
+    ? splitInitrd(a.initrd).map((item) => {
+        const file = item.split(" ")[0];
+        if (!file) die(`empty module name in --initrd '${a.initrd}'`, 64);
+        return { data: readFile(file, "module"), cmdline: item };
+      })
+    : [];
+
+  let serialFd: number | undefined;
+  let writeOut: (b: Uint8Array) => void;
+  if (a.serial === "stdio") writeOut = (b) => { process.stdout.write(b); };
+  else {
+    try { serialFd = openSync(a.serial, "w"); } catch (e) { die(`cannot open serial file '${a.serial}': ${(e as Error).message}`, 66); }
+    writeOut = (b) => { writeSync(serialFd!, b); };
+  }
+
+  const useStdin = a.serial === "stdio";
+  // On a terminal, keys go to the guest as typed (raw mode, like QEMU -nographic); Ctrl-A x quits
+  // and Ctrl-A Ctrl-A sends a Ctrl-A.
+  const rawTty = useStdin && process.stdin.isTTY === true && typeof process.stdin.setRawMode === "function";
+  let quitByKey = false;
+  let m: Machine | undefined;
+  const m0 = await Machine.create({
+    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut,
+    serialIn: useStdin ? (push) => {
+      let escape = false;
+      process.stdin.on("data", (d: Uint8Array) => {
+        if (!rawTty) { push(new Uint8Array(d)); return; }
+        const out: number[] = [];
+        for (const b of d) {
+          if (escape) {
+            escape = false;
+            if (b === 0x78 /* x */) { quitByKey = true; m?.stop(); return; }
+            if (b === 0x01) out.push(0x01);
+            continue;
+          }
+          if (b === 0x01) escape = true; else out.push(b);
+        }
+        if (out.length) push(Uint8Array.from(out));
+      });
+    } : undefined,
+  });
+  m = m0;
+  if (rawTty) {
+    process.stdin.setRawMode(true);
+    process.on("exit", () => { try { process.stdin.setRawMode(false); } catch { /* gone */ } });
+  }
+  try {
+    if (a.flat) m.loadFlat(image, { mode: a.flat, name: basename(name) });
+    else if (!findMultibootHeader(image)) die(`${name}: not a multiboot image (no multiboot header in the first 8192 bytes; use --flat for a raw binary)`, 65);
+    else m.loadMultiboot(image, { name, append: a.append, modules });
+  } catch (e) {
+    if (e instanceof LoadError) die(e.message, 65);
+    throw e;
+  }
+
+  let interrupted = false;
+  process.on("SIGINT", () => { interrupted = true; m.stop(); });
+  const r = await m.run({ maxSeconds: a.maxSeconds, maxInstructions: a.maxInstructions });
+  if (useStdin) process.stdin.destroy();
+  if (serialFd !== undefined) closeSync(serialFd);
+  switch (r.reason) {
+    case "exit": process.exit(r.exitCode! & 0xff);
+    case "halt": process.exit(0);
+    case "stopped": process.exit(interrupted && !quitByKey ? 130 : 0);
+    case "shutdown": die(`guest shut down: ${r.message ?? "shutdown"} after ${r.instructions} instructions`, 4);
+    case "timeout": die(`timeout: ${r.message ?? ""} after ${r.instructions} instructions (${r.seconds.toFixed(2)} s)`, 124);
+    case "error": die(`emulator error: ${r.message ?? "unknown"}`, 70);
+  }
+}
+
+main().catch((e) => die(`internal error: ${e instanceof Error ? e.message : String(e)}`, 70));

@@ -1,0 +1,530 @@
+// Hand-written integer instruction specs: memory forms, prefixes, stack, branches, strings,
+// faults, and the 32-bit / real-mode only instructions. Expected values are worked out from
+// the SDM (and checked natively where the instruction runs in user mode).
+import {
+  mode16, mode32, mode64, run, R, setR, flags, setFlags, m64, m32, m16, m8, setM64, setM32, setM8, lastError,
+  CODE, DATA, STACK_TOP, CF, PF, AF, ZF, SF, OF, DF,
+  RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R12,
+} from "./harness";
+import * as S from "../../assembly/cpu/state";
+import { getRflags } from "../../assembly/cpu/flags";
+
+const DE: i32 = 0, BR: i32 = 5, UD: i32 = 6, NM: i32 = 7, SSF: i32 = 12, GP: i32 = 13;
+
+describe("memory operands and addressing (64-bit)", () => {
+  test("RMW add with SIB + disp8", () => {
+    mode64();
+    setM64(DATA + 24, 40); setR(RBX, DATA); setR(RCX, 2); setR(RAX, 2);
+    expect(run(A64`add qword ptr [rbx+rcx*8+8], rax`)).toBe(-1);
+    expect(m64(DATA + 24)).toBe(42);
+  });
+  test("RIP-relative load is relative to the instruction end", () => {
+    mode64();
+    // 7-byte instruction at CODE: target = CODE + 7 + 0x100
+    setM64(CODE + 7 + 0x100, 0x1122334455667788);
+    expect(run(A64`mov rax, [rip+0x100]`)).toBe(-1);
+    expect(R(RAX)).toBe(0x1122334455667788);
+  });
+  test("RIP-relative with an immediate after the displacement", () => {
+    mode64();
+    // cmp byte ptr [rip+0x20], 5 is 7 bytes; imul eax, [rip+0x20], imm32 is 10 bytes
+    setM8(CODE + 7 + 0x20, 5);
+    expect(run(A64`cmp byte ptr [rip+0x20], 5`)).toBe(-1);
+    expect(flags() & ZF).toBe(ZF);
+    mode64();
+    setM32(CODE + 10 + 0x20, 3);
+    expect(run(A64`imul eax, dword ptr [rip+0x20], 0x1000`)).toBe(-1);
+    expect(R(RAX)).toBe(0x3000);
+  });
+  test("lea rip-relative and 32-bit address size", () => {
+    mode64();
+    expect(run(A64`lea rax, [rip+0x10]`)).toBe(-1);
+    expect(R(RAX)).toBe(CODE + 7 + 0x10);
+    mode64();
+    setR(RBX, 0xffffffff00000010); setR(RCX, 0xfffffff8);
+    expect(run(A64`lea rax, [ebx+ecx]`)).toBe(-1);
+    expect(R(RAX)).toBe(8);  // wraps at 32 bits
+  });
+  test("67h address size: [ebx] ignores the upper half", () => {
+    mode64();
+    setM32(DATA, 0xcafebabe); setR(RBX, 0x1234567800000000 | DATA);
+    expect(run(A64`mov eax, [ebx]`)).toBe(-1);
+    expect(R(RAX)).toBe(0xcafebabe);
+  });
+  test("FS/GS segment override adds the base in 64-bit mode", () => {
+    mode64();
+    S.setSegBase(S.FS, DATA); S.setSegBase(S.GS, DATA + 0x100);
+    setM64(DATA + 8, 0x55); setM32(DATA + 0x110, 0x66);
+    setR(RBX, 8);
+    expect(run(A64`mov rax, fs:[rbx]; mov ecx, gs:[0x10]`)).toBe(-1);
+    expect(R(RAX)).toBe(0x55);
+    expect(R(RCX)).toBe(0x66);
+  });
+  test("DS/ES override ignores the base in 64-bit mode", () => {
+    mode64();
+    S.setSegBase(S.ES, 0x1000);
+    setM64(DATA, 0x77); setR(RBX, DATA);
+    expect(run(A64`mov rax, es:[rbx]`)).toBe(-1);
+    expect(R(RAX)).toBe(0x77);
+  });
+  test("moffs forms use a 64-bit offset", () => {
+    mode64();
+    setM8(DATA, 0x5a);
+    setR(RAX, 0x1122334455667788);
+    expect(run(A64`movabs al, [0x20000]; movabs [0x20010], rax`)).toBe(-1);
+    expect(R(RAX) & 0xff).toBe(0x5a);
+    expect(m64(DATA + 0x10)).toBe(0x112233445566775a);
+  });
+  test("mov r/m, imm32 sign-extends to 64 bits", () => {
+    mode64();
+    setR(RBX, DATA);
+    expect(run(A64`mov qword ptr [rbx], -2; mov byte ptr [rbx+8], 0x7f; mov word ptr [rbx+10], 0x1234`)).toBe(-1);
+    expect(m64(DATA)).toBe(0xfffffffffffffffe);
+    expect(m8(DATA + 8)).toBe(0x7f);
+    expect(m16(DATA + 10)).toBe(0x1234);
+  });
+  test("RMW memory: inc/dec/neg/not/shl/xchg/setcc/cmov", () => {
+    mode64();
+    setR(RBX, DATA); setM32(DATA, 0xff); setM32(DATA + 4, 1); setM32(DATA + 8, 5); setM32(DATA + 12, 0x0f);
+    setM32(DATA + 16, 3); setR(RAX, 9); setM32(DATA + 24, 0x99);
+    expect(run(A64`inc dword ptr [rbx]; dec dword ptr [rbx+4]; neg dword ptr [rbx+8]; not dword ptr [rbx+12]; shl dword ptr [rbx+16], 4; xchg [rbx+20], eax; cmp eax, eax; sete byte ptr [rbx+28]; cmove ecx, [rbx+24]`)).toBe(-1);
+    expect(m32(DATA)).toBe(0x100);
+    expect(m32(DATA + 4)).toBe(0);
+    expect(m32(DATA + 8)).toBe(0xfffffffb);
+    expect(m32(DATA + 12)).toBe(0xfffffff0);
+    expect(m32(DATA + 16)).toBe(0x30);
+    expect(m32(DATA + 20)).toBe(9);
+    expect(R(RAX)).toBe(0);
+    expect(m8(DATA + 28)).toBe(1);
+    expect(R(RCX)).toBe(0x99);
+  });
+  test("LOCK on lockable memory forms", () => {
+    mode64();
+    setR(RBX, DATA); setM32(DATA, 10); setR(RAX, 5);
+    expect(run(A64`lock add dword ptr [rbx], 1; lock xadd [rbx], eax`)).toBe(-1);
+    expect(m32(DATA)).toBe(16);
+    expect(R(RAX)).toBe(11);
+    mode64();
+    setR(RBX, DATA); setM32(DATA, 7); setR(RAX, 7); setR(RCX, 99);
+    expect(run(A64`lock cmpxchg [rbx], ecx`)).toBe(-1);
+    expect(m32(DATA)).toBe(99);
+    expect(flags() & ZF).toBe(ZF);
+    mode64();
+    setR(RBX, DATA); setM32(DATA, 1);
+    expect(run(A64`lock bts dword ptr [rbx], 3; lock btr dword ptr [rbx], 0`)).toBe(-1);
+    expect(m32(DATA)).toBe(8);
+  });
+  test("BT with a register offset addresses outside the operand", () => {
+    mode64();
+    setR(RBX, DATA + 16); setR(RAX, 100); setR(RCX, <u64>-1);
+    setM8(DATA + 16 + 12, 0x10);
+    expect(run(A64`bt dword ptr [rbx], eax`)).toBe(-1);
+    expect(flags() & CF).toBe(CF);    // bit 100 = byte 12 bit 4
+    expect(run(A64`bts qword ptr [rbx], rcx`)).toBe(-1);
+    expect(m8(DATA + 15)).toBe(0x80); // bit -1 = bit 63 of the qword at rbx-8
+    expect(flags() & CF).toBe(0);
+    mode64();
+    setR(RBX, DATA); setM32(DATA, 0);
+    expect(run(A64`bts dword ptr [rbx], 35`)).toBe(-1);  // immediate: offset mod 32
+    expect(m32(DATA)).toBe(8);
+  });
+  test("MOVSXD, MOVZX, MOVSX from memory", () => {
+    mode64();
+    setR(RBX, DATA); setM32(DATA, 0x80000000); setM8(DATA + 4, 0xfe);
+    expect(run(A64`movsxd rax, dword ptr [rbx]; movzx ecx, byte ptr [rbx+4]; movsx rdx, byte ptr [rbx+4]`)).toBe(-1);
+    expect(R(RAX)).toBe(0xffffffff80000000);
+    expect(R(RCX)).toBe(0xfe);
+    expect(R(RDX)).toBe(0xfffffffffffffffe);
+  });
+  test("CMPXCHG8B and CMPXCHG16B", () => {
+    mode64();
+    setR(RBX, 0x11111111); setR(RCX, 0x22222222); setR(RAX, 0x33333333); setR(RDX, 0x44444444);
+    setR(RDI, DATA); setM64(DATA, 0x4444444433333333);
+    expect(run(A64`cmpxchg8b [rdi]`)).toBe(-1);
+    expect(m64(DATA)).toBe(0x2222222211111111);
+    expect(flags() & ZF).toBe(ZF);
+    expect(run(A64`cmpxchg8b [rdi]`)).toBe(-1);  // now unequal: EDX:EAX <- memory
+    expect(R(RAX)).toBe(0x11111111);
+    expect(R(RDX)).toBe(0x22222222);
+    expect(flags() & ZF).toBe(0);
+    mode64();
+    setR(RDI, DATA + 0x40); setM64(DATA + 0x40, 1); setM64(DATA + 0x48, 2);
+    setR(RAX, 1); setR(RDX, 2); setR(RBX, 3); setR(RCX, 4);
+    expect(run(A64`cmpxchg16b [rdi]`)).toBe(-1);
+    expect(m64(DATA + 0x40)).toBe(3);
+    expect(m64(DATA + 0x48)).toBe(4);
+    setR(RDI, DATA + 0x48);
+    expect(run(A64`cmpxchg16b [rdi]`)).toBe(GP);  // misaligned
+  });
+  test("RDRAND / RDSEED set CF and write the register", () => {
+    mode64();
+    setR(RAX, 0); setFlags(ZF | OF);
+    expect(run(A64`rdrand rax; rdseed ecx`)).toBe(-1);
+    expect(R(RAX)).not.toBe(0);
+    expect(R(RCX) >> 32).toBe(0);
+    expect(flags()).toBe(CF);
+  });
+  test("hint NOPs and ENDBR64 do nothing", () => {
+    mode64();
+    setR(RAX, 0x0000800000000000);  // a non-canonical address is never accessed by a NOP
+    expect(run(A64`nop dword ptr [rax+rax*1+0]; endbr64; prefetcht0 [rax]; pause; xchg ax, ax`)).toBe(-1);
+    expect(R(RAX)).toBe(0x0000800000000000);
+  });
+});
+
+describe("stack and branches (64-bit)", () => {
+  test("push/pop sizes", () => {
+    mode64();
+    setR(RAX, 0x1122334455667788);
+    expect(run(A64`push rax; pop rbx; push 0x12345678; push -1; pop rcx; pop rdx; push ax; pop si`)).toBe(-1);
+    expect(R(RBX)).toBe(0x1122334455667788);
+    expect(R(RCX)).toBe(0xffffffffffffffff);
+    expect(R(RDX)).toBe(0x12345678);
+    expect(R(RSI) & 0xffff).toBe(0x7788);
+    expect(R(RSP)).toBe(STACK_TOP);
+  });
+  test("push rsp pushes the old value; pop [rsp] uses the incremented rsp", () => {
+    mode64();
+    expect(run(A64`push rsp; pop rax`)).toBe(-1);
+    expect(R(RAX)).toBe(STACK_TOP);
+    mode64();
+    setR(RAX, 0xabc);
+    expect(run(A64`push rax; push rax; pop qword ptr [rsp]`)).toBe(-1);
+    expect(R(RSP)).toBe(STACK_TOP - 8);
+    expect(m64(STACK_TOP - 8)).toBe(0xabc);
+  });
+  test("call/ret, ret imm16, indirect call and jmp", () => {
+    mode64();
+    expect(run(A64`call 1f; jmp 2f; 1: mov eax, 7; ret; 2: nop`)).toBe(-1);
+    expect(R(RAX)).toBe(7);
+    expect(R(RSP)).toBe(STACK_TOP);
+    mode64();
+    expect(run(A64`push 1; call 1f; jmp 2f; 1: ret 8; 2: nop`)).toBe(-1);
+    expect(R(RSP)).toBe(STACK_TOP);
+    mode64();
+    setR(RBX, DATA); setM64(DATA, CODE + 0x20);
+    // call [rbx] to CODE+0x20 which holds mov ecx, 5; ret
+    expect(run(A64`call qword ptr [rbx]; jmp 1f; .fill 0x20-4, 1, 0x90; mov ecx, 5; ret; 1: nop`)).toBe(-1);
+    expect(R(RCX)).toBe(5);
+  });
+  test("Jcc loop, LOOP, JRCXZ", () => {
+    mode64();
+    expect(run(A64`mov ecx, 10; xor eax, eax; 1: add eax, ecx; dec ecx; jnz 1b`)).toBe(-1);
+    expect(R(RAX)).toBe(55);
+    mode64();
+    expect(run(A64`mov ecx, 5; xor eax, eax; 1: inc eax; loop 1b; jrcxz 2f; mov eax, 99; 2: nop`)).toBe(-1);
+    expect(R(RAX)).toBe(5);
+    expect(R(RCX)).toBe(0);
+    mode64();
+    expect(run(A64`mov ecx, 5; xor eax, eax; 1: inc eax; cmp eax, 3; loopne 1b`)).toBe(-1);
+    expect(R(RAX)).toBe(3);
+    expect(R(RCX)).toBe(2);
+  });
+  test("Jcc rel32 both ways", () => {
+    mode64();
+    expect(run(A64`xor eax, eax; jz 1f; .fill 200, 1, 0xcc; 1: mov eax, 1`)).toBe(-1);
+    expect(R(RAX)).toBe(1);
+  });
+  test("ENTER/LEAVE", () => {
+    mode64();
+    setR(RBP, 0x1234);
+    expect(run(A64`enter 0x20, 0; mov rcx, rsp; mov rdx, rbp; leave`)).toBe(-1);
+    expect(R(RDX)).toBe(STACK_TOP - 8);
+    expect(R(RCX)).toBe(STACK_TOP - 8 - 0x20);
+    expect(R(RSP)).toBe(STACK_TOP);
+    expect(R(RBP)).toBe(0x1234);
+    mode64();
+    setR(RBP, STACK_TOP - 0x100);
+    setM64(STACK_TOP - 0x108, 0xaaaa);
+    expect(run(A64`enter 0x10, 2`)).toBe(-1);
+    // pushes: old rbp, [rbp-8], frame pointer
+    expect(m64(STACK_TOP - 8)).toBe(STACK_TOP - 0x100);
+    expect(m64(STACK_TOP - 16)).toBe(0xaaaa);
+    expect(m64(STACK_TOP - 24)).toBe(STACK_TOP - 8);
+    expect(R(RBP)).toBe(STACK_TOP - 8);
+    expect(R(RSP)).toBe(STACK_TOP - 24 - 0x10);
+  });
+  test("XLAT", () => {
+    mode64();
+    setR(RBX, DATA); setR(RAX, 5); setM8(DATA + 5, 0x42);
+    expect(run(A64`xlatb`)).toBe(-1);
+    expect(R(RAX)).toBe(0x42);
+  });
+  test("CLD/STD/CMC/CLC/STC", () => {
+    mode64();
+    expect(run(A64`std; stc; cmc`)).toBe(-1);
+    expect(getRflags() & DF).toBe(DF);
+    expect(flags() & CF).toBe(0);
+    expect(run(A64`cld; stc`)).toBe(-1);
+    expect(getRflags() & DF).toBe(0);
+    expect(flags() & CF).toBe(CF);
+  });
+});
+
+describe("string instructions", () => {
+  test("rep movsb forward, rep stosq, lodsb", () => {
+    mode64();
+    for (let i: u32 = 0; i < 16; i++) setM8(DATA + i, i + 1);
+    setR(RSI, DATA); setR(RDI, DATA + 0x100); setR(RCX, 16);
+    expect(run(A64`rep movsb`)).toBe(-1);
+    expect(m64(DATA + 0x100)).toBe(0x0807060504030201);
+    expect(m64(DATA + 0x108)).toBe(0x100f0e0d0c0b0a09);
+    expect(R(RCX)).toBe(0);
+    expect(R(RSI)).toBe(DATA + 16);
+    expect(R(RDI)).toBe(DATA + 0x110);
+    setR(RDI, DATA + 0x200); setR(RCX, 3); setR(RAX, 0x1111222233334444);
+    expect(run(A64`rep stosq`)).toBe(-1);
+    expect(m64(DATA + 0x210)).toBe(0x1111222233334444);
+    expect(R(RDI)).toBe(DATA + 0x218);
+    setR(RSI, DATA + 2);
+    expect(run(A64`lodsb`)).toBe(-1);
+    expect(R(RAX)).toBe(0x1111222233334403);
+  });
+  test("backwards movsd with DF=1", () => {
+    mode64();
+    setM32(DATA, 0xaaaa); setM32(DATA + 4, 0xbbbb);
+    setR(RSI, DATA + 4); setR(RDI, DATA + 0x104); setR(RCX, 2);
+    setFlags(DF);
+    expect(run(A64`rep movsd`)).toBe(-1);
+    expect(m32(DATA + 0x100)).toBe(0xaaaa);
+    expect(m32(DATA + 0x104)).toBe(0xbbbb);
+    expect(R(RSI)).toBe(DATA - 4);
+  });
+  test("repne scasb finds a byte; repe cmpsb stops at the first difference", () => {
+    mode64();
+    for (let i: u32 = 0; i < 32; i++) setM8(DATA + i, 0x41 + i);
+    setR(RDI, DATA); setR(RCX, 100); setR(RAX, 0x45);
+    expect(run(A64`repne scasb`)).toBe(-1);
+    expect(R(RDI)).toBe(DATA + 5);
+    expect(R(RCX)).toBe(95);
+    expect(flags() & ZF).toBe(ZF);
+    for (let i: u32 = 0; i < 8; i++) { setM8(DATA + 0x100 + i, i); setM8(DATA + 0x200 + i, i); }
+    setM8(DATA + 0x206, 0x77);
+    setR(RSI, DATA + 0x100); setR(RDI, DATA + 0x200); setR(RCX, 8);
+    expect(run(A64`repe cmpsb`)).toBe(-1);
+    expect(R(RCX)).toBe(1);
+    expect(R(RSI)).toBe(DATA + 0x107);
+    expect(flags() & (ZF | CF)).toBe(CF);  // 6 - 0x77 borrows
+  });
+  test("long rep stosb resumes across chunks", () => {
+    mode64();
+    setR(RDI, DATA); setR(RCX, 10000); setR(RAX, 0xee);
+    expect(run(A64`rep stosb`)).toBe(-1);
+    expect(R(RCX)).toBe(0);
+    expect(m8(DATA + 9999)).toBe(0xee);
+    expect(m8(DATA + 10000)).toBe(0);
+  });
+  test("32-bit address size string op uses ECX/ESI/EDI", () => {
+    mode64();
+    setM8(DATA, 0x99);
+    setR(RSI, 0xffff000000000000 | DATA); setR(RDI, DATA + 1); setR(RCX, 0xffffffff00000001);
+    expect(run(A64`rep movsb [edi], [esi]`)).toBe(-1);
+    expect(m8(DATA + 1)).toBe(0x99);
+    expect(R(RCX)).toBe(0);
+    expect(R(RSI)).toBe(DATA + 1);
+  });
+  test("a fault inside rep leaves the registers at the faulting iteration", () => {
+    mode64();
+    setR(RSI, 0x00007ffffffffffe); setR(RDI, DATA); setR(RCX, 4);
+    // two bytes readable? no: 0x7ffffffffffe is canonical but beyond RAM (reads as 1s), then
+    // 0x800000000000 is non-canonical -> #GP after two iterations.
+    expect(run(A64`rep movsb`)).toBe(GP);
+    expect(R(RCX)).toBe(2);
+    expect(R(RSI)).toBe(0x0000800000000000);
+    expect(R(RDI)).toBe(DATA + 2);
+  });
+});
+
+describe("faults", () => {
+  test("#DE on divide by zero and quotient overflow", () => {
+    mode64();
+    setR(RAX, 1); setR(RDX, 0); setR(RBX, 0);
+    expect(run(A64`div rbx`)).toBe(DE);
+    expect(S.rip).toBe(CODE);
+    expect(R(RAX)).toBe(1);
+    mode64();
+    setR(RAX, 0); setR(RDX, 5); setR(RBX, 5);
+    expect(run(A64`div rbx`)).toBe(DE);
+    mode64();
+    setR(RAX, 0x8000000000000000); setR(RDX, 0xffffffffffffffff); setR(RBX, <u64>-1);
+    expect(run(A64`idiv rbx`)).toBe(DE);
+    mode64();
+    setR(RAX, 0x8000); setR(RBX, 0xff);
+    expect(run(A64`idiv bl`)).toBe(DE);
+    mode64();
+    setR(RAX, 0xffffff80); setR(RDX, 0xffffffff); setR(RBX, <u64>-1);  // -128 / -1 = 128 fits in 32 bits
+    expect(run(A64`idiv ebx`)).toBe(-1);
+    expect(R(RAX)).toBe(128);
+  });
+  test("#UD: UD2, UD0/UD1, invalid opcodes in 64-bit mode, LEA reg, bad LOCK", () => {
+    mode64();
+    expect(run(A64`ud2`)).toBe(UD);
+    expect(run(A64`ud1 eax, ecx`)).toBe(UD);
+    expect(run(A64`.byte 0x27`)).toBe(UD);
+    expect(run(A64`.byte 0x37`)).toBe(UD);
+    expect(run(A64`.byte 0x60`)).toBe(UD);
+    expect(run(A64`.byte 0xd4, 0x0a`)).toBe(UD);
+    expect(run(A64`.byte 0x82, 0xc0, 0x01`)).toBe(UD);
+    expect(run(A64`.byte 0x48, 0x8d, 0xc3`)).toBe(UD);            // lea rax, rbx
+    expect(run(A64`.byte 0xf0, 0x01, 0xd8`)).toBe(UD);            // lock add eax, ebx
+    expect(run(A64`.byte 0xf0; mov [rbx], eax`)).toBe(UD);        // lock mov
+    expect(run(A64`.byte 0xf0; cmp [rbx], eax`)).toBe(UD);        // lock cmp
+    expect(run(A64`.byte 0xf0; bt [rbx], eax`)).toBe(UD);         // lock bt
+    expect(run(A64`.byte 0xf0; nop`)).toBe(UD);
+    expect(run(A64`.byte 0x0f, 0xc7, 0xf0`)).toBe(-1);            // rdrand eax is fine
+    expect(run(A64`.byte 0x0f, 0xc7, 0xc8`)).toBe(UD);            // cmpxchg8b with a register operand
+    expect(run(A64`.byte 0x0f, 0xc7, 0x30`)).toBe(UD);            // /6 memory form (VMPTRLD) is not here
+    expect(run(A64`.byte 0x8f, 0xc8`)).toBe(UD);                  // 8F /1
+    expect(run(A64`.byte 0xfe, 0xd0`)).toBe(UD);                  // FE /2
+    expect(run(A64`.byte 0xff, 0xf8`)).toBe(UD);                  // FF /7
+  });
+  test("#GP on non-canonical data addresses and branch targets", () => {
+    mode64();
+    setR(RBX, 0x0000800000000000);
+    expect(run(A64`mov rax, [rbx]`)).toBe(GP);
+    expect(S.rip).toBe(CODE);
+    setR(RBP, 0x0000800000000000);
+    expect(run(A64`mov rax, [rbp]`)).toBe(SSF);     // rBP base: SS segment -> #SS
+    mode64();
+    setR(RAX, 0xffff7fffffffffff);
+    expect(run(A64`jmp rax`)).toBe(GP);
+    expect(S.rip).toBe(CODE);
+    mode64();
+    expect(run(A64`push 1; mov rax, 0x0000800000000000; mov [rsp], rax; ret`)).toBe(GP);
+    expect(R(RSP)).toBe(STACK_TOP - 8);  // RET did not pop
+  });
+  test("an instruction longer than 15 bytes is #GP", () => {
+    mode64();
+    expect(run(A64`.byte 0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66; nop`)).toBe(-1);
+    expect(run(A64`.byte 0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66; nop`)).toBe(GP);
+  });
+  test("FWAIT raises #NM only with CR0.MP and CR0.TS", () => {
+    mode64();
+    expect(run(A64`fwait`)).toBe(-1);
+    S.cr0 |= S.CR0_TS;
+    expect(run(A64`fwait`)).toBe(-1);
+    S.cr0 |= S.CR0_MP;
+    expect(run(A64`fwait`)).toBe(NM);
+  });
+  test("a faulting RMW write leaves flags and registers untouched", () => {
+    mode64();
+    setR(RBX, 0x0000800000000000); setFlags(CF | ZF);
+    expect(run(A64`shl qword ptr [rbx], 3`)).toBe(GP);
+    expect(flags()).toBe(CF | ZF);
+  });
+});
+
+describe("32-bit protected mode", () => {
+  test("ALU, stack and call in 32-bit code", () => {
+    mode32();
+    setR(RAX, 0xffffffff); setR(RDX, 0);
+    expect(run(A32`add eax, 2; push eax; pop ebx; call 1f; jmp 2f; 1: ret; 2: inc ecx; dec edx`)).toBe(-1);
+    expect(R(RBX)).toBe(1);
+    expect(R(RSP)).toBe(STACK_TOP);
+    expect(R(RCX)).toBe(1);
+    expect(R(RDX) & 0xffffffff).toBe(0xffffffff);
+  });
+  test("PUSHA/POPA", () => {
+    mode32();
+    for (let i: u32 = 0; i < 8; i++) if (i != 4) setR(i, 0x100 + i);
+    expect(run(A32`pusha; xor eax, eax; xor ebx, ebx; mov ebp, 9; popa`)).toBe(-1);
+    expect(R(RAX)).toBe(0x100);
+    expect(R(RBX)).toBe(0x103);
+    expect(R(RBP)).toBe(0x105);
+    expect(R(RSP)).toBe(STACK_TOP);
+    expect(m32(STACK_TOP - 20)).toBe(<u32>STACK_TOP);  // saved ESP is the value before PUSHA
+  });
+  test("DAA/DAS/AAA/AAS/AAM/AAD", () => {
+    mode32();
+    setR(RAX, 0x79); setR(RBX, 0x35);
+    expect(run(A32`add al, bl; daa`)).toBe(-1);
+    expect(R(RAX) & 0xff).toBe(0x14);
+    expect(flags() & CF).toBe(CF);
+    setR(RAX, 0x35); setR(RBX, 0x47);
+    expect(run(A32`sub al, bl; das`)).toBe(-1);
+    expect(R(RAX) & 0xff).toBe(0x88);
+    expect(flags() & CF).toBe(CF);
+    setR(RAX, 0x0108); setR(RBX, 0x05);
+    expect(run(A32`add al, bl; aaa`)).toBe(-1);
+    expect(R(RAX) & 0xffff).toBe(0x0203);
+    setR(RAX, 0x0203); setR(RBX, 0x05);
+    expect(run(A32`sub al, bl; aas`)).toBe(-1);
+    expect(R(RAX) & 0xffff).toBe(0x0108);
+    setR(RAX, 63);
+    expect(run(A32`aam`)).toBe(-1);
+    expect(R(RAX) & 0xffff).toBe(0x0603);
+    expect(run(A32`aad`)).toBe(-1);
+    expect(R(RAX) & 0xffff).toBe(63);
+    expect(run(A32`aam 0`)).toBe(DE);
+  });
+  test("BOUND raises #BR outside the bounds", () => {
+    mode32();
+    setR(RBX, DATA); setM32(DATA, 10); setM32(DATA + 4, 20);
+    setR(RAX, 15);
+    expect(run(A32`bound eax, [ebx]`)).toBe(-1);
+    setR(RAX, 21);
+    expect(run(A32`bound eax, [ebx]`)).toBe(BR);
+    setR(RAX, <u64>-1);
+    expect(run(A32`bound eax, [ebx]`)).toBe(BR);
+  });
+  test("ARPL adjusts the RPL", () => {
+    mode32();
+    setR(RAX, 0x10); setR(RBX, 0x2b);
+    expect(run(A32`arpl ax, bx`)).toBe(-1);
+    expect(R(RAX)).toBe(0x13);
+    expect(flags() & ZF).toBe(ZF);
+    expect(run(A32`arpl ax, bx`)).toBe(-1);
+    expect(flags() & ZF).toBe(0);
+  });
+  test("16-bit addressing with 67h, SALC, 82h alias", () => {
+    mode32();
+    setM32(0x14, 0x12345678);
+    setR(RBX, 0xffff0000); setR(RSI, 0x10);  // [bx+si+4] = 0x14: the upper halves are ignored
+    expect(run(A32`mov eax, [bx+si+4]`)).toBe(-1);
+    expect(R(RAX)).toBe(0x12345678);
+    setR(RAX, 0);
+    expect(run(A32`.byte 0x82, 0xc0, 0x05`)).toBe(-1);  // 82 /0 = add al, 5 outside 64-bit mode
+    expect(R(RAX)).toBe(5);
+  });
+  test("66h near jump truncates EIP to 16 bits", () => {
+    mode32();
+    // jmp rel16 from CODE: target = (CODE + 4 + 0x10) & 0xffff = 0x0014
+    expect(run(A32`.byte 0x66, 0xe9, 0x10, 0x00`, 1)).toBe(-1);
+    expect(S.rip).toBe(0x14);
+  });
+  test("LAHF/SAHF and SALC", () => {
+    mode32();
+    setFlags(CF | ZF);
+    expect(run(A32`lahf; .byte 0xd6`)).toBe(-1);
+    expect((R(RAX) >> 8) & 0xff).toBe(0x43);
+    expect(R(RAX) & 0xff).toBe(0xff);
+  });
+});
+
+describe("real mode", () => {
+  test("16-bit operands, addressing and stack", () => {
+    mode16();
+    S.setSegReal(S.DS, 0x2000);        // DS base 0x20000
+    setM16(0x20014, 0xbeef);
+    setR(RBX, 0x10); setR(RSI, 0x4);
+    expect(run(A16`mov ax, [bx+si]; push ax; pop cx; call 1f; jmp 2f; 1: ret; 2: mov dx, 1`)).toBe(-1);
+    expect(R(RAX) & 0xffff).toBe(0xbeef);
+    expect(R(RCX) & 0xffff).toBe(0xbeef);
+    expect(R(RSP)).toBe(0x8000);
+    expect(R(RDX) & 0xffff).toBe(1);
+  });
+  test("rep movsb uses CX/SI/DI", () => {
+    mode16();
+    setM8(0x100, 0x11); setM8(0x101, 0x22);
+    setR(RSI, 0x100); setR(RDI, 0x200); setR(RCX, 0x10002);
+    expect(run(A16`rep movsb`)).toBe(-1);
+    expect(m16(0x200)).toBe(0x2211);
+    expect(R(RCX)).toBe(0x10000);
+  });
+  test("ARPL is #UD in real mode", () => {
+    mode16();
+    expect(run(A16`arpl ax, bx`)).toBe(UD);
+  });
+});
+
+function setM16(pa: u64, v: u32): void { setM8(pa, v & 0xff); setM8(pa + 1, v >> 8); }
