@@ -49,15 +49,19 @@ int main(void) {
   /* (only RSVD is checked: QEMU TCG leaves P clear in this error code, hardware sets it) */
   check("PS in PML4E: #PF with RSVD", last_trap.vec * 256 + (last_trap.err & 0x8), 14 * 256 + 0x8);
   pml4[1] = 0; flush_all();
-  /* 1 GiB page where supported */
+  /* 1 GiB pages where CPUID has them. QEMU's default CPU model lacks them and nestvm has them,
+     so the result is an "info:" line (not compared) and only affects the exit status. */
   u32 a, b, c, d; cpuid(0x80000001, 0, &a, &b, &c, &d);
+  int bad1g = 0;
   if (d & (1u << 26)) {
     pdpt[2] = 0 | 0x83; flush_all();
     *(volatile u32 *)(uptr)0x123450 = 0x1234abcd;
-    check("1 GiB page translates", *(volatile u32 *)(uptr)(0x80000000u + 0x123450), 0x1234abcd);
-    check("1 GiB page accessed", pdpt[2] & 0x20, 0x20);
+    u32 got = *(volatile u32 *)(uptr)(0x80000000u + 0x123450);
+    bad1g = got != 0x1234abcd || !(pdpt[2] & 0x20);
+    printf("info: 1 GiB page: %s (read 0x%x, PDPTE 0x%llx)\n", bad1g ? "not ok" : "ok", got, (unsigned long long)pdpt[2]);
   } else printf("info: no 1 GiB pages in CPUID\n");
-  return done();
+  int r = done();
+  return r | bad1g;
 }
 #else
 static u32 pd[1024] __attribute__((aligned(4096))), pt_t[1024] __attribute__((aligned(4096)));

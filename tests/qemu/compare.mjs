@@ -63,8 +63,9 @@ for (const name of guests) {
     try { r = await runImage(bytes, { name, memBytes: 128 << 20, maxSeconds: 120 }); }
     catch (e) { r = { serial: "", exitCode: -1, reason: String(e) }; }
     const got = normalize(r.serial);
-    report(name, "nestvm", r.exitCode === 0 && got === want,
-      r.exitCode !== 0 ? `exit ${r.exitCode} (${r.reason}) ${firstDiff(got, want)}` : firstDiff(got, want));
+    // runImage's exitCode is QEMU's exit status: (value << 1) | 1
+    report(name, "nestvm", r.exitCode === 1 && got === want,
+      r.exitCode !== 1 ? `exit ${r.exitCode} (${r.reason} ${r.message ?? ""}) ${firstDiff(got, want)}` : firstDiff(got, want));
   }
 }
 console.log(`# compare: ${passes} ok, ${failures} not ok`);
