@@ -2,7 +2,7 @@
 // guests/<name>/expected.txt and the exit status (debug-exit value 0 -> QEMU status 1).
 // When build/host.mjs exists it runs nestvm too and requires the same output.
 // Lines starting with "info:" are host-dependent and not compared (see qemu.mjs).
-// Usage: node tests/qemu/compare.mjs [--update] [--no-kvm] [--no-nestvm] [guest...]
+// Usage: node tests/qemu/compare.mjs [--update] [--no-kvm] [--kvm-all] [--no-nestvm] [guest...]
 //   --update rewrites expected.txt from the TCG run (check the diff before committing).
 import { writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +17,12 @@ if (!qemuAvailable()) { console.error("compare: qemu-system-x86_64 not found"); 
 const accels = ["tcg"];
 if (!flag("--no-kvm") && kvmAvailable()) accels.push("kvm"); else console.log("# kvm: skipped (/dev/kvm not usable or --no-kvm)");
 
-const kvmTimeout = Number(process.env.KVM_TIMEOUT || 20);
+const kvmTimeout = Number(process.env.KVM_TIMEOUT || 30);
+// /dev/kvm on these machines is a paravirtual KVM (PVM; see guests/README.md): it fails with
+// "emulation failure" on INT3 and on IRET from interrupt handlers, raises #UD for INT 0x80
+// from ring 3, and runs memory-heavy ring-0 code extremely slowly. Only these guests are known
+// to run there; --kvm-all tries every guest.
+const KVM_GUESTS = new Set((process.env.KVM_GUESTS || "hello,demo,modes").split(","));
 let runImage = null;
 const hostPath = join(ROOT, "build", "host.mjs");
 if (!flag("--no-nestvm") && existsSync(hostPath)) {
@@ -46,6 +51,10 @@ for (const name of guests) {
   }
   const want = normalize(expectedText(name));
   for (const accel of accels) {
+    if (accel === "kvm" && !flag("--kvm-all") && !KVM_GUESTS.has(name)) {
+      console.log(`ok - ${name} qemu-kvm # SKIP not runnable on this machine's PVM KVM (--kvm-all to try)`);
+      continue;
+    }
     const r = await runQemu(img, { accel, timeoutSec: accel === "kvm" ? kvmTimeout : 60 });
     const got = normalize(r.serial);
     if (accel === "kvm" && r.timedOut) {
