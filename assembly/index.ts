@@ -3,7 +3,7 @@
 import * as S from "./cpu/state";
 import { getRflags, setRflags } from "./cpu/flags";
 import { initDispatch } from "./cpu/exec";
-import { runSlice, requestStop as reqStop } from "./cpu/run";
+import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
 import { loadPdptes } from "./mmu/paging";
@@ -68,6 +68,9 @@ export function setRip(v: u64): void { S.rip = v; }
 export function getFlags(): u64 { return getRflags(); }
 export function setFlags(v: u64): void { setRflags(v); S.vm86 = (v & 0x20000) != 0; S.updateMode(); }
 export function getIcount(): u64 { return S.icount; }
+// Instructions retired including the slice in flight: the host's icount clock (nowNs in
+// --tsc icount mode) reads this from inside I/O callbacks.
+export function getIcountNow(): u64 { return S.icount + inFlight(); }
 export function isHalted(): bool { return S.halted; }
 
 export function setSegment(s: u32, sel: u32, base: u64, limit: u32, attr: u32): void {
