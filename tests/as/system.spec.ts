@@ -518,6 +518,26 @@ describe("task switch", () => {
   });
 });
 
+describe("16-bit TSS", () => {
+  it("LJMP to a 16-bit TSS loads IP/FLAGS/registers/ES CS SS DS and nulls FS/GS", () => {
+    pm32(); tss32();
+    w64(0x548, desc(0x900, 0x2b, 0x81, 0));
+    w16(0x90e, 0x8000); w16(0x910, 0x0002); w16(0x912 + 4 * 2, 0xb000); w16(0x912 + 3 * 2, 0x1234);
+    w16(0x922, 0x10); w16(0x924, 0x08); w16(0x926, 0x10); w16(0x928, 0x10);
+    poke(0x8000, [0xf4]);
+    poke(0x7c00, [0xea, 0x00, 0x00, 0x00, 0x00, 0x48, 0x00]);   // ljmp $0x48,$0
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(getSegSel(S.TR)).toBe(0x48);
+    expect<u64>(S.getReg64(S.RSP) & 0xffff).toBe(0xb000);
+    expect<u64>(S.getReg64(S.RBX) & 0xffff).toBe(0x1234);
+    expect<u32>(getSegSel(S.FS)).toBe(0);
+    expect<u32>(r32(0x720)).toBe(0x7c07, "old 32-bit TSS: EIP");
+    expect<u32>((r32(0x544) >> 8) & 0xf).toBe(9, "old TSS not busy after JMP");
+    expect<u32>((r32(0x54c) >> 8) & 0xf).toBe(3, "16-bit TSS busy");
+  });
+});
+
 describe("task switch to conforming code", () => {
   it("LCALL to a TSS whose CS is conforming DPL0 with RPL3 runs the task at CPL3 (SS.DPL)", () => {
     pm32(); tss32();
