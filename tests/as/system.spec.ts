@@ -387,6 +387,27 @@ describe("interrupts", () => {
     expect<u64>(S.rip).toBe(0x8001);
     expect<u64>(S.getReg64(S.RSP)).toBe(0x9000 - 6);
   });
+  it("MOV SS shadow: an interrupt (and a TF trap) waits for the instruction after MOV SS", () => {
+    real();
+    w16(0x30 * 4, 0x8000);
+    poke(0x8000, [0xf4]);
+    S.setReg64(S.RAX, 0);
+    poke(0x7c00, [0xfb, 0x8e, 0xd0, 0x0f, 0xa2, 0xf4]);   // sti; mov %ax,%ss; cpuid; hlt
+    portOut(0xe1, 1, 0x30);
+    setIntrLine(true);
+    expect<u32>(run(20)).toBe(1);
+    setIntrLine(false);
+    portOut(0xe1, 1, 0xff);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c05, "taken after CPUID, not between MOV SS and CPUID");
+    real();
+    w16(4, 0x8000);
+    poke(0x8000, [0xf4]);
+    S.setReg64(S.RAX, 0);
+    poke(0x7c00, [0x8e, 0xd0, 0x0f, 0xa2, 0x0f, 0xa2]);   // mov %ax,%ss; cpuid; cpuid
+    setRflags(0x102);
+    expect<u32>(run(20)).toBe(1);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c04, "#DB after the instruction following MOV SS");
+  });
   it("TF single-step raises #DB after one instruction with DR6.BS", () => {
     real();
     w16(4, 0x8000);
