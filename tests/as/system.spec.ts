@@ -510,6 +510,22 @@ describe("debug registers", () => {
   });
 });
 
+describe("I/O breakpoints", () => {
+  it("with CR4.DE an I/O breakpoint on port 0xE0 is a #DB trap after the OUT", () => {
+    pm32();
+    idt32(1, 0x8000, 0x8e);
+    poke(0x8000, [0xf4]);
+    setCr(4, 8);
+    S.setReg64(S.RAX, 0xe0); S.setReg64(S.RBX, 0x20401);
+    // mov %eax,%dr0; mov %ebx,%dr7; out %al,$0xe1; out %al,$0xe0; hlt
+    poke(0x7c00, [0x0f, 0x23, 0xc0, 0x0f, 0x23, 0xfb, 0xe6, 0xe1, 0xe6, 0xe0, 0xf4]);
+    expect<u32>(run(20)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r32(0x9000 - 12)).toBe(0x7c0a, "trap: EIP after the OUT to 0xE0");
+    expect<u64>(S.getDr(6) & 0x400f).toBe(1, "DR6.B0, not BS");
+  });
+});
+
 describe("task switch", () => {
   it("CALL through a task gate switches tasks; IRET with NT returns", () => {
     pm32(); tss32();
