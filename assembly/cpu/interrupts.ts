@@ -289,7 +289,7 @@ export function resetInterrupts(): void {
 export function flagsWritable(size: u32): u64 {
   let m: u64 = 0x4dd5;   // CF PF AF ZF SF TF DF OF NT
   if (size >= 4) m |= F_RF | F_AC | F_ID;
-  if (S.cpl == 0) m |= 0x3000 | F_IF;
+  if (S.cpl == 0) m |= 0x3000 | F_IF | (size >= 4 ? F_VIF | F_VIP : 0);   // POPF masks VIF/VIP off
   else if (S.cpl <= getIOPL()) m |= F_IF;
   return m;
 }
