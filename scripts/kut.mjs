@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // ---- child mode: run one image on nestvm, print a JSON line ----
 if (process.argv[2] === "--child") {
   const spec = JSON.parse(process.argv[3]);
-  const { runImage } = await import(join(root, "build/host.mjs"));
+  const { runImage } = await import(spec.host);
   const img = new Uint8Array(readFileSync(spec.file));
   let out = "";
   const t0 = performance.now();
@@ -40,7 +40,7 @@ if (process.argv[2] === "--child") {
 
 // ---- arguments ----
 const argv = process.argv.slice(2);
-const opt = { dir: undefined, filter: undefined, jobs: 1, timeout: undefined, qemu: true, out: join(root, "docs/conformance.md"), arch: undefined, logs: undefined };
+const opt = { host: join(root, "build/host.mjs"), dir: undefined, filter: undefined, jobs: 1, timeout: undefined, qemu: true, out: join(root, "docs/conformance.md"), arch: undefined, logs: undefined };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const val = () => { if (i + 1 >= argv.length) usage(`${a} needs a value`); return argv[++i]; };
@@ -51,6 +51,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--out") opt.out = resolve(val());
   else if (a === "--arch") opt.arch = val();
   else if (a === "--logs") opt.logs = resolve(val());
+  else if (a === "--host") opt.host = resolve(val());
   else if (a === "-h" || a === "--help") usage();
   else if (a.startsWith("-")) usage(`unknown option ${a}`);
   else if (!opt.dir) opt.dir = resolve(a);
@@ -58,12 +59,12 @@ for (let i = 0; i < argv.length; i++) {
 }
 function usage(msg) {
   if (msg) console.error(`kut: ${msg}`);
-  console.error("usage: npm run kut -- DIR [--filter NAME] [--jobs N] [--timeout S] [--no-qemu] [--out FILE] [--arch x86_64|i386] [--logs DIR]");
+  console.error("usage: npm run kut -- DIR [--filter NAME] [--jobs N] [--timeout S] [--no-qemu] [--out FILE] [--arch x86_64|i386] [--logs DIR] [--host build/host.mjs]");
   process.exit(msg ? 64 : 0);
 }
 if (!opt.dir) usage("DIR is required (a directory of kvm-unit-tests x86 *.flat images)");
 if (!existsSync(opt.dir)) usage(`${opt.dir} does not exist`);
-if (!existsSync(join(root, "build/host.mjs"))) { console.error("kut: build/host.mjs missing: run `npm run build` first"); process.exit(70); }
+if (!existsSync(opt.host)) { console.error(`kut: ${opt.host} missing: run \`npm run build\` first`); process.exit(70); }
 
 // ---- unittests.cfg ----
 function findUp(start, rel) {
@@ -124,6 +125,7 @@ function memMiB(params) {
   if (!m) return 128;   // QEMU's default
   return m[2] && m[2].toLowerCase() === "g" ? parseInt(m[1], 10) * 1024 : parseInt(m[1], 10);
 }
+const NESTVM_MAX_MIB = 3072;   // nestvm's RAM limit (wasm32); larger requests are clamped and noted
 function detectArch() {
   if (opt.arch) return opt.arch;
   const mak = findUp(opt.dir, "config.mak");
@@ -165,14 +167,14 @@ function parseLog(text) {
   }
   return c;
 }
-/** Status from the isa-debug-exit code ((v << 1) | 1): 0 PASS, 77 SKIP, else FAIL. */
+/** Status from the isa-debug-exit status ((v << 1) | 1, as QEMU's exit code): 1 PASS, 77 SKIP
+ *  (report_summary() exits with 77 >> 1 when everything was skipped), anything else FAIL. */
 function verdict(exitCode, reason, counts) {
   if (reason === "timeout") return "TIMEOUT";
   if (reason === "error") return "ERROR";
   if (exitCode === undefined) return reason === "shutdown" ? "FAIL (shutdown)" : `FAIL (${reason})`;
-  const v = exitCode >>> 1;
-  if (v === 0) return counts.fail ? "FAIL" : "PASS";
-  if (v === 77) return "SKIP";
+  if (exitCode === 1) return counts.fail ? "FAIL" : "PASS";
+  if (exitCode === 77) return "SKIP";
   return "FAIL";
 }
 
@@ -194,7 +196,7 @@ function runChild(cmd, args, timeoutS) {
 
 async function runNestvm(e) {
   const timeout = opt.timeout ?? e.timeout;
-  const spec = { file: join(opt.dir, e.file), memMiB: memMiB(e.params), smp: e.smp, append: e.args, timeout };
+  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, timeout };
   const r = await runChild(process.execPath, [fileURLToPath(import.meta.url), "--child", JSON.stringify(spec)], timeout + 30);
   const i = r.stdout.lastIndexOf("\n@@KUT@@");
   if (i < 0) {
@@ -218,12 +220,12 @@ async function runQemu(e) {
   const counts = parseLog(r.stdout);
   let status;
   if (r.killed) status = "TIMEOUT";
+  else if (!r.stdout.trim() && /^qemu-system-x86_64: /m.test(r.stderr)) status = "ERROR (QEMU refused the options)";
   else if (r.code === 1) status = counts.fail ? "FAIL" : "PASS";
-  else if (r.code === 155) status = "SKIP";
+  else if (r.code === 77) status = "SKIP";
   else if (r.code === 0) status = "FAIL (no exit)";
   else if ((r.code & 1) === 1 && r.code > 1) status = "FAIL";
   else status = `ERROR (${r.code ?? r.signal})`;
-  if (/^qemu-system-x86_64: /m.test(r.stderr) && r.code !== 1 && status.startsWith("ERROR")) status = "ERROR (qemu refused)";
   return { status, counts, seconds: r.seconds, log: r.stdout + r.stderr };
 }
 
@@ -272,7 +274,8 @@ md += `**nestvm: ${nPass} of ${results.length} entries pass${qemuBin ? `; QEMU T
 md += `| entry | image | smp | nestvm | subtests P / F / S | time | ${qemuBin ? "QEMU TCG | subtests P / F / S | time |" : ""}\n`;
 md += `|---|---|---|---|---|---|${qemuBin ? "---|---|---|" : ""}\n`;
 for (const { e, n, q } of results) {
-  md += `| ${e.name}${e.args ? ` \`${e.args}\`` : ""} | ${e.file} | ${e.smp} | ${n.status} | ${cnt(n)} | ${n.seconds.toFixed(1)} s |`;
+  const clamped = memMiB(e.params) > NESTVM_MAX_MIB ? ` (-m ${memMiB(e.params)}M clamped to ${NESTVM_MAX_MIB}M)` : "";
+  md += `| ${e.name}${e.args ? ` \`${e.args}\`` : ""} | ${e.file} | ${e.smp} | ${n.status}${clamped} | ${cnt(n)} | ${n.seconds.toFixed(1)} s |`;
   if (qemuBin) md += q ? ` ${q.status} | ${cnt(q)} | ${q.seconds.toFixed(1)} s |` : " | | |";
   md += "\n";
 }

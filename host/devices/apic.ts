@@ -59,6 +59,9 @@ export class LocalApic {
   /** Set when LINT0 (ExtINT from the PIC) or a bus message changes what is pending. */
   onChange: () => void = () => {};
   bus: ApicBus | undefined;
+  /** x2APIC mode exists only when CPUID.1:ECX[21] advertises it; otherwise IA32_APIC_BASE
+   *  bit 10 is reserved (#GP). The core does not advertise it yet. */
+  x2apicSupported = false;
 
   constructor(readonly index: number, readonly clock: ApicClock, readonly bsp = index === 0) {
     this.id = index;
@@ -388,6 +391,7 @@ export class LocalApic {
     const nv = Number(BigInt(v) & 0xffffffffn) >>> 0;
     const en = (nv & BASE_EN) !== 0, extd = (nv & BASE_EXTD) !== 0;
     const wasX2 = this.x2apic, wasEn = this.hwEnabled;
+    if (extd && !this.x2apicSupported) return false;     // reserved bit without x2APIC
     if (extd && !en) return false;                       // invalid state
     if (wasX2 && en && !extd) return false;              // x2APIC -> xAPIC directly
     if (!wasEn && en && extd) return false;              // disabled -> x2APIC directly

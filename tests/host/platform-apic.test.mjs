@@ -187,6 +187,8 @@ test("APIC: software disable masks LVTs; IA32_APIC_BASE transitions; x2APIC MSRs
   assert.equal(apic.readReg(0x350), 0x10700);
   apic.writeReg(0x350, 0x700);
   assert.equal(apic.readReg(0x350), 0x10700);   // stays masked while software-disabled
+  assert.equal(apic.writeBase(0xfee00000 | 0xc00), false);    // x2APIC not advertised: #GP
+  apic.x2apicSupported = true;
   assert.equal(apic.writeBase(0xfee00000 | 0x400), false);    // EXTD without EN
   assert.equal(apic.msrRead(0x802), undefined);                // xAPIC mode: #GP
   assert.ok(apic.writeBase(0xfee00000 | 0xc00));
