@@ -146,6 +146,13 @@ if (cfgPath) {
     .map((f) => ({ name: f.replace(/\.flat$/, ""), file: f, smp: 1, args: "", params: "", arch: "", groups: "", accel: "", timeout: 90, check: "" }));
 }
 entries = entries.filter((e) => existsSync(join(opt.dir, e.file)));
+// Images no entry names (dummy, init, hpet_read_test, ...) run once with the defaults.
+{
+  const named = new Set(entries.map((e) => e.file));
+  for (const f of readdirSync(opt.dir).filter((f) => f.endsWith(".flat")).sort()) {
+    if (!named.has(f)) entries.push({ name: f.replace(/\.flat$/, ""), file: f, smp: 1, args: "", params: "", arch: "", groups: "(no cfg entry)", accel: "", timeout: 90, check: "" });
+  }
+}
 if (opt.filter) {
   const re = new RegExp(opt.filter);
   entries = entries.filter((e) => re.test(e.name) || re.test(e.file));
