@@ -102,6 +102,9 @@ export class Machine {
   acpi!: AcpiLayout;
   private hpetLegacy = false;
   private apicBaseSeen = -1n;
+  /** Set once the core forwards IA32_APIC_BASE / MOV CR8 (then the host stops polling them). */
+  private coreForwardsMsrs = false;
+  private coreForwardsCr8 = false;
   readonly tsc: TscMode;
   readonly memBytes: number;
   private nsPerInsn: number;
@@ -221,11 +224,12 @@ export class Machine {
   private syncApic(): void {
     const raw = this.core.raw as unknown as { getMsr?: (i: number) => bigint; getCr(n: number): bigint };
     const apic = this.apics[0];
-    if (raw.getMsr) {
+    if (raw.getMsr && !this.coreForwardsMsrs) {
       const b = BigInt.asUintN(64, raw.getMsr(0x1b));
       if (b !== this.apicBaseSeen) { this.apicBaseSeen = b; apic.writeBase(b); }
     }
     // CR8 is TPR[7:4] (SDM 11.8.6): a MOV to CR8 the core kept to itself shows up here.
+    if (this.coreForwardsCr8) return;
     const cr8 = Number(this.core.getCr(8) & 0xfn);
     if (cr8 !== apic.tpr >> 4) apic.tpr = cr8 << 4;
   }
@@ -250,6 +254,40 @@ export class Machine {
       }
     }
     this.mmio.write(pa, size, value);
+  }
+
+  // ---- hooks for the core (not called yet: see docs/conformance.md, "Core hooks") ----
+  /** RDMSR forwarded by the core for IA32_APIC_BASE (0x1b), IA32_TSC_DEADLINE (0x6e0) and
+   *  the x2APIC range 0x800-0x8ff: the value, or undefined for #GP(0). */
+  msrRead(index: number, cpu = 0): bigint | undefined {
+    this.coreForwardsMsrs = true;
+    const apic = this.apics[cpu];
+    if (!apic) return undefined;
+    if (index === 0x1b) return BigInt(apic.base >>> 0);
+    return apic.msrRead(index);
+  }
+  /** WRMSR forwarded by the core (same MSRs): false for #GP(0). */
+  msrWrite(index: number, value: bigint, cpu = 0): boolean {
+    this.coreForwardsMsrs = true;
+    const apic = this.apics[cpu];
+    if (!apic) return false;
+    if (index === 0x1b) {
+      if (value >> 36n) return false;            // above MAXPHYADDR
+      const ok = apic.writeBase(value);
+      if (ok) this.apicBaseSeen = BigInt.asUintN(64, value);
+      return ok;
+    }
+    const ok = apic.msrWrite(index, value);
+    if (ok && index === 0x808) this.core.setCr(8, apic.tpr >> 4);
+    return ok;
+  }
+  /** MOV to CR8 forwarded by the core: TPR[7:4] = CR8[3:0] (SDM 11.8.6). */
+  tprWrite(cr8: number, cpu = 0): void {
+    this.coreForwardsCr8 = true;
+    const apic = this.apics[cpu];
+    if (!apic) return;
+    apic.tpr = (cr8 & 0xf) << 4;
+    this.updateIntr();
   }
 
   /** INTA: the local APIC's highest deliverable vector, else the 8259's through LINT0 (ExtINT). */

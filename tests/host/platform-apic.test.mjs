@@ -232,3 +232,28 @@ test("machine: PIC via LINT0 ExtINT; IOAPIC via the APIC; both see ISA IRQs", as
   m.mmioWrite(0xfee00080, 4, 0x70);
   assert.equal(m.core.getCr(8), 7n);
 });
+
+test("machine hooks for the core: IA32_APIC_BASE, TSC_DEADLINE, x2APIC MSRs, CR8 writes", async () => {
+  const m = await Machine.create({ memBytes: 4 << 20 });
+  const apic = m.apics[0];
+  assert.equal(m.msrRead(0x1b), 0xfee00900n);
+  assert.equal(m.msrWrite(0x1b, 0xfee00d00n), false);          // x2APIC not advertised
+  assert.equal(m.msrRead(0x802), undefined);                    // xAPIC mode: x2APIC MSRs #GP
+  assert.ok(m.msrWrite(0x1b, 0xfe000900n));                     // relocate
+  assert.equal(apic.mmioBase, 0xfe000000);
+  assert.equal(m.mmioRead(0xfe000030, 4), 0x50014);
+  assert.equal(m.mmioRead(0xfee00030, 4), 0xffffffff);          // old window is gone
+  m.mmioWrite(0xfe0000f0, 4, 0x1ff);
+  apic.acceptFixed(0x35, false);
+  assert.ok(m.intrLevel);
+  m.tprWrite(4);                                                // CR8 = 4 blocks class 3
+  assert.equal(apic.tpr, 0x40);
+  assert.ok(!m.intrLevel);
+  m.tprWrite(0);
+  assert.ok(m.intrLevel);
+  apic.x2apicSupported = true;
+  assert.ok(m.msrWrite(0x1b, 0xfee00d00n));
+  assert.ok(m.msrWrite(0x808, 0x20n));                          // x2APIC TPR
+  assert.equal(m.core.getCr(8), 2n);
+  assert.equal(m.msrRead(0x803), 0x50014n);
+});
