@@ -54,12 +54,22 @@ export function linearAddr(seg: u32, off: u64, size: u32, write: bool): u64 {
   return (segBase(seg) + off) & 0xffffffff;
 }
 
-export function readMem(seg: u32, off: u64, size: u32): u64 {
+// 64-bit mode with a segment other than FS/GS: the linear address is the offset, only the
+// canonical checks apply (SDM 3.2.4), so skip linearAddr on this common path.
+@inline export function readMem(seg: u32, off: u64, size: u32): u64 {
+  if (code64 && seg < FS && isCanonical(off) && isCanonical(off + <u64>(size - 1))) return readLin(off, size);
+  return readMemSlow(seg, off, size);
+}
+@inline export function writeMem(seg: u32, off: u64, size: u32, v: u64): void {
+  if (code64 && seg < FS && isCanonical(off) && isCanonical(off + <u64>(size - 1))) { writeLin(off, size, v); return; }
+  writeMemSlow(seg, off, size, v);
+}
+function readMemSlow(seg: u32, off: u64, size: u32): u64 {
   const lin = linearAddr(seg, off, size, false);
   if (lin == BAD_ADDR) return 0;
   return readLin(lin, size);
 }
-export function writeMem(seg: u32, off: u64, size: u32, v: u64): void {
+function writeMemSlow(seg: u32, off: u64, size: u32, v: u64): void {
   const lin = linearAddr(seg, off, size, true);
   if (lin == BAD_ADDR) return;
   writeLin(lin, size, v);

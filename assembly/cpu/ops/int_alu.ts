@@ -7,9 +7,9 @@ import {
   setLazy, setLazyCarry, getCF, LF_ADD, LF_SUB, LF_LOGIC, LF_NONE,
   F_CF, F_PF, F_ZF, F_SF, F_OF, F_STATUS,
 } from "../flags";
-import { getRegSized, setRegSized } from "../state";
+import { getRegSized, setRegSized, code64, FS } from "../state";
 import { faultPending, raiseDE } from "../fault";
-import { BAD_ADDR } from "../segmem";
+import { BAD_ADDR, isCanonical } from "../segmem";
 import { readLin, writeLin } from "../../mmu/access";
 
 // ---- direct flags -------------------------------------------------------------
@@ -39,6 +39,11 @@ import { readLin, writeLin } from "../../mmu/access";
 let rmwLin: u64 = 0;
 export function rmwRead(size: u32): u64 {
   if (D.modMod == 3) return getRegSized(D.modRm, size, D.rexPresent);
+  const off = D.eaAddr();
+  if (code64 && D.eaSeg < FS && isCanonical(off) && isCanonical(off + <u64>(size - 1))) {
+    rmwLin = off;  // 64-bit mode, no FS/GS base: linear = offset (SDM 3.2.4)
+    return readLin(off, size);
+  }
   rmwLin = D.rmLinear(size, true);
   if (rmwLin == BAD_ADDR) return 0;
   return readLin(rmwLin, size);
