@@ -63,7 +63,7 @@ function fetch8Slow(): u32 {
   if (!code64 && nextRip > <u64>segLimit(CS)) { raiseGP(0); return 0; }
   const lin: u64 = code64 ? nextRip : ((segBase(CS) + nextRip) & 0xffffffff);
   const page = lin & ~(<u64>0xfff);
-  const h = codePage(page);
+  const h = codePage(lin);   // the byte address: CR2 on #PF
   if (h == 0) {
     // #PF already raised by the MMU; executing from MMIO is not supported: #GP.
     if (!faultPending) raiseGP(0);
