@@ -400,6 +400,20 @@ describe("faults", () => {
     expect(run("6a 01 48 b8 00 00 00 00 00 80 00 00 48 89 04 24 c3" /* push 1; mov rax, 0x0000800000000000; mov [rsp], rax; ret */)).toBe(GP);
     expect(R(RSP)).toBe(STACK_TOP - 8);  // RET did not pop
   });
+  test("RMW memory operands fault as writes (#PF error code W=1)", () => {
+    mode64();
+    setR(RBX, 0x400000);  // beyond the 4 MiB the page tables map
+    expect(run("83 03 01" /* add dword ptr [rbx], 1 */)).toBe(14);
+    expect(lastError).toBe(2);
+    expect(run("8b 03" /* mov eax, [rbx] */)).toBe(14);
+    expect(lastError).toBe(0);
+    expect(run("f0 0f ba 2b 01" /* lock bts dword ptr [rbx], 1 */)).toBe(14);
+    expect(lastError).toBe(2);
+    expect(run("0f ba 23 01" /* bt dword ptr [rbx], 1 */)).toBe(14);
+    expect(lastError).toBe(0);
+    expect(run("0f c7 0b" /* cmpxchg8b [rbx] */)).toBe(14);
+    expect(lastError).toBe(2);
+  });
   test("an instruction longer than 15 bytes is #GP", () => {
     mode64();
     expect(run("66 66 66 66 66 66 66 66 66 66 66 66 66 66 90" /* .byte 0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66; nop */)).toBe(-1);

@@ -399,6 +399,20 @@ describe("faults", () => {
     expect(run(A64`push 1; mov rax, 0x0000800000000000; mov [rsp], rax; ret`)).toBe(GP);
     expect(R(RSP)).toBe(STACK_TOP - 8);  // RET did not pop
   });
+  test("RMW memory operands fault as writes (#PF error code W=1)", () => {
+    mode64();
+    setR(RBX, 0x400000);  // beyond the 4 MiB the page tables map
+    expect(run(A64`add dword ptr [rbx], 1`)).toBe(14);
+    expect(lastError).toBe(2);
+    expect(run(A64`mov eax, [rbx]`)).toBe(14);
+    expect(lastError).toBe(0);
+    expect(run(A64`lock bts dword ptr [rbx], 1`)).toBe(14);
+    expect(lastError).toBe(2);
+    expect(run(A64`bt dword ptr [rbx], 1`)).toBe(14);
+    expect(lastError).toBe(0);
+    expect(run(A64`cmpxchg8b [rbx]`)).toBe(14);
+    expect(lastError).toBe(2);
+  });
   test("an instruction longer than 15 bytes is #GP", () => {
     mode64();
     expect(run(A64`.byte 0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66,0x66; nop`)).toBe(-1);
