@@ -324,9 +324,10 @@ static int create_l2(const char *cmdline, const u8 *img, u32 size) {
   if (load_elf(g, img, size)) return -1;
   if (vmx_failed) return -1;
   g->alive = 1;
-  printf("minivisor: L2 %d '%s': %u KiB at L1 0x%lx, EPT at 0x%lx, entry 0x%lx\n", nl2, g->name,
-         L2_MEM >> 10, (unsigned long)(uptr)g->mem, (unsigned long)(uptr)g->ept_pml4,
-         (unsigned long)vmread(GUEST_RIP));
+  printf("minivisor: L2 %d '%s' loaded, entry 0x%lx, %u KiB + %u KiB lazily backed\n", nl2, g->name,
+         (unsigned long)vmread(GUEST_RIP), L2_MEM >> 10, (L2_LAZY_END - L2_MEM) >> 10);
+  printf("info: L2 %d memory at L1 0x%lx, EPT PML4 at 0x%lx\n", nl2, (unsigned long)(uptr)g->mem,
+         (unsigned long)(uptr)g->ept_pml4);
   nl2++;
   return 0;
 }
@@ -428,13 +429,14 @@ static int handle_exit(struct l2 *g, u32 reason) {
 }
 
 static void print_stats(void) {
-  printf("minivisor: exit statistics (count, L1 handler TSC cycles per exit)\n");
+  printf("minivisor: exit statistics (info lines: exits per reason, mean L1 handler TSC cycles per exit)\n");
   for (int i = 0; i < nl2; i++) {
     struct l2 *g = &l2s[i];
     u64 total = 0;
     for (int r = 0; r < NREASONS; r++) total += g->count[r];
-    printf("L2 %d '%s': exit code %d, %lu VM entries, %lu exits, %lu lazily mapped pages\n", i, g->name,
-           g->exit_code, (unsigned long)g->entries, (unsigned long)total, (unsigned long)g->lazy_pages);
+    printf("L2 %d '%s': exit code %d, %lu lazily backed pages\n", i, g->name, g->exit_code,
+           (unsigned long)g->lazy_pages);
+    printf("info:   %lu VM entries, %lu exits\n", (unsigned long)g->entries, (unsigned long)total);
     for (int r = 0; r < NREASONS; r++)
       if (g->count[r])
         printf("info:   %16s %8lu exits %8lu cycles/exit\n", reason_name(r), (unsigned long)g->count[r],
@@ -500,7 +502,7 @@ int main(void) {
   if (!(exit_ctls & EXIT_LOAD_EFER) || !(entry_ctls & ENTRY_LOAD_EFER)) { exit_ctls &= ~(EXIT_LOAD_EFER | EXIT_SAVE_EFER); entry_ctls &= ~ENTRY_LOAD_EFER; }
   u64 eptcap = rdmsr(MSR_VMX_EPT_VPID_CAP);
   if (!(eptcap & (1u << 6)) || !(eptcap & (1u << 14))) { printf("minivisor: EPT lacks 4-level walks or WB (cap 0x%lx)\n", (unsigned long)eptcap); return 1; }
-  printf("minivisor: controls pin 0x%x proc 0x%x proc2 0x%x exit 0x%x entry 0x%x; %s, preemption timer %s\n",
+  printf("info: controls pin 0x%x proc 0x%x proc2 0x%x exit 0x%x entry 0x%x; %s, preemption timer %s\n",
          pin_ctls, proc_ctls, proc2_ctls, exit_ctls, entry_ctls,
          unrestricted ? "unrestricted guest" : "paged L2 start", (pin_ctls & PIN_PREEMPT_TIMER) ? "on" : "off");
 

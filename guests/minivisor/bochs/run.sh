@@ -34,13 +34,14 @@ error: action=report
 clock: sync=none, time0=1
 RC
 : > "$W/serial.out"
+rm -f "$W/disk.img.lock"   # left behind when a previous Bochs was killed
 echo c > "$W/dbgcmds"   # this Bochs build starts in its debugger: continue
 (cd "$W" && exec bochs -q -f "$W/bochsrc" -rc "$W/dbgcmds" </dev/null >"$W/bochs.stdout" 2>&1) &
 BPID=$!
 end=$((SECONDS + ${BOCHS_TIMEOUT:-300}))
 # isa-debug-exit does not exist in Bochs: stop once the minivisor prints its last line
 while kill -0 $BPID 2>/dev/null && [ $SECONDS -lt $end ]; do
-  if grep -q "all L2 guests done\|minivisor: .*fail\|no VMX\|stopped:" "$W/serial.out" 2>/dev/null; then sleep 1; break; fi
+  if grep -q "all L2 guests done\|minivisor: .*\(fail\|not allowed\|lacks\|no VMX\|not booted\|no L2\|out of memory\)" "$W/serial.out" 2>/dev/null; then sleep 1; break; fi
   sleep 1
 done
 kill $BPID 2>/dev/null || true
