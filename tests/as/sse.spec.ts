@@ -461,3 +461,18 @@ describe("x87 extras", () => {
     expect(S.fpuCw).toBe(0x37f);
   });
 });
+
+describe("RIP-relative memory operands with an immediate (64-bit)", () => {
+  test("CMPPS xmm0, [rip+disp], imm8 and PSHUFD xmm1, [rip+disp], imm8", () => {
+    setup64();
+    // data at DATA; instruction 1 is 8 bytes at CODE: disp = DATA - (CODE + 8)
+    setMem64(DATA, 0x3f800000_40000000); setMem64(DATA + 8, 0x11111111_22222222);
+    setX(0, 0x3f800000_3f800000, 0);
+    code(withAddr([0x0f, 0xc2, 0x05], DATA - (CODE + 8))); code([0x00]);        // cmpeqps
+    code(withAddr([0x66, 0x0f, 0x70, 0x0d], DATA - (CODE + 17))); code([0x1b]); // pshufd
+    expect(run(2)).toBe(NO_FAULT);
+    expect(xlo(0)).toBe(0xffffffff00000000);
+    expect(x32(1, 0)).toBe(0x11111111); expect(x32(1, 3)).toBe(0x40000000);
+    expect(rip()).toBe(<u64>CODE + 17);
+  });
+});
