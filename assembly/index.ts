@@ -1,6 +1,7 @@
 // The ABI the TypeScript host calls. Keep it small: setup, run, and state access
 // for loaders, tests and snapshots. u64 values cross as BigInt.
 import * as S from "./cpu/state";
+import { resetFpuState } from "./cpu/ops/fxsave";
 import { getRflags, setRflags } from "./cpu/flags";
 import { initDispatch } from "./cpu/exec";
 import { runSlice, requestStop as reqStop } from "./cpu/run";
@@ -45,6 +46,7 @@ export function reset(): void {
   resetInterrupts();
   resetMsrs();
   resetTsc();
+  resetFpuState();
   S.updateMode();
   tlbFlushAll(false);
   invalidateFetch();
