@@ -18,6 +18,7 @@ import {
 } from "./sse_mov";
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
+import { isSse41, sse41 } from "./sse41";
 import { execX87, mmxEnter, emms, mmPtr, mmWritten, fpuPendingMF } from "./x87";
 
 export function execSse(op: u32): void {
@@ -248,9 +249,11 @@ function threeByte(op: u32): void {
   if (faultPending) return;
   if (op == 0x138 && (b == 0xf0 || b == 0xf1)) { movbe(b); return; }
   const ssse3Op = op == 0x138 ? (b <= 0x0b || (b >= 0x1c && b <= 0x1e)) : b == 0x0f;
-  if (!ssse3Op || pfx >= 2) { raiseUD(); return; }
+  const sse41Op = pfx == 1 && isSse41(op & 0xff, b);
+  if ((!ssse3Op && !sse41Op) || pfx >= 2) { raiseUD(); return; }
   let imm: u32 = 0;
   if (op == 0x13a) { imm = fetch8(); if (faultPending) return; }
+  if (sse41Op) { if (sseAvail()) sse41(op & 0xff, b, imm); return; }
   if (pfx == 0) {
     if (!mmxAvail()) return;
     if (!loadMmSrc()) return;
