@@ -72,3 +72,37 @@ describe("SSE4.1", () => {
     expect(run(1)).toBe(6);
   });
 });
+
+function str16(s: string): u64[] {
+  const r: u64[] = [0, 0];
+  for (let i = 0; i < s.length && i < 16; i++) r[i >> 3] |= (<u64>s.charCodeAt(i)) << (<u64>(i & 7) * 8);
+  return r;
+}
+
+describe("SSE4.2", () => {
+  test("CRC32 r32, r/m8 and r/m32 (CRC-32C)", () => {
+    setup32();
+    S.setReg64(0, 0xffffffff); S.setReg64(1, 0x31);   // '1'
+    code([0xf2, 0x0f, 0x38, 0xf0, 0xc1]);             // crc32 eax, cl
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.getReg64(0)).toBe(0x6f0a661c);          // host CPU: crc32b(0xffffffff, "1")
+    S.setReg64(2, 0); S.setReg64(3, 0x12345678);
+    code([0xf2, 0x0f, 0x38, 0xf1, 0xd3]);             // crc32 edx, ebx
+    run(1);
+    expect(S.getReg64(2)).toBe(0xfa745634);
+  });
+  test("PCMPISTRI equal-ordered finds a substring; PCMPISTRM equal-any mask", () => {
+    setup32();
+    const hay = str16("hello world"), needle = str16("wor");
+    setX(0, needle[0], needle[1]); setX(1, hay[0], hay[1]);
+    code([0x66, 0x0f, 0x3a, 0x63, 0xc1, 0x0c]);       // pcmpistri xmm0, xmm1, equal ordered
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.getReg64(1)).toBe(6);
+    expect(flags()).toBe(0xc1);                       // CF, ZF (hay < 16), SF (needle < 16)
+    const set = str16("lo");
+    setX(2, set[0], set[1]);
+    code([0x66, 0x0f, 0x3a, 0x62, 0xd1, 0x00]);       // pcmpistrm xmm2, xmm1, equal any -> xmm0
+    run(1);
+    expect(xlo(0)).toBe(0x29c);                       // l l o . o . l at 2,3,4,7,9
+  });
+});
