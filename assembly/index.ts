@@ -4,7 +4,7 @@ import * as S from "./cpu/state";
 import { resetFpuState } from "./cpu/ops/fxsave";
 import { getRflags, setRflags } from "./cpu/flags";
 import { initDispatch } from "./cpu/exec";
-import { runSlice, requestStop as reqStop } from "./cpu/run";
+import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
 import { loadPdptes } from "./mmu/paging";
@@ -13,6 +13,7 @@ import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
+import { syncBreakpoints } from "./cpu/control";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -47,6 +48,7 @@ export function reset(): void {
   resetMsrs();
   resetTsc();
   resetFpuState();
+  syncBreakpoints();
   S.updateMode();
   tlbFlushAll(false);
   invalidateFetch();
@@ -68,6 +70,9 @@ export function setRip(v: u64): void { S.rip = v; }
 export function getFlags(): u64 { return getRflags(); }
 export function setFlags(v: u64): void { setRflags(v); S.vm86 = (v & 0x20000) != 0; S.updateMode(); }
 export function getIcount(): u64 { return S.icount; }
+// Instructions retired including the slice in flight: the host's icount clock (nowNs in
+// --tsc icount mode) reads this from inside I/O callbacks.
+export function getIcountNow(): u64 { return S.icount + inFlight(); }
 export function isHalted(): bool { return S.halted; }
 
 export function setSegment(s: u32, sel: u32, base: u64, limit: u32, attr: u32): void {

@@ -20,7 +20,7 @@ if [ ${#names[@]} -eq 0 ]; then
   names=($(for d in */build.conf; do dirname "$d"; done | sort))
 fi
 for name in "${names[@]}"; do
-  BITS=32; CFLAGS_EXTRA=""
+  BITS=32; CFLAGS_EXTRA=""; SRC_DIR=""
   # shellcheck disable=SC1090
   . "$name/build.conf"
   if [ "$BITS" = 64 ]; then
@@ -30,7 +30,8 @@ for name in "${names[@]}"; do
   fi
   mkdir -p "$OBJ/$name"
   objs=()
-  for src in $(ls lib/*.c lib/*.S "$name"/*.c "$name"/*.S 2>/dev/null | sort); do
+  SRC_DIR="${SRC_DIR:-$name}"
+  for src in $(ls lib/*.c lib/*.S "$SRC_DIR"/*.c "$SRC_DIR"/*.S 2>/dev/null | sort); do
     o="$OBJ/$name/$(echo "$src" | tr / _).o"
     # shellcheck disable=SC2086
     $CC "${ARCH[@]}" "${BASE_CFLAGS[@]}" $CFLAGS_EXTRA -c "$src" -o "$o"
@@ -46,3 +47,5 @@ for name in "${names[@]}"; do
   fi
   chmod 644 "$OUT/$name.elf"
 done
+# The toolchain the images were built with: repro.test.mjs only demands byte equality with it.
+{ $CC --version | head -1; $LD --version | head -1; $OBJCOPY --version | head -1; } > "$OUT/TOOLCHAIN"

@@ -38,6 +38,8 @@ interface RawExports {
   getFlags(): bigint;
   setFlags(v: bigint): void;
   getIcount(): bigint;
+  getIcountNow?(): bigint;
+  setTscMode?(mode: number): void;
   isHalted(): number;
   setSegment(s: number, sel: number, base: bigint, limit: number, attr: number): void;
   getSegSel(s: number): number;
@@ -147,6 +149,10 @@ export class Core {
   get rflags(): bigint { return BigInt.asUintN(64, this.raw.getFlags()); }
   set rflags(v: bigint) { this.raw.setFlags(BigInt.asIntN(64, v)); }
   get icount(): bigint { return BigInt.asUintN(64, this.raw.getIcount()); }
+  /** Instructions retired including the slice in flight (valid inside I/O callbacks). */
+  get icountNow(): bigint {
+    return BigInt.asUintN(64, this.raw.getIcountNow ? this.raw.getIcountNow() : this.raw.getIcount());
+  }
   get halted(): boolean { return this.raw.isHalted() !== 0; }
   setSegment(s: number, sel: number, base: bigint | number, limit: number, attr: number): void {
     this.raw.setSegment(s, sel, BigInt.asIntN(64, BigInt(base)), limit | 0, attr | 0);

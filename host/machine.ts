@@ -87,6 +87,7 @@ export class Machine {
   private errorMessage: string | undefined;
   private wake: (() => void) | null = null;
   private slice = 100_000;
+  private insPerMs = 20_000;    // measured guest speed (instructions per wall ms), for deadlines
   private running = false;
   /** Devices with timers: polled between slices. Issue 3's devices can add theirs here. */
   readonly timers: { tick(now: number): void; nextDeadline(now: number): number }[] = [];
@@ -114,7 +115,9 @@ export class Machine {
     if (out) this.uart.onOutput = out;
     this.uart.onInput = () => this.wakeUp();
     this.uart.attach(this.io);
+    this.cmos.setIrq = (l) => this.pic.setIrq(8, l);
     this.cmos.attach(this.io);
+    this.timers.push(this.cmos);
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -127,13 +130,14 @@ export class Machine {
       throw new RangeError(`memory size must be between 1 MiB and 3 GiB (got ${mem} bytes)`);
     }
     let m: Machine | undefined;
+    // The core may call back during init() (before the Machine exists): answer neutrally.
     const core = await Core.create(mem, {
-      portIn: (p, s) => m!.io.read(p, s),
-      portOut: (p, s, v) => m!.io.write(p, s, v),
-      mmioRead: (pa, s) => m!.mmio.read(pa, s),
-      mmioWrite: (pa, s, v) => m!.mmio.write(pa, s, v),
-      intAck: () => m!.pic.acknowledge(),
-      nowNs: () => (m ? m.nowNs() : 0), // reset() inside Core.create reads the TSC clock
+      portIn: (p, s) => (m ? m.io.read(p, s) : 0xffffffff),
+      portOut: (p, s, v) => { if (m) m.io.write(p, s, v); },
+      mmioRead: (pa, s) => (m ? m.mmio.read(pa, s) : 0xffffffff),
+      mmioWrite: (pa, s, v) => { if (m) m.mmio.write(pa, s, v); },
+      intAck: () => (m ? m.pic.acknowledge() : -1),
+      nowNs: () => (m ? m.nowNs() : 0),
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);
@@ -142,7 +146,10 @@ export class Machine {
 
   /** Virtual time in ns since the machine started (drives PIT, RTC and RDTSC). */
   nowNs(): number {
-    if (this.tsc === "icount") return Number(this.core.icount) * this.nsPerInsn + this.skippedNs;
+    // icount: deterministic time from instructions retired (live inside a slice) plus the
+    // time skipped over in HLT. The core's RDTSC reads this too (core TSC mode 0 = nowNs
+    // at 2 GHz), so TSC, PIT and RTC agree and all advance across skipped HLT time.
+    if (this.tsc === "icount") return Number(this.core.icountNow) * this.nsPerInsn + this.skippedNs;
     return (perfNow() - this.t0) * 1e6;
   }
 
@@ -161,7 +168,7 @@ export class Machine {
   /** CPU and device reset (RAM is kept; load an image again to boot). */
   reset(): void {
     this.core.reset();
-    this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset();
+    this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.cmos.reset();
     this.exitStatus = undefined; this.resetRequested = false; this.errorMessage = undefined;
     this.stopRequested = false;
     this.core.setIntrLine(this.pic.intrLevel);
@@ -213,16 +220,26 @@ export class Machine {
           if (left < BigInt(budget)) budget = Number(left);
         }
         if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached" });
-        this.serviceTimers(this.nowNs());
+        const tnow = this.nowNs();
+        this.serviceTimers(tnow);
+        // End the slice near the next timer deadline so interrupts are not late by a whole
+        // slice: exactly in icount mode, by the measured instruction rate in realtime mode.
+        const dl = this.nextDeadline(tnow);
+        if (dl !== Infinity) {
+          const toDl = this.tsc === "icount" ? Math.ceil((dl - tnow) / this.nsPerInsn) : Math.floor(((dl - tnow) / 1e6) * this.insPerMs);
+          budget = Math.max(this.tsc === "icount" ? 1 : 1000, Math.min(budget, toDl));
+        }
 
         const ts = perfNow();
+        const ic = this.core.icount;
         const r = this.core.run(budget);
         const dt = perfNow() - ts;
         this.uart.flush();
-        if (r === 0) {                           // adapt: aim for ~2-5 ms per slice
+        if (r === 0 && budget === this.slice) {  // adapt: aim for ~2-5 ms per slice
           if (dt < 2 && this.slice < SLICE_MAX) this.slice = Math.min(SLICE_MAX, this.slice * 2);
           else if (dt > 5 && this.slice > SLICE_MIN) this.slice = Math.max(SLICE_MIN, this.slice >> 1);
         }
+        if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(this.core.icount - ic) / dt);
         if (r === RUN_SHUTDOWN) return finish("shutdown", { message: "triple fault" });
         if (r === RUN_HLT && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
           if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });

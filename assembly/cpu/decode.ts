@@ -63,7 +63,7 @@ function fetch8Slow(): u32 {
   if (!code64 && nextRip > <u64>segLimit(CS)) { raiseGP(0); return 0; }
   const lin: u64 = code64 ? nextRip : ((segBase(CS) + nextRip) & 0xffffffff);
   const page = lin & ~(<u64>0xfff);
-  const h = codePage(page);
+  const h = codePage(lin);   // the byte address: CR2 on #PF
   if (h == 0) {
     // #PF already raised by the MMU; executing from MMIO is not supported: #GP.
     if (!faultPending) raiseGP(0);
@@ -94,8 +94,16 @@ function fetch8Slow(): u32 {
   }
   return fetch8Slow();
 }
-export function fetch16(): u32 { const lo = fetch8(); return lo | (fetch8() << 8); }
-export function fetch32(): u32 { const lo = fetch16(); return lo | (fetch16() << 16); }
+export function fetch16(): u32 {
+  const r = nextRip;
+  if (r + 2 <= fetchEnd) { nextRip = r + 2; return <u32>load<u16>(fwBias + <usize>r); }
+  const lo = fetch8(); return lo | (fetch8() << 8);
+}
+export function fetch32(): u32 {
+  const r = nextRip;
+  if (r + 4 <= fetchEnd) { nextRip = r + 4; return load<u32>(fwBias + <usize>r); }
+  const lo = fetch16(); return lo | (fetch16() << 16);
+}
 export function fetch64(): u64 { const lo = <u64>fetch32(); return lo | (<u64>fetch32() << 32); }
 // Immediate of operand size; 64-bit operands take a sign-extended imm32 (SDM 2.2.1.5).
 export function fetchImm(size: u32): u64 {
@@ -104,46 +112,77 @@ export function fetchImm(size: u32): u64 {
   if (size == 4) return <u64>fetch32();
   return <u64><i64><i32>fetch32();
 }
-export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
+@inline export function fetchSImm8(): u64 { return <u64><i64><i8>fetch8(); }
 
 // ---- prefixes ----------------------------------------------------------------
 // Decode prefixes and the opcode (one- or two-byte map) into the context.
 // Three-byte maps (0F 38, 0F 3A) are left to the handler of 0x138 / 0x13A.
+// Legacy prefix bytes (66 67 26 2E 36 3E 64 65 F0 F2 F3) as a 256-bit set, so the
+// common prefix-free instruction costs one test.
+const PREFIX_SET: usize = memory.data<u32>([0, 0x40404040, 0, 0xf0, 0, 0, 0, 0x000d0000]);
+@inline function isLegacyPrefix(b: u32): bool {
+  return (load<u32>(PREFIX_SET + ((<usize>b >> 5) << 2)) & (1 << (b & 31))) != 0;
+}
+// Set when the previous instruction had prefixes, so their state must be cleared.
+let prefixDirty: bool = true;
+
+@inline function clearRex(): void { rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; }
+
 export function decodePrefixes(): void {
   opSize = codeDefault32 ? 4 : 2;
   adSize = code64 ? 8 : (codeDefault32 ? 4 : 2);
-  segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
-  rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0;
-  let b: u32;
-  while (true) {
-    b = fetch8();
-    if (faultPending) return;
-    switch (b) {
-      case 0x66: prefix66 = true; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x67: adSize = code64 ? 4 : (codeDefault32 ? 2 : 4); rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x26: segOvr = <i32>ES; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x2e: segOvr = <i32>CS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x36: segOvr = <i32>SS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x3e: segOvr = <i32>DS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x64: segOvr = <i32>FS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0x65: segOvr = <i32>GS; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0xf0: lockPrefix = true; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      case 0xf2: case 0xf3: repPrefix = b; rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; continue;
-      default: break;
-    }
-    // SDM 2.2.1: REX must immediately precede the opcode; an earlier REX is ignored.
-    if (code64 && (b & 0xf0) == 0x40) {
-      rexPresent = true;
-      rexW = (b & 8) != 0; rexR = (b & 4) << 1; rexX = (b & 2) << 2; rexB = (b & 1) << 3;
-      continue;
-    }
-    break;
+  if (prefixDirty) {
+    segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
+    clearRex();
+    prefixDirty = false;
   }
-  if (prefix66) opSize = code64 ? 2 : (codeDefault32 ? 2 : 4);
-  if (rexW) opSize = 8;
+  let b = fetch8();
+  // Common 64-bit case: one REX directly followed by the opcode.
+  if (code64 && (b & 0xf0) == 0x40) {
+    const r = nextRip;
+    if (r < fetchEnd) {
+      const b1 = <u32>load<u8>(fwBias + <usize>r);
+      if (!isLegacyPrefix(b1) && (b1 & 0xf0) != 0x40) {
+        prefixDirty = true;  // the REX fields are cleared by the next instruction
+        rexPresent = true;
+        rexW = (b & 8) != 0; rexR = (b & 4) << 1; rexX = (b & 2) << 2; rexB = (b & 1) << 3;
+        if (rexW) opSize = 8;
+        nextRip = r + 1;
+        b = b1;
+      }
+    }
+  }
+  if (isLegacyPrefix(b) || (code64 && (b & 0xf0) == 0x40)) {
+    prefixDirty = true;
+    while (true) {
+      if (faultPending) return;
+      switch (b) {
+        case 0x66: prefix66 = true; clearRex(); b = fetch8(); continue;
+        case 0x67: adSize = code64 ? 4 : (codeDefault32 ? 2 : 4); clearRex(); b = fetch8(); continue;
+        case 0x26: segOvr = <i32>ES; clearRex(); b = fetch8(); continue;
+        case 0x2e: segOvr = <i32>CS; clearRex(); b = fetch8(); continue;
+        case 0x36: segOvr = <i32>SS; clearRex(); b = fetch8(); continue;
+        case 0x3e: segOvr = <i32>DS; clearRex(); b = fetch8(); continue;
+        case 0x64: segOvr = <i32>FS; clearRex(); b = fetch8(); continue;
+        case 0x65: segOvr = <i32>GS; clearRex(); b = fetch8(); continue;
+        case 0xf0: lockPrefix = true; clearRex(); b = fetch8(); continue;
+        case 0xf2: case 0xf3: repPrefix = b; clearRex(); b = fetch8(); continue;
+        default: break;
+      }
+      // SDM 2.2.1: REX must immediately precede the opcode; an earlier REX is ignored.
+      if (code64 && (b & 0xf0) == 0x40) {
+        rexPresent = true;
+        rexW = (b & 8) != 0; rexR = (b & 4) << 1; rexX = (b & 2) << 2; rexB = (b & 1) << 3;
+        b = fetch8();
+        continue;
+      }
+      break;
+    }
+    if (prefix66) opSize = code64 ? 2 : (codeDefault32 ? 2 : 4);
+    if (rexW) opSize = 8;
+  }
   if (b == 0x0f) {
     b = fetch8();
-    if (faultPending) return;
     opcode = 0x100 | b;
   } else opcode = b;
 }
@@ -161,7 +200,23 @@ export function decodePrefixes(): void {
   return a == 8 ? v : (a == 4 ? v & 0xffffffff : v & 0xffff);
 }
 
-export function decodeModrm(): void {
+// Register operands (mod = 3) are decoded inline; memory forms go to decodeModrmMem.
+@inline export function decodeModrm(): void {
+  const r = nextRip;
+  if (r < fetchEnd) {
+    const b = <u32>load<u8>(fwBias + <usize>r);
+    if (b >= 0xc0) {
+      nextRip = r + 1;
+      modrm = b; modMod = 3;
+      modReg = ((b >> 3) & 7) | rexR;
+      modRm = (b & 7) | rexB;
+      eaRipRel = false; eaBase = -1;
+      return;
+    }
+  }
+  decodeModrmMem();
+}
+function decodeModrmMem(): void {
   const b = fetch8();
   modrm = b;
   modMod = b >> 6;

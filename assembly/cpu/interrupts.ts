@@ -286,8 +286,24 @@ export function flagsWritable(size: u32): u64 {
 export function iret(size: u32): void {
   const sz = size;
   if (!S.protMode || S.vm86) {
-    // SDM IRET real-address / virtual-8086 mode (VM86 needs IOPL 3; no VME).
-    if (S.vm86 && getIOPL() < 3) { raiseFault(EXC_GP, 0, true); return; }
+    // SDM IRET real-address / virtual-8086 mode (VM86 needs IOPL 3, or VME with a 16-bit IRET).
+    if (S.vm86 && getIOPL() < 3) {
+      if ((S.cr4 & S.CR4_VME) == 0 || sz != 2) { raiseFault(EXC_GP, 0, true); return; }
+      D.frameCurrent();
+      const ip = D.framePop(2), cs = <u32>D.framePop(2), fl = D.framePop(2);
+      if (faultPending) return;
+      // SDM 20.4: TF=1, or IF=1 with VIP pending => #GP(0); IF goes to VIF, IOPL unchanged.
+      if ((fl & F_TF) != 0 || ((fl & F_IF) != 0 && (flagsRaw & F_VIP) != 0)) { raiseFault(EXC_GP, 0, true); return; }
+      const old = getRflags();
+      const m: u64 = 0x4dd5;
+      setRflags((old & ~(m | F_VIF)) | (fl & m) | ((fl & F_IF) != 0 ? F_VIF : 0));
+      D.commitFrameSp();
+      S.setSeg(CS, cs, <u64>cs << 4, 0xffff, 0xfb);
+      setRipBoth(ip);
+      nmiBlocked = false;
+      S.updateMode();
+      return;
+    }
     D.frameCurrent();
     const ip = D.framePop(sz), cs = <u32>D.framePop(sz), fl = D.framePop(sz);
     if (faultPending) return;

@@ -99,18 +99,32 @@ static u64 idt[512] __attribute__((aligned(16)));
 static u64 idt[256] __attribute__((aligned(16)));
 #endif
 volatile struct trapinfo last_trap;
-volatile uptr fixup_ip, fault_ip_want;
+volatile uptr fixup_ip, fault_ip_want, fault_next_ip;
+uptr user_eflags = 2;
+u8 user_stack[8192] __attribute__((aligned(16)));
+extern char user_return[];
 
 static void default_hook(struct frame *f) {
+  if (f->vec == 0x80 && (u32)F_AX(f) == USER_EXIT) {   /* back from enter_user */
+    f->ip = (uptr)user_return;
+#ifdef __x86_64__
+    f->cs = SEL_CODE64; f->ss = SEL_DATA;
+#else
+    f->cs = SEL_CODE32;
+#endif
+    f->flags = 2;
+    return;
+  }
   last_trap.vec = f->vec; last_trap.err = f->err; last_trap.ip = f->ip;
   last_trap.cs = f->cs; last_trap.flags = f->flags;
   last_trap.cr2 = read_cr2(); last_trap.count++;
-  if (fixup_ip) { f->ip = fixup_ip; fixup_ip = 0; return; }
+  if (fixup_ip) { f->ip = fixup_ip; fixup_ip = 0; f->flags &= ~(uptr)0x100; return; }
   printf("not ok - unexpected trap vector %u error 0x%x at ip 0x%lx\n", (unsigned)f->vec, (unsigned)f->err, (unsigned long)f->ip);
   exit(3);
 }
 void (*trap_hook)(struct frame *f) = default_hook;
 void trap_dispatch(struct frame *f) { trap_hook(f); }
+void trap_default(struct frame *f) { default_hook(f); }
 
 void idt_set(int vec, uptr h, int type, int dpl, int ist) {
 #ifdef __x86_64__
@@ -134,7 +148,7 @@ void idt_set_present(int vec, int present) {
   if (present) *e |= 1ull << 47; else *e &= ~(1ull << 47);
 }
 void idt_init(void) {
-  for (int i = 0; i < 256; i++) idt_set(i, vector_table[i], 0xE, 0, 0);
+  for (int i = 0; i < 256; i++) idt_set(i, vector_table[i], 0xE, i == 0x80 ? 3 : 0, 0);
   struct { u16 limit; uptr base; } __attribute__((packed)) d = { sizeof(idt) - 1, (uptr)idt };
   __asm__ volatile("lidt %0" :: "m"(d));
 }

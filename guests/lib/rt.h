@@ -64,10 +64,16 @@ struct frame {
   u32 vec, err, ip, cs, flags, sp, ss;   /* sp, ss only on a privilege change */
 #endif
 };
+#ifdef __x86_64__
+#define F_AX(f) ((f)->rax)
+#else
+#define F_AX(f) ((f)->eax)
+#endif
 extern u64 gdt[];
 extern const uptr vector_table[256];
 /* Called for every vector; the default records the trap and resumes at fixup_ip (see TRY). */
 extern void (*trap_hook)(struct frame *f);
+void trap_default(struct frame *f);   /* the default hook, for hooks that chain to it */
 void idt_init(void);   /* all 256 vectors -> stubs, interrupt gates, DPL 0, loads IDTR */
 void idt_set(int vec, uptr handler, int type, int dpl, int ist);
 void idt_set_present(int vec, int present);
@@ -85,15 +91,22 @@ extern u8 ring0_stack[8192], ist_stack[8192];   /* TSS.RSP0/ESP0 and IST1 stacks
 /* The default trap hook records the last trap here. */
 struct trapinfo { uptr vec, err, ip, cr2, cs, flags; int count; };
 extern volatile struct trapinfo last_trap;
-extern volatile uptr fixup_ip, fault_ip_want;
+extern volatile uptr fixup_ip, fault_ip_want, fault_next_ip;
+/* Ring 3: enter_user runs fn at CPL 3 on ustack with EFLAGS = user_eflags; it returns when
+   fn returns (through INT 0x80 with EAX = USER_EXIT, handled by the default trap hook). */
+#define USER_EXIT 0xE417
+int enter_user(void (*fn)(void), void *ustack);
+extern uptr user_eflags;
+extern u8 user_stack[8192];
 
-/* TRY(insns): run insns; if they trap, the default hook records the trap and resumes after
-   them. fault_ip_want is the address of the first instruction. */
+/* TRY(setup, insn, : outputs : inputs : clobbers): run setup then insn; if they trap, the
+   default hook records the trap and resumes after them. fault_ip_want is the address of insn,
+   fault_next_ip the address after it. */
 #ifdef __x86_64__
-#define TRY_PRE "movq $0f, fault_ip_want(%%rip)\n\tmovq $1f, fixup_ip(%%rip)\n\t"
+#define TRY_PRE "movq $2f, fault_ip_want(%%rip)\n\tmovq $1f, fixup_ip(%%rip)\n\tmovq $1f, fault_next_ip(%%rip)\n\t"
 #else
-#define TRY_PRE "movl $0f, fault_ip_want\n\tmovl $1f, fixup_ip\n\t"
+#define TRY_PRE "movl $2f, fault_ip_want\n\tmovl $1f, fixup_ip\n\tmovl $1f, fault_next_ip\n\t"
 #endif
-#define TRY(insns, ...) do { last_trap.vec = 0xff; last_trap.count = 0; \
-  __asm__ volatile(TRY_PRE "0:\n\t" insns "\n1:\n\t" __VA_ARGS__); fixup_ip = 0; } while (0)
+#define TRY(setup, insn, ...) do { last_trap.vec = 0xff; last_trap.count = 0; \
+  __asm__ volatile(TRY_PRE setup "\n2:\t" insn "\n1:\n\t" __VA_ARGS__); fixup_ip = 0; } while (0)
 void print_trap(const char *what);

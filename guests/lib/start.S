@@ -44,15 +44,15 @@ _start:
 #ifdef __x86_64__
         /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] = i*2M | PS|RW|P */
         movl $boot_pdpt, %eax
-        orl $3, %eax
+        orl $7, %eax
         movl %eax, boot_pml4
         movl $boot_pd, %eax
-        orl $3, %eax
+        orl $7, %eax
         movl %eax, boot_pdpt
         xorl %ecx, %ecx
 2:      movl %ecx, %eax
         shll $21, %eax
-        orl $0x83, %eax
+        orl $0x87, %eax          /* P RW US PS: user code may run anywhere */
         movl %eax, boot_pd(,%ecx,8)
         incl %ecx
         cmpl $512, %ecx

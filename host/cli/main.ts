@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") { process.stdout.write(USAGE + "\n"); return; }
   let a: Args;
   try { a = parseArgs(argv); } catch (e) {
-    if (e instanceof UsageError) die(`${e.message}\n${USAGE.split("\n")[0]}`, 64);
+    if (e instanceof UsageError) die(`${e.message} (see nestvm --help)`, 64);
     throw e;
   }
 
@@ -157,10 +157,36 @@ async function main(): Promise<void> {
   }
 
   const useStdin = a.serial === "stdio";
-  const m = await Machine.create({
+  // On a terminal, keys go to the guest as typed (raw mode, like QEMU -nographic); Ctrl-A x quits
+  // and Ctrl-A Ctrl-A sends a Ctrl-A.
+  const rawTty = useStdin && process.stdin.isTTY === true && typeof process.stdin.setRawMode === "function";
+  let quitByKey = false;
+  let m: Machine | undefined;
+  const m0 = await Machine.create({
     memBytes: a.mem, tsc: a.tsc, serialOut: writeOut,
-    serialIn: useStdin ? (push) => { process.stdin.on("data", (d: Uint8Array) => push(new Uint8Array(d))); } : undefined,
+    serialIn: useStdin ? (push) => {
+      let escape = false;
+      process.stdin.on("data", (d: Uint8Array) => {
+        if (!rawTty) { push(new Uint8Array(d)); return; }
+        const out: number[] = [];
+        for (const b of d) {
+          if (escape) {
+            escape = false;
+            if (b === 0x78 /* x */) { quitByKey = true; m?.stop(); return; }
+            if (b === 0x01) out.push(0x01);
+            continue;
+          }
+          if (b === 0x01) escape = true; else out.push(b);
+        }
+        if (out.length) push(Uint8Array.from(out));
+      });
+    } : undefined,
   });
+  m = m0;
+  if (rawTty) {
+    process.stdin.setRawMode(true);
+    process.on("exit", () => { try { process.stdin.setRawMode(false); } catch { /* gone */ } });
+  }
   try {
     if (a.flat) m.loadFlat(image, { mode: a.flat, name: basename(name) });
     else if (!findMultibootHeader(image)) die(`${name}: not a multiboot image (no multiboot header in the first 8192 bytes; use --flat for a raw binary)`, 65);
@@ -178,7 +204,7 @@ async function main(): Promise<void> {
   switch (r.reason) {
     case "exit": process.exit(r.exitCode! & 0xff);
     case "halt": process.exit(0);
-    case "stopped": process.exit(interrupted ? 130 : 0);
+    case "stopped": process.exit(interrupted && !quitByKey ? 130 : 0);
     case "shutdown": die(`guest shut down: ${r.message ?? "shutdown"} after ${r.instructions} instructions`, 4);
     case "timeout": die(`timeout: ${r.message ?? ""} after ${r.instructions} instructions (${r.seconds.toFixed(2)} s)`, 124);
     case "error": die(`emulator error: ${r.message ?? "unknown"}`, 70);

@@ -9,6 +9,10 @@ const B_SET = 0x80, B_24H = 0x02, B_BIN = 0x04;
 
 export class Cmos {
   readonly ram = new Uint8Array(128);
+  /** IRQ8 output (edge-triggered at the PIC: raised when C.IRQF sets, lowered when C is read). */
+  setIrq: (level: boolean) => void = () => {};
+  private lastNs = 0;                     // virtual time flags were last brought up to date
+  private irqLevel = false;
   index = 0;
   nmiDisabled = false;
   /** Seconds since the epoch at virtual time 0, adjusted when the guest sets the clock. */
@@ -86,8 +90,10 @@ export class Cmos {
         return (this.ram[A] & 0x7f) | (uip ? 0x80 : 0);
       }
       case C: {
+        this.tick(this.now());
         const v = this.ram[C];
-        this.ram[C] = 0;           // reading C clears the flags
+        this.ram[C] = 0;           // reading C clears the flags and the interrupt
+        this.updateIrq();
         return v;
       }
       default: return this.ram[i];
@@ -116,7 +122,7 @@ export class Cmos {
       return;
     }
     switch (i) {
-      case A: this.ram[A] = v & 0x7f; break;           // UIP is read-only
+      case A: this.tick(this.now()); this.ram[A] = v & 0x7f; break;  // UIP is read-only
       case B: {
         const wasSet = (this.ram[B] & B_SET) !== 0;
         if (v & B_SET && !wasSet) this.frozen = this.seconds();
@@ -124,12 +130,64 @@ export class Cmos {
           this.baseSec = this.frozen - Math.floor(this.now() / 1e9);
           this.frozen = null;
         }
-        this.ram[B] = v & (B_SET ? 0xff : 0xff);
+        this.tick(this.now());
+        this.ram[B] = v;
         if (v & B_SET) this.ram[B] &= ~0x10;           // SET clears UIE
+        this.updateIrq();
         break;
       }
       case C: case D: break;                            // read-only
       default: this.ram[i] = v;
     }
+  }
+
+  /** Periodic-interrupt period in ns (status A rate select with the 32.768 kHz divider), or 0. */
+  private periodNs(): number {
+    const rate = this.ram[A] & 0x0f, div = (this.ram[A] >> 4) & 7;
+    if (rate === 0 || div !== 2) return 0;
+    const r = rate < 3 ? rate + 7 : rate;        // rates 1, 2 behave as 8, 9
+    return 1e9 / (32768 >> (r - 1));
+  }
+
+  private updateIrq(): void {
+    const c = this.ram[C] & 0x70, b = this.ram[B] & 0x70;
+    if (c & b) this.ram[C] |= 0x80; else this.ram[C] &= 0x7f;
+    const lvl = (this.ram[C] & 0x80) !== 0;
+    if (lvl !== this.irqLevel) { this.irqLevel = lvl; this.setIrq(lvl); }
+  }
+
+  private alarmMatches(): boolean {
+    const r = this.ram;
+    const d = new Date(this.seconds() * 1000);
+    const m = (alarm: number, v: number) => (alarm & 0xc0) === 0xc0 || alarm === v;
+    return m(r[1], this.enc(d.getUTCSeconds())) && m(r[3], this.enc(d.getUTCMinutes())) && m(r[5], this.encHour(d.getUTCHours()));
+  }
+
+  /** Set PF / UF / AF for the periods and seconds that passed since the last call. */
+  tick(now: number): void {
+    const last = this.lastNs;
+    if (now <= last) return;
+    this.lastNs = now;
+    const p = this.periodNs();
+    if (p && Math.floor(now / p) > Math.floor(last / p)) this.ram[C] |= 0x40;
+    if (!(this.ram[B] & B_SET) && Math.floor(now / 1e9) > Math.floor(last / 1e9)) {
+      this.ram[C] |= 0x10;
+      if (this.alarmMatches()) this.ram[C] |= 0x20;
+    }
+    this.updateIrq();
+  }
+
+  /** Next virtual time an enabled RTC interrupt can fire, or Infinity. */
+  nextDeadline(now: number): number {
+    const b = this.ram[B];
+    let d = Infinity;
+    const p = this.periodNs();
+    if ((b & 0x40) && p) d = (Math.floor(now / p) + 1) * p;
+    if ((b & 0x30) && !(b & B_SET)) d = Math.min(d, (Math.floor(now / 1e9) + 1) * 1e9);
+    return d;
+  }
+
+  reset(): void {
+    this.ram[B] &= ~0x70; this.ram[C] = 0; this.updateIrq();
   }
 }

@@ -1,7 +1,7 @@
 // Raw flat binaries.
 //  mode 'protected' (default): loaded at `addr` (default 0x100000), entered at `entry`
 //    (default addr) in the same state as a multiboot kernel: 32-bit flat protected mode,
-//    paging off, IF=0, GDT 0x08 code / 0x10 data at 0x9fe00, ESP=0x7000, EAX=EBX=0.
+//    paging off, IF=0, GDT 0x08 code / 0x10 data at 0x9fe00, ESP=0x6f08, EAX=EBX=0.
 //  mode 'real': loaded at `addr` (default 0x7c00, the boot-sector convention) and entered
 //    in real mode with CS=0, IP=entry, DS=ES=SS=0, SP=0x7c00, DL=0x80, IF=0.
 import type { Core } from "../core";

@@ -61,3 +61,27 @@ test("CMOS: setting the clock with SET, status registers, NMI bit and RAM", () =
   clock.t = 7e9 + 1e9 - 100e3;    // within 244 us of the next update
   assert.equal(rd(0x0a) & 0x80, 0x80);
 });
+
+test("CMOS: periodic, update-ended and alarm interrupts set status C and IRQ8", () => {
+  const { rd, wr, c, clock } = mk(16 << 20, T);
+  const irq = [];
+  c.setIrq = (l) => irq.push(l);
+  wr(0x0a, 0x26);                 // 1024 Hz
+  wr(0x0b, 0x42);                 // PIE, 24h BCD
+  assert.equal(c.nextDeadline(0), 1e9 / 1024);
+  clock.t = 1e9 / 1024 + 1; c.tick(clock.t);
+  assert.deepEqual(irq, [true]);
+  assert.equal(rd(0x0c), 0xc0);   // IRQF | PF
+  assert.deepEqual(irq, [true, false]);
+  assert.equal(rd(0x0c), 0x00);
+  wr(0x0b, 0x12);                 // UIE only
+  clock.t = 1e9 + 5; c.tick(clock.t);
+  assert.equal(rd(0x0c) & 0x90, 0x90);  // IRQF | UF (PF is set too, but not enabled)
+  // alarm at 15:05:01 (the clock started at 15:04:59; now 15:05:00)
+  wr(0x01, 0x01); wr(0x03, 0x05); wr(0x05, 0x15);
+  wr(0x0b, 0x22);                 // AIE
+  clock.t = 2e9 + 5; c.tick(clock.t);
+  assert.equal(rd(0x0c) & 0xb0, 0xb0);  // IRQF | AF (and UF)
+  clock.t = 3e9 + 5; c.tick(clock.t);
+  assert.equal(rd(0x0c) & 0xa0, 0x00);  // no match at 15:05:02
+});

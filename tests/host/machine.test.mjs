@@ -149,3 +149,35 @@ test("runImage returns the serial text", async () => {
   assert.equal(r.reason, "timeout");
   assert.equal(r.serial, "");
 });
+
+// fixtures/timer.S assembled (as --32; ld -m elf_i386 -Ttext 0x100000 --oformat binary):
+// PIC + PIT ch0 mode 2 at ~1 ms, STI/HLT loop, prints 'T' per IRQ0, exits with the count (20).
+const TIMER_BIN = Uint8Array.from("b85a00100066a370011000c1e81066a3760110000f011d78011000b011e620e6a0b020e621b028e6a1b004e621b002e6a1b001e621e6a1b0fee621b0ffe6a1b034e643b0a9e640b004e64031dbfbf483fb1472fafa88d8e6f4f450524366baf803b054eeb020e6205a58cf8d742600900000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000800008e0000070170001000".match(/../g), (h) => parseInt(h, 16));
+
+test("real core: PIT IRQ0 through the PIC wakes HLT; 20 ticks then debug exit", async () => {
+  for (const tsc of ["realtime", "icount"]) {
+    let serial = "";
+    const m = await Machine.create({ memBytes: 4 << 20, tsc, serialOut: (b) => { serial += new TextDecoder().decode(b); } });
+    m.loadFlat(TIMER_BIN);
+    const t0 = performance.now();
+    const r = await m.run({ maxSeconds: 10 });
+    const ms = performance.now() - t0;
+    assert.equal(r.reason, "exit", `${tsc}: ${r.reason} ${r.message ?? ""}`);
+    assert.equal(r.exitCode, (20 << 1) | 1);
+    assert.equal(serial, "T".repeat(20));
+    if (tsc === "realtime") assert.ok(ms >= 19, `realtime run took only ${ms} ms`);
+    else assert.ok(m.nowNs() >= 20 * 1193 * 838.09, String(m.nowNs()));  // virtual time skipped ahead
+  }
+});
+
+test("icount mode is deterministic: same instructions and virtual time on every run", async () => {
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    const m = await Machine.create({ memBytes: 4 << 20, tsc: "icount" });
+    m.loadFlat(TIMER_BIN);
+    const r = await m.run({ maxSeconds: 10 });
+    runs.push([r.reason, r.instructions, m.nowNs()]);
+  }
+  assert.deepEqual(runs[0], runs[1]);
+  assert.equal(runs[0][0], "exit");
+});

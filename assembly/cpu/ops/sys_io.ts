@@ -8,6 +8,7 @@ import * as Dec from "../decode";
 import { readMem, writeMem, linearAddr, BAD_ADDR } from "../segmem";
 import { portIn, portOut } from "../../host";
 import { sysRead } from "../descriptors";
+import { stopRequested } from "../run";
 
 // SDM Vol.1 19.5.1/19.5.2: returns false with #GP(0) raised when the access is denied.
 export function ioAllowed(port: u32, size: u32): bool {
@@ -92,7 +93,9 @@ export function insOp(byteOp: bool): void {
     setIdx(RDI, di + step);
     n--;
     if (rep) setIdx(RCX, n);
-    if (rep && n > 0 && ++iters >= REP_CHUNK) { Dec.setNextRip(Dec.instrStart); return; }
+    // Restart later (RIP unchanged) after a chunk or when the host asked to stop (e.g. an OUT
+    // to a debug-exit port) so the remaining iterations do not run past the stop.
+    if (rep && n > 0 && (++iters >= REP_CHUNK || stopRequested)) { Dec.setNextRip(Dec.instrStart); return; }
   }
 }
 // 6E/6F OUTS: DS(seg override):[rSI] -> port DX.
@@ -113,6 +116,8 @@ export function outsOp(byteOp: bool): void {
     setIdx(RSI, si + step);
     n--;
     if (rep) setIdx(RCX, n);
-    if (rep && n > 0 && ++iters >= REP_CHUNK) { Dec.setNextRip(Dec.instrStart); return; }
+    // Restart later (RIP unchanged) after a chunk or when the host asked to stop (e.g. an OUT
+    // to a debug-exit port) so the remaining iterations do not run past the stop.
+    if (rep && n > 0 && (++iters >= REP_CHUNK || stopRequested)) { Dec.setNextRip(Dec.instrStart); return; }
   }
 }

@@ -2,11 +2,11 @@
 // gate, interrupts through task gates, IRET with NT=1.
 import * as S from "../state";
 import { CS, SS, DS, ES, FS, GS, LDTR, TR, AR_UNUSABLE } from "../state";
-import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS } from "../fault";
+import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS, EXC_DB } from "../fault";
 import { getRflags, setRflags, F_NT, F_VM } from "../flags";
 import * as D from "../descriptors";
 import { setNextRip } from "../decode";
-import { tlbFlushAll } from "../../mmu/access";
+import { tlbCr3Written, loadPdptes } from "../../mmu/access";
 
 export const TS_JMP: u32 = 0, TS_CALL: u32 = 1, TS_INT: u32 = 2, TS_IRET: u32 = 3;
 
@@ -96,7 +96,12 @@ export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
   S.setSeg(TR, sel, nBase, D.dLimit(), D.dAr());
   S.setCr0Raw(S.cr0 | S.CR0_TS);
   // Step 11: the new task's state.
-  if (S.pagingOn && nCr3 != S.cr3) { S.setCr3Raw(nCr3); tlbFlushAll(true); }
+  // SDM 7.3 step 11: CR3 (and the PDPTEs under PAE paging; a bad PDPTE is #GP(0)).
+  if (S.pagingOn) {
+    S.setCr3Raw(nCr3);
+    if ((S.cr4 & S.CR4_PAE) != 0 && !loadPdptes()) { raiseFault(EXC_GP, 0, true); return; }
+    tlbCr3Written(false);
+  }
   for (let r: u32 = 0; r < 8; r++) S.setReg32(r, <u32>D.sysRead(nBase + <u64>(0x28 + r * 4), 4));
   setRflags(newFl);
   S.setRip(nEip); setNextRip(nEip);
@@ -125,6 +130,7 @@ export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
     return;
   }
   const cpl = csSel & 3;
+  const tBit = (<u32>D.sysRead(nBase + 0x64, 2) & 1) != 0;
   loadTaskSeg(CS, csSel, cpl, ext);
   if (faultPending) return;
   segSel = <u32>D.sysRead(nBase + 0x50, 2);
@@ -137,5 +143,10 @@ export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
     segSel = <u32>D.sysRead(nBase + <u64>(0x48 + s * 4), 2);
     loadTaskSeg(s, segSel, cpl, ext);
     if (faultPending) return;
+  }
+  // SDM 7.2.1: the T flag of the new TSS raises a #DB (DR6.BT) before its first instruction.
+  if (tBit) {
+    S.setDr(6, S.getDr(6) | 0x8000);
+    raiseFault(EXC_DB, 0, false);
   }
 }
