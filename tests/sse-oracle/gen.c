@@ -1,9 +1,20 @@
+#define _GNU_SOURCE
 // Native oracle: runs instruction bytes with random xmm0/xmm1/rax/mxcsr, prints results.
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <setjmp.h>
+#include <ucontext.h>
+static sigjmp_buf jb; static unsigned fmx; static uint64_t fx0[2], fx1[2], frax;
+static void onfpe(int sig, siginfo_t *si, void *uc) {
+  ucontext_t *u = uc; fmx = u->uc_mcontext.fpregs->mxcsr;
+  memcpy(fx0, &u->uc_mcontext.fpregs->_xmm[0], 16); memcpy(fx1, &u->uc_mcontext.fpregs->_xmm[1], 16);
+  frax = u->uc_mcontext.gregs[REG_RAX];
+  u->uc_mcontext.fpregs->mxcsr = 0x1f80; siglongjmp(jb, 1);
+}
 typedef struct { uint32_t mxin, mxout; uint64_t x0[2], x1[2], out[2], rflags, rax, raxout, x1out[2], mm0out, mm1out; } St;
 static uint64_t rnd64(void){ return ((uint64_t)rand()<<62) ^ ((uint64_t)rand()<<31) ^ rand(); }
 static uint32_t f32v(void){
@@ -43,6 +54,8 @@ int main(int argc, char **argv){
   int o = 0; memcpy(m+o, pre, sizeof pre); o += sizeof pre; if (mmx) { memcpy(m+o, prem, sizeof prem); o += sizeof prem; }
   memcpy(m+o, ins, il); o += il; if (mmx) { memcpy(m+o, postm, sizeof postm); o += sizeof postm; } memcpy(m+o, post, sizeof post);
   void (*fn)(St*) = (void(*)(St*))m;
+  int unmask = getenv("UNMASK") != 0;
+  struct sigaction sa; memset(&sa, 0, sizeof sa); sa.sa_sigaction = onfpe; sa.sa_flags = SA_SIGINFO | SA_NODEFER; sigaction(SIGFPE, &sa, 0);
   for (int i = 0; i < n; i++) {
     St s; memset(&s, 0, sizeof s);
     s.mxin = 0x1f80 | ((rand()%4) << 13) | ((rand()%4==0) ? 0x40 : 0) | ((rand()%4==0) ? 0x8000 : 0);
@@ -54,13 +67,17 @@ int main(int argc, char **argv){
     else { for (int j=0;j<2;j++){ s.x0[j]=rnd64(); s.x1[j]=rnd64(); } }
     s.rax = (rand()%2) ? rnd64() : (uint64_t)(int64_t)(int32_t)rnd64();
     if (rand()%4==0) s.rax = (rand()%2) ? (rnd64() >> (rand()%64)) : -(int64_t)(rnd64() >> (rand()%64));
+    if (unmask) for (int k = 7; k <= 12; k++) if (rand() % 3 == 0) s.mxin &= ~(1u << k);
     if (kind == 'z') s.rax = (uint64_t)(uint32_t)(rand()%40 - 20) | ((uint64_t)(uint32_t)(rand()%40 - 20) << 32);
-    fn(&s);
+    int faulted = 0;
+    if (sigsetjmp(jb, 1)) { faulted = 1; s.mxout = fmx; memcpy(s.out, fx0, 16); memcpy(s.x1out, fx1, 16); s.raxout = frax; s.rflags = 0; }
+    else fn(&s);
     if (mmx) { s.out[0] = s.mm0out; s.x1out[0] = s.mm1out; }
-    printf("%x %016llx %016llx %016llx %016llx %016llx %x %016llx %016llx %016llx %llx %016llx %016llx\n", s.mxin,
+    printf("%x %016llx %016llx %016llx %016llx %016llx %x %016llx %016llx %016llx %llx %016llx %016llx %d\n", s.mxin,
       (unsigned long long)s.x0[0],(unsigned long long)s.x0[1],(unsigned long long)s.x1[0],(unsigned long long)s.x1[1],(unsigned long long)s.rax,
       s.mxout,(unsigned long long)s.out[0],(unsigned long long)s.out[1],(unsigned long long)s.raxout,(unsigned long long)(s.rflags & 0x8d5),
-      (unsigned long long)s.x1out[0],(unsigned long long)s.x1out[1]);
+      (unsigned long long)s.x1out[0],(unsigned long long)s.x1out[1], faulted);
+    if (unmask) { /* column 14: fault */ }
   }
   return 0;
 }

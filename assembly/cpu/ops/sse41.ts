@@ -6,7 +6,7 @@ import { faultPending, raiseUD } from "../fault";
 import { modMod, modReg, modRm, rexW } from "../decode";
 import { setStatusFlags, F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF } from "../flags";
 import {
-  SRC, RES, TMP, copy16, loadSrc128, readM128, readMsz, writeMsz, clearExc, fpCommit, addExc, rcMode, X_PE, setExc, exc,
+  SRC, RES, TMP, copy16, loadSrc128, readM128, readMsz, writeMsz, clearExc, fpCommit, fpCommitStage, addExc, rcMode, X_PE, setExc, exc,
 } from "./sse_util";
 import * as S from "../state";
 import { arith32, arith64, isNaN32, isNaN64, isSNaN32, isSNaN64, OP_ADD, OP_MUL } from "./sse_float";
@@ -246,6 +246,8 @@ function dotProduct(op: u32, d: usize, imm: u32): bool {
   if (op == 0x40) {
     for (let i: usize = 0; i < 4; i++)
       store<u32>(TMP + 4 * i, ((imm >> (4 + <u32>i)) & 1) != 0 ? arith32(OP_MUL, load<u32>(d + 4 * i), load<u32>(SRC + 4 * i)) : 0);
+    if (!fpCommit()) return false;
+    clearExc();
     const s1 = arith32(OP_ADD, load<u32>(TMP), load<u32>(TMP + 4));
     const s2 = arith32(OP_ADD, load<u32>(TMP + 8), load<u32>(TMP + 12));
     const t = arith32(OP_ADD, s1, s2);
@@ -255,6 +257,8 @@ function dotProduct(op: u32, d: usize, imm: u32): bool {
   }
   for (let i: usize = 0; i < 2; i++)
     store<u64>(TMP + 8 * i, ((imm >> (4 + <u32>i)) & 1) != 0 ? arith64(OP_MUL, load<u64>(d + 8 * i), load<u64>(SRC + 8 * i)) : 0);
+  if (!fpCommit()) return false;
+  clearExc();
   const t = arith64(OP_ADD, load<u64>(TMP), load<u64>(TMP + 8));
   if (!fpCommit()) return false;
   for (let i: usize = 0; i < 2; i++) store<u64>(RES + 8 * i, ((imm >> <u32>i) & 1) != 0 ? t : 0);
