@@ -1,7 +1,7 @@
 // SSE4.1 (+ PCMPGTQ). Random-operand comparison against the host CPU found no differences;
 // these pin down a few concrete cases.
 import * as S from "../../assembly/cpu/state";
-import { setup32, setup64, code, run, setX, setX32, xlo, xhi, x32, NO_FAULT, DATA, flags, setMem64 } from "./sse_harness";
+import { setup32, setup64, code, run, setX, setX32, xlo, xhi, x32, NO_FAULT, DATA, flags, setMem64, mem16 } from "./sse_harness";
 
 function d32(a: u32): u8[] { return [<u8>a, <u8>(a >> 8), <u8>(a >> 16), <u8>(a >> 24)]; }
 
@@ -104,5 +104,20 @@ describe("SSE4.2", () => {
     code([0x66, 0x0f, 0x3a, 0x62, 0xd1, 0x00]);       // pcmpistrm xmm2, xmm1, equal any -> xmm0
     run(1);
     expect(xlo(0)).toBe(0x29c);                       // l l o . o . l at 2,3,4,7,9
+  });
+});
+
+describe("MOVBE", () => {
+  test("load/store byte-swapped; register form is #UD", () => {
+    setup32();
+    setMem64(DATA, 0x0000000011223344);
+    const a = d32(DATA), b = d32(DATA + 8);
+    code([0x0f, 0x38, 0xf0, 0x05, a[0], a[1], a[2], a[3]]);        // movbe eax, [DATA]
+    code([0x66, 0x0f, 0x38, 0xf1, 0x05, b[0], b[1], b[2], b[3]]);  // movbe [DATA+8], ax
+    expect(run(2)).toBe(NO_FAULT);
+    expect(S.getReg64(0)).toBe(0x44332211);
+    expect(mem16(DATA + 8)).toBe(0x1122);
+    code([0x0f, 0x38, 0xf0, 0xc0]);
+    expect(run(1)).toBe(6);
   });
 });
