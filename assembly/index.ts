@@ -12,6 +12,7 @@ import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
+import { syncBreakpoints } from "./cpu/control";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -45,6 +46,7 @@ export function reset(): void {
   resetInterrupts();
   resetMsrs();
   resetTsc();
+  syncBreakpoints();
   S.updateMode();
   tlbFlushAll(false);
   invalidateFetch();

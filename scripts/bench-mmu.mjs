@@ -10,13 +10,17 @@ const env = { portIn: () => -1, portOut() {}, mmioRead: () => -1, mmioWrite() {}
 const { instance } = await WebAssembly.instantiate(readFileSync("build/mmu-bench.wasm"), { env });
 const x = instance.exports;
 x.setup();
-const N = 2_000_000, SLICES = 10;
+const N = 1_000_000, SLICES = 5;
+// Best of 5 rounds (the machine is shared: the minimum is the least disturbed figure).
 function time(name, f) {
   for (let i = 0; i < 3; i++) f(N);           // warm-up / tier-up
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < SLICES; i++) f(N);
-  const ns = Number(process.hrtime.bigint() - t0) / (N * SLICES);
-  return [name, ns];
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < SLICES; i++) f(N);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / (N * SLICES));
+  }
+  return [name, best];
 }
 const rows = [time("baseline load<u32>", x.baseline), time("readLin32", x.read32), time("readLin(lin,4)", x.readGeneric),
   time("readLin64, 64 pages", x.read64Pages), time("writeLin32", x.write32), time("readMem(DS,off,4)", x.readMemDs)];

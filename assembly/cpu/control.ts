@@ -5,8 +5,8 @@ import {
   CR0_PE, CR0_PG, CR0_CD, CR0_NW, CR0_WP, CR0_ET, CR4_PAE, CR4_PGE, CR4_PSE, CR4_PCIDE, CR4_SMEP,
   CR4_SMAP, CR4_OSXSAVE, CR4_LA57, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE, AR_L,
 } from "./state";
-import { raiseGP, faultPending } from "./fault";
-import { tlbFlushAll } from "../mmu/access";
+import { raiseGP, raiseFault, faultPending, EXC_DB } from "./fault";
+import { tlbFlushAll, tlbCr3Written, loadPdptes } from "../mmu/access";
 import { invalidateFetch } from "./decode";
 import * as C from "./cpuid";
 import { syncMode } from "./descriptors";
@@ -48,6 +48,12 @@ export function writeCr0(v: u64): bool {
   if ((v & CR0_PE) == 0 && (efer & EFER_LMA) != 0) { raiseGP(0); return false; }
   S.setCr0Raw(v);
   S.setEferRaw(efer);
+  // SDM 4.4.1: enabling PAE paging (outside IA-32e mode) loads the PDPTEs; a reserved
+  // bit in a present PDPTE makes the MOV fail with #GP(0).
+  if ((v & CR0_PG) != 0 && (S.cr4 & CR4_PAE) != 0 && (efer & EFER_LMA) == 0 &&
+      (((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) != 0)) {
+    if (!loadPdptes()) { S.setCr0Raw(old); S.setEferRaw(S.efer); raiseGP(0); return false; }
+  }
   // SDM 4.10.4.1: changing PG, WP or PE invalidates all TLB entries (incl. global).
   if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) tlbFlushAll(false);
   if (((old ^ v) & (CR0_PG | CR0_PE)) != 0 || efer != S.efer) afterModeChange();
@@ -56,10 +62,17 @@ export function writeCr0(v: u64): bool {
 }
 
 export function writeCr3(v: u64): bool {
-  // SDM 4.5: in long/PAE modes bits above MAXPHYADDR are reserved (bit 63 only with PCIDE).
+  // SDM 4.10.4.1: with PCIDE, bit 63 set means "do not flush" and is not stored.
+  let noFlush = false;
+  if ((S.cr4 & CR4_PCIDE) != 0) { noFlush = (v >> 63) != 0; v &= ~((<u64>1) << 63); }
+  // SDM 4.5: in IA-32e mode bits above MAXPHYADDR are reserved.
   if (S.longMode && (v & ~PA_MASK) != 0) { raiseGP(0); return false; }
+  const old = S.cr3;
   S.setCr3Raw(S.longMode ? v : v & 0xffffffff);
-  tlbFlushAll(true);   // SDM 4.10.4.1: non-global entries
+  if (S.pagingOn && (S.cr4 & CR4_PAE) != 0 && !S.longMode && !loadPdptes()) {
+    S.setCr3Raw(old); raiseGP(0); return false;
+  }
+  tlbCr3Written(noFlush);
   invalidateFetch();
   return true;
 }
@@ -72,6 +85,11 @@ export function writeCr4(v: u64): bool {
   if (S.longMode && ((old ^ v) & CR4_LA57) != 0) { raiseGP(0); return false; }
   if ((v & CR4_PCIDE) != 0 && (old & CR4_PCIDE) == 0 && ((S.cr3 & 0xfff) != 0 || !S.longMode)) { raiseGP(0); return false; }
   S.setCr4Raw(v);
+  // SDM 4.4.1: a change of PAE, PGE, PSE or SMEP under PAE paging reloads the PDPTEs.
+  if (S.pagingOn && (v & CR4_PAE) != 0 && !S.longMode &&
+      ((old ^ v) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) != 0) {
+    if (!loadPdptes()) { S.setCr4Raw(old); raiseGP(0); return false; }
+  }
   // SDM 4.10.4.1: changing PGE, PAE, PSE, PCIDE, SMEP, SMAP or LA57 flushes everything.
   if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_LA57)) != 0) {
     tlbFlushAll(false);
@@ -100,6 +118,50 @@ export function writeEfer(v: u64): bool {
 }
 
 // ---- debug registers (SDM 17.2) ----
+// Enabled instruction breakpoints (bit n: DRn, R/W = 00), kept in sync with DR7 so the run
+// loop tests one global per instruction.
+export let execBpMask: u32 = 0;
+export let ioBpMask: u32 = 0;      // R/W = 10: I/O breakpoints (only with CR4.DE, SDM 17.2.4)
+export function syncBreakpoints(): void {
+  const d7 = <u32>S.getDr(7);
+  let m: u32 = 0, io: u32 = 0;
+  for (let n: u32 = 0; n < 4; n++) {
+    if (((d7 >> (n * 2)) & 3) == 0) continue;
+    const rw = (d7 >> (16 + n * 4)) & 3;
+    if (rw == 0) m |= 1 << n;
+    else if (rw == 2) io |= 1 << n;
+  }
+  execBpMask = m;
+  ioBpMask = io;
+}
+// Bits of DR6.B0-B3 for I/O breakpoints matching an access to [port, port+size).
+// The #DB is a trap taken after the instruction (interrupts.ts pendingDbTrap).
+export function ioBreakpoints(port: u32, size: u32): u32 {
+  if ((S.cr4 & S.CR4_DE) == 0) return 0;
+  const d7 = <u32>S.getDr(7);
+  let hit: u32 = 0;
+  for (let n: u32 = 0; n < 4; n++) {
+    if ((ioBpMask & (1 << n)) == 0) continue;
+    const lenCode = (d7 >> (18 + n * 4)) & 3;
+    const len: u32 = lenCode == 0 ? 1 : (lenCode == 1 ? 2 : (lenCode == 3 ? 4 : 8));
+    const a = <u32>S.getDr(n) & 0xffff & ~(len - 1);
+    if (port < a + len && a < port + size) hit |= 1 << n;
+  }
+  return hit;
+}
+// SDM 17.3.1.1: an instruction breakpoint is a fault taken before the instruction when
+// RF = 0. Returns true with #DB raised (DR6.Bn set).
+export function execBreakpoint(): bool {
+  const lin: u64 = S.code64 ? S.rip : (S.segBase(S.CS) + S.rip) & 0xffffffff;
+  let hit: u32 = 0;
+  for (let n: u32 = 0; n < 4; n++) {
+    if ((execBpMask & (1 << n)) != 0 && S.getDr(n) == lin) hit |= 1 << n;
+  }
+  if (hit == 0) return false;
+  S.setDr(6, (S.getDr(6) & ~(<u64>0xf)) | <u64>hit);
+  raiseFault(EXC_DB, 0, false);
+  return true;
+}
 export function readDr(n: u32): u64 {
   if (n == 4) n = 6;
   if (n == 5) n = 7;
@@ -115,5 +177,6 @@ export function writeDr(n: u32, v: u64): bool {
   if (n == 6) v = (v & 0x0001e00f) | 0xffff0ff0;
   else if (n == 7) v = (v & 0xffff2bff) | 0x400;
   S.setDr(n, v);
+  if (n == 7) syncBreakpoints();
   return !faultPending;
 }

@@ -4,10 +4,10 @@
 import * as S from "./state";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
-export const FEAT_XSAVE: bool = false;   // XSAVE/XRSTOR (SSE engineer); gates CR4.OSXSAVE, XGETBV/XSETBV
-export const FEAT_PSE36: bool = false;   // PSE-36 large pages above 4 GiB (not implemented by the MMU)
-export const FEAT_PCID: bool = false;    // CR4.PCIDE, INVPCID
-export const FEAT_LA57: bool = false;    // 5-level paging
+export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
+export const FEAT_PSE36: bool = true;    // PSE-36 (mmu/paging.ts)
+export const FEAT_PCID: bool = true;     // CR4.PCIDE (mmu/tlb.ts tags); INVPCID is not advertised
+export const FEAT_LA57: bool = true;     // 5-level paging (mmu/paging.ts)
 export const FEAT_SMEP: bool = true;     // implemented by the MMU engineer
 export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
 export const FEAT_UMIP: bool = true;     // SGDT/SIDT/SLDT/SMSW/STR #GP at CPL>0
@@ -16,19 +16,23 @@ export const FEAT_VMX: bool = false;     // issue 4
 export const FEAT_APIC: bool = false;    // issue 3
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
-export const LIN_ADDR_BITS: u32 = 48;
+export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
 export const MAX_BASIC_LEAF: u32 = 0xd;
 export const MAX_EXT_LEAF: u32 = 0x80000008;
 
-// Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT FXSR SSE SSE2 (+PSE36/APIC when present).
-export const L1_EDX: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
-  | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 24) | (1 << 25) | (1 << 26)
-  | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
-// Leaf 1 ECX: CX16 POPCNT (+XSAVE, PCID, VMX when present). OSXSAVE (bit 27) mirrors CR4.
-export const L1_ECX: u32 = (1 << 13) | (1 << 23) | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
-  | (FEAT_VMX ? 1 << 5 : 0);
-// Leaf 7.0 EBX: SMEP(7) SMAP(20) FSGSBASE(0); ECX: UMIP(2) LA57(16).
-export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0);
+// Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2
+// (+PSE36/APIC when present).
+export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
+  | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 19) | (1 << 23) | (1 << 24)
+  | (1 << 25) | (1 << 26) | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
+// Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, VMX when
+// present). OSXSAVE (bit 27) mirrors CR4. No MONITOR (3), SSE4.x, AES, AVX.
+export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
+  | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0) | (FEAT_VMX ? 1 << 5 : 0);
+// Leaf 7.0 EBX: SMEP(7) RDSEED(18) SMAP(20) CLFLUSHOPT(23) FSGSBASE(0); ECX: UMIP(2) LA57(16).
+// (No BMI1: TZCNT/ANDN are not advertised even though F3 0F BC decodes as TZCNT.)
+export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0)
+  | (1 << 18) | (1 << 23);
 export const L7_ECX: u32 = (FEAT_UMIP ? 1 << 2 : 0) | (FEAT_LA57 ? 1 << 16 : 0);
 // 0x80000001 ECX: LAHF/SAHF in 64-bit (0), LZCNT/ABM (5). EDX: SYSCALL(11) NX(20) 1GB(26) RDTSCP(27) LM(29).
 export const X1_ECX: u32 = (1 << 0) | (1 << 5);
@@ -73,7 +77,8 @@ export function cpuid(leaf: u32, sub: u32): void {
       if (sub == 0) {
         // EBX: size for the features enabled in XCR0; ECX: for all supported (legacy area + header).
         set4(<u32>XCR0_SUPPORTED, 576, 576, 0);
-      } else set4(0, 0, 0, 0);
+      } else if (sub == 1) set4(1, 0, 0, 0);   // XSAVEOPT
+      else set4(0, 0, 0, 0);
       return;
     case 0x80000000: set4(MAX_EXT_LEAF, 0, 0, 0); return;
     case 0x80000001: set4(0, 0, X1_ECX, X1_EDX); return;

@@ -63,7 +63,7 @@ function fetch8Slow(): u32 {
   if (!code64 && nextRip > <u64>segLimit(CS)) { raiseGP(0); return 0; }
   const lin: u64 = code64 ? nextRip : ((segBase(CS) + nextRip) & 0xffffffff);
   const page = lin & ~(<u64>0xfff);
-  const h = codePage(page);
+  const h = codePage(lin);   // the byte address: CR2 on #PF
   if (h == 0) {
     // #PF already raised by the MMU; executing from MMIO is not supported: #GP.
     if (!faultPending) raiseGP(0);
@@ -137,6 +137,21 @@ export function decodePrefixes(): void {
     prefixDirty = false;
   }
   let b = fetch8();
+  // Common 64-bit case: one REX directly followed by the opcode.
+  if (code64 && (b & 0xf0) == 0x40) {
+    const r = nextRip;
+    if (r < fetchEnd) {
+      const b1 = <u32>load<u8>(fwBias + <usize>r);
+      if (!isLegacyPrefix(b1) && (b1 & 0xf0) != 0x40) {
+        prefixDirty = true;  // the REX fields are cleared by the next instruction
+        rexPresent = true;
+        rexW = (b & 8) != 0; rexR = (b & 4) << 1; rexX = (b & 2) << 2; rexB = (b & 1) << 3;
+        if (rexW) opSize = 8;
+        nextRip = r + 1;
+        b = b1;
+      }
+    }
+  }
   if (isLegacyPrefix(b) || (code64 && (b & 0xf0) == 0x40)) {
     prefixDirty = true;
     while (true) {
@@ -185,7 +200,23 @@ export function decodePrefixes(): void {
   return a == 8 ? v : (a == 4 ? v & 0xffffffff : v & 0xffff);
 }
 
-export function decodeModrm(): void {
+// Register operands (mod = 3) are decoded inline; memory forms go to decodeModrmMem.
+@inline export function decodeModrm(): void {
+  const r = nextRip;
+  if (r < fetchEnd) {
+    const b = <u32>load<u8>(fwBias + <usize>r);
+    if (b >= 0xc0) {
+      nextRip = r + 1;
+      modrm = b; modMod = 3;
+      modReg = ((b >> 3) & 7) | rexR;
+      modRm = (b & 7) | rexB;
+      eaRipRel = false; eaBase = -1;
+      return;
+    }
+  }
+  decodeModrmMem();
+}
+function decodeModrmMem(): void {
   const b = fetch8();
   modrm = b;
   modMod = b >> 6;

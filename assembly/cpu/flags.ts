@@ -41,7 +41,7 @@ export let fCin: u64 = 0;       // carry in for ADC/SBB (0 or 1)
   fOp = op; fSize = size; fA = a; fB = 1; fR = r; fCin = 0;
 }
 
-export function getCF(): bool {
+@inline export function getCF(): bool {
   const op = fOp;
   if (op == LF_ADD) {
     const m = sizeMask(fSize);
@@ -56,15 +56,15 @@ export function getCF(): bool {
   if (op == LF_LOGIC) return false;
   return (flagsRaw & F_CF) != 0;
 }
-export function getZF(): bool {
+@inline export function getZF(): bool {
   if (fOp == LF_NONE) return (flagsRaw & F_ZF) != 0;
   return (fR & sizeMask(fSize)) == 0;
 }
-export function getSF(): bool {
+@inline export function getSF(): bool {
   if (fOp == LF_NONE) return (flagsRaw & F_SF) != 0;
   return (fR & signBit(fSize)) != 0;
 }
-export function getOF(): bool {
+@inline export function getOF(): bool {
   const op = fOp;
   if (op == LF_NONE) return (flagsRaw & F_OF) != 0;
   if (op == LF_LOGIC) return false;
@@ -72,7 +72,7 @@ export function getOF(): bool {
   if (op == LF_ADD || op == LF_INC) return ((fA ^ fR) & (fB ^ fR) & s) != 0;
   return ((fA ^ fB) & (fA ^ fR) & s) != 0; // SUB, DEC
 }
-export function getPF(): bool {
+@inline export function getPF(): bool {
   if (fOp == LF_NONE) return (flagsRaw & F_PF) != 0;
   return (popcnt<u32>(<u32>fR & 0xff) & 1) == 0;
 }

@@ -20,6 +20,9 @@ export let nmiPending: bool = false;
 export let nmiBlocked: bool = false;     // SDM 6.7.1: NMIs blocked until the next IRET
 export let intShadow: bool = false;      // STI / MOV SS shadow for the next instruction
 let softIntDone: bool = false;           // the instruction was INT n/INT3/INTO (no TF trap after it)
+export let pendingDbTrap: u32 = 0;       // DR6.B0-B3 of data/I/O breakpoints hit by this instruction
+export function addDbTrap(bits: u32): void { pendingDbTrap |= bits; }
+export function clearDbTrap(): void { pendingDbTrap = 0; }
 export function setIntrLine(v: bool): void { intrLine = v; }
 export function raiseNmi(): void { nmiPending = true; }
 export function setIntShadow(v: bool): void { intShadow = v; }
@@ -233,10 +236,18 @@ export function deliverFault(): void {
 }
 
 // #DB single-step trap after an instruction that began with TF=1 (SDM 17.3.1.4).
-export function singleStepTrap(): void {
-  if (softIntDone) { softIntDone = false; return; }
+// Also delivers the trap-class breakpoints of the instruction (pendingDbTrap, SDM 17.3.1.2).
+export function singleStepTrap(tf: bool): void {
+  const bp = pendingDbTrap;
+  pendingDbTrap = 0;
+  let bs = tf;
+  if (softIntDone) { softIntDone = false; bs = false; }
   if (intShadow) return;   // MOV SS / POP SS defer debug traps
-  S.setDr(6, S.getDr(6) | 0x4000);   // DR6.BS
+  if (!bs && bp == 0) return;
+  let d6 = S.getDr(6);
+  if (bp != 0) d6 = (d6 & ~(<u64>0xf)) | <u64>bp;
+  if (bs) d6 |= 0x4000;   // DR6.BS
+  S.setDr(6, d6);
   deliverEvent(EXC_DB, 0, false, EV_ICEBP, S.rip);
 }
 export function clearSoftInt(): void { softIntDone = false; }
@@ -270,7 +281,7 @@ export function checkInterrupts(): bool {
 
 export function resetInterrupts(): void {
   shutdown = false; intrLine = false; nmiPending = false; intShadow = false; nmiBlocked = false;
-  softIntDone = false;
+  softIntDone = false; pendingDbTrap = 0;
 }
 
 // ---- IRET ------------------------------------------------------------------------
@@ -278,7 +289,7 @@ export function resetInterrupts(): void {
 export function flagsWritable(size: u32): u64 {
   let m: u64 = 0x4dd5;   // CF PF AF ZF SF TF DF OF NT
   if (size >= 4) m |= F_RF | F_AC | F_ID;
-  if (S.cpl == 0) m |= 0x3000 | F_IF;
+  if (S.cpl == 0) m |= 0x3000 | F_IF | (size >= 4 ? F_VIF | F_VIP : 0);   // POPF masks VIF/VIP off
   else if (S.cpl <= getIOPL()) m |= F_IF;
   return m;
 }
@@ -286,8 +297,24 @@ export function flagsWritable(size: u32): u64 {
 export function iret(size: u32): void {
   const sz = size;
   if (!S.protMode || S.vm86) {
-    // SDM IRET real-address / virtual-8086 mode (VM86 needs IOPL 3; no VME).
-    if (S.vm86 && getIOPL() < 3) { raiseFault(EXC_GP, 0, true); return; }
+    // SDM IRET real-address / virtual-8086 mode (VM86 needs IOPL 3, or VME with a 16-bit IRET).
+    if (S.vm86 && getIOPL() < 3) {
+      if ((S.cr4 & S.CR4_VME) == 0 || sz != 2) { raiseFault(EXC_GP, 0, true); return; }
+      D.frameCurrent();
+      const ip = D.framePop(2), cs = <u32>D.framePop(2), fl = D.framePop(2);
+      if (faultPending) return;
+      // SDM 20.4: TF=1, or IF=1 with VIP pending => #GP(0); IF goes to VIF, IOPL unchanged.
+      if ((fl & F_TF) != 0 || ((fl & F_IF) != 0 && (flagsRaw & F_VIP) != 0)) { raiseFault(EXC_GP, 0, true); return; }
+      const old = getRflags();
+      const m: u64 = 0x4dd5;
+      setRflags((old & ~(m | F_VIF)) | (fl & m) | ((fl & F_IF) != 0 ? F_VIF : 0));
+      D.commitFrameSp();
+      S.setSeg(CS, cs, <u64>cs << 4, 0xffff, 0xfb);
+      setRipBoth(ip);
+      nmiBlocked = false;
+      S.updateMode();
+      return;
+    }
     D.frameCurrent();
     const ip = D.framePop(sz), cs = <u32>D.framePop(sz), fl = D.framePop(sz);
     if (faultPending) return;

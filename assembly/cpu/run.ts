@@ -9,6 +9,7 @@ import { shutdown, intrLine, nmiPending, intShadow, deliverFault, checkInterrupt
 import * as I from "./interrupts";
 import { F_TF, F_RF, flagsRaw } from "./flags";
 import * as F from "./flags";
+import { execBpMask, execBreakpoint } from "./control";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
 export const STOP_HLT: u32 = 1;      // HLT with nothing to wake it: host waits for an interrupt
@@ -21,12 +22,14 @@ export function requestStop(): void { stopRequested = true; }
 // Instructions retired in the slice that is running (for RDTSC in icount mode).
 let sliceBudget: u32 = 0;
 let sliceLeft: u32 = 0;
-export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft); }
+let notRetired: u32 = 0;   // budget used by instruction-breakpoint #DBs (no instruction retired)
+export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notRetired); }
 
 export function runSlice(budget: u32): u32 {
   stopRequested = false;
   sliceBudget = budget;
   sliceLeft = budget;
+  notRetired = 0;
   let reason = STOP_BUDGET;
   while (sliceLeft > 0) {
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
@@ -38,22 +41,30 @@ export function runSlice(budget: u32): u32 {
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (halted) { reason = STOP_HLT; break; }
     const f = flagsRaw;
+    if (execBpMask != 0 && (f & F_RF) == 0 && execBreakpoint()) {
+      // The #DB fault uses budget (so a breakpoint loop cannot hang the host) but retires nothing.
+      deliverFault();
+      sliceLeft--; notRetired++;
+      if (shutdown) { reason = STOP_SHUTDOWN; break; }
+      continue;
+    }
+    if ((f & F_TF) != 0) I.clearSoftInt();
     step();
     sliceLeft--;
-    if (faultPending) deliverFault();
-    else if ((f & (F_TF | F_RF)) != 0) {
+    if (faultPending) { I.clearDbTrap(); deliverFault(); }
+    else if ((f & (F_TF | F_RF)) != 0 || I.pendingDbTrap != 0) {
       // SDM 17.3.1.1: RF is cleared after any instruction completes; SDM 17.3.1.4:
-      // TF set at the start of an instruction => #DB trap after it.
+      // TF set at the start of an instruction => #DB trap after it (with any I/O breakpoint hits).
       F.setFlagBit(F_RF, false);
-      if ((f & F_TF) != 0) {
-        singleStepTrap();
+      if ((f & F_TF) != 0 || I.pendingDbTrap != 0) {
+        singleStepTrap((f & F_TF) != 0);
         if (faultPending) deliverFault();
       }
     }
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (stopRequested) { reason = STOP_HOST; break; }
   }
-  S.icount += <u64>(budget - sliceLeft);
-  sliceBudget = 0; sliceLeft = 0;
+  S.icount += <u64>(budget - sliceLeft - notRetired);
+  sliceBudget = 0; sliceLeft = 0; notRetired = 0;
   return reason;
 }

@@ -6,7 +6,7 @@ import {
   RSP, SS, FS, AR_TYPE, AR_S, AR_UNUSABLE, AR_DB, AR_P,
 } from "./state";
 import { raiseFault, faultPending, EXC_GP, EXC_SS } from "./fault";
-import { readLin, writeLin } from "../mmu/access";
+import { readLin, writeLin, tlbHostRead, tlbHostWrite } from "../mmu/access";
 
 export const BAD_ADDR: u64 = u64.MAX_VALUE;
 
@@ -55,11 +55,31 @@ export function linearAddr(seg: u32, off: u64, size: u32, write: bool): u64 {
 }
 
 export function readMem(seg: u32, off: u64, size: u32): u64 {
+  if (code64) {
+    // Fast path: a TLB hit implies a canonical address (mmu/access.ts tlbHostRead).
+    const h = tlbHostRead(seg >= FS ? off + segBase(seg) : off, size);
+    if (h != 0) {
+      if (size == 4) return <u64>load<u32>(h);
+      if (size == 8) return load<u64>(h);
+      if (size == 1) return <u64>load<u8>(h);
+      return <u64>load<u16>(h);
+    }
+  }
   const lin = linearAddr(seg, off, size, false);
   if (lin == BAD_ADDR) return 0;
   return readLin(lin, size);
 }
 export function writeMem(seg: u32, off: u64, size: u32, v: u64): void {
+  if (code64) {
+    const h = tlbHostWrite(seg >= FS ? off + segBase(seg) : off, size);
+    if (h != 0) {
+      if (size == 4) store<u32>(h, <u32>v);
+      else if (size == 8) store<u64>(h, v);
+      else if (size == 1) store<u8>(h, <u8>v);
+      else store<u16>(h, <u16>v);
+      return;
+    }
+  }
   const lin = linearAddr(seg, off, size, true);
   if (lin == BAD_ADDR) return;
   writeLin(lin, size, v);

@@ -8,7 +8,7 @@ import { physRead, physWrite, physHost } from "./phys";
 import {
   cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
-import { raisePF, faultPending } from "../cpu/fault";
+import { raisePF } from "../cpu/fault";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
   PG_NONE, PG_32, PF_P, PF_W, PF_U, PF_I, SZ_4K,
@@ -52,7 +52,7 @@ function permWord(user: bool, write: bool, nx: bool, dirty: bool): u32 {
 const PERM_ALL: u32 = (7 << CLS_USER) | (7 << CLS_SUP) | (7 << CLS_SUP_AC);
 
 // Translate a linear address; on failure raises #PF (fault.ts) and returns u64.MAX_VALUE.
-// Fills the TLB on success (guest RAM only).
+// Fills the TLB on success.
 export function translate(lin: u64, acc: u32): u64 {
   const sh = permShift();
   const e = tlbFind(lin);
@@ -63,16 +63,15 @@ export function translate(lin: u64, acc: u32): u64 {
   if (mode == PG_NONE) {
     // Linear = physical (32-bit linear addresses outside 64-bit mode; callers truncate).
     const frame = lin & ~(<u64>0xfff);
-    const h = physHost(frame, 4096);
-    if (h != 0) tlbInstall(lin, frame, h, PERM_ALL, false, SZ_4K);
+    tlbInstall(lin, frame, physHost(frame, 4096), PERM_ALL, false, SZ_4K);
     return lin;
   }
   if (!walk(lin, mode)) { pageFault(lin, acc, sh, mode, wErr); return NOT_MAPPED; }
   const perm = permWord(wUser, wWrite, wNx, true);
   if (((perm >> (sh + acc)) & 1) == 0) { pageFault(lin, acc, sh, mode, PF_P); return NOT_MAPPED; }
   setAccessedDirty(acc == ACC_WRITE);
-  const h = physHost(wFrame, 4096);
-  if (h != 0) tlbInstall(lin, wFrame, h, permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
+  // MMIO frames (host 0) are cached for the slow path only (tlb.ts KEY_SLOW).
+  tlbInstall(lin, wFrame, physHost(wFrame, 4096), permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
   return wFrame | (lin & 0xfff);
 }
 
@@ -87,10 +86,12 @@ function pageFault(lin: u64, acc: u32, sh: u32, mode: u32, bits: u32): void {
   raisePF(lin, err);
 }
 
-// Linear address of the page after lin's page (32-bit wrap outside 64-bit mode).
+// Linear address of the page after lin's page: 32-bit linear addresses wrap at 4 GiB outside
+// 64-bit mode. (A 64-bit address outside 64-bit mode comes from system code in IA-32e
+// mode, e.g. a descriptor-table or TSS access from compatibility mode: no wrap.)
 @inline function nextPage(lin: u64): u64 {
   const n = (lin & ~(<u64>0xfff)) + 0x1000;
-  return code64 ? n : n & 0xffffffff;
+  return code64 || lin > 0xffffffff ? n : n & 0xffffffff;
 }
 
 // ---- slow paths -------------------------------------------------------------------
@@ -197,6 +198,12 @@ function copyToPhys(pa: u64, src: usize, n: u32): void {
   return 0;
 }
 
+// Host address for a TLB hit (read / write permission for the current class), else 0.
+// A hit also implies lin is canonical: only canonical pages are ever cached (tlbInstall),
+// so callers in 64-bit mode may skip their canonical check on the hit path.
+@inline export function tlbHostRead(lin: u64, size: u32): usize { return hitHost(lin, size, 1); }
+@inline export function tlbHostWrite(lin: u64, size: u32): usize { return hitHost(lin, size, 2); }
+
 @inline export function readLin8(lin: u64): u32 {
   const h = hitHost(lin, 1, 1);
   return h != 0 ? <u32>load<u8>(h) : <u32>readSlow(lin, 1);
@@ -255,13 +262,14 @@ export function writeLin(lin: u64, size: u32, v: u64): void {
 
 // Host address of the start of the 4 KiB page holding lin, for instruction fetch.
 // Returns 0 (with #PF raised, or nothing raised if the page is MMIO) when it cannot.
+// Pass the linear address of the byte being fetched: a #PF reports it in CR2 (SDM 4.7).
 export function codePage(lin: u64): usize {
   const page = lin & ~(<u64>0xfff);
   const h = hitHost(page, 1, 4);
   if (h != 0) return h;
-  const pa = translate(page, ACC_EXEC);
+  const pa = translate(lin, ACC_EXEC);
   if (pa == NOT_MAPPED) return 0;
-  return physHost(pa, 4096);
+  return physHost(pa & ~(<u64>0xfff), 4096);
 }
 
 // The TLB entry's raw fields for lin in the current context (tests, debugging):

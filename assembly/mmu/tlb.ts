@@ -2,14 +2,16 @@
 // are cached as the 4 KiB pieces that were touched).
 //
 // Entry layout:
-//   +0  u64 key    linear address of the 4 KiB page (bits 11:0 zero)
+//   +0  u64 key    linear address of the 4 KiB page; bit 0 set = MMIO frame (KEY_SLOW):
+//                  the fast path never matches it, the slow path (tlbFind) still uses
+//                  the cached translation so MMIO accesses do not walk every time
 //   +8  u32 tag    (tlbTag << 12) | PCID when CR4.PCIDE = 1, else (tlbTag << 12) | gen:
 //                  without PCIDs the low 12 bits are a flush generation, so a CR3 load
 //                  (non-global flush) is O(1): bump gen; scan only when it wraps.
 //   +12 u32 perm   allowed accesses, bit (cls*8 + acc): cls 0 user, 1 supervisor with
 //                  SMAP enforced, 2 supervisor without SMAP (AC=1 explicit access);
 //                  acc 0 read, 1 write, 2 exec. 0 = invalid. Write bits only if D is set.
-//   +16 u32 host   wasm address of the page (guest RAM only; MMIO is never installed)
+//   +16 u32 host   wasm address of the page (0 for MMIO)
 //   +20 u32 flags  bit 0 global; bits 2:1 page size (paging.ts SZ_*)
 //   +24 u64 gpa    guest-physical address of the 4 KiB frame
 //
@@ -23,7 +25,7 @@
 // checks the bitmap and invalidates the decoded code for that frame.
 import { cr3, cr4, efer, CR4_PCIDE, CR4_LA57, EFER_LMA, bumpCodeEpoch, cpl } from "../cpu/state";
 import { flagsRaw, F_AC } from "../cpu/flags";
-import { setCanonicalBits } from "../cpu/segmem";
+import { setCanonicalBits, isCanonical } from "../cpu/segmem";
 import { SZ_2M, SZ_4M, SZ_1G } from "./paging";
 
 export const TLB_BITS: u32 = 12;
@@ -35,6 +37,7 @@ export const TLB: usize = memory.data(TLB_SETS * TLB_ENTRY, 64);
 export const E_KEY: usize = 0, E_TAG: usize = 8, E_PERM: usize = 12, E_HOST: usize = 16;
 export const E_FLAGS: usize = 20, E_GPA: usize = 24;
 export const TF_GLOBAL: u32 = 1;
+export const KEY_SLOW: u64 = 1;
 
 // Permission-class shifts.
 export const CLS_USER: u32 = 0, CLS_SUP: u32 = 8, CLS_SUP_AC: u32 = 16;
@@ -76,8 +79,10 @@ export function setImplicitSupervisor(v: bool): void { implicitSupervisor = v; }
 }
 
 export function tlbInstall(lin: u64, gpa: u64, host: usize, perm: u32, global: bool, size: u32): void {
+  // Never cache a non-canonical page: segmem's 64-bit fast path relies on it.
+  if (!isCanonical(lin)) return;
   const e = tlbEntry(lin);
-  store<u64>(e + E_KEY, lin & ~(<u64>0xfff));
+  store<u64>(e + E_KEY, (lin & ~(<u64>0xfff)) | (host == 0 ? KEY_SLOW : 0));
   store<u32>(e + E_TAG, curTag);
   store<u32>(e + E_PERM, perm);
   store<u32>(e + E_HOST, <u32>host);
@@ -94,7 +99,7 @@ export function tlbInstall(lin: u64, gpa: u64, host: usize, perm: u32, global: b
 // it is re-tagged so the fast path hits it.
 export function tlbFind(lin: u64): usize {
   const e = tlbEntry(lin);
-  if (load<u32>(e + E_PERM) == 0 || load<u64>(e + E_KEY) != (lin & ~(<u64>0xfff))) return 0;
+  if (load<u32>(e + E_PERM) == 0 || (load<u64>(e + E_KEY) & ~KEY_SLOW) != (lin & ~(<u64>0xfff))) return 0;
   const t = load<u32>(e + E_TAG);
   if (t == curTag) return e;
   if ((load<u32>(e + E_FLAGS) & TF_GLOBAL) != 0 && (t >> 12) == tlbTag) {
@@ -134,7 +139,7 @@ export function tlbFlushAll(keepGlobal: bool): void {
 function flushAddr(lin: u64, onlyTag: bool, tag: u32, keepGlobal: bool): void {
   const page = lin & ~(<u64>0xfff);
   const e = tlbEntry(page);
-  if (load<u64>(e + E_KEY) == page) flushOne(e, onlyTag, tag, keepGlobal);
+  if ((load<u64>(e + E_KEY) & ~KEY_SLOW) == page) flushOne(e, onlyTag, tag, keepGlobal);
   // Large pages: the pieces live in the sets of every 4 KiB page of the large page.
   for (let sz: u32 = SZ_2M; sz <= SZ_1G; sz++) {
     if ((load<u64>(LARGE_FILTER + (<usize>sz << 3)) & (<u64>1 << ((lin >> largeShift(sz)) & 63))) == 0) continue;

@@ -326,13 +326,16 @@ describe("string instructions", () => {
   });
   test("a fault inside rep leaves the registers at the faulting iteration", () => {
     mode64();
-    setR(RSI, 0x00007ffffffffffe); setR(RDI, DATA); setR(RCX, 4);
-    // two bytes readable? no: 0x7ffffffffffe is canonical but beyond RAM (reads as 1s), then
-    // 0x800000000000 is non-canonical -> #GP after two iterations.
-    expect(run("f3 a4" /* rep movsb */)).toBe(GP);
+    // The page tables map the first 4 MiB: the third byte read (0x400000) takes a #PF.
+    setR(RSI, 0x3ffffe); setR(RDI, DATA); setR(RCX, 4);
+    expect(run("f3 a4" /* rep movsb */)).toBe(14);
     expect(R(RCX)).toBe(2);
-    expect(R(RSI)).toBe(0x0000800000000000);
+    expect(R(RSI)).toBe(0x400000);
     expect(R(RDI)).toBe(DATA + 2);
+    mode64();
+    setR(RSI, 0x0000800000000000); setR(RDI, DATA); setR(RCX, 4);
+    expect(run("f3 a4" /* rep movsb */)).toBe(GP);  // non-canonical source
+    expect(R(RCX)).toBe(4);
   });
 });
 
@@ -352,6 +355,9 @@ describe("faults", () => {
     mode64();
     setR(RAX, 0x8000); setR(RBX, 0xff);
     expect(run("f6 fb" /* idiv bl */)).toBe(DE);
+    mode64();
+    setR(RAX, 0); setR(RDX, 0x80000000); setR(RBX, 0xffffffff);  // INT64_MIN / -1: #DE, not a wasm trap
+    expect(run("f7 fb" /* idiv ebx */)).toBe(DE);
     mode64();
     setR(RAX, 0xffffff80); setR(RDX, 0xffffffff); setR(RBX, <u64>-1);  // -128 / -1 = 128 fits in 32 bits
     expect(run("f7 fb" /* idiv ebx */)).toBe(-1);
@@ -499,6 +505,38 @@ describe("32-bit protected mode", () => {
     expect(run("9f d6" /* lahf; .byte 0xd6 */)).toBe(-1);
     expect((R(RAX) >> 8) & 0xff).toBe(0x43);
     expect(R(RAX) & 0xff).toBe(0xff);
+  });
+});
+
+describe("32-bit segmentation", () => {
+  test("segment override applies base and limit (#GP past the limit)", () => {
+    mode32();
+    S.setSeg(S.FS, 0x18, DATA, 0xfff, 0x4093);
+    setM32(DATA + 0x10, 0xfeedf00d);
+    expect(run("64 a1 10 00 00 00" /* mov eax, fs:[0x10] */)).toBe(-1);
+    expect(R(RAX)).toBe(0xfeedf00d);
+    expect(run("64 a1 fe 0f 00 00" /* mov eax, fs:[0xffe] */)).toBe(GP);   // last byte at 0x1001 > limit
+    expect(run("64 c6 05 ff 0f 00 00 01" /* mov byte ptr fs:[0xfff], 1 */)).toBe(-1);
+  });
+  test("stack beyond the SS limit raises #SS", () => {
+    mode32();
+    S.setSeg(S.SS, 0x10, 0, 0xffff, 0x4093);
+    S.updateMode();
+    setR(RSP, 0x10002);
+    expect(run("58" /* pop eax */)).toBe(SSF);
+    expect(R(RSP)).toBe(0x10002);
+  });
+  test("read-only data segment: RMW and string stores fault, reads work", () => {
+    mode32();
+    S.setSeg(S.ES, 0x20, 0, 0xffffffff, 0xc091);  // read-only, accessed
+    setR(RDI, DATA); setR(RCX, 2);
+    expect(run("f3 aa" /* rep stosb */)).toBe(GP);
+    expect(R(RCX)).toBe(2);
+    setR(RBX, DATA); setM32(DATA, 5);
+    expect(run("26 83 03 01" /* add dword ptr es:[ebx], 1 */)).toBe(GP);
+    expect(m32(DATA)).toBe(5);
+    expect(run("26 8b 03" /* mov eax, es:[ebx] */)).toBe(-1);
+    expect(R(RAX)).toBe(5);
   });
 });
 

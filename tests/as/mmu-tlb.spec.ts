@@ -6,7 +6,8 @@ import {
   tlbFlushPcid, tlbCr3Written, tlbPermOf, setTlbTag, readLinBytes, writeLinBytes,
   readLin8, readLin16, readLin32, readLin64, writeLin8, writeLin16, writeLin32, writeLin64,
 } from "../../assembly/mmu/access";
-import { faultPending, faultError, faultAddr, clearFault } from "../../assembly/cpu/fault";
+import { faultPending, faultError, faultAddr, faultVector, clearFault } from "../../assembly/cpu/fault";
+import { readMem, writeMem } from "../../assembly/cpu/segmem";
 import {
   fresh, setPaging, setCpl, w64, w32, r64, r32, ram, build4, long4, L4, PML4E, PDPTE, PDE, PTE,
   P, W, U, A, D, PS, G, PRW, PRWU,
@@ -165,12 +166,23 @@ describe("fast path and MMIO", () => {
     expect<u32>(readLin32(L4 + 0xffd)).toBe(0x44332211);
     expect<bool>(faultPending).toBe(false);
   });
-  test("MMIO pages are never installed in the TLB", () => {
+  test("MMIO translations are cached for the slow path only", () => {
     fresh();
+    const at20 = load<u32>(0x20);   // what a bogus fast-path hit (host 0) would touch
     expect<u64>(readLin(0xfee00020, 4)).toBe(0xffffffff);   // stub host returns all-ones
-    expect<u32>(tlbPermOf(0xfee00020)).toBe(0);
-    readLin(0x2000, 4);
-    expect<u32>(tlbPermOf(0x2000)).not.toBe(0);
+    expect<u32>(tlbPermOf(0xfee00020)).not.toBe(0);
+    expect<u64>(readLin(0xfee00020, 4)).toBe(0xffffffff);
+    expect<u32>(readLin32(0xfee00020)).toBe(0xffffffff);
+    writeLin32(0xfee00020, ~at20);
+    expect<u32>(load<u32>(0x20)).toBe(at20);
+    // With paging: the MMIO translation stays cached (stale) until INVLPG, like RAM ones.
+    fresh(); build4(PRWU, PRWU); w64(PTE, 0xfee00000 | PRWU); long4(false);
+    w32(0x10000, 0x1234);
+    expect<u64>(readLin(L4, 4)).toBe(0xffffffff);
+    w64(PTE, 0x10000 | PRWU);
+    expect<u64>(readLin(L4, 4)).toBe(0xffffffff);
+    tlbFlushPage(L4);
+    expect<u64>(readLin(L4, 4)).toBe(0x1234);
   });
   test("user-mode fast path respects the current CPL", () => {
     fresh(); build4(PRW, PRWU); long4(false);
@@ -223,7 +235,6 @@ describe("large pages and INVLPG", () => {
     expect<u64>(readLin(base + 0x5000, 4)).toBe(0x55);
     tlbFlushPage(base + 0x3ffff000);
     expect<u64>(readLin(base + 0x5000, 4)).toBe(0xffffffff);
-    expect<u32>(tlbPermOf(base + 0x5000)).toBe(0);   // not RAM: never cached
   });
   test("4M page (32-bit paging): INVLPG drops pieces; 4K INVLPG elsewhere keeps them", () => {
     fresh();
@@ -250,5 +261,32 @@ describe("large pages and INVLPG", () => {
     expect<usize>(codePage(0xfec00000)).toBe(0);
     expect<bool>(faultPending).toBe(false);
     expect<usize>(codePage(0x3000)).toBe(ram() + 0x3000);
+  });
+});
+
+describe("segmem 64-bit fast path", () => {
+  test("hits go straight to memory; FS base is added", () => {
+    fresh(); build4(PRWU, PRWU); long4(false);
+    w32(0x10010, 0x01020304);
+    expect<u64>(readMem(S.DS, L4 + 0x10, 4)).toBe(0x01020304);
+    expect<u64>(readMem(S.DS, L4 + 0x10, 4)).toBe(0x01020304);   // now a TLB hit
+    S.setSegBase(S.FS, L4);
+    expect<u64>(readMem(S.FS, 0x10, 2)).toBe(0x0304);
+    writeMem(S.FS, 0x20, 8, 0x1122334455667788);
+    expect<u64>(r64(0x10020)).toBe(0x1122334455667788);
+    expect<bool>(faultPending).toBe(false);
+  });
+  test("non-canonical addresses are never cached and still raise #GP / #SS", () => {
+    fresh(); build4(PRWU, PRWU); long4(false);
+    const nc = L4 | (<u64>1 << 50);          // same PML4 index, bit 50 set: non-canonical
+    expect<u64>(translate(nc, ACC_READ)).toBe(0x10000);
+    expect<u32>(tlbPermOf(nc)).toBe(0);
+    readMem(S.DS, nc, 4);
+    expect<bool>(faultPending).toBe(true);
+    expect<u32>(faultVector).toBe(13);
+    clearFault();
+    writeMem(S.SS, nc, 4, 0);
+    expect<u32>(faultVector).toBe(12);
+    clearFault();
   });
 });

@@ -433,3 +433,19 @@ describe("PAE paging", () => {
     expectPF(0xb, LINPAE);
   });
 });
+
+describe("page-crossing address arithmetic", () => {
+  test("a 64-bit address crossing a page outside 64-bit mode does not wrap at 4 GiB", () => {
+    // Compatibility mode (LMA=1, CS.L=0) with a system access at a high linear address.
+    fresh(); build4(PRWU, PRWU);
+    w64(PTE + 8, 0x30000 | PRWU);
+    long4(false);
+    S.setSeg(S.CS, 8, 0, 0xffffffff, 0xc09b);   // 32-bit code segment: compatibility mode
+    S.updateMode();
+    expect<bool>(S.code64).toBe(false);
+    writeLin(L4 + 0xffc, 8, 0x1122334455667788);
+    expectNoFault();
+    expect<u32>(r32(0x10ffc)).toBe(0x55667788);
+    expect<u32>(r32(0x30000)).toBe(0x11223344);
+  });
+});

@@ -317,3 +317,97 @@ describe("x87 (minimal, f64 internally)", () => {
     expect(run(1)).toBe(6);
   });
 });
+
+// 4 KiB identity mapping of the first 64 pages, page 0x30 not present.
+function mapWithHole(): void {
+  setup64();
+  setMem64(0x3000, 0x4003);
+  for (let i: u32 = 0; i < 64; i++) setMem64(0x4000 + i * 8, i == 0x30 ? 0 : ((<u64>i << 12) | 3));
+}
+
+describe("page faults on 16-byte operands", () => {
+  test("MOVUPS store crossing into a non-present page: #PF, first page untouched", () => {
+    mapWithHole();
+    setMem64(0x2fff8, 0x1111111111111111);
+    setX(0, 0xaaaaaaaaaaaaaaaa, 0xbbbbbbbbbbbbbbbb);
+    code(withAddr([0x0f, 0x11, 0x04, 0x25], 0x2fff8));
+    expect(run(1)).toBe(14);
+    expect(mem64(0x2fff8)).toBe(0x1111111111111111);
+    expect(rip()).toBe(<u64>CODE);
+  });
+  test("FXSAVE whose area crosses into a non-present page writes nothing", () => {
+    mapWithHole();
+    setMem64(0x2ff00, 0x2222);
+    code(withAddr([0x0f, 0xae, 0x04, 0x25], 0x2ff00));
+    expect(run(1)).toBe(14);
+    expect(mem64(0x2ff00)).toBe(0x2222);
+  });
+});
+
+describe("MMX state and x87 exceptions", () => {
+  test("MMX op sets TOP=0, all tags valid, exponent all ones; EMMS empties", () => {
+    setup32();
+    S.setFpuTop(5);
+    S.setReg64(0, 0x1234);
+    code([0x0f, 0x6e, 0xc8]);                 // movd mm1, eax
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.fpuTop).toBe(0);
+    expect(S.fpuTw).toBe(0);
+    expect(load<u64>(S.FPR + 16)).toBe(0x1234);
+    expect(<u32>load<u16>(S.FPR + 24)).toBe(0xffff);
+    code([0x0f, 0x77]);                       // emms
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.fpuTw).toBe(0xffff);
+    expect(rip()).toBe(<u64>CODE + 5);
+  });
+  test("pending unmasked x87 exception: MMX MOVQ raises #MF (kvm-unit-tests mmx_movq_mf)", () => {
+    setup32();
+    setMem32(DATA, 0);                        // fcw = 0: all exceptions unmasked
+    code(withAddr([0xd9, 0x2d], DATA));       // fldcw [DATA]
+    code([0xd9, 0xee, 0xd9, 0xee, 0xde, 0xf9]); // fldz; fldz; fdivp -> invalid, pending
+    expect(run(4)).toBe(NO_FAULT);
+    expect(S.fpuSw & 0x81).toBe(0x81);
+    code(withAddr([0x0f, 0x7f, 0x05], DATA + 16)); // movq [DATA+16], mm0
+    expect(run(1)).toBe(16);
+  });
+  test("FNSTSW does not wait, FLD1 does", () => {
+    setup32();
+    S.setFpuCw(0x340); S.setFpuSw(0x81);
+    code([0xdf, 0xe0, 0xd9, 0xe8]);
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.getReg64(0) & 0xffff).toBe(0x81);
+    expect(run(1)).toBe(16);
+  });
+});
+
+describe("masked stores and MMX conversions", () => {
+  test("MASKMOVDQU stores only bytes whose mask bit 7 is set", () => {
+    setup32();
+    setMem64(DATA, 0x1111111111111111); setMem64(DATA + 8, 0x2222222222222222);
+    setX(0, 0x8877665544332211, 0xffeeddccbbaa9988);
+    setX(1, 0x0000000080000080, 0x8000000000000000);
+    S.setReg64(7, DATA);
+    code([0x66, 0x0f, 0xf7, 0xc1]);
+    expect(run(1)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0x1111111144111111 & 0xffffffffffffff00 | 0x11);
+    expect(mem64(DATA + 8)).toBe(0xff22222222222222);
+  });
+  test("MASKMOVQ (MMX) and CVTPI2PS / CVTTPS2PI", () => {
+    setup32();
+    setMem64(DATA, 0);
+    S.setReg64(0, 0x55667788); S.setReg64(1, 0x80800000);
+    S.setReg64(7, DATA);
+    code([0x0f, 0x6e, 0xc0, 0x0f, 0x6e, 0xc9, 0x0f, 0xf7, 0xc1]); // movd mm0,eax; movd mm1,ecx; maskmovq mm0,mm1
+    expect(run(3)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0x55660000);
+    setup32();
+    setX(0, 0xffffffffffffffff, 0x1234);
+    setX(1, 0xc0600000_3fc00000, 0);             // 1.5, -3.5
+    S.setReg64(0, 0xfffffffd);                   // -3
+    code([0x0f, 0x6e, 0xd0, 0x0f, 0x2a, 0xc2, 0x0f, 0x2c, 0xd9]); // movd mm2,eax; cvtpi2ps xmm0,mm2; cvttps2pi mm3,xmm1
+    expect(run(3)).toBe(NO_FAULT);
+    expect(xlo(0)).toBe(0x00000000c0400000);    // -3.0, 0.0
+    expect(xhi(0)).toBe(0x1234);
+    expect(load<u64>(S.FPR + 48)).toBe(0xfffffffd00000001);
+  });
+});

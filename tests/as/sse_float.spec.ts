@@ -146,3 +146,34 @@ describe("unmasked exceptions", () => {
     expect(xlo(0)).toBe(0x3f800000);
   });
 });
+
+// Packed op xmm0 op= xmm1 with the given MXCSR; returns the fault vector (values from the CPU).
+function packed(op: u8, a0: u32, a1: u32, a2: u32, a3: u32, b0: u32, b1: u32, b2: u32, b3: u32, mx: u32): u32 {
+  setup32();
+  S.setMxcsr(mx);
+  const p = S.xmmPtr(0), q = S.xmmPtr(1);
+  store<u32>(p, a0); store<u32>(p + 4, a1); store<u32>(p + 8, a2); store<u32>(p + 12, a3);
+  store<u32>(q, b0); store<u32>(q + 4, b1); store<u32>(q + 8, b2); store<u32>(q + 12, b3);
+  code([0x0f, op, 0xc1]);
+  return run(1);
+}
+
+describe("unmasked exceptions: which flags are recorded", () => {
+  test("unmasked IE suppresses the post-computation flags of all lanes", () => {
+    expect(packed(ADD, 0x7f800000, 0x3f800000, 0x7f000000, 0x00800001, 0xff800000, 0x33800000, 0x7f000000, 0x3f000000, 0x1f00)).toBe(19);
+    expect(S.mxcsr).toBe(0x1f01);
+    expect(x32(0, 0)).toBe(0x7f800000);
+  });
+  test("unmasked OE: IE, OE, PE all recorded", () => {
+    expect(packed(ADD, 0x7f800000, 0x3f800000, 0x7f000000, 0x00800001, 0xff800000, 0x33800000, 0x7f000000, 0x3f000000, 0x1b80)).toBe(19);
+    expect(S.mxcsr).toBe(0x1ba9);
+  });
+  test("unmasked UE: tiny result whose scaled value is exact -> UE without PE", () => {
+    expect(packed(MUL, 0x00800001, 0x3f800000, 0, 0, 0x3f000000, 0x40400000, 0, 0, 0x1780)).toBe(19);
+    expect(S.mxcsr).toBe(0x1790);
+  });
+  test("unmasked ZE with a denormal operand elsewhere: ZE|DE, no PE", () => {
+    expect(packed(DIV, 0x3f800000, 0x00000001, 0x3f800000, 0, 0, 0x3f800000, 0x40400000, 0x3f800000, 0x1d80)).toBe(19);
+    expect(S.mxcsr).toBe(0x1d86);
+  });
+});

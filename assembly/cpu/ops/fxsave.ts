@@ -4,7 +4,7 @@ import * as S from "../state";
 import { xmmPtr, FPR, code64, CR0_EM, CR0_TS, CR4_OSXSAVE, RAX, RDX, getReg32 } from "../state";
 import { faultPending, raiseUD, raiseNM, raiseGP } from "../fault";
 import { modMod, modReg, rexW, lockPrefix } from "../decode";
-import { readLin, writeLin, translate, ACC_READ } from "../../mmu/access";
+import { readLinBytes, writeLinBytes, probeWrite, translate, ACC_READ } from "../../mmu/access";
 import { BAD_ADDR } from "../segmem";
 import { pfx, memLin, readMsz, writeMsz, sseAvail, MXCSR_MASK } from "./sse_util";
 import { fpuSwFull, fpuTagFor, fpuSetTop } from "./x87";
@@ -68,20 +68,13 @@ function initX87(): void {
 }
 function initXmm(): void { for (let i: u32 = 0; i < nXmm(); i++) { store<u64>(xmmPtr(i), 0); store<u64>(xmmPtr(i) + 8, 0); } }
 
-// Copy n bytes between guest memory at lin (already checked) and BUF, 8 at a time.
-function memToBuf(lin: u64, n: u32): bool {
-  for (let i: u32 = 0; i < n; i += 8) {
-    store<u64>(BUF + <usize>i, readLin(lin + <u64>i, 8));
-    if (faultPending) return false;
-  }
-  return true;
-}
+// Copy between guest memory at lin (segment-checked) and BUF. Stores are preceded by a
+// probeWrite of the whole area so a #PF leaves memory untouched.
+function memToBuf(lin: u64, n: u32): bool { return readLinBytes(lin, BUF, n); }
 function bufToMem(lin: u64, off: u32, n: u32): bool {
-  for (let i: u32 = off; i < off + n; i += 8) {
-    writeLin(lin + <u64>i, 8, load<u64>(BUF + <usize>i));
-    if (faultPending) return false;
-  }
-  return true;
+  let a = lin + <u64>off;
+  if (!code64) a &= 0xffffffff;
+  return writeLinBytes(a, BUF + <usize>off, n);
 }
 
 // SDM Vol.2 FXSAVE: #NM if CR0.TS or CR0.EM; #GP if not 16-byte aligned.
@@ -89,6 +82,7 @@ function fxsave(): void {
   if ((S.cr0 & (CR0_TS | CR0_EM)) != 0) { raiseNM(); return; }
   const lin = memLin(512, true, 16);
   if (lin == BAD_ADDR) return;
+  if (!probeWrite(lin, 512)) return;
   saveX87(BUF, rexW);
   saveMxcsr(BUF);
   saveXmm(BUF);
@@ -123,6 +117,7 @@ function xsaveCommon(restore: bool): void {
   const rfbm: u64 = ((<u64>getReg32(RDX) << 32) | <u64>getReg32(RAX)) & S.xcr0;
   const lin = memLin(576, !restore, 64);
   if (lin == BAD_ADDR) return;
+  if (!restore && !probeWrite(lin, 576)) return;
   if (!memToBuf(lin, 576)) return;  // header (and, for XRSTOR, the data)
   if (!restore) {
     if ((rfbm & 1) != 0) saveX87(BUF, rexW);

@@ -100,7 +100,8 @@ export function shiftOp(kind: u32, size: u32, v: u64, count: u32): u64 {
   const m = maskOf(size);
   v &= m;
   if (cnt == 0) return v;
-  const f0 = F.getRflags();
+  // Rotates keep SF/ZF/PF/AF: they need the materialized flags; shifts replace them all.
+  const f0 = kind < 4 ? F.getRflags() : 0;
   let r: u64 = 0;
   let cf = false, ovf = false;
   switch (kind) {
@@ -304,7 +305,8 @@ export function mulDivAcc(kind: u32, size: u32, src: u64): void {
       if (src == 0) { raiseDE(); return; }
       const n = <i64>((getRegSized(2, size, false) << bits) | a) << <i64>(64 - 2 * bits) >> <i64>(64 - 2 * bits);
       const dv = <i64>(src << (64 - bits)) >> <i64>(64 - bits);
-      // n / dv cannot trap here: |n| < 2^63 for 16/32-bit operands.
+      // EDX:EAX = 0x80000000:0 / -1 would trap in wasm (i64.div_s overflow): it is #DE anyway.
+      if (dv == -1 && n == i64.MIN_VALUE) { raiseDE(); return; }
       const q = n / dv;
       const lim = <i64>1 << <i64>(bits - 1);
       if (q >= lim || q < -lim) { raiseDE(); return; }

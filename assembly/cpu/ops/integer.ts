@@ -28,6 +28,20 @@ import { farIndirect } from "./system";
 // 1 = the opcode has a ModRM byte (decoded before dispatch). Index: opcode (0F map at 0x100).
 const HAS_MODRM: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
+// Register access by operand size (8-bit registers follow the REX rule of this instruction).
+@inline function rget(r: u32, s: u32): u64 {
+  if (s == 8) return getReg64(r);
+  if (s == 4) return <u64>getReg32(r);
+  if (s == 2) return <u64>getReg16(r);
+  return <u64>getReg8(r, D.rexPresent);
+}
+@inline function rset(r: u32, s: u32, v: u64): void {
+  if (s == 8) setReg64(r, v);
+  else if (s == 4) setReg32(r, <u32>v);
+  else if (s == 2) setReg16(r, <u32>v);
+  else setReg8(r, <u32>v, D.rexPresent);
+}
+
 @inline function amask(a: u32): u64 { return a == 8 ? 0xffffffffffffffff : (a == 4 ? 0xffffffff : 0xffff); }
 
 // Near branch target check (SDM Vol.2 JMP/CALL: #GP(0) if non-canonical in 64-bit mode,
@@ -75,7 +89,24 @@ function lockInvalid(op: u32): bool {
 }
 
 // ALU forms 0-5 of rows 00-3D: Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / rAX,Iz.
-function aluOp(op: u32): void {
+@inline function aluOp(op: u32): void {
+  const kind = op >> 3;
+  const form = op & 7;
+  if (form < 4 && D.modMod == 3) {
+    // Register-register: the hot path, no calls.
+    const s = (op & 1) != 0 ? D.opSize : 1;
+    const dst = (form & 2) != 0 ? D.modReg : D.modRm;
+    const src = (form & 2) != 0 ? D.modRm : D.modReg;
+    const a = rget(dst, s), b = rget(src, s);
+    const cin = aluCin(kind);
+    const r = aluResult(kind, a, b, cin);
+    if (kind != 7) rset(dst, s, r);
+    aluFlags(kind, s, a, b, r, cin);
+    return;
+  }
+  aluOpSlow(op);
+}
+function aluOpSlow(op: u32): void {
   const kind = op >> 3;
   switch (op & 7) {
     case 0: aluRM(kind, 1, readReg(1)); return;
@@ -466,7 +497,16 @@ export function execInteger(op: u32): void {
       const s = (op & 1) != 0 ? D.opSize : 1;
       const imm = op == 0x81 ? fetchImm(s) : (op == 0x83 ? fetchSImm8() : <u64>fetch8());
       if (faultPending) return;
-      aluRM(D.modReg & 7, s, imm);
+      const kind = D.modReg & 7;
+      if (D.modMod == 3) {
+        const a = rget(D.modRm, s);
+        const cin = aluCin(kind);
+        const r = aluResult(kind, a, imm, cin);
+        if (kind != 7) rset(D.modRm, s, r);
+        aluFlags(kind, s, a, imm, r, cin);
+        return;
+      }
+      aluRM(kind, s, imm);
       return;
     }
     case 0x84: case 0x85: {
@@ -487,10 +527,20 @@ export function execInteger(op: u32): void {
       writeReg(s, v);
       return;
     }
-    case 0x88: writeRM(1, readReg(1)); return;
-    case 0x89: { const s = D.opSize; writeRM(s, readReg(s)); return; }
-    case 0x8a: { const v = readRM(1); if (faultPending) return; writeReg(1, v); return; }
-    case 0x8b: { const s = D.opSize; const v = readRM(s); if (faultPending) return; writeReg(s, v); return; }
+    case 0x88: case 0x89: {
+      const s = op == 0x88 ? 1 : D.opSize;
+      if (D.modMod == 3) { rset(D.modRm, s, rget(D.modReg, s)); return; }
+      writeRM(s, rget(D.modReg, s));
+      return;
+    }
+    case 0x8a: case 0x8b: {
+      const s = op == 0x8a ? 1 : D.opSize;
+      if (D.modMod == 3) { rset(D.modReg, s, rget(D.modRm, s)); return; }
+      const v = readRM(s);
+      if (faultPending) return;
+      rset(D.modReg, s, v);
+      return;
+    }
     case 0x8d:
       if (D.modMod == 3) { raiseUD(); return; }
       writeReg(D.opSize, eaAddr());

@@ -14,11 +14,11 @@ import {
   fpArith, fpUnary, fpCmp, fpComi, cvt5A, cvt5B, cvtE6, cvt2A, cvt2C, fpHoriz,
 } from "./sse_fp";
 import {
-  mov10, movAligned, movnt, movLH, unpckFp, logicFp, logic128, shufFp, movmskFp, movd, movdq, maskmov,
+  mov10, movAligned, movnt, movLH, unpckFp, logicFp, logic128, shufFp, movmskFp, movd, movdq, maskmov, maskStore,
 } from "./sse_mov";
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
-import { execX87, mmxEnter, emms, mmPtr, mmWritten } from "./x87";
+import { execX87, mmxEnter, emms, mmPtr, mmWritten, fpuPendingMF } from "./x87";
 
 export function execSse(op: u32): void {
   // SDM Vol.2 2.4 / each SSE instruction: LOCK -> #UD.
@@ -26,6 +26,11 @@ export function execSse(op: u32): void {
   setPfx(repPrefix == 0xf3 ? 2 : (repPrefix == 0xf2 ? 3 : (prefix66 ? 1 : 0)));
   if (op < 0x100) { decodeModrm(); if (faultPending) return; execX87(op); return; }
   if (op == 0x138 || op == 0x13a) { threeByte(op); return; }
+  if (op == 0x177) { // EMMS has no ModRM byte
+    if (pfx != 0) { raiseUD(); return; }
+    if (mmxAvail()) emms();
+    return;
+  }
   decodeModrm();
   if (faultPending) return;
   if (op == 0x1ae) { group15(); return; }
@@ -51,6 +56,7 @@ export function execSse(op: u32): void {
     case 0x59: fpArith(OP_MUL); return;
     case 0x5a: cvt5A(); return;
     case 0x5b: cvt5B(); return;
+    case 0xe6: cvtE6(); return;
     case 0x5c: fpArith(OP_SUB); return;
     case 0x5d: fpArith(OP_MIN); return;
     case 0x5e: fpArith(OP_DIV); return;
@@ -136,6 +142,7 @@ function pinsrExtr(o: u32, mmx: bool): void {
 // F3 0F D6 MOVQ2DQ xmm, mm; F2 0F D6 MOVDQ2Q mm, xmm (register forms only).
 function movq2dq(): void {
   if (modMod != 3) { raiseUD(); return; }
+  if (fpuPendingMF()) return;
   if (pfx == 2) {
     const d = xmmPtr(modReg);
     store<u64>(d, load<u64>(mmPtr(modRm))); store<u64>(d + 8, 0);
@@ -163,7 +170,7 @@ function isMmxOp(o: u32): bool {
 function mmxAvail(): bool {
   if ((S.cr0 & CR0_EM) != 0) { raiseUD(); return false; }
   if ((S.cr0 & CR0_TS) != 0) { raiseNM(); return false; }
-  return true;
+  return !fpuPendingMF();
 }
 function loadMmSrc(): bool {
   if (modMod == 3) { store<u64>(SRC, load<u64>(mmPtr(modRm))); return true; }
@@ -176,7 +183,6 @@ function execMmx(o: u32): void {
   if (!mmxAvail()) return;
   const d = mmPtr(modReg);
   switch (o) {
-    case 0x77: emms(); return;
     case 0x6e: {
       const sz: u32 = opSize == 8 ? 8 : 4;
       let v: u64;
@@ -219,7 +225,12 @@ function execMmx(o: u32): void {
       shiftLanes(r, e, t, 8, <u64>imm);
       store<u64>(t, load<u64>(RES)); mmxEnter(); mmWritten(modRm); return;
     }
-    case 0xf7: { raiseUD(); return; } // MASKMOVQ not implemented
+    case 0xf7: {                                   // MASKMOVQ
+      if (modMod != 3) { raiseUD(); return; }
+      maskStore(mmPtr(modReg), mmPtr(modRm), 8);
+      if (!faultPending) mmxEnter();
+      return;
+    }
     default: break;
   }
   if (!isIntBinary(o)) { raiseUD(); return; }

@@ -7,7 +7,7 @@
 // product under/overflows) tells on which side of `hi` the exact result lies. That gives
 // inexactness and lets directed modes step one ulp. f32 operations are evaluated in f64.
 import * as S from "../state";
-import { exc, addExc, rcMode, excMasked, X_IE, X_DE, X_ZE, X_OE, X_UE, X_PE, MXCSR_DAZ, MXCSR_FTZ } from "./sse_util";
+import { exc, setExc, addExc, rcMode, excMasked, X_IE, X_DE, X_ZE, X_OE, X_UE, X_PE, MXCSR_DAZ, MXCSR_FTZ } from "./sse_util";
 // 2^e as f64 (e in the normal range); a compile-time constant for literal e.
 @inline function pow2(e: i32): f64 { return reinterpret<f64>(<u64>(e + 1023) << 52); }
 
@@ -30,19 +30,32 @@ export const INDEF64: u64 = 0x8000000000000000;
 @inline export function isInf64(b: u64): bool { return (b & 0x7fffffffffffffff) == 0x7ff0000000000000; }
 
 // Denormal source operand: DAZ turns it into a signed zero, else it sets DE (SDM 10.2.3.4).
+// DE has lower priority than invalid-operation and divide-by-zero (SDM Vol.1 4.9.2), so it is
+// recorded as pending and only raised by elemEnd() if the element raised neither.
+let pendDE: bool = false;
+let savedExc: u32 = 0;
 export function in32(b: u32): u32 {
   if (isDen32(b)) {
     if ((S.mxcsr & MXCSR_DAZ) != 0) return b & 0x80000000;
-    addExc(X_DE);
+    pendDE = true;
   }
   return b;
 }
 export function in64(b: u64): u64 {
   if (isDen64(b)) {
     if ((S.mxcsr & MXCSR_DAZ) != 0) return b & 0x8000000000000000;
-    addExc(X_DE);
+    pendDE = true;
   }
   return b;
+}
+// DAZ only (no DE), for operands that are returned unchanged.
+@inline function daz32(b: u32): u32 { return ((S.mxcsr & MXCSR_DAZ) != 0 && isDen32(b)) ? b & 0x80000000 : b; }
+@inline function daz64(b: u64): u64 { return ((S.mxcsr & MXCSR_DAZ) != 0 && isDen64(b)) ? b & 0x8000000000000000 : b; }
+function elemBegin(): void { pendDE = false; savedExc = exc; setExc(0); }
+function elemEnd(): void {
+  let e = exc;
+  if (pendDE && (e & (X_IE | X_ZE)) == 0) e |= X_DE;
+  setExc(e | savedExc);
 }
 
 // ---- exact helpers -------------------------------------------------------------------
@@ -114,6 +127,15 @@ function sqrtResid(a: f64, s: f64): f64 {
   return b == 0 ? 0x8000000000000001 : b - 1;
 }
 
+// Whether hi (+ something with the sign of d) needs rounding to fit 24 significant bits;
+// hi must be in the normal f32 range.
+function inexact24(hi: f64, d: f64): bool {
+  const r = <f32>hi;
+  let e = hi - <f64>r;
+  if (e == 0) e = d;
+  return e != 0;
+}
+
 // Round the exact value hi + (something with the sign of d) to f32, where hi = RN_f64(exact)
 // is finite and nonzero-ness of the exact value is known (exactZero). Sets OE/UE/PE, FTZ.
 export function round32(hi: f64, d64: f64): u32 {
@@ -121,7 +143,10 @@ export function round32(hi: f64, d64: f64): u32 {
   let b = reinterpret<u32>(r);
   const mode = rcMode();
   if (isInf32(b)) {
-    // RN overflowed. SDM 4.9.1.4: masked overflow result depends on the rounding mode.
+    // RN overflowed. Unmasked OE: the handler would get a scaled result, so PE reflects
+    // only the 24-bit rounding (SDM 4.9.1.4).
+    if (!excMasked(X_OE)) { addExc(X_OE | (inexact24(hi * pow2(-192), d64) ? X_PE : 0)); return b; }
+    // SDM 4.9.1.4: masked overflow result depends on the rounding mode.
     const neg = (b >> 31) != 0;
     if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
     // Towards zero: overflow only if |exact| >= 2^128 (MAX + 1 ulp).
@@ -141,7 +166,8 @@ export function round32(hi: f64, d64: f64): u32 {
   if (isInf32(b)) { addExc(X_OE | X_PE); return b; }
   // Tininess after rounding (x86): result in the denormal range (or zero) but exact != 0.
   if ((b & 0x7f800000) == 0 && (hi != 0 || d != 0)) {
-    if (!excMasked(X_UE)) addExc(X_UE | (inexact ? X_PE : 0));
+    // Unmasked UE: PE only if the unbounded-exponent (scaled) result is inexact.
+    if (!excMasked(X_UE)) addExc(X_UE | (inexact24(hi * pow2(192), d64) ? X_PE : 0));
     else if ((S.mxcsr & MXCSR_FTZ) != 0) { addExc(X_UE | X_PE); return b & 0x80000000; }
     else if (inexact) addExc(X_UE | X_PE);
     return b;
@@ -150,15 +176,50 @@ export function round32(hi: f64, d64: f64): u32 {
   return b;
 }
 
+// Set before round64 when RN overflowed: whether |exact| >= 2^1024 (computed on halved operands).
+let ovfBig: bool = true;
+let ovfInexact: bool = true; // whether the 53-bit rounding of an overflowed result is inexact
+const P1023: f64 = reinterpret<f64>(<u64>(1023 + 1023) << 52);
+function halfCheck(h: f64, lo: f64): bool {
+  const a = Math.abs(h);
+  if (a > P1023) return true;
+  if (a < P1023) return false;
+  return h > 0 ? lo >= 0 : lo <= 0;
+}
+function bigAdd(x: f64, y: f64): bool {
+  const x2 = x * 0.5, y2 = y * 0.5;
+  const s = x2 + y2; const bb = s - x2; const e = (x2 - (s - bb)) + (y2 - bb);
+  ovfInexact = e != 0;
+  return halfCheck(s, e);
+}
+function bigMul(x: f64, y: f64): bool {
+  if (Math.abs(x) < Math.abs(y)) { const t = x; x = y; y = t; }
+  const x2 = x * 0.5;
+  const p = x2 * y;
+  if (!isFinite(p)) { ovfInexact = true; return true; }
+  const r = mulResid(x2, y, p);
+  ovfInexact = r != 0;
+  return halfCheck(p, r);
+}
+function bigDiv(x: f64, y: f64): bool {
+  const x2 = x * 0.5;
+  const q = x2 / y;
+  if (!isFinite(q)) { ovfInexact = true; return true; }
+  const r = divResid(x2, y, q);
+  ovfInexact = r != 0;
+  return halfCheck(q, r);
+}
+
 // Same for f64: hi = RN(exact) (may be infinite on overflow), d carries the sign of exact - hi.
 export function round64(hi: f64, d: f64): u64 {
   let b = f64b(hi);
   const mode = rcMode();
   if (isInf64(b)) {
+    if (!excMasked(X_OE)) { addExc(X_OE | (ovfInexact ? X_PE : 0)); return b; }
     const neg = (b >> 63) != 0;
     if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
-    // Not exact: an exact value in (MAX + ulp/2, 2^1024) should give PE only.
-    addExc(X_OE | X_PE);
+    // Towards zero: overflow only if |exact| >= 2^1024 (the caller decided, see ovfBig).
+    addExc(ovfBig ? (X_OE | X_PE) : X_PE);
     return (b & 0x8000000000000000) | 0x7fefffffffffffff;
   }
   const inexact = d != 0;
@@ -188,12 +249,19 @@ function zeroSum(xNeg: bool, yNeg: bool): f64 {
 // ---- binary operations -------------------------------------------------------------------
 // SDM Vol.1 Table 4-7 (SSE column): a NaN in the first source wins (quieted), else the second.
 export function arith32(op: u32, a: u32, b: u32): u32 {
+  elemBegin();
+  const r = arith32Core(op, a, b);
+  elemEnd();
+  return r;
+}
+function arith32Core(op: u32, a: u32, b: u32): u32 {
   const an = isNaN32(a), bn = isNaN32(b);
   if (op == OP_MIN || op == OP_MAX) {
-    // MINPS/MAXPS: any NaN (QNaN too) is invalid and returns the second operand unchanged;
+    // MINPS/MAXPS: any NaN (QNaN too) is invalid and returns the second operand (after DAZ);
     // equal values (+0/-0 too) also return the second operand.
-    if (an || bn) { addExc(X_IE); return b; }
-    const x = reinterpret<f32>(in32(a)), y = reinterpret<f32>(in32(b));
+    if (an || bn) { addExc(X_IE); return daz32(b); }
+    a = in32(a); b = in32(b); // DAZ: the zeroed value is what gets returned
+    const x = reinterpret<f32>(a), y = reinterpret<f32>(b);
     if (op == OP_MIN) return x < y ? a : b;
     return x > y ? a : b;
   }
@@ -221,6 +289,7 @@ export function arith32(op: u32, a: u32, b: u32): u32 {
     const ai = isInf32(a), bi = isInf32(b);
     const az = (a & 0x7fffffff) == 0, bz = (b & 0x7fffffff) == 0;
     if ((ai && bz) || (bi && az)) { addExc(X_IE); return QNAN32; }
+    if (ai || bi) return ((a ^ b) & 0x80000000) | 0x7f800000;
     return round32(x * y, 0); // 24x24-bit product is exact in f64
   }
   // OP_DIV
@@ -236,10 +305,17 @@ export function arith32(op: u32, a: u32, b: u32): u32 {
 }
 
 export function arith64(op: u32, a: u64, b: u64): u64 {
+  elemBegin();
+  const r = arith64Core(op, a, b);
+  elemEnd();
+  return r;
+}
+function arith64Core(op: u32, a: u64, b: u64): u64 {
   const an = isNaN64(a), bn = isNaN64(b);
   if (op == OP_MIN || op == OP_MAX) {
-    if (an || bn) { addExc(X_IE); return b; }
-    const x = bf64(in64(a)), y = bf64(in64(b));
+    if (an || bn) { addExc(X_IE); return daz64(b); }
+    a = in64(a); b = in64(b);
+    const x = bf64(a), y = bf64(b);
     if (op == OP_MIN) return x < y ? a : b;
     return x > y ? a : b;
   }
@@ -256,7 +332,7 @@ export function arith64(op: u32, a: u64, b: u64): u64 {
     if (ai && bi && xs != ys) { addExc(X_IE); return QNAN64; }
     if (ai || bi) return ai ? a : b;
     const s = x + y;
-    if (isInf64(f64b(s))) return round64(s, 0);
+    if (isInf64(f64b(s))) { ovfBig = bigAdd(x, y); return round64(s, 0); }
     const bb = s - x; const e = (x - (s - bb)) + (y - bb);
     if (s == 0 && e == 0) return f64b(zeroSum(xs, ys));
     return round64(s, e);
@@ -266,7 +342,7 @@ export function arith64(op: u32, a: u64, b: u64): u64 {
     if ((ai && bz) || (bi && az)) { addExc(X_IE); return QNAN64; }
     const p = x * y;
     if (ai || bi || az || bz) return f64b(p); // exact (inf or signed zero)
-    if (isInf64(f64b(p))) return round64(p, 0);
+    if (isInf64(f64b(p))) { ovfBig = bigMul(x, y); return round64(p, 0); }
     return round64(p, mulResid(x, y, p));
   }
   if ((ai && bi) || (az && bz)) { addExc(X_IE); return QNAN64; }
@@ -275,11 +351,17 @@ export function arith64(op: u32, a: u64, b: u64): u64 {
   if (ai) return sgn | 0x7ff0000000000000;
   if (bi || az) return sgn;
   const q = x / y;
-  if (isInf64(f64b(q))) return round64(q, 0);
+  if (isInf64(f64b(q))) { ovfBig = bigDiv(x, y); return round64(q, 0); }
   return round64(q, divResid(x, y, q));
 }
 
 export function sqrt32(a: u32): u32 {
+  elemBegin();
+  const r = sqrt32Core(a);
+  elemEnd();
+  return r;
+}
+function sqrt32Core(a: u32): u32 {
   if (isNaN32(a)) { if (isSNaN32(a)) addExc(X_IE); return a | 0x400000; }
   a = in32(a);
   if ((a & 0x7fffffff) == 0) return a;           // sqrt(-0) = -0
@@ -290,6 +372,12 @@ export function sqrt32(a: u32): u32 {
   return round32(s, sqrtResid(x, s));
 }
 export function sqrt64(a: u64): u64 {
+  elemBegin();
+  const r = sqrt64Core(a);
+  elemEnd();
+  return r;
+}
+function sqrt64Core(a: u64): u64 {
   if (isNaN64(a)) { if (isSNaN64(a)) addExc(X_IE); return a | 0x8000000000000; }
   a = in64(a);
   if ((a & 0x7fffffffffffffff) == 0) return a;
@@ -320,12 +408,24 @@ function cmpCore(unord: bool, snan: bool, lt: bool, eq: bool, pred: u32): bool {
   }
 }
 export function cmp32(a: u32, b: u32, pred: u32): bool {
+  elemBegin();
+  const r = cmp32Core(a, b, pred);
+  elemEnd();
+  return r;
+}
+function cmp32Core(a: u32, b: u32, pred: u32): bool {
   const un = isNaN32(a) || isNaN32(b);
   if (!un) { a = in32(a); b = in32(b); }
   const x = reinterpret<f32>(a), y = reinterpret<f32>(b);
   return cmpCore(un, isSNaN32(a) || isSNaN32(b), x < y, x == y, pred);
 }
 export function cmp64(a: u64, b: u64, pred: u32): bool {
+  elemBegin();
+  const r = cmp64Core(a, b, pred);
+  elemEnd();
+  return r;
+}
+function cmp64Core(a: u64, b: u64, pred: u32): bool {
   const un = isNaN64(a) || isNaN64(b);
   if (!un) { a = in64(a); b = in64(b); }
   const x = bf64(a), y = bf64(b);
@@ -333,6 +433,12 @@ export function cmp64(a: u64, b: u64, pred: u32): bool {
 }
 // COMISS/UCOMISS result: 0 greater, 1 less, 2 equal, 3 unordered. `signal`: COMIS (any NaN -> IE).
 export function comi32(a: u32, b: u32, signal: bool): u32 {
+  elemBegin();
+  const r = comi32Core(a, b, signal);
+  elemEnd();
+  return r;
+}
+function comi32Core(a: u32, b: u32, signal: bool): u32 {
   if (isNaN32(a) || isNaN32(b)) {
     if (signal || isSNaN32(a) || isSNaN32(b)) addExc(X_IE);
     return 3;
@@ -341,6 +447,12 @@ export function comi32(a: u32, b: u32, signal: bool): u32 {
   return x < y ? 1 : (x == y ? 2 : 0);
 }
 export function comi64(a: u64, b: u64, signal: bool): u32 {
+  elemBegin();
+  const r = comi64Core(a, b, signal);
+  elemEnd();
+  return r;
+}
+function comi64Core(a: u64, b: u64, signal: bool): u32 {
   if (isNaN64(a) || isNaN64(b)) {
     if (signal || isSNaN64(a) || isSNaN64(b)) addExc(X_IE);
     return 3;
@@ -351,6 +463,12 @@ export function comi64(a: u64, b: u64, signal: bool): u32 {
 
 // ---- conversions ---------------------------------------------------------------------------
 export function cvt32to64(a: u32): u64 {
+  elemBegin();
+  const r = cvt32to64Core(a);
+  elemEnd();
+  return r;
+}
+function cvt32to64Core(a: u32): u64 {
   if (isNaN32(a)) {
     if (isSNaN32(a)) addExc(X_IE);
     return (<u64>(a & 0x80000000) << 32) | 0x7ff8000000000000 | (<u64>(a & 0x3fffff) << 29);
@@ -359,6 +477,12 @@ export function cvt32to64(a: u32): u64 {
   return f64b(<f64>reinterpret<f32>(a));
 }
 export function cvt64to32(a: u64): u32 {
+  elemBegin();
+  const r = cvt64to32Core(a);
+  elemEnd();
+  return r;
+}
+function cvt64to32Core(a: u64): u32 {
   if (isNaN64(a)) {
     if (isSNaN64(a)) addExc(X_IE);
     return <u32>((a >> 32) & 0x80000000) | 0x7fc00000 | <u32>((a >> 29) & 0x3fffff);

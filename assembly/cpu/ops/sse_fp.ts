@@ -13,6 +13,7 @@ import {
   arith32, arith64, sqrt32, sqrt64, cmp32, cmp64, comi32, comi64, cvt32to64, cvt64to32, f2i, i2f,
   isNaN32, isNaN64, isDen32, isInf32, OP_SQRT, in32, in64,
 } from "./sse_float";
+import { mmPtr, mmxEnter, mmWritten, fpuPendingMF } from "./x87";
 
 // Load the source for the current pfx: m128 aligned for packed, m32/m64 for scalar.
 export function loadFpSrc(): bool {
@@ -186,7 +187,7 @@ export function cvtE6(): void {
 
 // F3/F2 0F 2A: CVTSI2SS/SD xmm, r/m32 (r/m64 with REX.W).
 export function cvt2A(): void {
-  if (pfx < 2) { raiseUD(); return; } // CVTPI2PS/PD (MMX sources) not implemented
+  if (pfx < 2) { cvtPI(); return; }
   const sz: u32 = rexW ? 8 : 4;
   let v: u64;
   if (modMod == 3) v = sz == 8 ? getReg64(modRm) : <u64>(<u32>getReg64(modRm));
@@ -201,7 +202,7 @@ export function cvt2A(): void {
 
 // F3/F2 0F 2C/2D: CVT(T)SS2SI / CVT(T)SD2SI r32/r64, xmm/m.
 export function cvt2C(trunc: bool): void {
-  if (pfx < 2) { raiseUD(); return; } // CVT(T)PS2PI/PD2PI (MMX) not implemented
+  if (pfx < 2) { cvtToPI(trunc); return; }
   if (!(pfx == 2 ? loadSrc32() : loadSrc64())) return;
   clearExc();
   const bits: u32 = rexW ? 64 : 32;
@@ -215,6 +216,39 @@ export function cvt2C(trunc: bool): void {
   }
   if (!fpCommit()) return;
   if (bits == 64) setReg64(modReg, r); else setReg32(modReg, <u32>r);
+}
+
+// 0F 2A CVTPI2PS xmm, mm/m64 (rounded per MXCSR); 66 0F 2A CVTPI2PD xmm, mm/m64 (exact).
+// Only the register (MMX) source form switches the x87 unit to MMX state (SDM CVTPI2PS).
+function cvtPI(): void {
+  let v: u64;
+  if (modMod == 3) {
+    if (fpuPendingMF()) return;
+    v = load<u64>(mmPtr(modRm));
+  } else { v = readMsz(8); if (faultPending) return; }
+  const d = xmmPtr(modReg);
+  const a = <i32><u32>v, b = <i32><u32>(v >> 32);
+  clearExc();
+  if (pfx == 0) {
+    const ra = <u32>i2f(<i64>a, true), rb = <u32>i2f(<i64>b, true);
+    if (!fpCommit()) return;
+    store<u32>(d, ra); store<u32>(d + 4, rb);
+  } else {
+    store<f64>(d, <f64>a); store<f64>(d + 8, <f64>b);
+  }
+  if (modMod == 3) mmxEnter();
+}
+// 0F 2C/2D CVT(T)PS2PI mm, xmm/m64; 66 0F 2C/2D CVT(T)PD2PI mm, xmm/m128.
+function cvtToPI(trunc: bool): void {
+  if (fpuPendingMF()) return;
+  if (!(pfx == 0 ? loadSrc64() : loadSrc128(true))) return;
+  clearExc();
+  let lo: u32, hi: u32;
+  if (pfx == 0) { lo = cvtF32I32(load<u32>(SRC), trunc); hi = cvtF32I32(load<u32>(SRC + 4), trunc); }
+  else { lo = cvtF64I32(load<u64>(SRC), trunc); hi = cvtF64I32(load<u64>(SRC + 8), trunc); }
+  if (!fpCommit()) return;
+  store<u64>(mmPtr(modReg), <u64>lo | (<u64>hi << 32));
+  mmxEnter(); mmWritten(modReg);
 }
 
 // SSE3: 66 0F D0 ADDSUBPD, F2 0F D0 ADDSUBPS; 66/F2 0F 7C HADD, 7D HSUB.

@@ -2,12 +2,12 @@
 import { xmmPtr, getReg64, setReg64, setReg32, code64 } from "../state";
 import { faultPending, raiseUD } from "../fault";
 import { modMod, modReg, modRm, rexW, fetch8, eaAddr, adSize, dsSeg } from "../decode";
-import * as D from "../decode";
 import { getReg32, RDI } from "../state";
 import {
   SRC, RES, pfx, copy16, loadSrc128, loadSrc64, loadSrc32, readM128, writeM128, readMsz, writeMsz,
 } from "./sse_util";
-import { readMem, writeMem } from "../segmem";
+import { linearAddr, BAD_ADDR } from "../segmem";
+import { probeWrite, writeLin } from "../../mmu/access";
 
 // 0F 10 / 0F 11: MOVUPS, MOVUPD, MOVSS, MOVSD (load and store forms).
 export function mov10(isStore: bool): void {
@@ -208,30 +208,24 @@ export function movdq(opc: u32): void {
   }
 }
 
-// 66 0F F7 MASKMOVDQU xmm1, xmm2: byte-masked store to DS:rDI (SDM Vol.2).
-export function maskmov(): void {
-  if (pfx != 1 || modMod != 3) { raiseUD(); return; }
-  const data = xmmPtr(modReg), mask = xmmPtr(modRm);
+// 66 0F F7 MASKMOVDQU xmm1, xmm2 / 0F F7 MASKMOVQ mm1, mm2: byte-masked store of n bytes
+// to DS:rDI (segment override allowed). The whole range is checked (segment, paging) before
+// any byte is stored; the SDM leaves faults on masked-off bytes implementation-dependent.
+export function maskStore(data: usize, mask: usize, n: u32): void {
   let off: u64 = getReg64(RDI);
   if (adSize == 4) off &= 0xffffffff; else if (adSize == 2) off &= 0xffff;
-  const seg = dsSeg();
-  // Check the whole 16-byte range first so a fault leaves memory unchanged.
-  let any = false;
-  for (let i: usize = 0; i < 16; i++) if ((load<u8>(mask + i) & 0x80) != 0) any = true;
-  if (!any) return;
-  D.eaSeg = seg; D.eaOff = off; D.eaRipRel = false;
-  for (let i: usize = 0; i < 16; i++) {
-    if ((load<u8>(mask + i) & 0x80) == 0) continue;
-    let o = off + <u64>i;
-    if (adSize == 4) o &= 0xffffffff; else if (adSize == 2) o &= 0xffff;
-    readMem(seg, o, 1);
+  const lin = linearAddr(dsSeg(), off, n, true);
+  if (lin == BAD_ADDR) return;
+  if (!probeWrite(lin, n)) return;
+  for (let i: u32 = 0; i < n; i++) {
+    if ((load<u8>(mask + <usize>i) & 0x80) == 0) continue;
+    let a = lin + <u64>i;
+    if (!code64) a &= 0xffffffff;
+    writeLin(a, 1, <u64>load<u8>(data + <usize>i));
     if (faultPending) return;
   }
-  for (let i: usize = 0; i < 16; i++) {
-    if ((load<u8>(mask + i) & 0x80) == 0) continue;
-    let o = off + <u64>i;
-    if (adSize == 4) o &= 0xffffffff; else if (adSize == 2) o &= 0xffff;
-    writeMem(seg, o, 1, <u64>load<u8>(data + i));
-    if (faultPending) return;
-  }
+}
+export function maskmov(): void {
+  if (pfx != 1 || modMod != 3) { raiseUD(); return; }
+  maskStore(xmmPtr(modReg), xmmPtr(modRm), 16);
 }

@@ -5,7 +5,7 @@ import { xmmPtr, CR0_EM, CR0_TS, CR4_OSFXSR, CR4_OSXMMEXCPT } from "../state";
 import { raiseFault, raiseUD, raiseNM, raiseGP, faultPending, EXC_XM } from "../fault";
 import { modMod, modRm, modReg, eaSeg, eaAddr } from "../decode";
 import { linearAddr, BAD_ADDR } from "../segmem";
-import { readLin, writeLin, translate, ACC_READ, ACC_WRITE } from "../../mmu/access";
+import { readLin, writeLin, readLinBytes, writeLinBytes } from "../../mmu/access";
 
 // Scratch: SRC holds the source operand (register copy or memory), RES the result.
 export const SRC: usize = memory.data(16, 16);
@@ -37,18 +37,12 @@ export function sseAvail(): bool {
 // ---- memory operands -----------------------------------------------------------
 // Linear address of a `size`-byte memory operand, checking segment limits and, if `align`,
 // the SDM's alignment rule for 16-byte aligned forms (#GP(0), SDM Vol.2 MOVAPS etc.).
-// Page faults for the whole range are taken before anything is transferred.
+// Paging is checked by the access itself (readLinBytes/writeLinBytes are all-or-nothing).
 export function memLin(size: u32, write: bool, align: u32): u64 {
   const off = eaAddr();
   const lin = linearAddr(eaSeg, off, size, write);
   if (lin == BAD_ADDR) return BAD_ADDR;
   if (align != 0 && (lin & <u64>(align - 1)) != 0) { raiseGP(0); return BAD_ADDR; }
-  if (size > 8) {
-    const acc = write ? ACC_WRITE : ACC_READ;
-    if (translate(lin, acc) == u64.MAX_VALUE) return BAD_ADDR;
-    if (((lin ^ (lin + <u64>(size - 1))) & ~(<u64>0xfff)) != 0 &&
-        translate(lin + <u64>(size - 1), acc) == u64.MAX_VALUE) return BAD_ADDR;
-  }
   return lin;
 }
 
@@ -56,20 +50,12 @@ export function memLin(size: u32, write: bool, align: u32): u64 {
 export function readM128(dst: usize, align: bool): bool {
   const lin = memLin(16, false, align ? 16 : 0);
   if (lin == BAD_ADDR) return false;
-  const lo = readLin(lin, 8);
-  if (faultPending) return false;
-  const hi = readLin(lin + 8, 8);
-  if (faultPending) return false;
-  store<u64>(dst, lo); store<u64>(dst + 8, hi);
-  return true;
+  return readLinBytes(lin, dst, 16);
 }
 export function writeM128(src: usize, align: bool): bool {
   const lin = memLin(16, true, align ? 16 : 0);
   if (lin == BAD_ADDR) return false;
-  writeLin(lin, 8, load<u64>(src));
-  if (faultPending) return false;
-  writeLin(lin + 8, 8, load<u64>(src + 8));
-  return !faultPending;
+  return writeLinBytes(lin, src, 16);
 }
 export function readMsz(size: u32): u64 {
   const lin = memLin(size, false, 0);
@@ -113,6 +99,7 @@ export const MXCSR_MASK: u32 = 0xffff; // supported bits (DAZ included), FXSAVE 
 export let exc: u32 = 0;
 @inline export function addExc(f: u32): void { exc |= f; }
 export function clearExc(): void { exc = 0; }
+export function setExc(v: u32): void { exc = v; }
 @inline export function rcMode(): u32 { return (S.mxcsr >> 13) & 3; }
 @inline export function excMasked(f: u32): bool { return ((S.mxcsr >> 7) & f) == f; }
 
@@ -122,9 +109,13 @@ export function clearExc(): void { exc = 0; }
 export function fpCommit(): bool {
   const e = exc;
   if (e == 0) return true;
-  S.setMxcsr(S.mxcsr | e);
   const masks = (S.mxcsr >> 7) & 0x3f;
-  if ((e & ~masks) != 0) {
+  // An unmasked pre-computation exception (IE, DE, ZE) stops the instruction before any
+  // post-computation flags (OE, UE, PE) are recorded, for every element (checked on the CPU).
+  let f = e;
+  if ((f & 7 & ~masks) != 0) f &= 7;
+  S.setMxcsr(S.mxcsr | f);
+  if ((f & ~masks) != 0) {
     if ((S.cr4 & CR4_OSXMMEXCPT) != 0) raiseFault(EXC_XM, 0, false);
     else raiseUD();
     return false;

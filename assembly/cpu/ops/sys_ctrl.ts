@@ -5,7 +5,7 @@ import * as S from "../state";
 import { CS, SS, GS, RAX, RCX, RDX, RSP } from "../state";
 import { raiseFault, faultPending, raiseUD, raiseGP, EXC_DB } from "../fault";
 import {
-  getRflags, setRflags, getIF, getIOPL, setFlagBit, F_IF, F_AC, F_RF, F_VM, F_VIF, F_VIP, F_TF,
+  getRflags, setRflags, getIF, getIOPL, setFlagBit, flagsRaw, F_IF, F_AC, F_RF, F_VM, F_VIF, F_VIP, F_TF,
 } from "../flags";
 import * as Dec from "../decode";
 import { push, peek, adjustSp, isCanonical } from "../segmem";
@@ -87,7 +87,16 @@ export function hlt(): void {
 
 // FA / FB (SDM Vol.2 CLI/STI; no PVI/VME).
 export function cliSti(set: bool): void {
-  if (S.protMode && (S.vm86 ? getIOPL() < 3 : S.cpl > getIOPL())) { raiseGP(0); return; }
+  if (S.protMode && (S.vm86 ? getIOPL() < 3 : S.cpl > getIOPL())) {
+    // SDM 20.4 (VME in virtual-8086 mode) and 20.4 PVI (CPL 3): CLI/STI act on VIF.
+    const virt = S.vm86 ? (S.cr4 & S.CR4_VME) != 0 : (S.cpl == 3 && (S.cr4 & S.CR4_PVI) != 0);
+    if (!virt) { raiseGP(0); return; }
+    if (set) {
+      if ((flagsRaw & F_VIP) != 0) { raiseGP(0); return; }
+      setFlagBit(F_VIF, true);
+    } else setFlagBit(F_VIF, false);
+    return;
+  }
   if (set) {
     if (!getIF()) setIntShadow(true);   // SDM 6.8.3: STI shadow
     setFlagBit(F_IF, true);
@@ -96,15 +105,33 @@ export function cliSti(set: bool): void {
 
 // 9C PUSHF: VM and RF are cleared in the image (SDM Vol.2 PUSHF).
 export function pushf(): void {
-  if (S.vm86 && getIOPL() < 3) { raiseGP(0); return; }
   const sz = Dec.opSizeDefault64();
+  if (S.vm86 && getIOPL() < 3) {
+    // SDM 20.4: with VME a 16-bit PUSHF pushes VIF as IF and IOPL = 3.
+    if ((S.cr4 & S.CR4_VME) == 0 || sz != 2) { raiseGP(0); return; }
+    const f = getRflags();
+    const img = (f & 0xcdff) | 0x3000 | ((f & F_VIF) != 0 ? F_IF : 0);
+    push(img & 0xffff, 2);
+    return;
+  }
   const f = getRflags() & ~(F_VM | F_RF);
   push(sz == 2 ? f & 0xffff : f, sz);
 }
 // 9D POPF.
 export function popf(): void {
-  if (S.vm86 && getIOPL() < 3) { raiseGP(0); return; }
   const sz = Dec.opSizeDefault64();
+  if (S.vm86 && getIOPL() < 3) {
+    // SDM 20.4: with VME a 16-bit POPF loads IF into VIF; TF=1 or (VIP and IF) => #GP(0).
+    if ((S.cr4 & S.CR4_VME) == 0 || sz != 2) { raiseGP(0); return; }
+    const v = peek(0, 2);
+    if (faultPending) return;
+    if ((v & F_TF) != 0 || ((v & F_IF) != 0 && (flagsRaw & F_VIP) != 0)) { raiseGP(0); return; }
+    const old = getRflags();
+    const m: u64 = 0x4dd5;   // status, TF, DF, OF, NT: not IF, not IOPL
+    adjustSp(2);
+    setRflags((old & ~(m | F_VIF)) | (v & m) | ((v & F_IF) != 0 ? F_VIF : 0));
+    return;
+  }
   const v = peek(0, sz);
   if (faultPending) return;
   let m: u64;

@@ -8,7 +8,8 @@ import * as D from "../descriptors";
 import * as Dec from "../decode";
 import { readMem } from "../segmem";
 import { isCanonical } from "../segmem";
-import { getIOPL, getOF } from "../flags";
+import { getIOPL, getOF, getRflags, setRflags, F_IF, F_TF, F_RF, F_VIF } from "../flags";
+import { readLin } from "../../mmu/access";
 import { returnTo, iret, softwareInt, EV_SOFT, EV_ICEBP } from "../interrupts";
 import { taskSwitch, TS_JMP, TS_CALL } from "./sys_task";
 
@@ -198,9 +199,44 @@ export function farRet(withImm: bool): void {
 export function intN(): void {
   const v = Dec.fetch8();
   if (faultPending) return;
-  // SDM 20.2.7 (no VME): INT n in virtual-8086 mode needs IOPL 3.
+  if (S.vm86 && (S.cr4 & S.CR4_VME) != 0) {
+    // SDM 20.3.3 (Table 20-2 modes 3/5): the TSS redirection bitmap (32 bytes below the I/O
+    // bitmap) decides; a clear bit redirects through the real-mode IVT inside VM86.
+    const base = S.segBase(S.TR), limit = S.segLimit(S.TR);
+    const mapOff = <u32>D.sysRead(base + 0x66, 2);
+    if (faultPending) return;
+    const byteOff = mapOff - 32 + (v >> 3);
+    if ((S.segAttr(S.TR) & 8) == 0 || mapOff < 32 || byteOff > limit) { raiseFault(EXC_GP, 0, true); return; }
+    const bits = <u32>D.sysRead(base + <u64>byteOff, 1);
+    if (faultPending) return;
+    if (((bits >> (v & 7)) & 1) == 0) { vm86Redirect(v); return; }
+  }
+  // SDM 20.2.7: INT n in virtual-8086 mode needs IOPL 3 to reach the protected-mode IDT.
   if (S.vm86 && getIOPL() < 3) { raiseFault(EXC_GP, 0, true); return; }
   softwareInt(v, EV_SOFT, Dec.nextRip);
+}
+
+// VME interrupt redirection: a real-mode style interrupt inside VM86 (IVT at linear 0).
+function vm86Redirect(v: u32): void {
+  const ent = <u32>readLin(<u64>(v << 2), 4);
+  if (faultPending) return;
+  const f = getRflags();
+  const iopl3 = getIOPL() == 3;
+  let img = f & 0xffff;
+  if (!iopl3) img = (img & ~F_IF) | 0x3000 | ((f & F_VIF) != 0 ? F_IF : 0);
+  D.frameCurrent();
+  D.framePush(img, 2);
+  D.framePush(<u64>S.segSel(CS), 2);
+  D.framePush(Dec.nextRip & 0xffff, 2);
+  if (faultPending) return;
+  D.commitFrameSp();
+  let nf = f & ~(F_TF | F_RF);
+  if (iopl3) nf &= ~F_IF; else nf &= ~F_VIF;
+  setRflags(nf);
+  const cs = ent >> 16;
+  S.setSeg(CS, cs, <u64>cs << 4, 0xffff, 0xfb);
+  S.updateMode();   // new CS base: the fetch window must be dropped (codeEpoch)
+  setRipBoth(<u64>(ent & 0xffff));
 }
 export function int3(): void { softwareInt(3, EV_SOFT, Dec.nextRip); }
 export function into(): void {

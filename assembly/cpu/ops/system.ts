@@ -12,6 +12,8 @@ import * as Io from "./sys_io";
 import * as Ctl from "./sys_ctrl";
 
 export function execSystem(op: u32): void {
+  // None of these instructions is lockable (SDM Vol.2 LOCK): #UD.
+  if (Dec.lockPrefix) { raiseUD(); return; }
   switch (op) {
     case 0x06: Seg.pushSeg(ES); return;
     case 0x07: Seg.popSeg(ES); return;
@@ -115,6 +117,7 @@ function group7(): void {
 // FF /3 (CALL m16:xx) and FF /5 (JMP m16:xx): decoded by the integer group-5 handler
 // (ModRM already consumed), executed here with the far-transfer rules.
 export function farIndirect(isCall: bool): void {
+  if (Dec.lockPrefix) { raiseUD(); return; }
   Far.farIndirectImpl(isCall);
 }
 export { S };

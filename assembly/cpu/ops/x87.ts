@@ -3,8 +3,8 @@
 // double, precision control ignored). Unsupported x87 opcodes raise #UD.
 // Unmasked x87 exceptions only set ES/B in FSW; #MF is not delivered.
 import * as S from "../state";
-import { FPR, CR0_EM, CR0_TS, RAX, setReg16 } from "../state";
-import { faultPending, raiseUD, raiseNM } from "../fault";
+import { FPR, CR0_EM, CR0_TS, CR0_NE, RAX, setReg16 } from "../state";
+import { faultPending, raiseUD, raiseNM, raiseFault, EXC_MF } from "../fault";
 import { modMod, modReg, modRm, modrm } from "../decode";
 import { setStatusFlags, F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF } from "../flags";
 import { readMsz, writeMsz } from "./sse_util";
@@ -143,10 +143,28 @@ function toInt(v: f64, bits: u32, trunc: bool): u64 {
   return <u64><i64>r;
 }
 
+// A pending unmasked x87 exception (FSW.ES) is reported as #MF by the next waiting x87
+// instruction or MMX instruction when CR0.NE=1 (SDM Vol.1 8.6, 8.7).
+// With CR0.NE=0 the PC-style FERR#/IRQ13 path is not modelled.
+export function fpuPendingMF(): bool {
+  if ((S.fpuSw & 0x80) != 0 && (S.cr0 & CR0_NE) != 0) { raiseFault(EXC_MF, 0, false); return true; }
+  return false;
+}
+// FNINIT, FNCLEX, FNSTCW, FNSTSW, FNSTENV, FNSAVE do not wait.
+function noWait(op: u32): bool {
+  const r = modReg & 7;
+  if (op == 0xdb) return modrm == 0xe2 || modrm == 0xe3;
+  if (op == 0xd9) return modMod != 3 && (r == 6 || r == 7);
+  if (op == 0xdd) return modMod != 3 && (r == 6 || r == 7);
+  if (op == 0xdf) return modrm == 0xe0;
+  return false;
+}
+
 // ---- dispatcher --------------------------------------------------------------------------
 export function execX87(op: u32): void {
   // SDM Vol.1 Table 13-8 / 2.5: CR0.EM or CR0.TS -> #NM for x87 instructions.
   if ((S.cr0 & (CR0_EM | CR0_TS)) != 0) { raiseNM(); return; }
+  if (!noWait(op) && fpuPendingMF()) return;
   const r = modReg & 7;
   if (modMod != 3) { x87Mem(op, r); return; }
   const i = modrm & 7;
