@@ -121,13 +121,33 @@ export function writeEfer(v: u64): bool {
 // Enabled instruction breakpoints (bit n: DRn, R/W = 00), kept in sync with DR7 so the run
 // loop tests one global per instruction.
 export let execBpMask: u32 = 0;
+export let ioBpMask: u32 = 0;      // R/W = 10: I/O breakpoints (only with CR4.DE, SDM 17.2.4)
 export function syncBreakpoints(): void {
   const d7 = <u32>S.getDr(7);
-  let m: u32 = 0;
+  let m: u32 = 0, io: u32 = 0;
   for (let n: u32 = 0; n < 4; n++) {
-    if (((d7 >> (n * 2)) & 3) != 0 && ((d7 >> (16 + n * 4)) & 3) == 0) m |= 1 << n;
+    if (((d7 >> (n * 2)) & 3) == 0) continue;
+    const rw = (d7 >> (16 + n * 4)) & 3;
+    if (rw == 0) m |= 1 << n;
+    else if (rw == 2) io |= 1 << n;
   }
   execBpMask = m;
+  ioBpMask = io;
+}
+// Bits of DR6.B0-B3 for I/O breakpoints matching an access to [port, port+size).
+// The #DB is a trap taken after the instruction (interrupts.ts pendingDbTrap).
+export function ioBreakpoints(port: u32, size: u32): u32 {
+  if ((S.cr4 & S.CR4_DE) == 0) return 0;
+  const d7 = <u32>S.getDr(7);
+  let hit: u32 = 0;
+  for (let n: u32 = 0; n < 4; n++) {
+    if ((ioBpMask & (1 << n)) == 0) continue;
+    const lenCode = (d7 >> (18 + n * 4)) & 3;
+    const len: u32 = lenCode == 0 ? 1 : (lenCode == 1 ? 2 : (lenCode == 3 ? 4 : 8));
+    const a = <u32>S.getDr(n) & 0xffff & ~(len - 1);
+    if (port < a + len && a < port + size) hit |= 1 << n;
+  }
+  return hit;
 }
 // SDM 17.3.1.1: an instruction breakpoint is a fault taken before the instruction when
 // RF = 0. Returns true with #DB raised (DR6.Bn set).

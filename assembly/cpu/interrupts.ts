@@ -20,6 +20,9 @@ export let nmiPending: bool = false;
 export let nmiBlocked: bool = false;     // SDM 6.7.1: NMIs blocked until the next IRET
 export let intShadow: bool = false;      // STI / MOV SS shadow for the next instruction
 let softIntDone: bool = false;           // the instruction was INT n/INT3/INTO (no TF trap after it)
+export let pendingDbTrap: u32 = 0;       // DR6.B0-B3 of data/I/O breakpoints hit by this instruction
+export function addDbTrap(bits: u32): void { pendingDbTrap |= bits; }
+export function clearDbTrap(): void { pendingDbTrap = 0; }
 export function setIntrLine(v: bool): void { intrLine = v; }
 export function raiseNmi(): void { nmiPending = true; }
 export function setIntShadow(v: bool): void { intShadow = v; }
@@ -233,10 +236,18 @@ export function deliverFault(): void {
 }
 
 // #DB single-step trap after an instruction that began with TF=1 (SDM 17.3.1.4).
-export function singleStepTrap(): void {
-  if (softIntDone) { softIntDone = false; return; }
+// Also delivers the trap-class breakpoints of the instruction (pendingDbTrap, SDM 17.3.1.2).
+export function singleStepTrap(tf: bool): void {
+  const bp = pendingDbTrap;
+  pendingDbTrap = 0;
+  let bs = tf;
+  if (softIntDone) { softIntDone = false; bs = false; }
   if (intShadow) return;   // MOV SS / POP SS defer debug traps
-  S.setDr(6, S.getDr(6) | 0x4000);   // DR6.BS
+  if (!bs && bp == 0) return;
+  let d6 = S.getDr(6);
+  if (bp != 0) d6 = (d6 & ~(<u64>0xf)) | <u64>bp;
+  if (bs) d6 |= 0x4000;   // DR6.BS
+  S.setDr(6, d6);
   deliverEvent(EXC_DB, 0, false, EV_ICEBP, S.rip);
 }
 export function clearSoftInt(): void { softIntDone = false; }
@@ -270,7 +281,7 @@ export function checkInterrupts(): bool {
 
 export function resetInterrupts(): void {
   shutdown = false; intrLine = false; nmiPending = false; intShadow = false; nmiBlocked = false;
-  softIntDone = false;
+  softIntDone = false; pendingDbTrap = 0;
 }
 
 // ---- IRET ------------------------------------------------------------------------
@@ -278,7 +289,7 @@ export function resetInterrupts(): void {
 export function flagsWritable(size: u32): u64 {
   let m: u64 = 0x4dd5;   // CF PF AF ZF SF TF DF OF NT
   if (size >= 4) m |= F_RF | F_AC | F_ID;
-  if (S.cpl == 0) m |= 0x3000 | F_IF;
+  if (S.cpl == 0) m |= 0x3000 | F_IF | (size >= 4 ? F_VIF | F_VIP : 0);   // POPF masks VIF/VIP off
   else if (S.cpl <= getIOPL()) m |= F_IF;
   return m;
 }

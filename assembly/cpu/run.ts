@@ -51,13 +51,13 @@ export function runSlice(budget: u32): u32 {
     if ((f & F_TF) != 0) I.clearSoftInt();
     step();
     sliceLeft--;
-    if (faultPending) deliverFault();
-    else if ((f & (F_TF | F_RF)) != 0) {
+    if (faultPending) { I.clearDbTrap(); deliverFault(); }
+    else if ((f & (F_TF | F_RF)) != 0 || I.pendingDbTrap != 0) {
       // SDM 17.3.1.1: RF is cleared after any instruction completes; SDM 17.3.1.4:
-      // TF set at the start of an instruction => #DB trap after it.
+      // TF set at the start of an instruction => #DB trap after it (with any I/O breakpoint hits).
       F.setFlagBit(F_RF, false);
-      if ((f & F_TF) != 0) {
-        singleStepTrap();
+      if ((f & F_TF) != 0 || I.pendingDbTrap != 0) {
+        singleStepTrap((f & F_TF) != 0);
         if (faultPending) deliverFault();
       }
     }

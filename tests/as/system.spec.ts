@@ -387,6 +387,27 @@ describe("interrupts", () => {
     expect<u64>(S.rip).toBe(0x8001);
     expect<u64>(S.getReg64(S.RSP)).toBe(0x9000 - 6);
   });
+  it("MOV SS shadow: an interrupt (and a TF trap) waits for the instruction after MOV SS", () => {
+    real();
+    w16(0x30 * 4, 0x8000);
+    poke(0x8000, [0xf4]);
+    S.setReg64(S.RAX, 0);
+    poke(0x7c00, [0xfb, 0x8e, 0xd0, 0x0f, 0xa2, 0xf4]);   // sti; mov %ax,%ss; cpuid; hlt
+    portOut(0xe1, 1, 0x30);
+    setIntrLine(true);
+    expect<u32>(run(20)).toBe(1);
+    setIntrLine(false);
+    portOut(0xe1, 1, 0xff);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c05, "taken after CPUID, not between MOV SS and CPUID");
+    real();
+    w16(4, 0x8000);
+    poke(0x8000, [0xf4]);
+    S.setReg64(S.RAX, 0);
+    poke(0x7c00, [0x8e, 0xd0, 0x0f, 0xa2, 0x0f, 0xa2]);   // mov %ax,%ss; cpuid; cpuid
+    setRflags(0x102);
+    expect<u32>(run(20)).toBe(1);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c04, "#DB after the instruction following MOV SS");
+  });
   it("TF single-step raises #DB after one instruction with DR6.BS", () => {
     real();
     w16(4, 0x8000);
@@ -489,6 +510,22 @@ describe("debug registers", () => {
   });
 });
 
+describe("I/O breakpoints", () => {
+  it("with CR4.DE an I/O breakpoint on port 0xE0 is a #DB trap after the OUT", () => {
+    pm32();
+    idt32(1, 0x8000, 0x8e);
+    poke(0x8000, [0xf4]);
+    setCr(4, 8);
+    S.setReg64(S.RAX, 0xe0); S.setReg64(S.RBX, 0x20401);
+    // mov %eax,%dr0; mov %ebx,%dr7; out %al,$0xe1; out %al,$0xe0; hlt
+    poke(0x7c00, [0x0f, 0x23, 0xc0, 0x0f, 0x23, 0xfb, 0xe6, 0xe1, 0xe6, 0xe0, 0xf4]);
+    expect<u32>(run(20)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r32(0x9000 - 12)).toBe(0x7c0a, "trap: EIP after the OUT to 0xE0");
+    expect<u64>(S.getDr(6) & 0x400f).toBe(1, "DR6.B0, not BS");
+  });
+});
+
 describe("task switch", () => {
   it("CALL through a task gate switches tasks; IRET with NT returns", () => {
     pm32(); tss32();
@@ -515,6 +552,46 @@ describe("task switch", () => {
     expect<u64>(S.getReg64(S.RSP)).toBe(0x9000);
     expect<u32>((r32(0x54c) >> 8) & 0xf).toBe(9, "task B no longer busy");
     expect<u32>((r32(0x544) >> 8) & 0xf).toBe(0xb, "task A busy");
+  });
+});
+
+describe("16-bit TSS", () => {
+  it("LJMP to a 16-bit TSS loads IP/FLAGS/registers/ES CS SS DS and nulls FS/GS", () => {
+    pm32(); tss32();
+    w64(0x548, desc(0x900, 0x2b, 0x81, 0));
+    w16(0x90e, 0x8000); w16(0x910, 0x0002); w16(0x912 + 4 * 2, 0xb000); w16(0x912 + 3 * 2, 0x1234);
+    w16(0x922, 0x10); w16(0x924, 0x08); w16(0x926, 0x10); w16(0x928, 0x10);
+    poke(0x8000, [0xf4]);
+    poke(0x7c00, [0xea, 0x00, 0x00, 0x00, 0x00, 0x48, 0x00]);   // ljmp $0x48,$0
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(getSegSel(S.TR)).toBe(0x48);
+    expect<u64>(S.getReg64(S.RSP) & 0xffff).toBe(0xb000);
+    expect<u64>(S.getReg64(S.RBX) & 0xffff).toBe(0x1234);
+    expect<u32>(getSegSel(S.FS)).toBe(0);
+    expect<u32>(r32(0x720)).toBe(0x7c07, "old 32-bit TSS: EIP");
+    expect<u32>((r32(0x544) >> 8) & 0xf).toBe(9, "old TSS not busy after JMP");
+    expect<u32>((r32(0x54c) >> 8) & 0xf).toBe(3, "16-bit TSS busy");
+  });
+});
+
+describe("task switch to conforming code", () => {
+  it("LCALL to a TSS whose CS is conforming DPL0 with RPL3 runs the task at CPL3 (SS.DPL)", () => {
+    pm32(); tss32();
+    w64(0x548, desc(0x800, 0x67, 0x89, 0));
+    w64(0x560, desc(0, 0xfffff, 0x9f, 0xc));   // conforming code, DPL0
+    w32(0x820, 0x8000); w32(0x824, 0x3002); w32(0x838, 0xb000);
+    w16(0x848, 0x2b); w16(0x84c, 0x63); w16(0x850, 0x2b); w16(0x854, 0x2b); w16(0x858, 0x2b); w16(0x85c, 0x2b);
+    poke(0x8000, [0xcf]);                                              // iret (NT)
+    poke(0x7c00, [0x9a, 0x00, 0x00, 0x00, 0x00, 0x48, 0x00, 0xf4]);    // lcall $0x48,$0; hlt
+    expect<u32>(run(1)).toBe(0);
+    expect<u32>(getSegSel(S.CS)).toBe(0x63);
+    expect<u32>(S.cpl).toBe(3);
+    expect<u32>((r32(0x54c) >> 8) & 0xf).toBe(0xb, "new TSS busy");
+    expect<u32>(run(10)).toBe(1);
+    expect<u32>(S.cpl).toBe(0);
+    expect<u64>(S.rip).toBe(0x7c08);
+    expect<u64>(getRflags() & 0x4000).toBe(0, "NT of the returning task clear");
   });
 });
 

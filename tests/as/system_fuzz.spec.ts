@@ -26,6 +26,7 @@ describe("fuzz", () => {
       }
       if (mode == 1) {
         setCr(0, 0x11);
+        setCr(4, <u64>(rnd() & 0x80f));   // VME PVI TSD DE UMIP at random
         setSegment(S.CS, 0x08, 0, 0xffffffff, AR_CODE32_0);
         for (let s: u32 = 0; s < 6; s++) if (s != S.CS) setSegment(s, 0x10, 0, 0xffffffff, AR_DATA32_0);
       } else if (mode == 2) {

@@ -9,6 +9,13 @@ import { readMem, writeMem, linearAddr, BAD_ADDR } from "../segmem";
 import { portIn, portOut } from "../../host";
 import { sysRead } from "../descriptors";
 import { stopRequested } from "../run";
+import { ioBpMask, ioBreakpoints } from "../control";
+import { addDbTrap } from "../interrupts";
+
+// SDM 17.2.4: I/O breakpoints (CR4.DE, DR7 R/W = 10) report a #DB trap after the instruction.
+@inline function ioBp(port: u32, size: u32): void {
+  if (ioBpMask != 0) addDbTrap(ioBreakpoints(port, size));
+}
 
 // SDM Vol.1 19.5.1/19.5.2: returns false with #GP(0) raised when the access is denied.
 export function ioAllowed(port: u32, size: u32): bool {
@@ -44,6 +51,7 @@ export function inOp(byteOp: bool, immPort: bool): void {
   const size = ioSize(byteOp);
   if (!ioAllowed(port, size)) return;
   storeAcc(size, portIn(port, size));
+  ioBp(port, size);
 }
 // E6/E7, EE/EF.
 export function outOp(byteOp: bool, immPort: bool): void {
@@ -53,6 +61,7 @@ export function outOp(byteOp: bool, immPort: bool): void {
   if (!ioAllowed(port, size)) return;
   const v = S.getReg32(RAX);
   portOut(port, size, size == 4 ? v : v & ((1 << (size * 8)) - 1));
+  ioBp(port, size);
 }
 
 // Per-step iteration cap for REP INS/OUTS: the instruction restarts (RIP unchanged)
@@ -90,6 +99,7 @@ export function insOp(byteOp: bool): void {
     const v = portIn(port, size);
     writeMem(ES, di, size, <u64>v);
     if (faultPending) return;
+    ioBp(port, size);
     setIdx(RDI, di + step);
     n--;
     if (rep) setIdx(RCX, n);
@@ -113,6 +123,7 @@ export function outsOp(byteOp: bool): void {
     const v = <u32>readMem(seg, si, size);
     if (faultPending) return;
     portOut(port, size, v);
+    ioBp(port, size);
     setIdx(RSI, si + step);
     n--;
     if (rep) setIdx(RCX, n);
