@@ -144,6 +144,22 @@ function inexact24(hi: f64, d: f64): bool {
   return e != 0;
 }
 
+// Whether the exact value hi + (sign of d64), rounded to 24 bits in `mode` with an unbounded
+// exponent, is below 2^-126 in magnitude. Scaling by 2^64 is exact and puts it in f32's range.
+function tinyUnbounded32(hi: f64, d64: f64, mode: u32): bool {
+  const s = hi * 18446744073709551616.0;
+  const r = <f32>s;
+  let b = reinterpret<u32>(r);
+  let d = s - <f64>r;
+  if (d == 0) d = d64;
+  if (d != 0 && mode != 0) {
+    if (mode == 1) { if (d < 0) b = nextDown32(b); }
+    else if (mode == 2) { if (d > 0) b = nextUp32(b); }
+    else if ((b & 0x7fffffff) != 0 && ((b >> 31) != 0) != (d < 0)) b = b - 1;
+  }
+  return (b & 0x7fffffff) < (<u32>(1 + 64) << 23);
+}
+
 // Round the exact value hi + (something with the sign of d) to f32, where hi = RN_f64(exact)
 // is finite and nonzero-ness of the exact value is known (exactZero). Sets OE/UE/PE, FTZ.
 export function round32(hi: f64, d64: f64): u32 {
@@ -172,8 +188,11 @@ export function round32(hi: f64, d64: f64): u32 {
     else if ((b & 0x7fffffff) != 0 && ((b >> 31) != 0) != (d < 0)) b = b - 1;
   }
   if (isInf32(b)) { addExc(X_OE | X_PE); return b; }
-  // Tininess after rounding (x86): result in the denormal range (or zero) but exact != 0.
-  if ((b & 0x7f800000) == 0 && (hi != 0 || d != 0)) {
+  // Tininess after rounding (x86): result in the denormal range (or zero) but exact != 0,
+  // or rounded up to the smallest normal while the 24-bit rounding with unbounded exponent
+  // is still below it (SDM 4.9.1.5).
+  if ((hi != 0 || d != 0) &&
+      ((b & 0x7f800000) == 0 || ((b & 0x7fffffff) == 0x00800000 && tinyUnbounded32(hi, d64, mode)))) {
     // Unmasked UE: PE only if the unbounded-exponent (scaled) result is inexact.
     if (!excMasked(X_UE)) addExc(X_UE | (inexact24(hi, d64) ? X_PE : 0));
     else if ((S.mxcsr & MXCSR_FTZ) != 0) { addExc(X_UE | X_PE); return b & 0x80000000; }
