@@ -121,3 +121,6 @@ export function setMsr(index: u32, v: u64): bool {
 }
 // RDTSC source: 0 = realtime (host clock at 2.0 GHz, default), 1 = instructions retired.
 export function setTscMode(mode: u32): void { tscMode(mode); }
+// MXCSR raw access (differential tests, snapshots). No reserved-bit check: callers own that.
+export function getMxcsr(): u32 { return S.mxcsr; }
+export function setMxcsr(v: u32): void { S.setMxcsr(v); }
