@@ -453,6 +453,11 @@ int main(void) {
   printf("minivisor: L1 hypervisor starting\n");
   if (mb_magic != 0x2BADB002) { printf("minivisor: not booted by a multiboot loader\n"); return 1; }
   const struct mb_info *mbi = (const struct mb_info *)(uptr)mb_info;
+  const struct mb_mod *mods = (const struct mb_mod *)(uptr)((mbi->flags & 8) ? mbi->mods_addr : 0);
+  u32 nmods = (mbi->flags & 8) ? mbi->mods_count : 0;
+  for (u32 i = 0; i < nmods; i++)
+    printf("info: module %u: '%s', %u bytes\n", i, mods[i].string ? (const char *)(uptr)mods[i].string : "",
+           mods[i].end - mods[i].start);
   u32 a, b, c, d;
   cpuid(1, 0, &a, &b, &c, &d);
   if (!(c & (1u << 5))) { printf("minivisor: CPUID.1:ECX.VMX is 0: no VMX\n"); return 1; }
@@ -471,8 +476,6 @@ int main(void) {
   heap = (uptr)__image_end;
   u64 mem_end = (mbi->flags & 1) ? 0x100000ull + ((u64)mbi->mem_upper << 10) : 0x4000000ull;
   if (mem_end > (1ull << 30)) mem_end = 1ull << 30;
-  const struct mb_mod *mods = (const struct mb_mod *)(uptr)((mbi->flags & 8) ? mbi->mods_addr : 0);
-  u32 nmods = (mbi->flags & 8) ? mbi->mods_count : 0;
   for (u32 i = 0; i < nmods; i++) if (mods[i].end > heap) heap = mods[i].end;
   heap_end = mem_end;
 
