@@ -4,7 +4,8 @@
    port, CPUID, VMCALL hypercalls, HLT, RDMSR(TSC) and lazily backs part of their memory on EPT
    violations. When every L2 has exited (isa-debug-exit port 0xf4, or the exit hypercall) it
    prints per-L2 exit statistics and exits with 0 if every L2 exited with 0.
-   References: Intel SDM Vol. 3C chapters 23-29 (section numbers as in the 2023 edition). */
+   References: Intel SDM Vol. 3C chapters 24-31 (numbering of the 2023+ editions: 25 = VMCS,
+   26 = non-root operation, 27 = VM entries, 28 = VM exits, 29 = address translation). */
 #include "rt.h"
 
 /* ---- VMCS field encodings (SDM Appendix B) ---- */
@@ -58,7 +59,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define MSR_VMX_TRUE_EXIT 0x48F
 #define MSR_VMX_TRUE_ENTRY 0x490
 
-/* Controls (SDM 24.6, 24.7, 24.8) */
+/* Controls (SDM 25.6, 25.7, 25.8) */
 #define PIN_PREEMPT_TIMER (1u << 6)
 #define PROC_HLT_EXIT (1u << 7)
 #define PROC_IO_BITMAPS (1u << 25)
@@ -112,19 +113,25 @@ extern char vm_exit_point[];
 
 /* ---- page allocator: bump allocation of zeroed 4 KiB pages above the image and modules ---- */
 static u64 heap, heap_end;
-static void *alloc_pages(u64 n) {
+static void *try_alloc_pages(u64 n) {
   heap = (heap + 4095) & ~4095ull;
-  if (heap + n * 4096 > heap_end) { printf("minivisor: out of memory\n"); exit(1); }
+  if (heap + n * 4096 > heap_end) return 0;
   void *p = (void *)(uptr)heap;
   heap += n * 4096;
-  memset(p, 0, n * 4096);
+  u64 cnt = n * 512; void *d = p;
+  __asm__ volatile("rep stosq" : "+D"(d), "+c"(cnt) : "a"(0ull) : "memory");
+  return p;
+}
+static void *alloc_pages(u64 n) {
+  void *p = try_alloc_pages(n);
+  if (!p) { printf("minivisor: out of memory\n"); exit(1); }
   return p;
 }
 
 /* ---- L2 guests ---- */
 #define MAX_L2 4
 #define L2_MEM (4u << 20)         /* guest-physical [0, 4 MiB): backed when the L2 is loaded */
-#define L2_LAZY_END (8u << 20)    /* [4 MiB, 8 MiB): backed page by page on EPT violations */
+#define L2_LAZY_END (32u << 20)   /* [4 MiB, 32 MiB): backed page by page on EPT violations */
 #define L2_MBI 0x9000             /* multiboot info for the L2 */
 #define L2_GDT 0x8000             /* flat 32-bit GDT as the L2's boot loader would leave it */
 #define L2_PD 0xA000              /* identity 4 MiB-page directory, only without unrestricted guest */
@@ -147,25 +154,31 @@ struct l2 {
 static struct l2 l2s[MAX_L2];
 static int nl2;
 
-static u64 ept_pte_flags_leaf = 7 | (6 << 3);   /* RWX, memory type WB (SDM 28.3.7) */
+static u64 ept_pte_flags_leaf = 7 | (6 << 3);   /* RWX, memory type WB (SDM 29.3.7) */
 static u64 *ept_walk(struct l2 *g, u64 gpa, int create) {
   u64 *t = g->ept_pml4;
   for (int level = 3; level > 0; level--) {
     unsigned idx = (gpa >> (12 + 9 * level)) & 511;
     if (!(t[idx] & 7)) {
-      if (!create) return 0;
-      t[idx] = (u64)(uptr)alloc_pages(1) | 7;   /* non-leaf: RWX */
+      void *nt = create ? try_alloc_pages(1) : 0;
+      if (!nt) return 0;
+      t[idx] = (u64)(uptr)nt | 7;   /* non-leaf: RWX */
     }
     t = (u64 *)(uptr)(t[idx] & 0xFFFFFFFFFF000ull);
   }
   return &t[(gpa >> 12) & 511];
 }
-static void ept_map(struct l2 *g, u64 gpa, u64 hpa) { *ept_walk(g, gpa, 1) = hpa | ept_pte_flags_leaf; }
+static int ept_map(struct l2 *g, u64 gpa, u64 hpa) {
+  u64 *e = ept_walk(g, gpa, 1);
+  if (!e) return -1;
+  *e = hpa | ept_pte_flags_leaf;
+  return 0;
+}
 
 static u8 *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
 static u32 pin_ctls, proc_ctls, proc2_ctls, exit_ctls, entry_ctls;
 static u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1, vmx_basic, preempt_shift;
-static int unrestricted;
+static int unrestricted, hlt_state;
 
 /* Allowed settings: bits 31:0 of the capability MSR are the allowed 0-settings (1 = must be 1),
    bits 63:32 the allowed 1-settings (SDM A.3). */
@@ -216,7 +229,7 @@ static int load_elf(struct l2 *g, const u8 *img, u32 size) {
 
 static void setup_vmcs(struct l2 *g) {
   g->vmcs = alloc_pages(1);
-  *(u32 *)g->vmcs = (u32)vmx_basic & 0x7fffffff;   /* revision identifier (SDM 24.2) */
+  *(u32 *)g->vmcs = (u32)vmx_basic & 0x7fffffff;   /* revision identifier (SDM 25.2) */
   if (vmclear((uptr)g->vmcs) || vmptrld((uptr)g->vmcs)) { printf("minivisor: VMCLEAR/VMPTRLD failed\n"); exit(1); }
   /* controls */
   vmwrite(PIN_CTLS, pin_ctls);
@@ -234,15 +247,15 @@ static void setup_vmcs(struct l2 *g) {
   vmwrite(IO_BITMAP_B, (uptr)io_bitmap_b);
   vmwrite(MSR_BITMAP, (uptr)msr_bitmap);
   vmwrite(TSC_OFFSET, 0);
-  vmwrite(EPT_POINTER, (uptr)g->ept_pml4 | (3 << 3) | 6);   /* 4-level walk, WB (SDM 24.6.11) */
+  vmwrite(EPT_POINTER, (uptr)g->ept_pml4 | (3 << 3) | 6);   /* 4-level walk, WB (SDM 25.6.11) */
   vmwrite(VMCS_LINK_PTR, ~0ull);
   if (pin_ctls & PIN_PREEMPT_TIMER) vmwrite(PREEMPT_TIMER, SLICE_TSC >> preempt_shift);
-  /* CR0/CR4: the L2 owns every bit except CR4.VMXE, which reads as 0 (SDM 25.3) */
+  /* CR0/CR4: the L2 owns every bit except CR4.VMXE, which reads as 0 (SDM 26.3) */
   vmwrite(CR0_MASK, 0);
   vmwrite(CR4_MASK, 1u << 13);
   vmwrite(CR4_SHADOW, 0);
 
-  /* host state (SDM 24.5, 26.2.2-26.2.4) */
+  /* host state (SDM 25.5, 27.2.2-27.2.4) */
   u16 cs, ss, ds, es, fs, gs;
   __asm__ volatile("mov %%cs, %0; mov %%ss, %1; mov %%ds, %2; mov %%es, %3; mov %%fs, %4; mov %%gs, %5"
                    : "=r"(cs), "=r"(ss), "=r"(ds), "=r"(es), "=r"(fs), "=r"(gs));
@@ -263,7 +276,7 @@ static void setup_vmcs(struct l2 *g) {
 
   /* guest state: what a multiboot loader leaves (Multiboot spec 3.2): 32-bit protected mode,
      paging off, flat CS/DS/ES/FS/GS/SS, EAX = magic, EBX = info. Without unrestricted guest
-     CR0.PG must be 1 (SDM 26.3.1.1), so the L2 then starts with an identity 4 MiB-page map. */
+     CR0.PG must be 1 (SDM 27.3.1.1), so the L2 then starts with an identity 4 MiB-page map. */
   u64 cr0 = 0x11 | 0x20;   /* PE, ET, NE */
   u64 cr4 = 0;
   if (!unrestricted) { cr0 |= 0x80000000u; cr4 |= 0x10; }   /* PG, PSE */
@@ -310,7 +323,8 @@ static int create_l2(const char *cmdline, const u8 *img, u32 size) {
 
   g->mem = alloc_pages(L2_MEM / 4096);
   g->ept_pml4 = alloc_pages(1);
-  for (u64 gpa = 0; gpa < L2_MEM; gpa += 4096) ept_map(g, gpa, (uptr)g->mem + gpa);
+  for (u64 gpa = 0; gpa < L2_MEM; gpa += 4096)
+    if (ept_map(g, gpa, (uptr)g->mem + gpa)) { printf("minivisor: out of memory\n"); exit(1); }
   /* flat GDT: null, code 0x08, data 0x10 */
   u64 *gdt2 = gpa_ptr(g, L2_GDT, 24);
   gdt2[1] = 0x00cf9b000000ffffull; gdt2[2] = 0x00cf93000000ffffull;
@@ -319,7 +333,7 @@ static int create_l2(const char *cmdline, const u8 *img, u32 size) {
   u32 *mbi = gpa_ptr(g, L2_MBI, 64);
   mbi[0] = 1;                                  /* mem_lower/mem_upper valid */
   mbi[1] = 639;
-  mbi[2] = (L2_MEM >> 10) - 1024;
+  mbi[2] = (L2_LAZY_END >> 10) - 1024;
   setup_vmcs(g);
   if (load_elf(g, img, size)) return -1;
   if (vmx_failed) return -1;
@@ -332,7 +346,14 @@ static int create_l2(const char *cmdline, const u8 *img, u32 size) {
   return 0;
 }
 
-static void skip_insn(void) { vmwrite(GUEST_RIP, vmread(GUEST_RIP) + vmread(EXIT_INSTR_LEN)); }
+/* Emulated instruction done: advance RIP past it and end a blocking by STI or MOV SS it was in
+   (the shadow covers only that instruction; SDM 25.4.2, and VM entry with the HLT activity
+   state requires no STI blocking, SDM 27.3.1.5). */
+static void skip_insn(void) {
+  vmwrite(GUEST_RIP, vmread(GUEST_RIP) + vmread(EXIT_INSTR_LEN));
+  u64 intr = vmread(GUEST_INTERRUPTIBILITY);
+  if (intr & 3) vmwrite(GUEST_INTERRUPTIBILITY, intr & ~3ull);
+}
 
 static void kill_l2(struct l2 *g, int code, const char *why) {
   if (g->linelen) emit_line(g);
@@ -349,7 +370,7 @@ static void set_reg_sized(struct l2 *g, int r, unsigned size, u64 v) {
 static int handle_exit(struct l2 *g, u32 reason) {
   u64 qual = vmread(EXIT_QUAL);
   switch (reason) {
-  case 10: {   /* CPUID (SDM 25.1.2: unconditional) */
+  case 10: {   /* CPUID (SDM 26.1.2: unconditional) */
     u32 leaf = (u32)g->regs[G_RAX], sub = (u32)g->regs[G_RCX], a, b, c, d;
     if ((leaf & 0xffffff00) == 0x40000000) {
       a = 0x40000000; memcpy(&b, "Mini", 4); memcpy(&c, "Viso", 4); memcpy(&d, "r L1", 4);
@@ -361,8 +382,12 @@ static int handle_exit(struct l2 *g, u32 reason) {
     skip_insn();
     return 0;
   }
-  case 12:     /* HLT: nothing to wait for; give the CPU to the next L2 */
+  case 12:     /* HLT */
     skip_insn();
+    /* With interrupts enabled the L2 waits for its (passed-through) interrupt in the HLT
+       activity state, if supported (IA32_VMX_MISC[6]); the preemption timer still ends its
+       slice (SDM 26.5.1). With IF=0 there is nothing to wait for: it just gives up the CPU. */
+    if ((vmread(GUEST_RFLAGS) & 0x200) && hlt_state) vmwrite(GUEST_ACTIVITY, 1);
     return 1;
   case 18: {   /* VMCALL: RAX = 0 ping, 1 puts(RBX = gpa, RCX = len), 2 exit(RBX), 3 yield */
     u64 nr = (u32)g->regs[G_RAX];
@@ -398,12 +423,13 @@ static int handle_exit(struct l2 *g, u32 reason) {
   case 32:
     skip_insn();
     return 0;
-  case 48: {   /* EPT violation (SDM 28.3.3.2, qualification Table 28-7) */
+  case 48: {   /* EPT violation (SDM 29.3.3.2, qualification Table 28-7) */
     u64 gpa = vmread(GUEST_PHYS_ADDR);
     if (gpa >= L2_MEM && gpa < L2_LAZY_END) {
       /* back the page now; the violation itself invalidated cached translations of this
          guest-physical address (SDM 29.4.3.1), so no INVEPT is needed */
-      ept_map(g, gpa & ~4095ull, (uptr)alloc_pages(1));
+      void *page = try_alloc_pages(1);
+      if (!page || ept_map(g, gpa & ~4095ull, (uptr)page)) { kill_l2(g, 1, "out of memory for a lazily backed page"); return 1; }
       g->lazy_pages++;
       return 0;
     }
@@ -467,6 +493,7 @@ int main(void) {
   vmx_basic = rdmsr(MSR_VMX_BASIC);
   u64 misc = rdmsr(MSR_VMX_MISC);
   preempt_shift = misc & 31;
+  hlt_state = (misc >> 6) & 1;
   printf("info: IA32_VMX_BASIC 0x%lx IA32_VMX_MISC 0x%lx IA32_FEATURE_CONTROL 0x%lx\n",
          (unsigned long)vmx_basic, (unsigned long)misc, (unsigned long)fc);
   int true_ctls = (vmx_basic >> 55) & 1;
@@ -479,12 +506,12 @@ int main(void) {
   for (u32 i = 0; i < nmods; i++) if (mods[i].end > heap) heap = mods[i].end;
   heap_end = mem_end;
 
-  /* CR0/CR4 as VMX operation requires (SDM 23.8) */
+  /* CR0/CR4 as VMX operation requires (SDM 24.8) */
   cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0); cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
   cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0); cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
   write_cr0((read_cr0() | cr0_fixed0) & cr0_fixed1);
   write_cr4(((read_cr4() | (1u << 13)) | cr4_fixed0) & cr4_fixed1);
-  tss_init();   /* the host TR selector must not be 0 (SDM 26.2.3) */
+  tss_init();   /* the host TR selector must not be 0 (SDM 27.2.3) */
 
   u8 *vmxon_region = alloc_pages(1);
   *(u32 *)vmxon_region = (u32)vmx_basic & 0x7fffffff;
@@ -502,6 +529,7 @@ int main(void) {
                      true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT, "VM-exit", EXIT_HOST_64);
   entry_ctls = adjust(ENTRY_LOAD_EFER, true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY, "VM-entry", 0);
   if (!(exit_ctls & EXIT_SAVE_TIMER)) pin_ctls &= ~PIN_PREEMPT_TIMER;   /* slices must survive other exits */
+  if (!(pin_ctls & PIN_PREEMPT_TIMER)) exit_ctls &= ~EXIT_SAVE_TIMER;     /* SDM 27.2.1.2 */
   if (!(exit_ctls & EXIT_LOAD_EFER) || !(entry_ctls & ENTRY_LOAD_EFER)) { exit_ctls &= ~(EXIT_LOAD_EFER | EXIT_SAVE_EFER); entry_ctls &= ~ENTRY_LOAD_EFER; }
   u64 eptcap = rdmsr(MSR_VMX_EPT_VPID_CAP);
   if (!(eptcap & (1u << 6)) || !(eptcap & (1u << 14))) { printf("minivisor: EPT lacks 4-level walks or WB (cap 0x%lx)\n", (unsigned long)eptcap); return 1; }
@@ -510,7 +538,7 @@ int main(void) {
          unrestricted ? "unrestricted guest" : "paged L2 start", (pin_ctls & PIN_PREEMPT_TIMER) ? "on" : "off");
 
   /* I/O bitmaps: trap COM1 (0x3f8-0x3ff) and isa-debug-exit (0xf4); everything else passes
-     through. MSR bitmap: trap RDMSR of IA32_TIME_STAMP_COUNTER only (SDM 24.6.4, 24.6.9). */
+     through. MSR bitmap: trap RDMSR of IA32_TIME_STAMP_COUNTER only (SDM 25.6.4, 25.6.9). */
   io_bitmap_a = alloc_pages(1); io_bitmap_b = alloc_pages(1); msr_bitmap = alloc_pages(1);
   io_bitmap_a[0x3f8 / 8] = 0xff;
   io_bitmap_a[0xf4 / 8] |= 1u << (0xf4 % 8);

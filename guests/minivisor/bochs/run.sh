@@ -47,4 +47,7 @@ done
 kill $BPID 2>/dev/null || true
 wait $BPID 2>/dev/null || true
 cat "$W/serial.out"
-grep -q "all L2 guests done, exit 0" "$W/serial.out"
+ok=0; grep -q "all L2 guests done, exit 0" "$W/serial.out" || ok=1
+# with the default modules, also compare with expected.txt per stream (report on stderr)
+if [ $# -eq 0 ] && [ -z "${NO_CHECK:-}" ]; then node "$HERE/../check.mjs" "$W/serial.out" >&2 || ok=1; fi
+exit $ok
