@@ -150,6 +150,7 @@ struct l2 {
   u64 count[NREASONS], cycles[NREASONS];   /* exits and L1 handler TSC cycles per reason */
   u64 entries, guest_tsc;                   /* TSC cycles spent in VMX non-root operation */
   char line[160]; int linelen;
+  u8 lcr;              /* emulated COM1 line control register (bit 7: DLAB) */
 };
 static struct l2 l2s[MAX_L2];
 static int nl2;
@@ -409,8 +410,11 @@ static int handle_exit(struct l2 *g, u32 reason) {
     if (qual & 0x10) { kill_l2(g, 1, "string I/O not emulated"); return 1; }
     skip_insn();
     if (port == 0xf4 && !in) { kill_l2(g, (int)(u32)g->regs[G_RAX], 0); return 1; }
-    if (port == 0x3f8 && !in) { l2_putc(g, (char)g->regs[G_RAX]); return 0; }
-    if (in) set_reg_sized(g, G_RAX, size, port == 0x3fd ? 0x60 : 0);   /* LSR: THR and TSR empty */
+    /* COM1 (a 16550 as far as a polling driver needs it): THR output unless DLAB is set (then
+       0x3f8/0x3f9 are the divisor latch); LCR kept; LSR reads "THR and TSR empty" */
+    if (port == 0x3fb) { if (in) set_reg_sized(g, G_RAX, size, g->lcr); else g->lcr = (u8)g->regs[G_RAX]; return 0; }
+    if (port == 0x3f8 && !in && !(g->lcr & 0x80)) { l2_putc(g, (char)g->regs[G_RAX]); return 0; }
+    if (in) set_reg_sized(g, G_RAX, size, port == 0x3fd ? 0x60 : 0);
     return 0;
   }
   case 31:     /* RDMSR of a bitmap-trapped MSR: only IA32_TIME_STAMP_COUNTER */
