@@ -332,9 +332,15 @@ static int create_l2(const char *cmdline, const u8 *img, u32 size) {
   u32 *pd = gpa_ptr(g, L2_PD, 4096);
   for (u32 i = 0; i < 1024; i++) pd[i] = (i << 22) | 0x83 | 0x4;   /* P RW US PS */
   u32 *mbi = gpa_ptr(g, L2_MBI, 64);
-  mbi[0] = 1;                                  /* mem_lower/mem_upper valid */
+  mbi[0] = 1 | 64;                             /* mem_lower/mem_upper and memory map valid */
   mbi[1] = 639;
   mbi[2] = (L2_LAZY_END >> 10) - 1024;
+  /* memory map (Multiboot spec 3.3): usable [0, 0x9fc00) and [1 MiB, end of the lazy region) */
+  u32 *mm = gpa_ptr(g, L2_MBI + 0x100, 48);
+  mm[0] = 20; mm[1] = 0; mm[2] = 0; mm[3] = 0x9fc00; mm[4] = 0; mm[5] = 1;
+  mm[6] = 20; mm[7] = 0x100000; mm[8] = 0; mm[9] = L2_LAZY_END - 0x100000; mm[10] = 0; mm[11] = 1;
+  mbi[11] = 48;                                /* mmap_length */
+  mbi[12] = L2_MBI + 0x100;                    /* mmap_addr */
   setup_vmcs(g);
   if (load_elf(g, img, size)) return -1;
   if (vmx_failed) return -1;
