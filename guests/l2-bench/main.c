@@ -2,13 +2,13 @@
    RDTSC for CPUID, VMCALL, an emulated I/O port (COM1 LSR), RDMSR of IA32_TIME_STAMP_COUNTER
    (trapped by the minivisor's MSR bitmap) and an EPT violation (first touch of a lazily backed
    page). Prints min and mean guest TSC cycles per round trip. Without the minivisor it times
-   the same instructions natively (VMCALL skipped). */
+   the same instructions natively (VMCALL skipped). The figures are host-dependent: "info:" lines. */
 #include "l2.h"
 #define N 64
 static u64 tmin, tsum;
 static void rec(u64 t) { if (t < tmin) tmin = t; tsum += t; }
 static void report(const char *what) {
-  printf("%14s min %6lu mean %6lu cycles (%d round trips)\n", what, (unsigned long)tmin, (unsigned long)(tsum / N), N);
+  printf("info: %s min %lu mean %lu cycles (%d round trips)\n", what, (unsigned long)tmin, (unsigned long)(tsum / N), N);
 }
 static inline u64 tsc(void) { u32 lo, hi; __asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) :: "memory"); return ((u64)hi << 32) | lo; }
 int main(void) {
