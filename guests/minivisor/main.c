@@ -526,7 +526,7 @@ int main(void) {
   u8 *vmxon_region = alloc_pages(1);
   *(u32 *)vmxon_region = (u32)vmx_basic & 0x7fffffff;
   if (vmxon((uptr)vmxon_region)) { printf("minivisor: VMXON failed\n"); return 1; }
-  printf("minivisor: VMXON ok, VMCS revision 0x%x\n", (u32)vmx_basic & 0x7fffffff);
+  printf("minivisor: VMXON ok\ninfo: VMCS revision 0x%x\n", (u32)vmx_basic & 0x7fffffff);
 
   /* controls, adjusted to the (TRUE_) capability MSRs (SDM A.3) */
   pin_ctls = adjust(PIN_PREEMPT_TIMER, true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED, "pin-based", 0);
