@@ -504,6 +504,9 @@ int main(void) {
   u64 misc = rdmsr(MSR_VMX_MISC);
   preempt_shift = misc & 31;
   hlt_state = (misc >> 6) & 1;
+#ifdef NO_HLT_STATE
+  hlt_state = 0;
+#endif
   printf("info: IA32_VMX_BASIC 0x%lx IA32_VMX_MISC 0x%lx IA32_FEATURE_CONTROL 0x%lx\n",
          (unsigned long)vmx_basic, (unsigned long)misc, (unsigned long)fc);
   int true_ctls = (vmx_basic >> 55) & 1;
