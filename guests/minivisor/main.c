@@ -155,7 +155,7 @@ struct l2 {
 static struct l2 l2s[MAX_L2];
 static int nl2;
 
-static u64 ept_pte_flags_leaf = 7 | (6 << 3);   /* RWX, memory type WB (SDM 29.3.7) */
+static const u64 ept_pte_flags_leaf = 7 | (6 << 3);   /* RWX, memory type WB (SDM 29.3.7) */
 static u64 *ept_walk(struct l2 *g, u64 gpa, int create) {
   u64 *t = g->ept_pml4;
   for (int level = 3; level > 0; level--) {
@@ -211,6 +211,7 @@ static int load_elf(struct l2 *g, const u8 *img, u32 size) {
   if (size < 52 || memcmp(img, "\x7f" "ELF", 4) || img[4] != 1) { printf("minivisor: %s: not an ELF32 image\n", g->name); return -1; }
   u32 phoff = *(const u32 *)(img + 28), entry = *(const u32 *)(img + 24);
   u16 phentsize = *(const u16 *)(img + 42), phnum = *(const u16 *)(img + 44);
+  if (phentsize < 32) { printf("minivisor: %s: bad program header size\n", g->name); return -1; }
   for (int i = 0; i < phnum; i++) {
     const u8 *ph = img + phoff + (u32)i * phentsize;
     if ((u64)phoff + (u64)(i + 1) * phentsize > size) return -1;
@@ -435,7 +436,8 @@ static int handle_exit(struct l2 *g, u32 reason) {
     return 0;
   case 48: {   /* EPT violation (SDM 29.3.3.2, qualification Table 28-7) */
     u64 gpa = vmread(GUEST_PHYS_ADDR);
-    if (gpa >= L2_MEM && gpa < L2_LAZY_END) {
+    u64 *pte = ept_walk(g, gpa, 0);
+    if (gpa >= L2_MEM && gpa < L2_LAZY_END && !(pte && (*pte & 7))) {
       /* back the page now; the violation itself invalidated cached translations of this
          guest-physical address (SDM 29.4.3.1), so no INVEPT is needed */
       void *page = try_alloc_pages(1);
@@ -444,7 +446,7 @@ static int handle_exit(struct l2 *g, u32 reason) {
       return 0;
     }
     printf("minivisor: L2 '%s' EPT violation at gpa 0x%lx qual 0x%lx\n", g->name, (unsigned long)gpa, (unsigned long)qual);
-    kill_l2(g, 1, "EPT violation outside its memory");
+    kill_l2(g, 1, "EPT violation outside its lazily backed memory");
     return 1;
   }
   case 52:     /* VMX-preemption timer expired (SDM 26.5.1): new slice, next L2 */
