@@ -10,7 +10,7 @@ import {
   CS, DS, SS, ES, FS, GS,
 } from "./state";
 import { raiseGP, faultPending } from "./fault";
-import { readMem, writeMem, linearAddr, BAD_ADDR } from "./segmem";
+import { readMem, writeMem, linearAddr, isCanonical, BAD_ADDR } from "./segmem";
 import { codePage } from "../mmu/access";
 
 // ---- decode context ----------------------------------------------------------
@@ -61,6 +61,8 @@ export function invalidateFetch(): void { fwEnd = 0; fwStart = 1; fetchEnd = 0; 
 function fetch8Slow(): u32 {
   if (nextRip - instrStart >= 15) { raiseGP(0); return 0; }
   if (!code64 && nextRip > <u64>segLimit(CS)) { raiseGP(0); return 0; }
+  // Running sequentially off the top of the lower canonical half (SDM 3.3.7.1): #GP(0).
+  if (code64 && !isCanonical(nextRip)) { raiseGP(0); return 0; }
   const lin: u64 = code64 ? nextRip : ((segBase(CS) + nextRip) & 0xffffffff);
   const page = lin & ~(<u64>0xfff);
   const h = codePage(lin);   // the byte address: CR2 on #PF

@@ -151,7 +151,7 @@ export function updateMode(): void {
   stack32 = code64 || (segAttr(SS) & AR_DB) != 0;
   if (!protMode) cpl = 0;
   else if (vm86) cpl = 3;
-  else cpl = segDpl(CS);
+  else cpl = segDpl(SS);  // SDM 5.5: CPL is SS.DPL (equals CS.DPL except for conforming code)
 }
 export function setVm86(v: bool): void { vm86 = v; }
 // CPL normally follows CS.DPL; SDM 5.5 (conforming code) lets CS.DPL differ, so allow an override.

@@ -9,6 +9,8 @@ import {
 } from "./harness";
 import * as S from "../../assembly/cpu/state";
 import { getRflags } from "../../assembly/cpu/flags";
+import { step } from "../../assembly/cpu/exec";
+import { faultPending, faultVector, clearFault } from "../../assembly/cpu/fault";
 
 const DE: i32 = 0, BR: i32 = 5, UD: i32 = 6, NM: i32 = 7, SSF: i32 = 12, GP: i32 = 13;
 
@@ -399,6 +401,36 @@ describe("faults", () => {
     mode64();
     expect(run("6a 01 48 b8 00 00 00 00 00 80 00 00 48 89 04 24 c3" /* push 1; mov rax, 0x0000800000000000; mov [rsp], rax; ret */)).toBe(GP);
     expect(R(RSP)).toBe(STACK_TOP - 8);  // RET did not pop
+  });
+  test("RMW memory operands fault as writes (#PF error code W=1)", () => {
+    mode64();
+    setR(RBX, 0x400000);  // beyond the 4 MiB the page tables map
+    expect(run("83 03 01" /* add dword ptr [rbx], 1 */)).toBe(14);
+    expect(lastError).toBe(2);
+    expect(run("8b 03" /* mov eax, [rbx] */)).toBe(14);
+    expect(lastError).toBe(0);
+    expect(run("f0 0f ba 2b 01" /* lock bts dword ptr [rbx], 1 */)).toBe(14);
+    expect(lastError).toBe(2);
+    expect(run("0f ba 23 01" /* bt dword ptr [rbx], 1 */)).toBe(14);
+    expect(lastError).toBe(0);
+    expect(run("0f c7 0b" /* cmpxchg8b [rbx] */)).toBe(14);
+    expect(lastError).toBe(2);
+  });
+  test("executing sequentially past 0x00007fffffffffff is #GP", () => {
+    mode64();
+    // Map the top 2 MiB of the lower half (VA 0x7fffffe00000) to PA 0x200000.
+    setM64(0x1000 + 255 * 8, 0x4003);
+    setM64(0x4000 + 511 * 8, 0x5003);
+    setM64(0x5000 + 511 * 8, 0x200083);
+    setM8(0x3ffffe, 0x90); setM8(0x3fffff, 0x90);
+    S.rip = 0x00007ffffffffffe;
+    step(); step();
+    expect(faultPending).toBe(false);
+    expect(S.rip).toBe(0x0000800000000000);
+    step();
+    expect(faultPending).toBe(true);
+    expect(faultVector).toBe(13);
+    clearFault();
   });
   test("an instruction longer than 15 bytes is #GP", () => {
     mode64();

@@ -7,10 +7,10 @@ import {
   setLazy, setLazyCarry, getCF, LF_ADD, LF_SUB, LF_LOGIC, LF_NONE,
   F_CF, F_PF, F_ZF, F_SF, F_OF, F_STATUS,
 } from "../flags";
-import { getRegSized, setRegSized } from "../state";
+import { getRegSized, setRegSized, code64, FS } from "../state";
 import { faultPending, raiseDE } from "../fault";
-import { BAD_ADDR } from "../segmem";
-import { readLin, writeLin } from "../../mmu/access";
+import { BAD_ADDR, isCanonical } from "../segmem";
+import { readLin, writeLin, tlbHostWrite, probeWrite } from "../../mmu/access";
 
 // ---- direct flags -------------------------------------------------------------
 @inline export function maskOf(size: u32): u64 {
@@ -39,9 +39,27 @@ import { readLin, writeLin } from "../../mmu/access";
 let rmwLin: u64 = 0;
 export function rmwRead(size: u32): u64 {
   if (D.modMod == 3) return getRegSized(D.modRm, size, D.rexPresent);
-  rmwLin = D.rmLinear(size, true);
-  if (rmwLin == BAD_ADDR) return 0;
-  return readLin(rmwLin, size);
+  const off = D.eaAddr();
+  if (code64 && D.eaSeg < FS && isCanonical(off) && isCanonical(off + <u64>(size - 1))) {
+    rmwLin = off;  // 64-bit mode, no FS/GS base: linear = offset (SDM 3.2.4)
+  } else {
+    rmwLin = D.rmLinear(size, true);
+    if (rmwLin == BAD_ADDR) return 0;
+  }
+  return readForWrite(rmwLin, size);
+}
+// Read of a read-modify-write operand: the access faults as a write (#PF error code W=1,
+// as the hardware reports for RMW instructions).
+export function readForWrite(lin: u64, size: u32): u64 {
+  const h = tlbHostWrite(lin, size);
+  if (h != 0) {
+    if (size == 4) return <u64>load<u32>(h);
+    if (size == 8) return load<u64>(h);
+    if (size == 1) return <u64>load<u8>(h);
+    return <u64>load<u16>(h);
+  }
+  if (!probeWrite(lin, size)) return 0;
+  return readLin(lin, size);
 }
 export function rmwWrite(size: u32, v: u64): void {
   if (D.modMod == 3) { setRegSized(D.modRm, size, v, D.rexPresent); return; }

@@ -9,8 +9,8 @@ import {
 import { getReg64, setReg64, getReg32, setReg32, setReg16, getRegSized, setRegSized, code64, RAX, RCX, RDX, RBX } from "../state";
 import { faultPending, raiseUD, raiseGP } from "../fault";
 import { linearAddr, BAD_ADDR } from "../segmem";
-import { readLin, writeLin } from "../../mmu/access";
-import { rmwRead, rmwWrite, shiftDouble, imulTrunc, putStatus, maskOf } from "./int_alu";
+import { readLin, writeLin, probeWrite } from "../../mmu/access";
+import { rmwRead, rmwWrite, readForWrite, shiftDouble, imulTrunc, putStatus, maskOf } from "./int_alu";
 import { nearTarget } from "./integer";
 
 @inline function amask(a: u32): u64 { return a == 8 ? 0xffffffffffffffff : (a == 4 ? 0xffffffff : 0xffff); }
@@ -36,7 +36,7 @@ function bitOp(kind: u32, s: u32, offset: u64, isImm: bool): void {
     }
     lin = linearAddr(D.eaSeg, off, s, kind != 0);
     if (lin == BAD_ADDR) return;
-    v = readLin(lin, s);
+    v = kind != 0 ? readForWrite(lin, s) : readLin(lin, s);
     if (faultPending) return;
   }
   const mask = (<u64>1) << bit;
@@ -94,6 +94,7 @@ function group9(): void {
     const lin = linearAddr(D.eaSeg, off, 16, true);
     if (lin == BAD_ADDR) return;
     if ((lin & 15) != 0) { raiseGP(0); return; }
+    if (!probeWrite(lin, 16)) return;
     const lo = readLin(lin, 8);
     if (faultPending) return;
     const hi = readLin(lin + 8, 8);
@@ -112,7 +113,7 @@ function group9(): void {
   }
   const lin = linearAddr(D.eaSeg, off, 8, true);
   if (lin == BAD_ADDR) return;
-  const v = readLin(lin, 8);
+  const v = readForWrite(lin, 8);
   if (faultPending) return;
   const cmp = (<u64>getReg32(RDX) << 32) | <u64>getReg32(RAX);
   if (v == cmp) {

@@ -8,7 +8,7 @@ import {
 } from "../decode";
 import * as F from "../flags";
 import {
-  setLazy, setLazyIncDec, testCC, getCF, getAF, getZF, getRflags, setRflags, setStatusFlags, setFlagBit,
+  setLazy, setLazyIncDec, testCC, getCF, getAF, getZF, getSF, getOF, getPF, getRflags, setRflags, setStatusFlags, setFlagBit,
   LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF, F_DF,
 } from "../flags";
 import {
@@ -40,6 +40,22 @@ const HAS_MODRM: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0,
   else if (s == 4) setReg32(r, <u32>v);
   else if (s == 2) setReg16(r, <u32>v);
   else setReg8(r, <u32>v, D.rexPresent);
+}
+
+// Condition codes (SDM Vol.1 B.1), inlined for the branch hot path; same as flags.testCC.
+@inline function cond(cc: u32): bool {
+  let r: bool;
+  switch (cc >> 1) {
+    case 0: r = getOF(); break;
+    case 1: r = getCF(); break;
+    case 2: r = getZF(); break;
+    case 3: r = getCF() || getZF(); break;
+    case 4: r = getSF(); break;
+    case 5: r = getPF(); break;
+    case 6: r = getSF() != getOF(); break;
+    default: r = getZF() || (getSF() != getOF()); break;
+  }
+  return (cc & 1) != 0 ? !r : r;
 }
 
 @inline function amask(a: u32): u64 { return a == 8 ? 0xffffffffffffffff : (a == 4 ? 0xffffffff : 0xffff); }
@@ -489,7 +505,7 @@ export function execInteger(op: u32): void {
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
       const rel = fetchSImm8();
       if (faultPending) return;
-      if (testCC(op & 15)) jumpTo(D.nextRip + rel);
+      if (cond(op & 15)) jumpTo(D.nextRip + rel);
       return;
     }
     case 0x80: case 0x81: case 0x82: case 0x83: {
@@ -693,7 +709,19 @@ export function execInteger(op: u32): void {
     case 0xf9: setStatusFlags(F_CF, F_CF); return;
     case 0xfc: setFlagBit(F_DF, false); return;
     case 0xfd: setFlagBit(F_DF, true); return;
-    case 0xfe: case 0xff: group45(op); return;
+    case 0xfe: case 0xff: {
+      if (D.modMod == 3 && (D.modReg & 7) <= 1) {  // INC/DEC register: hot in loops
+        const s = op == 0xfe ? 1 : D.opSize;
+        const v = rget(D.modRm, s);
+        const inc = (D.modReg & 7) == 0;
+        const r = inc ? v + 1 : v - 1;
+        rset(D.modRm, s, r);
+        setLazyIncDec(inc ? LF_INC : LF_DEC, s, v, r);
+        return;
+      }
+      group45(op);
+      return;
+    }
     default: raiseUD(); return;
   }
 }
