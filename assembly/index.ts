@@ -13,6 +13,7 @@ import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
+import { resetVmxState, setNestedFlag } from "./vmx/vstate";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -45,6 +46,7 @@ export function reset(): void {
   S.vm86 = false;
   resetInterrupts();
   resetMsrs();
+  resetVmxState();
   resetTsc();
   syncBreakpoints();
   S.updateMode();
@@ -53,6 +55,9 @@ export function reset(): void {
 }
 
 export function run(budget: u32): u32 { return runSlice(budget); }
+// `--nested on|off` (default on): off hides VMX (CPUID, CR4.VMXE, capability MSRs) as on a CPU
+// without it. Set before reset()/boot; takes effect for the next instructions.
+export function setNested(on: bool): void { setNestedFlag(on); }
 export function requestStop(): void { reqStop(); }
 export function setIntrLine(level: bool): void { setIntr(level); }
 export function raiseNmi(): void { nmi(); }

@@ -1,0 +1,103 @@
+// VMX capability MSRs (SDM Vol.3C Appendix A) and the feature set they describe.
+// Rule: a control is allowed-1 only when the core implements its 1-setting; default1 bits
+// (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
+// when an exit condition or feature lands, never before.
+import { highestIndex, FT_BASE } from "./fields";
+import { nested } from "./vstate";
+
+// VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
+export const FEATURES_ON: u32 = 1 << FT_BASE;
+
+// IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical
+// addresses (bit 48 = 0), no dual-monitor SMM (49), write-back VMCS (53:50 = 6), TRUE
+// controls MSRs (55). Bit 54 (INS/OUTS instruction information) and 56 are not claimed.
+export const VMCS_REVISION: u32 = 0x6e76;
+export const VMCS_REGION_SIZE: u32 = 0x1000;
+export const VMX_BASIC: u64 = <u64>VMCS_REVISION | (<u64>VMCS_REGION_SIZE << 32) | (<u64>6 << 50) | (<u64>1 << 55);
+
+// Default1 classes (A.3.1-A.5): bits that are 1 in the non-TRUE MSRs' allowed-0 half.
+export const PIN_DEFAULT1: u32 = 0x00000016;
+export const PROC_DEFAULT1: u32 = 0x0401e172;
+export const EXIT_DEFAULT1: u32 = 0x00036dff;
+export const ENTRY_DEFAULT1: u32 = 0x000011ff;
+// Of those, the bits whose 0-setting is also supported (reported by the TRUE_* MSRs).
+export const PROC_TRUE_CLEARABLE: u32 = 0;
+export const EXIT_TRUE_CLEARABLE: u32 = 0;
+export const ENTRY_TRUE_CLEARABLE: u32 = 0;
+
+// Optional 1-settings implemented (beyond default1).
+export const PIN_OPT1: u32 = 0;
+export const PROC_OPT1: u32 = 0;       // bit 31 (activate secondary controls) when PROC2_OPT1 != 0
+export const PROC2_OPT1: u32 = 0;      // secondary processor-based controls
+export const EXIT_OPT1: u32 = 1 << 9;  // host address-space size (64-bit hosts)
+export const ENTRY_OPT1: u32 = 1 << 9; // IA-32e mode guest
+
+// IA32_VMX_MISC (A.6): no preemption timer, no activity states beyond active, no CR3-target
+// values, MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
+export const VMX_MISC: u64 = 0;
+
+// CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; what may be 1 is what MOV CR0
+// accepts (control.ts CR0_VALID, ET hardwired). CR4: VMXE must be 1; the rest as CR4_VALID.
+export const CR0_FIXED0: u64 = 0x80000021;
+export const CR0_FIXED1: u64 = 0xe005003f;
+export const CR4_FIXED0: u64 = 0x2000;
+
+export const MSR_VMX_BASIC: u32 = 0x480, MSR_VMX_PINBASED: u32 = 0x481, MSR_VMX_PROCBASED: u32 = 0x482;
+export const MSR_VMX_EXIT: u32 = 0x483, MSR_VMX_ENTRY: u32 = 0x484, MSR_VMX_MISC: u32 = 0x485;
+export const MSR_VMX_CR0_FIXED0: u32 = 0x486, MSR_VMX_CR0_FIXED1: u32 = 0x487;
+export const MSR_VMX_CR4_FIXED0: u32 = 0x488, MSR_VMX_CR4_FIXED1: u32 = 0x489;
+export const MSR_VMX_VMCS_ENUM: u32 = 0x48a, MSR_VMX_PROCBASED2: u32 = 0x48b, MSR_VMX_EPT_VPID: u32 = 0x48c;
+export const MSR_VMX_TRUE_PIN: u32 = 0x48d, MSR_VMX_TRUE_PROC: u32 = 0x48e, MSR_VMX_TRUE_EXIT: u32 = 0x48f;
+export const MSR_VMX_TRUE_ENTRY: u32 = 0x490, MSR_VMX_VMFUNC: u32 = 0x491;
+export const MSR_VMX_PROCBASED3: u32 = 0x492, MSR_VMX_EXIT2: u32 = 0x493;
+
+@inline function ctl(must1: u32, may1: u32): u64 { return <u64>must1 | (<u64>(may1 | must1) << 32); }
+
+export const PROC_ACTIVATE_SECONDARY: u32 = 1 << 31;
+const PROC_MAY1: u32 = PROC_OPT1 | (PROC2_OPT1 != 0 ? PROC_ACTIVATE_SECONDARY : 0);
+
+// The allowed-0 / allowed-1 pair a VM entry checks a control field against (the TRUE MSRs,
+// SDM 26.2.1: bits 31:0 must-be-1, bits 63:32 may-be-1).
+export const PIN_CTLS: u64 = ctl(PIN_DEFAULT1, PIN_OPT1);
+export const PROC_CTLS: u64 = ctl(PROC_DEFAULT1 & ~PROC_TRUE_CLEARABLE, PROC_MAY1 | PROC_DEFAULT1);
+export const PROC2_CTLS: u64 = ctl(0, PROC2_OPT1);
+export const EXIT_CTLS: u64 = ctl(EXIT_DEFAULT1 & ~EXIT_TRUE_CLEARABLE, EXIT_OPT1 | EXIT_DEFAULT1);
+export const ENTRY_CTLS: u64 = ctl(ENTRY_DEFAULT1 & ~ENTRY_TRUE_CLEARABLE, ENTRY_OPT1 | ENTRY_DEFAULT1);
+
+export let capOk: bool = true;
+// RDMSR of a VMX capability MSR: value, or capOk = false where the MSR does not exist on this
+// configuration (the caller raises #GP(0)): nested off, or a MSR whose enabling bit is 0.
+export function readVmxCap(m: u32, cr4Valid: u64): u64 {
+  capOk = true;
+  if (nested) {
+    switch (m) {
+      case MSR_VMX_BASIC: return VMX_BASIC;
+      case MSR_VMX_PINBASED: return ctl(PIN_DEFAULT1, PIN_OPT1);
+      case MSR_VMX_PROCBASED: return ctl(PROC_DEFAULT1, PROC_MAY1);
+      case MSR_VMX_EXIT: return ctl(EXIT_DEFAULT1, EXIT_OPT1);
+      case MSR_VMX_ENTRY: return ctl(ENTRY_DEFAULT1, ENTRY_OPT1);
+      case MSR_VMX_MISC: return VMX_MISC;
+      case MSR_VMX_CR0_FIXED0: return CR0_FIXED0;
+      case MSR_VMX_CR0_FIXED1: return CR0_FIXED1;
+      case MSR_VMX_CR4_FIXED0: return CR4_FIXED0;
+      case MSR_VMX_CR4_FIXED1: return cr4Valid;
+      case MSR_VMX_VMCS_ENUM: return <u64>(highestIndex() << 1);
+      case MSR_VMX_TRUE_PIN: return PIN_CTLS;
+      case MSR_VMX_TRUE_PROC: return PROC_CTLS;
+      case MSR_VMX_TRUE_EXIT: return EXIT_CTLS;
+      case MSR_VMX_TRUE_ENTRY: return ENTRY_CTLS;
+      case MSR_VMX_PROCBASED2:
+        if ((PROC_MAY1 & PROC_ACTIVATE_SECONDARY) != 0) return PROC2_CTLS;
+        break;
+      case MSR_VMX_EPT_VPID:   // A.10: exists with the 1-setting of "enable EPT" or "enable VPID"
+        if ((PROC2_OPT1 & ((1 << 1) | (1 << 5))) != 0) return 0;
+        break;
+      case MSR_VMX_VMFUNC:     // A.11: exists with "enable VM functions"
+        if ((PROC2_OPT1 & (1 << 13)) != 0) return 0;
+        break;
+      default: break;          // 0x492/0x493: no tertiary / secondary exit controls
+    }
+  }
+  capOk = false;
+  return 0;
+}

@@ -1,0 +1,210 @@
+// VMX instructions (SDM Vol.3C chapter 31): VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST,
+// VMREAD, VMWRITE, VMCALL, VMLAUNCH/VMRESUME (the checks before VM entry).
+// Conventions (SDM 31.2): VMsucceed clears CF PF AF ZF SF OF; VMfailInvalid sets CF;
+// VMfailValid(n) sets ZF and writes n to the VM-instruction error field.
+import * as S from "../cpu/state";
+import * as D from "../cpu/decode";
+import { raiseUD, raiseGP, faultPending } from "../cpu/fault";
+import { setStatusFlags, F_CF, F_ZF, F_STATUS } from "../cpu/flags";
+import { readMem, writeMem } from "../cpu/segmem";
+import { featureControl } from "../cpu/msr";
+import { PHYS_ADDR_BITS } from "../cpu/cpuid";
+import { CR4_VALID } from "../cpu/control";
+import * as V from "./vstate";
+import { fieldSlot, readField, writeField, encReadOnly, VM_INSTRUCTION_ERROR, vmcsWrite } from "./fields";
+import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
+import { makeCurrent, clearVmcs, flushCurrent, regionRevision } from "./vmcs";
+
+// SDM 31.4 VM-instruction error numbers.
+export const ERR_VMCALL_ROOT: u32 = 1, ERR_VMCLEAR_BAD_ADDR: u32 = 2, ERR_VMCLEAR_VMXON: u32 = 3;
+export const ERR_VMLAUNCH_NOT_CLEAR: u32 = 4, ERR_VMRESUME_NOT_LAUNCHED: u32 = 5;
+export const ERR_VMRESUME_AFTER_VMXOFF: u32 = 6, ERR_ENTRY_BAD_CTLS: u32 = 7, ERR_ENTRY_BAD_HOST: u32 = 8;
+export const ERR_VMPTRLD_BAD_ADDR: u32 = 9, ERR_VMPTRLD_VMXON: u32 = 10, ERR_VMPTRLD_BAD_REV: u32 = 11;
+export const ERR_UNSUPPORTED_FIELD: u32 = 12, ERR_WRITE_RO: u32 = 13, ERR_VMXON_ROOT: u32 = 15;
+export const ERR_ENTRY_BAD_EXEC_PTR: u32 = 16, ERR_ENTRY_EXEC_NOT_LAUNCHED: u32 = 17;
+export const ERR_ENTRY_EXEC_NOT_VMXON: u32 = 18, ERR_VMCALL_NOT_CLEAR: u32 = 19;
+export const ERR_VMCALL_BAD_EXIT_CTLS: u32 = 20, ERR_VMCALL_BAD_MSEG: u32 = 22, ERR_VMXOFF_DUAL: u32 = 23;
+export const ERR_VMCALL_BAD_SMM: u32 = 24, ERR_ENTRY_BAD_EXEC_CTLS: u32 = 25, ERR_ENTRY_MOV_SS: u32 = 26;
+export const ERR_INVALID_INVEPT: u32 = 28;
+
+const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
+
+export function vmSucceed(): void { setStatusFlags(F_STATUS, 0); }
+export function vmFailInvalid(): void { setStatusFlags(F_STATUS, F_CF); }
+export function vmFailValid(err: u32): void {
+  setStatusFlags(F_STATUS, F_ZF);
+  vmcsWrite(VM_INSTRUCTION_ERROR, <u64>err);
+}
+// VMfail(n): VMfailValid when there is a current VMCS, else VMfailInvalid.
+export function vmFail(err: u32): void {
+  if (V.curVmcs != V.NO_PTR) vmFailValid(err); else vmFailInvalid();
+}
+
+// The #UD conditions shared by the VMX instructions other than VMXON (SDM 31.3 operation
+// sections): outside VMX operation, real mode, virtual-8086 mode, compatibility mode.
+function udCommon(): bool {
+  if (!V.nested || !V.vmxOn || !S.protMode || S.vm86 || (S.longMode && !S.code64)) { raiseUD(); return true; }
+  return false;
+}
+// Non-root execution is a VM exit (caller returns); root at CPL > 0 is #GP(0).
+function rootCpl0(): bool {
+  if (V.nonRoot) { raiseUD(); return false; }   // TODO(step 4): VM exit to L1 (reasons 18-27)
+  if (S.cpl != 0) { raiseGP(0); return false; }
+  return true;
+}
+@inline function badPa(a: u64): bool { return (a & 0xfff) != 0 || (a & PA_RSVD) != 0; }
+
+// 64-bit memory operand (ModRM decoded, memory form checked by the caller).
+function readPtrOperand(): u64 { return readMem(D.eaSeg, D.eaAddr(), 8); }
+
+// CR0/CR4 values allowed in VMX operation (SDM 24.8, A.7, A.8).
+export function crFixedOk(cr0: u64, cr4: u64): bool {
+  return (cr0 & CR0_FIXED0) == CR0_FIXED0 && (cr0 & ~CR0_FIXED1) == 0
+    && (cr4 & CR4_FIXED0) == CR4_FIXED0 && (cr4 & ~CR4_VALID) == 0;
+}
+
+// F3 0F C7 /6 (memory): VMXON m64.
+export function vmxon(): void {
+  if (!V.nested || D.modMod == 3 || !S.protMode || (S.cr4 & S.CR4_VMXE) == 0 || S.vm86 || (S.longMode && !S.code64)) {
+    raiseUD(); return;
+  }
+  if (!V.vmxOn) {
+    // SDM 24.7: IA32_FEATURE_CONTROL must be locked with VMX outside SMX enabled.
+    if (S.cpl != 0 || !crFixedOk(S.cr0, S.cr4) || (featureControl & 1) == 0 || (featureControl & 4) == 0) {
+      raiseGP(0); return;
+    }
+    const addr = readPtrOperand();
+    if (faultPending) return;
+    if (badPa(addr)) { vmFailInvalid(); return; }
+    const rev = regionRevision(addr);
+    if ((rev & 0x7fffffff) != VMCS_REVISION || (rev >> 31) != 0) { vmFailInvalid(); return; }
+    V.setVmxOn(true, addr);
+    V.setCurVmcs(V.NO_PTR, false);
+    vmSucceed();
+    return;
+  }
+  if (!rootCpl0()) return;
+  vmFail(ERR_VMXON_ROOT);
+}
+
+// 0F 01 C4: VMXOFF.
+export function vmxoff(): void {
+  if (udCommon() || !rootCpl0()) return;
+  // The current VMCS is written back so its data and launch state survive (a later VMXON
+  // starts with no current VMCS; SDM 24.11.1).
+  flushCurrent();
+  V.setCurVmcs(V.NO_PTR, false);
+  V.setVmxOn(false, 0);
+  vmSucceed();
+}
+
+// 66 0F C7 /6 (memory): VMCLEAR m64.
+export function vmclear(): void {
+  if (D.modMod == 3) { raiseUD(); return; }
+  if (udCommon() || !rootCpl0()) return;
+  const addr = readPtrOperand();
+  if (faultPending) return;
+  if (badPa(addr)) { vmFail(ERR_VMCLEAR_BAD_ADDR); return; }
+  if (addr == V.vmxonPtr) { vmFail(ERR_VMCLEAR_VMXON); return; }
+  clearVmcs(addr);
+  vmSucceed();
+}
+
+// 0F C7 /6 (memory): VMPTRLD m64.
+export function vmptrld(): void {
+  if (D.modMod == 3) { raiseUD(); return; }
+  if (udCommon() || !rootCpl0()) return;
+  const addr = readPtrOperand();
+  if (faultPending) return;
+  if (badPa(addr)) { vmFail(ERR_VMPTRLD_BAD_ADDR); return; }
+  if (addr == V.vmxonPtr) { vmFail(ERR_VMPTRLD_VMXON); return; }
+  const rev = regionRevision(addr);
+  // Bit 31 (shadow VMCS) is accepted only with the 1-setting of "VMCS shadowing" (not offered).
+  if ((rev & 0x7fffffff) != VMCS_REVISION || (rev >> 31) != 0) { vmFail(ERR_VMPTRLD_BAD_REV); return; }
+  makeCurrent(addr);
+  vmSucceed();
+}
+
+// 0F C7 /7 (memory): VMPTRST m64.
+export function vmptrst(): void {
+  if (D.modMod == 3) { raiseUD(); return; }
+  if (udCommon() || !rootCpl0()) return;
+  writeMem(D.eaSeg, D.eaAddr(), 8, V.curVmcs);
+  if (faultPending) return;
+  vmSucceed();
+}
+
+// Operand size of VMREAD/VMWRITE: 64 bits in 64-bit mode, else 32 (SDM 31 VMREAD).
+@inline function vmOpSize(): u32 { return S.code64 ? 8 : 4; }
+
+// 0F 78: VMREAD r/m, r (reg = field encoding).
+export function vmread(): void {
+  D.decodeModrm();
+  if (faultPending) return;
+  if (D.prefix66 || D.repPrefix != 0) { raiseUD(); return; }   // 66/F2/F3 0F 78 are other (AMD) instructions
+  if (udCommon() || !rootCpl0()) return;
+  if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
+  const size = vmOpSize();
+  const enc = S.getRegSized(D.modReg, size, false);
+  const slot = fieldSlot(enc);
+  if (slot < 0) { vmFailValid(ERR_UNSUPPORTED_FIELD); return; }
+  let v = readField(<u32>slot, <u32>enc);
+  if (size == 4) v &= 0xffffffff;
+  if (D.modMod == 3) S.setRegSized(D.modRm, size, v, false);
+  else { writeMem(D.eaSeg, D.eaAddr(), size, v); if (faultPending) return; }
+  vmSucceed();
+}
+
+// 0F 79: VMWRITE r, r/m (reg = field encoding, r/m = value).
+export function vmwrite(): void {
+  D.decodeModrm();
+  if (faultPending) return;
+  if (D.prefix66 || D.repPrefix != 0) { raiseUD(); return; }
+  if (udCommon() || !rootCpl0()) return;
+  if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
+  const size = vmOpSize();
+  const enc = S.getRegSized(D.modReg, size, false);
+  const slot = fieldSlot(enc);
+  if (slot < 0) { vmFailValid(ERR_UNSUPPORTED_FIELD); return; }
+  // IA32_VMX_MISC bit 29 is 0: the VM-exit information fields are read-only.
+  if (encReadOnly(<u32>enc)) { vmFailValid(ERR_WRITE_RO); return; }
+  let v: u64;
+  if (D.modMod == 3) v = S.getRegSized(D.modRm, size, false);
+  else { v = readMem(D.eaSeg, D.eaAddr(), size); if (faultPending) return; }
+  writeField(<u32>slot, <u32>enc, v);
+  vmSucceed();
+}
+
+// 0F 01 C1: VMCALL.
+export function vmcall(): void {
+  if (!V.nested || !V.vmxOn) { raiseUD(); return; }
+  if (V.nonRoot) { raiseUD(); return; }   // TODO(step 4): VM exit, reason 18
+  if (S.vm86 || (S.longMode && !S.code64)) { raiseUD(); return; }
+  if (S.cpl != 0) { raiseGP(0); return; }
+  vmFail(ERR_VMCALL_ROOT);   // no dual-monitor treatment of SMM
+}
+
+// 0F 01 C2 / C3: VMLAUNCH / VMRESUME, up to the checks that precede VM entry (SDM 26.1).
+// VM entry itself is not implemented yet: a VMCS that passes these checks makes the
+// instruction fail with VMfailValid(7) (invalid control fields), the truthful answer for a
+// processor that cannot enter with any setting of the controls.
+export function vmlaunch(resume: bool): void {
+  if (udCommon() || !rootCpl0()) return;
+  if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
+  if (!resume && V.curLaunched) { vmFailValid(ERR_VMLAUNCH_NOT_CLEAR); return; }
+  if (resume && !V.curLaunched) { vmFailValid(ERR_VMRESUME_NOT_LAUNCHED); return; }
+  vmFailValid(ERR_ENTRY_BAD_CTLS);
+}
+
+// 0F C7 /6 and /7 memory forms (called from the integer group-9 handler, ModRM decoded).
+export function group9Vmx(k: u32): void {
+  if (k == 6) {
+    if (D.repPrefix == 0xf3) vmxon();
+    else if (D.prefix66 && D.repPrefix == 0) vmclear();
+    else if (D.repPrefix == 0) vmptrld();
+    else raiseUD();
+    return;
+  }
+  if (D.repPrefix == 0 && !D.prefix66) vmptrst();
+  else raiseUD();
+}

@@ -1,0 +1,24 @@
+// VMX operating state of the vCPU (no imports: cpu/ files read these flags cheaply).
+// SDM 24.2-24.3: VMX root / non-root operation, the VMXON pointer and the current-VMCS pointer.
+
+// The per-VM `--nested on|off` switch (default on). Off: CPUID.1:ECX.VMX = 0, CR4.VMXE is
+// reserved (#GP), the VMX capability MSRs #GP and VMX instructions are #UD, as on a CPU
+// without VMX.
+export let nested: bool = true;
+export function setNestedFlag(on: bool): void { nested = on; }
+
+export const NO_PTR: u64 = 0xffffffffffffffff;
+export let vmxOn: bool = false;        // in VMX operation (root or non-root)
+export let nonRoot: bool = false;      // in VMX non-root operation (a guest launched by L1 runs)
+export let vmxonPtr: u64 = NO_PTR;     // physical address of the VMXON region
+export let curVmcs: u64 = NO_PTR;      // current-VMCS pointer (SDM 24.11.1)
+export let curLaunched: bool = false;  // launch state of the current VMCS ("clear" = false)
+
+export function setVmxOn(on: bool, ptr: u64): void { vmxOn = on; vmxonPtr = on ? ptr : NO_PTR; }
+export function setCurVmcs(p: u64, launched: bool): void { curVmcs = p; curLaunched = launched; }
+export function setLaunched(v: bool): void { curLaunched = v; }
+export function setNonRoot(v: bool): void { nonRoot = v; }
+
+export function resetVmxState(): void {
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false;
+}
