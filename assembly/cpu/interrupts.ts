@@ -13,6 +13,8 @@ import { setNextRip } from "./decode";
 import { intAck } from "../host";
 import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
+import { nonRoot } from "../vmx/vstate";
+import * as VX from "../vmx/intercept";
 
 export let shutdown: bool = false;       // triple fault: the machine stops
 export let intrLine: bool = false;       // INTR pin from the PIC / APIC
@@ -222,12 +224,16 @@ export function deliverFault(): void {
   let vec = faultVector, err = faultError, has = faultHasError;
   clearFault();
   for (let i = 0; i < 8; i++) {
+    if (nonRoot && VX.exitException(vec, err, has && S.protMode)) return;   // exception bitmap
     if (vec == EXC_PF) S.setCr2(faultAddr);
     deliverEvent(vec, err, has && S.protMode, EV_EXC, S.rip);
     if (!faultPending) return;
     const nv = faultVector, ne = faultError, nh = faultHasError;
     clearFault();
-    if (vec == EXC_DF) { shutdown = true; return; }   // triple fault (SDM 6.15 #DF)
+    if (vec == EXC_DF) {   // triple fault (SDM 6.15 #DF); in VMX non-root a VM exit
+      if (nonRoot) VX.exitTripleFault(); else shutdown = true;
+      return;
+    }
     if ((contributory(vec) && contributory(nv)) || (vec == EXC_PF && (nv == EXC_PF || contributory(nv)))) {
       vec = EXC_DF; err = 0; has = true;
     } else { vec = nv; err = ne; has = nh; }
@@ -269,6 +275,7 @@ export function checkInterrupts(): bool {
     deliverEvent(2, 0, false, EV_EXT, S.rip);
     return true;
   }
+  if (nonRoot && intrLine && VX.exitExtIntr()) return true;   // external-interrupt exiting
   if (intrLine && getIF()) {
     const v = intAck();
     if (v < 0) return false;

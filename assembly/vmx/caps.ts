@@ -2,11 +2,13 @@
 // Rule: a control is allowed-1 only when the core implements its 1-setting; default1 bits
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
-import { highestIndex, FT_BASE } from "./fields";
+import { highestIndex } from "./fields";
+import { FT_BASE, FT_PAT, FT_EFER } from "./features";
 import { nested } from "./vstate";
 
 // VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
-export const FEATURES_ON: u32 = 1 << FT_BASE;
+// Base fields, plus IA32_PAT / IA32_EFER (load/save controls offered).
+export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER);
 
 // IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical
 // addresses (bit 48 = 0), no dual-monitor SMM (49), write-back VMCS (53:50 = 6), TRUE
@@ -21,20 +23,29 @@ export const PROC_DEFAULT1: u32 = 0x0401e172;
 export const EXIT_DEFAULT1: u32 = 0x00036dff;
 export const ENTRY_DEFAULT1: u32 = 0x000011ff;
 // Of those, the bits whose 0-setting is also supported (reported by the TRUE_* MSRs).
-export const PROC_TRUE_CLEARABLE: u32 = 0;
-export const EXIT_TRUE_CLEARABLE: u32 = 0;
-export const ENTRY_TRUE_CLEARABLE: u32 = 0;
+export const PROC_TRUE_CLEARABLE: u32 = (1 << 15) | (1 << 16);   // CR3-load / CR3-store exiting
+export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug controls
+export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-export const PIN_OPT1: u32 = 0;
-export const PROC_OPT1: u32 = 0;       // bit 31 (activate secondary controls) when PROC2_OPT1 != 0
-export const PROC2_OPT1: u32 = 0;      // secondary processor-based controls
-export const EXIT_OPT1: u32 = 1 << 9;  // host address-space size (64-bit hosts)
-export const ENTRY_OPT1: u32 = 1 << 9; // IA-32e mode guest
+// Pin: external-interrupt exiting (0).
+export const PIN_OPT1: u32 = 1 << 0;
+// Primary: TSC offsetting (3), HLT (7), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
+// unconditional I/O (24), I/O bitmaps (25), MSR bitmaps (28). Bit 31 (activate secondary
+// controls) follows PROC2_OPT1.
+export const PROC_OPT1: u32 = (1 << 3) | (1 << 7) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
+  | (1 << 24) | (1 << 25) | (1 << 28);
+export const PROC2_OPT1: u32 = 0;      // secondary processor-based controls: none yet
+// Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
+// save/load EFER (20/21).
+export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21);
+// Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
+export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
-// IA32_VMX_MISC (A.6): no preemption timer, no activity states beyond active, no CR3-target
-// values, MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
-export const VMX_MISC: u64 = 0;
+// IA32_VMX_MISC (A.6): no preemption timer, activity state HLT (bit 6), 4 CR3-target values
+// (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
+export const CR3_TARGETS: u32 = 4;
+export const VMX_MISC: u64 = (1 << 6) | (<u64>CR3_TARGETS << 16);
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; what may be 1 is what MOV CR0
 // accepts (control.ts CR0_VALID, ET hardwired). CR4: VMXE must be 1; the rest as CR4_VALID.

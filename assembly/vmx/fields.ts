@@ -13,34 +13,12 @@
 // processor without them.
 import { FEATURES_ON } from "./caps";
 
-// Feature keys (bit numbers in FEATURES_ON).
-export const FT_BASE: u32 = 0;      // always present
-export const FT_VPID: u32 = 1;
-export const FT_POSTED: u32 = 2;    // process posted interrupts
-export const FT_VE: u32 = 3;        // EPT-violation #VE (EPTP index, #VE info address)
-export const FT_PML: u32 = 4;
-export const FT_TPR: u32 = 5;       // TPR shadow (virtual-APIC address, TPR threshold)
-export const FT_APICACC: u32 = 6;   // virtualize APIC accesses
-export const FT_VMFUNC: u32 = 7;    // VM functions (controls, EPTP list)
-export const FT_EPT: u32 = 8;       // EPTP, guest-physical address, PDPTEs
-export const FT_VINTR: u32 = 9;     // virtual-interrupt delivery (EOI-exit bitmaps, guest interrupt status)
-export const FT_SHADOW: u32 = 10;   // VMCS shadowing (VMREAD/VMWRITE bitmaps)
-export const FT_XSS: u32 = 11;      // XSAVES/XRSTORS exiting
-export const FT_SGX: u32 = 12;      // ENCLS/ENCLV exiting
-export const FT_SPP: u32 = 13;      // sub-page write permissions
-export const FT_TSCSCALE: u32 = 14;
-export const FT_TERTIARY: u32 = 15;
-export const FT_PAT: u32 = 16;      // load/save IA32_PAT
-export const FT_EFER: u32 = 17;     // load/save IA32_EFER
-export const FT_PERF: u32 = 18;     // load IA32_PERF_GLOBAL_CTRL
-export const FT_MPX: u32 = 19;      // IA32_BNDCFGS
-export const FT_PT: u32 = 20;       // IA32_RTIT_CTL
-export const FT_LBR: u32 = 21;      // IA32_LBR_CTL
-export const FT_PKS: u32 = 22;      // IA32_PKRS
-export const FT_CET: u32 = 23;      // S_CET, SSP, interrupt-SSP-table address
-export const FT_PLE: u32 = 24;      // PAUSE-loop exiting
-export const FT_PREEMPT: u32 = 25;  // VMX-preemption timer value
-export const FT_TIMEOUT: u32 = 26;  // instruction timeout
+export * from "./features";
+import {
+  FT_BASE, FT_VPID, FT_POSTED, FT_VE, FT_PML, FT_TPR, FT_APICACC, FT_VMFUNC, FT_EPT, FT_VINTR, FT_SHADOW, FT_XSS,
+  FT_SGX, FT_SPP, FT_TSCSCALE, FT_TERTIARY, FT_PAT, FT_EFER, FT_PERF, FT_MPX, FT_PT, FT_LBR, FT_PKS, FT_CET,
+  FT_PLE, FT_PREEMPT, FT_TIMEOUT,
+} from "./features";
 
 const B: u32 = FT_BASE << 16;
 
@@ -256,3 +234,35 @@ export function vmcsWrite(enc: u32, v: u64): void {
 export const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 export const EXIT_REASON: u32 = 0x4402;
 export const VMCS_LINK_POINTER: u32 = 0x2800;
+// Control fields.
+export const PIN_CONTROLS: u32 = 0x4000, PROC_CONTROLS: u32 = 0x4002, EXCEPTION_BITMAP: u32 = 0x4004;
+export const PF_ERR_MASK: u32 = 0x4006, PF_ERR_MATCH: u32 = 0x4008, CR3_TARGET_COUNT: u32 = 0x400a;
+export const EXIT_CONTROLS: u32 = 0x400c, EXIT_MSR_STORE_COUNT: u32 = 0x400e, EXIT_MSR_LOAD_COUNT: u32 = 0x4010;
+export const ENTRY_CONTROLS: u32 = 0x4012, ENTRY_MSR_LOAD_COUNT: u32 = 0x4014, ENTRY_INTR_INFO: u32 = 0x4016;
+export const ENTRY_EXC_ERROR: u32 = 0x4018, ENTRY_INSTR_LEN: u32 = 0x401a, PROC2_CONTROLS: u32 = 0x401e;
+export const IO_BITMAP_A: u32 = 0x2000, IO_BITMAP_B: u32 = 0x2002, MSR_BITMAP: u32 = 0x2004;
+export const EXIT_MSR_STORE_ADDR: u32 = 0x2006, EXIT_MSR_LOAD_ADDR: u32 = 0x2008, ENTRY_MSR_LOAD_ADDR: u32 = 0x200a;
+export const EXECUTIVE_VMCS: u32 = 0x200c, TSC_OFFSET: u32 = 0x2010;
+export const CR0_MASK: u32 = 0x6000, CR4_MASK: u32 = 0x6002, CR0_SHADOW: u32 = 0x6004, CR4_SHADOW: u32 = 0x6006;
+export const CR3_TARGET0: u32 = 0x6008;
+// Read-only data fields.
+export const EXIT_INTR_INFO: u32 = 0x4404, EXIT_INTR_ERROR: u32 = 0x4406;
+export const IDT_VECTORING_INFO: u32 = 0x4408, IDT_VECTORING_ERROR: u32 = 0x440a;
+export const EXIT_INSTR_LEN: u32 = 0x440c, EXIT_INSTR_INFO: u32 = 0x440e;
+export const EXIT_QUALIFICATION: u32 = 0x6400, GUEST_LINEAR_ADDR: u32 = 0x640a;
+// Guest state: selector / limit / access rights / base by segment number (ES..GS, LDTR, TR).
+export const GUEST_SEL0: u32 = 0x0800, GUEST_LIMIT0: u32 = 0x4800, GUEST_AR0: u32 = 0x4814, GUEST_BASE0: u32 = 0x6806;
+export const GUEST_DEBUGCTL: u32 = 0x2802, GUEST_PAT: u32 = 0x2804, GUEST_EFER: u32 = 0x2806;
+export const GUEST_GDTR_LIMIT: u32 = 0x4810, GUEST_IDTR_LIMIT: u32 = 0x4812;
+export const GUEST_INTERRUPTIBILITY: u32 = 0x4824, GUEST_ACTIVITY: u32 = 0x4826, GUEST_SYSENTER_CS: u32 = 0x482a;
+export const GUEST_CR0: u32 = 0x6800, GUEST_CR3: u32 = 0x6802, GUEST_CR4: u32 = 0x6804;
+export const GUEST_GDTR_BASE: u32 = 0x6816, GUEST_IDTR_BASE: u32 = 0x6818, GUEST_DR7: u32 = 0x681a;
+export const GUEST_RSP: u32 = 0x681c, GUEST_RIP: u32 = 0x681e, GUEST_RFLAGS: u32 = 0x6820;
+export const GUEST_PENDING_DBG: u32 = 0x6822, GUEST_SYSENTER_ESP: u32 = 0x6824, GUEST_SYSENTER_EIP: u32 = 0x6826;
+// Host state.
+export const HOST_SEL0: u32 = 0x0c00, HOST_TR_SEL: u32 = 0x0c0c, HOST_PAT: u32 = 0x2c00, HOST_EFER: u32 = 0x2c02;
+export const HOST_SYSENTER_CS: u32 = 0x4c00;
+export const HOST_CR0: u32 = 0x6c00, HOST_CR3: u32 = 0x6c02, HOST_CR4: u32 = 0x6c04;
+export const HOST_FS_BASE: u32 = 0x6c06, HOST_GS_BASE: u32 = 0x6c08, HOST_TR_BASE: u32 = 0x6c0a;
+export const HOST_GDTR_BASE: u32 = 0x6c0c, HOST_IDTR_BASE: u32 = 0x6c0e;
+export const HOST_SYSENTER_ESP: u32 = 0x6c10, HOST_SYSENTER_EIP: u32 = 0x6c12, HOST_RSP: u32 = 0x6c14, HOST_RIP: u32 = 0x6c16;

@@ -14,6 +14,9 @@ import * as V from "./vstate";
 import { fieldSlot, readField, writeField, encReadOnly, VM_INSTRUCTION_ERROR, vmcsWrite } from "./fields";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { makeCurrent, clearVmcs, flushCurrent, regionRevision } from "./vmcs";
+import { exitVmxInstr } from "./intercept";
+import * as X from "./exit";
+import { vmEntry, ENTRY_BAD_CTLS, ENTRY_BAD_HOST } from "./entry";
 
 // SDM 31.4 VM-instruction error numbers.
 export const ERR_VMCALL_ROOT: u32 = 1, ERR_VMCLEAR_BAD_ADDR: u32 = 2, ERR_VMCLEAR_VMXON: u32 = 3;
@@ -46,9 +49,9 @@ function udCommon(): bool {
   if (!V.nested || !V.vmxOn || !S.protMode || S.vm86 || (S.longMode && !S.code64)) { raiseUD(); return true; }
   return false;
 }
-// Non-root execution is a VM exit (caller returns); root at CPL > 0 is #GP(0).
-function rootCpl0(): bool {
-  if (V.nonRoot) { raiseUD(); return false; }   // TODO(step 4): VM exit to L1 (reasons 18-27)
+// Non-root execution is a VM exit with `reason` (caller returns); root at CPL > 0 is #GP(0).
+function rootCpl0(reason: u32): bool {
+  if (V.nonRoot) { exitVmxInstr(reason); return false; }
   if (S.cpl != 0) { raiseGP(0); return false; }
   return true;
 }
@@ -83,13 +86,13 @@ export function vmxon(): void {
     vmSucceed();
     return;
   }
-  if (!rootCpl0()) return;
+  if (!rootCpl0(X.EXIT_VMXON)) return;
   vmFail(ERR_VMXON_ROOT);
 }
 
 // 0F 01 C4: VMXOFF.
 export function vmxoff(): void {
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(X.EXIT_VMXOFF)) return;
   // The current VMCS is written back so its data and launch state survive (a later VMXON
   // starts with no current VMCS; SDM 24.11.1).
   flushCurrent();
@@ -101,7 +104,7 @@ export function vmxoff(): void {
 // 66 0F C7 /6 (memory): VMCLEAR m64.
 export function vmclear(): void {
   if (D.modMod == 3) { raiseUD(); return; }
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(X.EXIT_VMCLEAR)) return;
   const addr = readPtrOperand();
   if (faultPending) return;
   if (badPa(addr)) { vmFail(ERR_VMCLEAR_BAD_ADDR); return; }
@@ -113,7 +116,7 @@ export function vmclear(): void {
 // 0F C7 /6 (memory): VMPTRLD m64.
 export function vmptrld(): void {
   if (D.modMod == 3) { raiseUD(); return; }
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(X.EXIT_VMPTRLD)) return;
   const addr = readPtrOperand();
   if (faultPending) return;
   if (badPa(addr)) { vmFail(ERR_VMPTRLD_BAD_ADDR); return; }
@@ -128,7 +131,7 @@ export function vmptrld(): void {
 // 0F C7 /7 (memory): VMPTRST m64.
 export function vmptrst(): void {
   if (D.modMod == 3) { raiseUD(); return; }
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(X.EXIT_VMPTRST)) return;
   writeMem(D.eaSeg, D.eaAddr(), 8, V.curVmcs);
   if (faultPending) return;
   vmSucceed();
@@ -142,7 +145,7 @@ export function vmread(): void {
   D.decodeModrm();
   if (faultPending) return;
   if (D.prefix66 || D.repPrefix != 0) { raiseUD(); return; }   // 66/F2/F3 0F 78 are other (AMD) instructions
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(X.EXIT_VMREAD)) return;
   if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
   const size = vmOpSize();
   const enc = S.getRegSized(D.modReg, size, false);
@@ -160,7 +163,7 @@ export function vmwrite(): void {
   D.decodeModrm();
   if (faultPending) return;
   if (D.prefix66 || D.repPrefix != 0) { raiseUD(); return; }
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(X.EXIT_VMWRITE)) return;
   if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
   const size = vmOpSize();
   const enc = S.getRegSized(D.modReg, size, false);
@@ -178,22 +181,23 @@ export function vmwrite(): void {
 // 0F 01 C1: VMCALL.
 export function vmcall(): void {
   if (!V.nested || !V.vmxOn) { raiseUD(); return; }
-  if (V.nonRoot) { raiseUD(); return; }   // TODO(step 4): VM exit, reason 18
+  if (V.nonRoot) { exitVmxInstr(X.EXIT_VMCALL); return; }
   if (S.vm86 || (S.longMode && !S.code64)) { raiseUD(); return; }
   if (S.cpl != 0) { raiseGP(0); return; }
   vmFail(ERR_VMCALL_ROOT);   // no dual-monitor treatment of SMM
 }
 
-// 0F 01 C2 / C3: VMLAUNCH / VMRESUME, up to the checks that precede VM entry (SDM 26.1).
-// VM entry itself is not implemented yet: a VMCS that passes these checks makes the
-// instruction fail with VMfailValid(7) (invalid control fields), the truthful answer for a
-// processor that cannot enter with any setting of the controls.
+// 0F 01 C2 / C3: VMLAUNCH / VMRESUME (SDM 31 VMLAUNCH/VMRESUME, then entry.ts).
+// Not checked: error 26 (events blocked by MOV SS: the core does not keep MOV SS blocking
+// apart from STI blocking at this point).
 export function vmlaunch(resume: bool): void {
-  if (udCommon() || !rootCpl0()) return;
+  if (udCommon() || !rootCpl0(resume ? X.EXIT_VMRESUME : X.EXIT_VMLAUNCH)) return;
   if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
   if (!resume && V.curLaunched) { vmFailValid(ERR_VMLAUNCH_NOT_CLEAR); return; }
   if (resume && !V.curLaunched) { vmFailValid(ERR_VMRESUME_NOT_LAUNCHED); return; }
-  vmFailValid(ERR_ENTRY_BAD_CTLS);
+  const r = vmEntry(!resume);
+  if (r == ENTRY_BAD_CTLS) vmFailValid(ERR_ENTRY_BAD_CTLS);
+  else if (r == ENTRY_BAD_HOST) vmFailValid(ERR_ENTRY_BAD_HOST);
 }
 
 // 0F C7 /6 and /7 memory forms (called from the integer group-9 handler, ModRM decoded).

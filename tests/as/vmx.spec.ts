@@ -99,14 +99,17 @@ describe("VMX capabilities and the nested switch", () => {
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
-    expect(readMsr(0x481)).toBe(0x0000001600000016);
-    expect(readMsr(0x482)).toBe(0x0401e1720401e172);
-    expect(readMsr(0x483)).toBe(0x00036fff00036dff);
-    expect(readMsr(0x484)).toBe(0x000013ff000011ff);
+    expect(readMsr(0x481)).toBe(0x0000001700000016);
+    expect(readMsr(0x482)).toBe(0x1799f1fa0401e172);
+    expect(readMsr(0x483)).toBe(0x003fefff00036dff);
+    expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
+    expect(readMsr(0x485)).toBe(0x40040);
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2a);
-    expect(readMsr(0x48e)).toBe(0x0401e1720401e172);
+    expect(readMsr(0x48e)).toBe(0x1799f1fa04006172);
+    expect(readMsr(0x48f)).toBe(0x003fefff00036dfb);
+    expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);
     expect(msrOk).toBe(true);
     readMsr(0x48b);                               // no secondary controls: the MSR does not exist
     expect(msrOk).toBe(false);
@@ -330,7 +333,7 @@ describe("VMCLEAR / VMPTRLD / VMPTRST / VMREAD / VMWRITE", () => {
     expect(exec([0x0f, 0x01, 0xc3])).toBe(0);              // VMRESUME of a clear VMCS
     expect(vmread(0x4400)).toBe(5);
   });
-  it("VMCALL and VMLAUNCH in VMX root", () => {
+  it("VMCALL and VMLAUNCH in VMX root (no current VMCS / root errors)", () => {
     lm64();
     expect(exec([0x0f, 0x01, 0xc1])).toBe(UD);              // VMCALL outside VMX operation
     expect(vmxon(VMXON_PA)).toBe(0);
