@@ -68,8 +68,12 @@ function saveGuest(): void {
 
 // MSR list helpers (SDM 25.7.2 / 26.4 / 28.4 / 28.6): 16-byte entries {index u32, rsvd u32, data u64}.
 // Returns 0 on success or the 1-based number of the failing entry.
+// At most MSR_LIST_MAX entries (IA32_VMX_MISC[27:25] = 0: 512); past that the list fails at
+// entry 513 (a guest cannot make the host loop for 2^32 entries).
+export const MSR_LIST_MAX: u32 = 512;
 export function loadMsrList(addr: u64, count: u32): u32 {
   for (let i: u32 = 0; i < count; i++) {
+    if (i >= MSR_LIST_MAX) return i + 1;
     const e = addr + <u64>(i * 16);
     const idx = <u32>physRead(e, 4);
     const rsvd = <u32>physRead(e + 4, 4);
@@ -80,6 +84,7 @@ export function loadMsrList(addr: u64, count: u32): u32 {
   return 0;
 }
 function storeMsrList(addr: u64, count: u32): bool {
+  if (count > MSR_LIST_MAX) return false;
   for (let i: u32 = 0; i < count; i++) {
     const e = addr + <u64>(i * 16);
     const idx = <u32>physRead(e, 4);
