@@ -14,6 +14,7 @@ import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
 import { resetVmxState, setNestedFlag } from "./vmx/vstate";
+import { resetEpt } from "./vmx/ept";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -47,6 +48,7 @@ export function reset(): void {
   resetInterrupts();
   resetMsrs();
   resetVmxState();
+  resetEpt();
   resetTsc();
   syncBreakpoints();
   S.updateMode();

@@ -3,12 +3,19 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID } from "./features";
 import { nested } from "./vstate";
 
 // VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
-// Base fields, plus IA32_PAT / IA32_EFER (load/save controls offered).
-export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER);
+// Base fields, IA32_PAT / IA32_EFER (load/save controls offered), EPT and VPID.
+export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) | (1 << FT_EPT) | (1 << FT_VPID);
+
+// IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
+// structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
+// INVVPID (32) individual-address (40), single-context (41), all-context (42),
+// single-context-retaining-globals (43). No accessed/dirty flags (21), no 5-level EPT.
+export const EPT_VPID_CAP: u64 = 1 | (1 << 6) | (1 << 8) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 20)
+  | (1 << 25) | (1 << 26) | (<u64>1 << 32) | (<u64>0xf << 40);
 
 // IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical
 // addresses (bit 48 = 0), no dual-monitor SMM (49), write-back VMCS (53:50 = 6), TRUE
@@ -35,7 +42,9 @@ export const PIN_OPT1: u32 = 1 << 0;
 // controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 3) | (1 << 7) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
   | (1 << 24) | (1 << 25) | (1 << 28);
-export const PROC2_OPT1: u32 = 0;      // secondary processor-based controls: none yet
+// Secondary: enable EPT (1), enable VPID (5).
+export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5;
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21);
@@ -101,7 +110,7 @@ export function readVmxCap(m: u32, cr4Valid: u64): u64 {
         if ((PROC_MAY1 & PROC_ACTIVATE_SECONDARY) != 0) return PROC2_CTLS;
         break;
       case MSR_VMX_EPT_VPID:   // A.10: exists with the 1-setting of "enable EPT" or "enable VPID"
-        if ((PROC2_OPT1 & ((1 << 1) | (1 << 5))) != 0) return 0;
+        if ((PROC2_OPT1 & ((1 << 1) | (1 << 5))) != 0) return EPT_VPID_CAP;
         break;
       case MSR_VMX_VMFUNC:     // A.11: exists with "enable VM functions"
         if ((PROC2_OPT1 & (1 << 13)) != 0) return 0;

@@ -17,6 +17,8 @@ import * as D from "../cpu/decode";
 import * as F from "./fields";
 import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
+import * as E from "./ept";
+import { setPdpte } from "./pdpte";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { afterStateLoad, loadHost, loadMsrList, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
@@ -47,12 +49,15 @@ function checkControls(): bool {
   // 26.2.1.1 VM-execution control fields.
   if (!ctlOk(pin, C.PIN_CTLS)) return false;
   if (!ctlOk(proc, C.PROC_CTLS)) return false;
-  if ((proc & C.PROC_ACTIVATE_SECONDARY) != 0 && !ctlOk(<u32>rd(F.PROC2_CONTROLS), C.PROC2_CTLS)) return false;
+  const p2 = (proc & C.PROC_ACTIVATE_SECONDARY) != 0 ? <u32>rd(F.PROC2_CONTROLS) : 0;
+  if ((proc & C.PROC_ACTIVATE_SECONDARY) != 0 && !ctlOk(p2, C.PROC2_CTLS)) return false;
   if (rd(F.CR3_TARGET_COUNT) > <u64>C.CR3_TARGETS) return false;
   if ((proc & PROC_IO_BITMAPS) != 0 && (!pageAddrOk(rd(F.IO_BITMAP_A)) || !pageAddrOk(rd(F.IO_BITMAP_B)))) return false;
   if ((proc & PROC_MSR_BITMAPS) != 0 && !pageAddrOk(rd(F.MSR_BITMAP))) return false;
   if ((pin & PIN_NMI) == 0 && (pin & PIN_VIRT_NMI) != 0) return false;
   if ((pin & PIN_VIRT_NMI) == 0 && (proc & PROC_NMI_WINDOW) != 0) return false;
+  if ((p2 & C.PROC2_VPID) != 0 && rd(F.VIRTUAL_PROCESSOR_ID) == 0) return false;
+  if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
   if (!ctlOk(xc, C.EXIT_CTLS)) return false;
@@ -80,6 +85,16 @@ function checkControls(): bool {
   }
   if (!msrAreaOk(rd(F.ENTRY_MSR_LOAD_ADDR), <u32>rd(F.ENTRY_MSR_LOAD_COUNT))) return false;
   return true;
+}
+
+// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level walk, no A/D (not offered),
+// bits 11:7 and 63:N reserved.
+export function eptpOk(e: u64): bool {
+  const mt = <u32>e & 7;
+  if (mt != 0 && mt != 6) return false;
+  if (((<u32>e >> 3) & 7) != 3) return false;
+  if ((e & 0xfc0) != 0) return false;
+  return (e & PA_RSVD) == 0;
 }
 
 const EFER_RSVD: u64 = ~(S.EFER_SCE | S.EFER_LME | S.EFER_LMA | S.EFER_NXE);
@@ -231,7 +246,7 @@ function granOk(limit: u32, a: u32): bool {
 
 // Load guest state (SDM 26.3.2). The guest's CR0/CR4 are loaded as they are: bits owned by L1
 // (guest/host masks) are only shadowed for the guest's reads and writes (intercept.ts).
-function loadGuest(): void {
+function loadGuest(tag: u32, flush: bool): void {
   const ec = <u32>rd(F.ENTRY_CONTROLS);
   S.setCr0Raw((rd(F.GUEST_CR0) & 0xe005003f) | S.CR0_ET);
   S.setCr3Raw(rd(F.GUEST_CR3));
@@ -261,7 +276,7 @@ function loadGuest(): void {
   S.setVm86(false);
   S.setHalted(rd(F.GUEST_ACTIVITY) == 1);
   setIntShadow((rd(F.GUEST_INTERRUPTIBILITY) & 3) != 0);
-  afterStateLoad();
+  afterStateLoad(tag, flush);
 }
 
 // The VM-entry failure path (SDM 27.8): exit reason with bit 31, host state loaded,
@@ -283,17 +298,36 @@ export function vmEntry(launch: bool): u32 {
   if (!checkHost()) return ENTRY_BAD_HOST;
   const q = checkGuest();
   if (q >= 0) { entryFail(EXIT_BAD_GUEST, <u64>q); return ENTRY_FAILED; }
-  // PDPTEs of a PAE guest (SDM 26.3.1.6, without EPT: read through CR3 after loading it).
-  loadGuest();
-  if (S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && !S.longMode && !loadPdptes()) {
-    entryFail(EXIT_BAD_GUEST, 2);
-    return ENTRY_FAILED;
+  // PDPTEs of a PAE guest (SDM 26.3.1.6): from the VMCS with EPT (checked first), else read
+  // through the guest CR3 after loading it.
+  const proc = <u32>rd(F.PROC_CONTROLS);
+  const p2 = (proc & C.PROC_ACTIVATE_SECONDARY) != 0 ? <u32>rd(F.PROC2_CONTROLS) : 0;
+  const ept = (p2 & C.PROC2_EPT) != 0, vpid = (p2 & C.PROC2_VPID) != 0;
+  const pae = (rd(F.GUEST_CR0) & S.CR0_PG) != 0 && (rd(F.GUEST_CR4) & S.CR4_PAE) != 0 && (<u32>rd(F.ENTRY_CONTROLS) & EC_IA32E) == 0;
+  if (ept && pae) {
+    for (let i: u32 = 0; i < 4; i++) {
+      const e = rd(F.GUEST_PDPTE0 + i * 2);
+      if ((e & 1) != 0 && (e & (0x1e6 | PA_RSVD)) != 0) { entryFail(EXIT_BAD_GUEST, 2); return ENTRY_FAILED; }
+    }
+  }
+  E.setEpt(ept, rd(F.EPT_POINTER));
+  const tag = vpid ? E.contextTag(<u32>rd(F.VIRTUAL_PROCESSOR_ID), ept ? rd(F.EPT_POINTER) : 0) : 0;
+  V.setVpidActive(vpid);
+  loadGuest(tag, !vpid || E.ctxEvicted);
+  if (pae) {
+    if (ept) { for (let i: u32 = 0; i < 4; i++) setPdpte(i, rd(F.GUEST_PDPTE0 + i * 2)); }
+    else if (!loadPdptes()) {
+      E.setEpt(false, 0);
+      entryFail(EXIT_BAD_GUEST, 2);
+      return ENTRY_FAILED;
+    }
   }
   if (launch) V.setLaunched(true);
   V.setNonRoot(true);
   const bad = loadMsrList(rd(F.ENTRY_MSR_LOAD_ADDR), <u32>rd(F.ENTRY_MSR_LOAD_COUNT));
   if (bad != 0) {
     // SDM 26.4: host state is loaded; the guest state loaded so far is lost.
+    E.setEpt(false, 0);
     entryFail(EXIT_MSR_LOAD_FAIL, <u64>bad);
     return ENTRY_FAILED;
   }

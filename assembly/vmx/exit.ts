@@ -6,7 +6,9 @@ import * as D from "../cpu/decode";
 import { getRflags, setRflags } from "../cpu/flags";
 import * as M from "../cpu/msr";
 import { syncMode } from "../cpu/descriptors";
-import { tlbFlushAll, loadPdptes } from "../mmu/access";
+import { tlbFlushAll, loadPdptes, setTlbTag } from "../mmu/access";
+import * as E from "./ept";
+import { getPdpte } from "../mmu/paging";
 import { invalidateFetch } from "../cpu/decode";
 import { physRead, physWrite } from "../mmu/phys";
 import { setShutdown, intShadow, setIntShadow } from "../cpu/interrupts";
@@ -22,6 +24,7 @@ export const EXIT_VMPTRLD: u32 = 21, EXIT_VMPTRST: u32 = 22, EXIT_VMREAD: u32 = 
 export const EXIT_VMWRITE: u32 = 25, EXIT_VMXOFF: u32 = 26, EXIT_VMXON: u32 = 27, EXIT_CR_ACCESS: u32 = 28;
 export const EXIT_DR_ACCESS: u32 = 29, EXIT_IO: u32 = 30, EXIT_RDMSR: u32 = 31, EXIT_WRMSR: u32 = 32;
 export const EXIT_BAD_GUEST: u32 = 33, EXIT_MSR_LOAD_FAIL: u32 = 34, EXIT_XSETBV: u32 = 55;
+export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53;
 export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 
 // Exit controls (SDM 25.7.1).
@@ -33,9 +36,12 @@ const CR0_VALID: u64 = 0xe005003f;
 // After any wholesale change of CR0/CR3/CR4/EFER/CS/SS: mode, CPL, TLB, fetch window.
 // Without VPID, every VM entry and exit invalidates the linear mappings (SDM 29.4.3.1 /
 // 28.5.5: VPID 0); tlbFlushAll(false) also recomputes the canonical width.
-export function afterStateLoad(): void {
+// With VPID each L2 context has its own TLB tag (ept.ts contextTag) and transitions keep
+// the entries; without it, they are flushed.
+export function afterStateLoad(tag: u32, flush: bool): void {
   syncMode();
-  tlbFlushAll(false);
+  setTlbTag(tag);
+  if (flush) tlbFlushAll(false);
   invalidateFetch();
 }
 
@@ -64,6 +70,10 @@ function saveGuest(): void {
   if (intShadow) ib |= (getRflags() & 0x200) != 0 ? 1 : 2;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
   wr(F.GUEST_PENDING_DBG, 0);
+  // PAE guest under EPT: the PDPTE registers (SDM 28.3.4).
+  if (E.eptActive && S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && !S.longMode) {
+    for (let i: u32 = 0; i < 4; i++) wr(F.GUEST_PDPTE0 + i * 2, getPdpte(i));
+  }
 }
 
 // MSR list helpers (SDM 25.7.2 / 26.4 / 28.4 / 28.6): 16-byte entries {index u32, rsvd u32, data u64}.
@@ -137,7 +147,9 @@ export function loadHost(): void {
   S.setVm86(false);
   S.setHalted(false);
   setIntShadow(false);
-  afterStateLoad();
+  E.setEpt(false, 0);
+  afterStateLoad(0, !V.vpidActive);
+  V.setVpidActive(false);
   // PAE paging on the host side reloads the PDPTEs (SDM 28.5.4); a failure is a VMX abort.
   if (S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && !S.longMode && !loadPdptes()) vmxAbort(3);
 }

@@ -266,3 +266,5 @@ export const HOST_CR0: u32 = 0x6c00, HOST_CR3: u32 = 0x6c02, HOST_CR4: u32 = 0x6
 export const HOST_FS_BASE: u32 = 0x6c06, HOST_GS_BASE: u32 = 0x6c08, HOST_TR_BASE: u32 = 0x6c0a;
 export const HOST_GDTR_BASE: u32 = 0x6c0c, HOST_IDTR_BASE: u32 = 0x6c0e;
 export const HOST_SYSENTER_ESP: u32 = 0x6c10, HOST_SYSENTER_EIP: u32 = 0x6c12, HOST_RSP: u32 = 0x6c14, HOST_RIP: u32 = 0x6c16;
+export const VIRTUAL_PROCESSOR_ID: u32 = 0x0000, EPT_POINTER: u32 = 0x201a, GUEST_PHYSICAL_ADDR: u32 = 0x2400;
+export const GUEST_PDPTE0: u32 = 0x280a;

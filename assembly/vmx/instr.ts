@@ -16,7 +16,9 @@ import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { makeCurrent, clearVmcs, flushCurrent, regionRevision } from "./vmcs";
 import { exitVmxInstr } from "./intercept";
 import * as X from "./exit";
-import { vmEntry, ENTRY_BAD_CTLS, ENTRY_BAD_HOST } from "./entry";
+import { vmEntry, eptpOk, ENTRY_BAD_CTLS, ENTRY_BAD_HOST } from "./entry";
+import { tlbFlushAll } from "../mmu/access";
+import { isCanonical } from "../cpu/segmem";
 
 // SDM 31.4 VM-instruction error numbers.
 export const ERR_VMCALL_ROOT: u32 = 1, ERR_VMCLEAR_BAD_ADDR: u32 = 2, ERR_VMCLEAR_VMXON: u32 = 3;
@@ -211,4 +213,29 @@ export function group9Vmx(k: u32): void {
   }
   if (D.repPrefix == 0 && !D.prefix66) vmptrst();
   else raiseUD();
+}
+
+// 66 0F 38 80 / 81: INVEPT / INVVPID r, m128 (SDM 31 INVEPT, INVVPID). ModRM decoded; the
+// register operand is the type (64 bits in 64-bit mode, else 32). Both invalidate the whole
+// TLB (over-invalidation is allowed; cached entries are per context, ept.ts).
+export function invEptVpid(vpid: bool): void {
+  if (D.modMod == 3) { raiseUD(); return; }
+  if (udCommon() || !rootCpl0(vpid ? X.EXIT_INVVPID : X.EXIT_INVEPT)) return;
+  const type = S.code64 ? S.getReg64(D.modReg) : <u64>S.getReg32(D.modReg);
+  const lo = readMem(D.eaSeg, D.eaAddr(), 8);
+  if (faultPending) return;
+  const hi = readMem(D.eaSeg, D.eaAddr() + 8, 8);
+  if (faultPending) return;
+  if (vpid) {
+    // Types 0-3 supported; the descriptor's bits 63:16 are reserved.
+    if (type > 3 || (lo >> 16) != 0) { vmFail(ERR_INVALID_INVEPT); return; }
+    if (type != 2 && (lo & 0xffff) == 0) { vmFail(ERR_INVALID_INVEPT); return; }
+    if (type == 0 && !isCanonical(hi)) { vmFail(ERR_INVALID_INVEPT); return; }
+  } else {
+    // Types 1 (single-context) and 2 (global); single-context checks the EPTP.
+    if (type != 1 && type != 2) { vmFail(ERR_INVALID_INVEPT); return; }
+    if (type == 1 && !eptpOk(lo)) { vmFail(ERR_INVALID_INVEPT); return; }
+  }
+  tlbFlushAll(false);
+  vmSucceed();
 }

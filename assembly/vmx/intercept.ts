@@ -12,6 +12,7 @@ import { intAck } from "../host";
 import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
 import { vmExit, instrExit } from "./exit";
+import * as E from "./ept";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
@@ -135,6 +136,14 @@ export function exitMovDr(toDr: bool, n: u32, reg: u32): bool {
 
 // Exceptions (SDM 26.2): the exception bitmap, #PF through the error-code mask/match.
 export function exitException(vec: u32, err: u32, hasErr: bool): bool {
+  if (vec == E.VEC_EPT) {
+    // EPT violation / misconfiguration (SDM 29.3.3): qualification, guest-physical and
+    // guest-linear addresses.
+    F.vmcsWrite(F.GUEST_PHYSICAL_ADDR, E.eptGpa);
+    if (E.eptExitReason == E.EXIT_EPT_VIOLATION && (E.eptQual & 0x80) != 0) F.vmcsWrite(F.GUEST_LINEAR_ADDR, E.eptGla);
+    vmExit(E.eptExitReason, E.eptQual, 0, 0);
+    return true;
+  }
   if (vec > 31) return false;
   const bm = <u32>rd(F.EXCEPTION_BITMAP);
   let exit = (bm & (1 << vec)) != 0;
@@ -196,7 +205,7 @@ function codeByte(i: u64): u32 {
 function operandInfo(): u32 {
   const asz: u32 = D.adSize == 2 ? 0 : (D.adSize == 4 ? 1 : 2);
   let info: u32 = asz << 7;
-  const isRw = D.opcode == 0x178 || D.opcode == 0x179;
+  const isRw = D.opcode == 0x178 || D.opcode == 0x179 || D.opcode == 0x138;   // + INVEPT/INVVPID
   if (isRw) info |= (D.modReg & 15) << 28;
   dispOut = 0;
   if (D.modMod == 3) return info | (1 << 10) | ((D.modRm & 15) << 3);
@@ -209,7 +218,7 @@ function operandInfo(): u32 {
       || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65 || (S.code64 && (b & 0xf0) == 0x40);
     if (!pfx) break;
   }
-  i += 2;   // 0F xx
+  i += D.opcode == 0x138 ? 3 : 2;   // 0F xx or 0F 38 xx
   const modrm = codeByte(i++);
   const mod = modrm >> 6, rm = modrm & 7;
   let baseReg: i32 = -1, idxReg: i32 = -1, scale: u32 = 0;

@@ -18,7 +18,9 @@ export function setVmxOn(on: bool, ptr: u64): void { vmxOn = on; vmxonPtr = on ?
 export function setCurVmcs(p: u64, launched: bool): void { curVmcs = p; curLaunched = launched; }
 export function setLaunched(v: bool): void { curLaunched = v; }
 export function setNonRoot(v: bool): void { nonRoot = v; }
+export let vpidActive: bool = false;   // the running (or last) L2 uses "enable VPID"
+export function setVpidActive(v: bool): void { vpidActive = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false;
 }

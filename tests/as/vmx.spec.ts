@@ -81,8 +81,10 @@ describe("VMCS field table", () => {
     expect(fieldSlot(0x2001)).toBe(fieldSlot(0x2000));
     expect(fieldSlot(0x4403)).toBe(-1);           // high access to a 32-bit field
     expect(fieldSlot(0x681f)).toBe(-1);           // ... or a natural-width one
-    expect(fieldSlot(0x201a)).toBe(-1);           // EPTP: EPT not offered
-    expect(fieldSlot(0x0000)).toBe(-1);           // VPID: not offered
+    expect(fieldSlot(0x201a)).toBeGreaterThan(0); // EPTP: EPT offered
+    expect(fieldSlot(0x0000)).toBe(0);            // VPID: offered
+    expect(fieldSlot(0x2012)).toBe(-1);           // virtual-APIC address: no TPR shadow
+    expect(fieldSlot(0x0002)).toBe(-1);           // posted-interrupt vector: not offered
     expect(fieldSlot(0x482e)).toBe(-1);           // preemption timer: not offered
     expect(fieldSlot(0x1000 | 0x4002)).toBe(-1);  // reserved bit 12
     expect(fieldSlot(0x100004002)).toBe(-1);      // bits 63:15 reserved
@@ -100,21 +102,20 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
     expect(readMsr(0x481)).toBe(0x0000001700000016);
-    expect(readMsr(0x482)).toBe(0x1799f1fa0401e172);
+    expect(readMsr(0x482)).toBe(0x9799f1fa0401e172);
     expect(readMsr(0x483)).toBe(0x003fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
     expect(readMsr(0x485)).toBe(0x40040);
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2a);
-    expect(readMsr(0x48e)).toBe(0x1799f1fa04006172);
+    expect(readMsr(0x48e)).toBe(0x9799f1fa04006172);
+    expect(readMsr(0x48b)).toBe(0x0000002200000000);   // secondary: EPT, VPID
+    expect(readMsr(0x48c)).toBe(0xf0106134141);
     expect(readMsr(0x48f)).toBe(0x003fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);
     expect(msrOk).toBe(true);
-    readMsr(0x48b);                               // no secondary controls: the MSR does not exist
-    expect(msrOk).toBe(false);
-    clearFault();
-    readMsr(0x48c);
+    readMsr(0x491);                               // no VM functions: the MSR does not exist
     expect(msrOk).toBe(false);
     clearFault();
     expect(writeMsr(0x480, 0)).toBe(false);       // read-only
@@ -281,9 +282,9 @@ describe("VMCLEAR / VMPTRLD / VMPTRST / VMREAD / VMWRITE", () => {
     expect(vmwrite(0x4402, 1)).toBe(0);                   // exit reason: read-only
     expect(status()).toBe(ZF);
     expect(vmread(0x4400)).toBe(13);
-    expect(vmwrite(0x201a, 0)).toBe(0);                    // EPTP: no such field here
+    expect(vmwrite(0x2012, 0)).toBe(0);                    // virtual-APIC address: no such field here
     expect(vmread(0x4400)).toBe(12);
-    expect(vmread(0x0000)).toBe(0xdeadbeef);               // VPID: VMREAD fails, RBX untouched
+    expect(vmread(0x0002)).toBe(0xdeadbeef);               // posted-int vector: VMREAD fails, RBX untouched
     expect(status()).toBe(ZF);
     expect(vmread(0x4400)).toBe(12);
     expect(vmread(0x4402)).toBe(0);                        // success clears ZF

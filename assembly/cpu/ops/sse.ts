@@ -18,6 +18,7 @@ import {
 } from "./sse_mov";
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
+import { invEptVpid } from "../../vmx/instr";
 import { execX87, mmxEnter, emms, mmPtr, mmWritten, fpuPendingMF } from "./x87";
 
 export function execSse(op: u32): void {
@@ -247,6 +248,7 @@ function threeByte(op: u32): void {
   decodeModrm();
   if (faultPending) return;
   if (op == 0x138 && (b == 0xf0 || b == 0xf1)) { movbe(b); return; }
+  if (op == 0x138 && (b == 0x80 || b == 0x81) && pfx == 1) { invEptVpid(b == 0x81); return; }   // vmx/instr.ts
   const ssse3Op = op == 0x138 ? (b <= 0x0b || (b >= 0x1c && b <= 0x1e)) : b == 0x0f;
   if (!ssse3Op || pfx >= 2) { raiseUD(); return; }
   let imm: u32 = 0;
