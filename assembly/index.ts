@@ -7,7 +7,7 @@ import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
 import { loadPdptes } from "./mmu/paging";
-import { tlbFlushAll } from "./mmu/access";
+import { tlbFlushAll, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
@@ -49,6 +49,7 @@ export function reset(): void {
   resetMsrs();
   resetVmxState();
   resetEpt();
+  setTlbTag(0);   // VMX root / no VPID context
   resetTsc();
   syncBreakpoints();
   S.updateMode();

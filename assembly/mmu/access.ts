@@ -8,7 +8,7 @@ import { physRead, physWrite, physHost } from "./phys";
 import {
   cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
-import { raisePF } from "../cpu/fault";
+import { raisePF, faultPending } from "../cpu/fault";
 import { eptActive, eptTranslate, eptPerm, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
@@ -92,14 +92,16 @@ function translateEpt(lin: u64, acc: u32, sh: u32, mode: u32): u64 {
     gFrame = wFrame; global = wGlobal; size = wSize;
   }
   setEptLinear(lin, true);
-  const frame = eptTranslate(gFrame, ea);
-  if (frame == NOT_MAPPED) return NOT_MAPPED;
+  const full = eptTranslate(gFrame | (lin & 0xfff), ea);
+  if (full == NOT_MAPPED) return NOT_MAPPED;
+  const frame = full & ~(<u64>0xfff);
+  const m = eptPerm & 7;   // before the A/D write-back walks EPT again
   if (mode != PG_NONE) {
     setAccessedDirty(acc == ACC_WRITE);
+    if (faultPending) return NOT_MAPPED;   // EPT violation on the A/D write-back
     dirty = wDirty;
     perm = permWord(wUser, wWrite, wNx, dirty);
   }
-  const m = eptPerm & 7;
   perm &= (m << CLS_USER) | (m << CLS_SUP) | (m << CLS_SUP_AC);
   tlbInstall(lin, frame, physHost(frame, 4096), perm, global, size);
   return frame | (lin & 0xfff);
