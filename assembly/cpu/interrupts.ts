@@ -269,6 +269,7 @@ export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
 // Returns true if an event was delivered (wakes HLT).
 export function checkInterrupts(): bool {
   softIntDone = false;
+  if (nonRoot && VX.pollExits()) return true;   // preemption timer, interrupt window (vmx/)
   if (nmiPending && !nmiBlocked) {
     nmiPending = false; nmiBlocked = true;
     S.setHalted(false);

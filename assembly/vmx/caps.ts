@@ -3,12 +3,13 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT } from "./features";
 import { nested } from "./vstate";
 
 // VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
 // Base fields, IA32_PAT / IA32_EFER (load/save controls offered), EPT and VPID.
-export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) | (1 << FT_EPT) | (1 << FT_VPID);
+export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) | (1 << FT_EPT) | (1 << FT_VPID)
+  | (1 << FT_PREEMPT);
 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
 // structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
@@ -35,25 +36,27 @@ export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug 
 export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-// Pin: external-interrupt exiting (0).
-export const PIN_OPT1: u32 = 1 << 0;
-// Primary: TSC offsetting (3), HLT (7), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
+// Pin: external-interrupt exiting (0), activate VMX-preemption timer (6).
+export const PIN_OPT1: u32 = (1 << 0) | (1 << 6);
+// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
 // unconditional I/O (24), I/O bitmaps (25), MSR bitmaps (28). Bit 31 (activate secondary
 // controls) follows PROC2_OPT1.
-export const PROC_OPT1: u32 = (1 << 3) | (1 << 7) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
+export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
   | (1 << 24) | (1 << 25) | (1 << 28);
 // Secondary: enable EPT (1), enable VPID (5).
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5;
 export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
-// save/load EFER (20/21).
-export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21);
+// save/load EFER (20/21), save VMX-preemption timer value (22).
+export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);
 // Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
-// IA32_VMX_MISC (A.6): no preemption timer, activity state HLT (bit 6), 4 CR3-target values
-// (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
+// IA32_VMX_MISC (A.6): preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
+// timer's TSC is the retired-instruction count, see intercept.ts), activity state HLT (bit 6),
+// 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
 export const CR3_TARGETS: u32 = 4;
+export const PREEMPT_RATE: u32 = 0;
 export const VMX_MISC: u64 = (1 << 6) | (<u64>CR3_TARGETS << 16);
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; what may be 1 is what MOV CR0

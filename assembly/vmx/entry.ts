@@ -19,12 +19,14 @@ import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
 import * as E from "./ept";
 import { setPdpte } from "./pdpte";
+import { inFlight } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { afterStateLoad, loadHost, loadMsrList, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
-export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5;
+export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5, PIN_PREEMPT: u32 = 1 << 6;
+export const PROC_INTR_WINDOW: u32 = 1 << 2;
 export const PROC_TSC_OFFSET: u32 = 1 << 3, PROC_HLT: u32 = 1 << 7, PROC_INVLPG: u32 = 1 << 9;
 export const PROC_RDTSC: u32 = 1 << 12, PROC_CR3_LOAD: u32 = 1 << 15, PROC_CR3_STORE: u32 = 1 << 16;
 export const PROC_CR8_LOAD: u32 = 1 << 19, PROC_CR8_STORE: u32 = 1 << 20, PROC_NMI_WINDOW: u32 = 1 << 22;
@@ -61,6 +63,8 @@ function checkControls(): bool {
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
   if (!ctlOk(xc, C.EXIT_CTLS)) return false;
+  // "Save VMX-preemption timer value" needs "activate VMX-preemption timer".
+  if ((pin & PIN_PREEMPT) == 0 && (xc & (1 << 22)) != 0) return false;
   if (!msrAreaOk(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT))) return false;
   if (!msrAreaOk(rd(F.EXIT_MSR_LOAD_ADDR), <u32>rd(F.EXIT_MSR_LOAD_COUNT))) return false;
   // 26.2.1.3 VM-entry control fields.
@@ -332,8 +336,20 @@ export function vmEntry(launch: bool): u32 {
     return ENTRY_FAILED;
   }
   injectEvent();
+  armPoll();
   return ENTRY_OK;
 }
+
+// Conditions checked between L2 instructions (intercept.ts pollExits).
+function armPoll(): void {
+  const pin = <u32>rd(F.PIN_CONTROLS);
+  if ((pin & PIN_PREEMPT) != 0) {
+    V.setTimerDeadline(icountNow() + (rd(F.PREEMPT_TIMER) << <u64>C.PREEMPT_RATE));
+  }
+  V.setTimerArmed((pin & PIN_PREEMPT) != 0);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (<u32>rd(F.PROC_CONTROLS) & PROC_INTR_WINDOW) != 0);
+}
+export function icountNow(): u64 { return S.icount + inFlight(); }
 
 // Event injection (SDM 27.6): deliver through the guest IDT right after entry.
 function injectEvent(): void {

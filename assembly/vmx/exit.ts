@@ -15,6 +15,8 @@ import { setShutdown, intShadow, setIntShadow } from "../cpu/interrupts";
 import * as F from "./fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "./fields";
 import * as V from "./vstate";
+import { PREEMPT_RATE } from "./caps";
+import { inFlight } from "../cpu/run";
 
 // Basic exit reasons (SDM Appendix C).
 export const EXIT_EXCEPTION: u32 = 0, EXIT_EXT_INTR: u32 = 1, EXIT_TRIPLE_FAULT: u32 = 2;
@@ -24,7 +26,7 @@ export const EXIT_VMPTRLD: u32 = 21, EXIT_VMPTRST: u32 = 22, EXIT_VMREAD: u32 = 
 export const EXIT_VMWRITE: u32 = 25, EXIT_VMXOFF: u32 = 26, EXIT_VMXON: u32 = 27, EXIT_CR_ACCESS: u32 = 28;
 export const EXIT_DR_ACCESS: u32 = 29, EXIT_IO: u32 = 30, EXIT_RDMSR: u32 = 31, EXIT_WRMSR: u32 = 32;
 export const EXIT_BAD_GUEST: u32 = 33, EXIT_MSR_LOAD_FAIL: u32 = 34, EXIT_XSETBV: u32 = 55;
-export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53;
+export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53, EXIT_PREEMPT_TIMER: u32 = 52, EXIT_INTR_WINDOW: u32 = 7;
 export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 
 // Exit controls (SDM 25.7.1).
@@ -70,6 +72,11 @@ function saveGuest(): void {
   if (intShadow) ib |= (getRflags() & 0x200) != 0 ? 1 : 2;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
   wr(F.GUEST_PENDING_DBG, 0);
+  // VMX-preemption timer value (SDM 28.3.4: with "save VMX-preemption timer value").
+  if ((xc & (1 << 22)) != 0 && V.timerArmed) {
+    const now = S.icount + inFlight();
+    wr(F.PREEMPT_TIMER, now >= V.timerDeadline ? 0 : (V.timerDeadline - now) >> <u64>PREEMPT_RATE);
+  }
   // PAE guest under EPT: the PDPTE registers (SDM 28.3.4).
   if (E.eptActive && S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && !S.longMode) {
     for (let i: u32 = 0; i < 4; i++) wr(F.GUEST_PDPTE0 + i * 2, getPdpte(i));
@@ -172,6 +179,8 @@ export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): v
   saveGuest();
   if (!storeMsrList(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT))) { vmxAbort(1); return; }
   V.setNonRoot(false);
+  V.setVmxPoll(false);
+  V.setTimerArmed(false);
   loadHost();
   if (loadMsrList(rd(F.EXIT_MSR_LOAD_ADDR), <u32>rd(F.EXIT_MSR_LOAD_COUNT)) != 0) vmxAbort(4);
 }

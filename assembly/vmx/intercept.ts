@@ -13,10 +13,13 @@ import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
 import { vmExit, instrExit } from "./exit";
 import * as E from "./ept";
+import * as V from "./vstate";
+import { inFlight } from "../cpu/run";
+import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS,
+  PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -173,8 +176,7 @@ export function exitExtIntr(): bool {
     if (v < 0) return false;
     info = (<u32>v & 0xff) | 0x80000000;
   }
-  S.setHalted(false);
-  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>info);
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>info);   // a halted L2 is saved in the HLT state
   vmExit(X.EXIT_EXT_INTR, 0, 0, 0);
   return true;
 }
@@ -254,4 +256,21 @@ function operandInfo(): u32 {
   if (baseReg >= 0) info |= <u32>baseReg << 23; else info |= 1 << 27;
   dispOut = disp;
   return info;
+}
+
+// Between L2 instructions (cpu/run.ts via checkInterrupts while V.vmxPoll): the
+// VMX-preemption timer (reason 52; it counts retired instructions, IA32_VMX_MISC rate 0, and a
+// halted L2 lets it run out at once) and interrupt-window exiting (reason 7: RFLAGS.IF = 1 and
+// no STI / MOV SS blocking, which run.ts has already honoured).
+export function pollExits(): bool {
+  if (!V.vmxPoll) return false;
+  if (V.timerArmed && (S.halted || S.icount + inFlight() >= V.timerDeadline)) {
+    vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
+    return true;
+  }
+  if ((proc() & PROC_INTR_WINDOW) != 0 && (getRflags() & 0x200) != 0) {
+    vmExit(X.EXIT_INTR_WINDOW, 0, 0, 0);
+    return true;
+  }
+  return false;
 }

@@ -18,9 +18,17 @@ export function setVmxOn(on: bool, ptr: u64): void { vmxOn = on; vmxonPtr = on ?
 export function setCurVmcs(p: u64, launched: bool): void { curVmcs = p; curLaunched = launched; }
 export function setLaunched(v: bool): void { curLaunched = v; }
 export function setNonRoot(v: bool): void { nonRoot = v; }
+// Set while an L2 runs with a condition that must be checked between instructions
+// (VMX-preemption timer, interrupt-window exiting): cpu/run.ts then calls checkInterrupts.
+export let vmxPoll: bool = false;
+export function setVmxPoll(v: bool): void { vmxPoll = v; }
+export let timerArmed: bool = false;
+export let timerDeadline: u64 = 0;     // retired-instruction count at which the timer reaches 0
+export function setTimerArmed(v: bool): void { timerArmed = v; }
+export function setTimerDeadline(v: u64): void { timerDeadline = v; }
 export let vpidActive: bool = false;   // the running (or last) L2 uses "enable VPID"
 export function setVpidActive(v: bool): void { vpidActive = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false;
 }

@@ -85,12 +85,12 @@ describe("VMCS field table", () => {
     expect(fieldSlot(0x0000)).toBe(0);            // VPID: offered
     expect(fieldSlot(0x2012)).toBe(-1);           // virtual-APIC address: no TPR shadow
     expect(fieldSlot(0x0002)).toBe(-1);           // posted-interrupt vector: not offered
-    expect(fieldSlot(0x482e)).toBe(-1);           // preemption timer: not offered
+    expect(fieldSlot(0x482e)).toBeGreaterThan(0);  // preemption timer: offered
     expect(fieldSlot(0x1000 | 0x4002)).toBe(-1);  // reserved bit 12
     expect(fieldSlot(0x100004002)).toBe(-1);      // bits 63:15 reserved
     expect(fieldSlot(0x4830)).toBe(-1);           // unused index
     expect(fieldSlot(0x6c16)).toBeGreaterThan(0);
-    expect(highestIndex()).toBe(0x15);            // guest IA32_SYSENTER_CS (0x482a)
+    expect(highestIndex()).toBe(0x17);            // VMX-preemption timer value (0x482e)
   });
 });
 
@@ -101,18 +101,18 @@ describe("VMX capabilities and the nested switch", () => {
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
-    expect(readMsr(0x481)).toBe(0x0000001700000016);
-    expect(readMsr(0x482)).toBe(0x9799f1fa0401e172);
-    expect(readMsr(0x483)).toBe(0x003fefff00036dff);
+    expect(readMsr(0x481)).toBe(0x0000005700000016);
+    expect(readMsr(0x482)).toBe(0x9799f1fe0401e172);
+    expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
     expect(readMsr(0x485)).toBe(0x40040);
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x488)).toBe(0x2000);
-    expect(readMsr(0x48a)).toBe(0x2a);
-    expect(readMsr(0x48e)).toBe(0x9799f1fa04006172);
+    expect(readMsr(0x48a)).toBe(0x2e);
+    expect(readMsr(0x48e)).toBe(0x9799f1fe04006172);
     expect(readMsr(0x48b)).toBe(0x0000002200000000);   // secondary: EPT, VPID
     expect(readMsr(0x48c)).toBe(0xf0106134141);
-    expect(readMsr(0x48f)).toBe(0x003fefff00036dfb);
+    expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);
     expect(msrOk).toBe(true);
     readMsr(0x491);                               // no VM functions: the MSR does not exist

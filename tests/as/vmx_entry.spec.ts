@@ -2,7 +2,7 @@
 // and each guest instruction that L1 intercepts comes back as a VM exit with the SDM's exit
 // reason, qualification, instruction length / information and saved guest state.
 import * as S from "../../assembly/cpu/state";
-import { setSegment, setCr, setNested, setIntrLine } from "../../assembly/index";
+import { setSegment, setCr, setNested, setIntrLine, run } from "../../assembly/index";
 import { setup, poke, w32, w64, r32, desc, AR_CODE64_0, AR_DATA32_0 } from "./sys_helpers";
 import { step } from "../../assembly/cpu/exec";
 import { faultPending, faultVector, clearFault } from "../../assembly/cpu/fault";
@@ -135,9 +135,14 @@ describe("VM entry", () => {
     expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
     expect(getRflags() & STATUS).toBe(ZF);
     expect(rd(F.VM_INSTRUCTION_ERROR)).toBe(7);
-    wr(F.PIN_CONTROLS, 0x16 | 0x40);                          // preemption timer: not offered
+    wr(F.PIN_CONTROLS, 0x16 | 0x80);                          // posted interrupts: not offered
     expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
     expect(rd(F.VM_INSTRUCTION_ERROR)).toBe(7);
+    wr(F.PIN_CONTROLS, 0x16);
+    wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));     // save timer without the timer
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(rd(F.VM_INSTRUCTION_ERROR)).toBe(7);
+    wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200);
     wr(F.PIN_CONTROLS, 0x16);
     wr(F.PROC_CONTROLS, 0x04006172 | (1 << 25));
     wr(F.IO_BITMAP_A, 0x23001);                               // misaligned I/O bitmap
@@ -353,5 +358,58 @@ describe("VM exits", () => {
     resume(GUEST_RIP);
     expect(guest([0x0f, 0x01, 0xc3])).toBe(0);                // VMRESUME
     exited(24);
+  });
+});
+
+// After run(): L1 executed the HLT at HOST_RIP.
+function exitedRun(reason: u64): void {
+  expect(V.nonRoot).toBe(false);
+  expect(rd(F.EXIT_REASON)).toBe(reason);
+  expect(S.rip).toBe(HOST_RIP + 1);
+  S.setHalted(false);
+}
+describe("VMX-preemption timer and interrupt window", () => {
+  it("the timer expires after its value in retired L2 instructions (reason 52)", () => {
+    l1();
+    poke(HOST_RIP, [0xf4]);                                   // L1 halts after the exit: run() stops
+    const nops: u8[] = [];
+    for (let i = 0; i < 32; i++) nops.push(0x90);
+    poke(GUEST_RIP, nops);
+    wr(F.PIN_CONTROLS, 0x16 | 0x40);
+    wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));
+    wr(F.PREEMPT_TIMER, 5);
+    launch();
+    expect(run(100)).toBe(1);
+    exitedRun(52);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 5);
+    expect(rd(F.PREEMPT_TIMER)).toBe(0);
+  });
+  it("saves the remaining timer value on another exit; a halted L2 times out at once", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x40);
+    wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));
+    wr(F.PREEMPT_TIMER, 1000);
+    poke(HOST_RIP, [0xf4]);
+    poke(GUEST_RIP, [0x90, 0x90, 0x0f, 0xa2]);               // NOP NOP CPUID
+    launch();
+    expect(run(100)).toBe(1);
+    exitedRun(10);
+    expect(rd(F.PREEMPT_TIMER)).toBe(998);
+    poke(GUEST_RIP, [0xf4]);                                  // HLT (no HLT exiting)
+    resume(GUEST_RIP);
+    expect(run(100)).toBe(1);
+    exitedRun(52);
+    expect(rd(F.GUEST_ACTIVITY)).toBe(1);                     // saved in the HLT state
+  });
+  it("interrupt-window exiting waits for IF = 1 past the STI shadow (reason 7)", () => {
+    l1();
+    wr(F.PROC_CONTROLS, 0x04006172 | (1 << 2));
+    poke(HOST_RIP, [0xf4]);
+    poke(GUEST_RIP, [0x90, 0xfb, 0x90, 0x90, 0x90]);         // NOP STI NOP NOP NOP
+    launch();
+    expect(run(100)).toBe(1);
+    exitedRun(7);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 3);
+    expect(rd(F.GUEST_RFLAGS) & 0x200).toBe(0x200);
   });
 });
