@@ -19,7 +19,7 @@ import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW,
+  PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -273,4 +273,30 @@ export function pollExits(): bool {
     return true;
   }
   return false;
+}
+
+// LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
+// value other than the shadow's (PE can only be set). Qualification: type 3, operand type,
+// source data (Table 28-3).
+export function exitLmsw(src: u64): bool {
+  const m = rd(F.CR0_MASK) & 0xf, sh = rd(F.CR0_SHADOW);
+  const exit = ((src ^ sh) & m & 0xe) != 0 || ((m & 1) != 0 && (sh & 1) == 0 && (src & 1) != 0);
+  if (!exit) return false;
+  const qual = <u64>(3 << 4) | (D.modMod != 3 ? 0x40 : 0) | ((src & 0xffff) << 16);
+  instrExit(X.EXIT_CR_ACCESS, qual, 0);
+  return true;
+}
+// INVLPG with "INVLPG exiting": qualification = the linear address.
+export function exitInvlpg(lin: u64): bool {
+  if ((proc() & PROC_INVLPG) == 0) return false;
+  instrExit(X.EXIT_INVLPG, lin, 0);
+  return true;
+}
+// INT3 / INTO (type 6, software exception) and INT1 (type 5) against the exception bitmap:
+// interruption information, instruction length; the saved RIP is the instruction's.
+export function exitSoftException(vec: u32, type: u32): bool {
+  if ((<u32>rd(F.EXCEPTION_BITMAP) & (1 << vec)) == 0) return false;
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(vec | (type << 8) | 0x80000000));
+  instrExit(X.EXIT_EXCEPTION, 0, 0);
+  return true;
 }

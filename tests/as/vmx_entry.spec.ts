@@ -413,3 +413,44 @@ describe("VMX-preemption timer and interrupt window", () => {
     expect(rd(F.GUEST_RFLAGS) & 0x200).toBe(0x200);
   });
 });
+
+describe("LMSW, INVLPG, INT3 exits", () => {
+  it("LMSW exits on an owned bit differing from the shadow, else keeps owned bits", () => {
+    l1();
+    wr(F.CR0_MASK, 0x8);                                      // L1 owns CR0.TS, shadow TS = 0
+    wr(F.CR0_SHADOW, 0);
+    launch();
+    S.setReg64(S.RAX, 0x3);                                   // LMSW AX: PE MP, TS clear = shadow
+    expect(guest([0x0f, 0x01, 0xf0])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    expect(S.cr0 & 0xf).toBe(0x3);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, 0xb);                                   // sets TS: exit
+    expect(guest([0x0f, 0x01, 0xf0])).toBe(0);
+    exited(28);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0xb0030);          // source 0x000b, register operand, LMSW
+  });
+  it("INVLPG exits with the linear address when its control is set", () => {
+    l1();
+    launch();
+    S.setReg64(S.RAX, 0x123456);
+    expect(guest([0x0f, 0x01, 0x38])).toBe(0);                // INVLPG [RAX]: no exit
+    expect(V.nonRoot).toBe(true);
+    wr(F.PROC_CONTROLS, 0x04006172 | (1 << 9));
+    S.setRip(GUEST_RIP);
+    expect(guest([0x0f, 0x01, 0x38])).toBe(0);
+    exited(14);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x123456);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(3);
+  });
+  it("INT3 is a software exception (type 6) for the exception bitmap", () => {
+    l1();
+    wr(F.EXCEPTION_BITMAP, 1 << 3);
+    launch();
+    expect(guest([0xcc])).toBe(0);
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000603);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(1);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+  });
+});
