@@ -227,9 +227,10 @@ export function deliverFault(): void {
     if (nonRoot && VX.exitException(vec, err, has && S.protMode)) return;   // exception bitmap
     if (vec == EXC_PF) S.setCr2(faultAddr);
     deliverEvent(vec, err, has && S.protMode, EV_EXC, S.rip);
-    if (!faultPending) return;
+    if (!faultPending) { if (nonRoot) VX.deliveredOk(); return; }
     const nv = faultVector, ne = faultError, nh = faultHasError;
     clearFault();
+    if (nonRoot && VX.faultDuringDelivery(vec, err, has && S.protMode, nv)) return;   // IDT-vectoring, EPT
     if (vec == EXC_DF) {   // triple fault (SDM 6.15 #DF); in VMX non-root a VM exit
       if (nonRoot) VX.exitTripleFault(); else shutdown = true;
       return;
@@ -238,7 +239,7 @@ export function deliverFault(): void {
       vec = EXC_DF; err = 0; has = true;
     } else { vec = nv; err = ne; has = nh; }
   }
-  shutdown = true;
+  if (nonRoot) VX.exitTripleFault(); else shutdown = true;
 }
 
 // #DB single-step trap after an instruction that began with TF=1 (SDM 17.3.1.4).

@@ -167,13 +167,19 @@ export function vmxAbort(indicator: u32): void {
   setShutdown();
 }
 
+// IDT-vectoring information for the next exit (event being delivered when it happened).
+let idtVecInfo: u32 = 0, idtVecErr: u32 = 0;
+export function setIdtVectoring(info: u32, err: u32): void { idtVecInfo = info; idtVecErr = err; }
+
 // A VM exit from non-root operation. `instrLen` is 0 for exits not caused by an instruction.
 export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): void {
   wr(F.EXIT_REASON, <u64>reason);
   wr(F.EXIT_QUALIFICATION, qual);
   wr(F.EXIT_INSTR_LEN, <u64>instrLen);
   wr(F.EXIT_INSTR_INFO, <u64>instrInfo);
-  wr(F.IDT_VECTORING_INFO, 0);
+  wr(F.IDT_VECTORING_INFO, <u64>idtVecInfo);
+  if (idtVecInfo != 0) wr(F.IDT_VECTORING_ERROR, <u64>idtVecErr);
+  idtVecInfo = 0;
   // The valid bit of the VM-entry interruption-information field is cleared (SDM 28.2.?).
   wr(F.ENTRY_INTR_INFO, rd(F.ENTRY_INTR_INFO) & 0x7fffffff);
   saveGuest();

@@ -164,7 +164,17 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
   vmExit(X.EXIT_EXCEPTION, qual, 0, 0);
   return true;
 }
-export function exitTripleFault(): bool { vmExit(X.EXIT_TRIPLE_FAULT, 0, 0, 0); return true; }
+export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT_TRIPLE_FAULT, 0, 0, 0); return true; }
+
+// A fault `nv` while delivering hardware exception `vec` in L2 (cpu/interrupts.ts deliverFault):
+// the exit that follows (exception bitmap, EPT) reports `vec` in the IDT-vectoring
+// information (SDM 28.2.4). EPT violations/misconfigurations exit here.
+export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
+export function faultDuringDelivery(vec: u32, err: u32, hasErr: bool, nv: u32): bool {
+  if (vec <= 31) X.setIdtVectoring(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000, err);
+  if (nv == E.VEC_EPT) return exitException(nv, 0, false);
+  return false;
+}
 
 // External interrupts with "external-interrupt exiting" (RFLAGS.IF does not block them then,
 // SDM 26.3). With "acknowledge interrupt on exit" the vector is taken and reported.

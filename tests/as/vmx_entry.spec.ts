@@ -454,3 +454,23 @@ describe("LMSW, INVLPG, INT3 exits", () => {
     expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
   });
 });
+
+describe("IDT-vectoring information", () => {
+  it("an exit for a fault raised while delivering another exception reports the first one", () => {
+    l1();
+    wr(F.EXCEPTION_BITMAP, 1 << 13);                          // #GP exits
+    // L2's IDT at 0x1000 is empty: the #UD gate is invalid -> #GP(6*8+2+EXT) while delivering #UD.
+    launch();
+    expect(guest([0x0f, 0x0b])).toBe(7);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b0d);            // #GP with error code
+    expect(rd(F.EXIT_INTR_ERROR)).toBe(6 * 8 + 3);            // IDT entry 6, IDT bit, EXT
+    expect(rd(F.IDT_VECTORING_INFO)).toBe(0x80000306);        // #UD, hardware exception
+    // The next, unrelated exit has no IDT-vectoring information.
+    resume(GUEST_RIP);
+    expect(guest([0x0f, 0xa2])).toBe(0);
+    exited(10);
+    expect(rd(F.IDT_VECTORING_INFO)).toBe(0);
+  });
+});
