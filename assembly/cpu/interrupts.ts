@@ -29,6 +29,7 @@ export function setIntrLine(v: bool): void { intrLine = v; }
 export function raiseNmi(): void { nmiPending = true; }
 export function setIntShadow(v: bool): void { intShadow = v; }
 export function setShutdown(): void { shutdown = true; }
+export function setNmiBlocked(v: bool): void { nmiBlocked = v; }
 
 // Event kinds: external interrupt / NMI, processor exception, software interrupt
 // (INT n, INT3, INTO: gate DPL checked, EXT=0), INT1/ICEBP (no DPL check).
@@ -271,6 +272,7 @@ export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
 export function checkInterrupts(): bool {
   softIntDone = false;
   if (nonRoot && VX.pollExits()) return true;   // preemption timer, interrupt window (vmx/)
+  if (nmiPending && !nmiBlocked && nonRoot && VX.exitNmi()) { nmiPending = false; return true; }   // NMI exiting
   if (nmiPending && !nmiBlocked) {
     nmiPending = false; nmiBlocked = true;
     S.setHalted(false);

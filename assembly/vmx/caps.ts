@@ -36,8 +36,8 @@ export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug 
 export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-// Pin: external-interrupt exiting (0), activate VMX-preemption timer (6).
-export const PIN_OPT1: u32 = (1 << 0) | (1 << 6);
+// Pin: external-interrupt exiting (0), NMI exiting (3), activate VMX-preemption timer (6).
+export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
 // Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
 // unconditional I/O (24), I/O bitmaps (25), MSR bitmaps (28). Bit 31 (activate secondary
 // controls) follows PROC2_OPT1.

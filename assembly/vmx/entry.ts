@@ -22,7 +22,7 @@ import { setPdpte } from "./pdpte";
 import { inFlight } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
-import { afterStateLoad, loadHost, loadMsrList, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
+import { afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
 export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5, PIN_PREEMPT: u32 = 1 << 6;
@@ -280,6 +280,7 @@ function loadGuest(tag: u32, flush: bool): void {
   S.setVm86(false);
   S.setHalted(rd(F.GUEST_ACTIVITY) == 1);
   setIntShadow((rd(F.GUEST_INTERRUPTIBILITY) & 3) != 0);
+  enterNmiState((rd(F.GUEST_INTERRUPTIBILITY) & 8) != 0);
   afterStateLoad(tag, flush);
 }
 
@@ -298,6 +299,7 @@ export const ENTRY_OK: u32 = 0, ENTRY_BAD_CTLS: u32 = 7, ENTRY_BAD_HOST: u32 = 8
 // ENTRY_BAD_HOST for VMfailValid, ENTRY_FAILED for a VM-entry failure exit (already performed),
 // or ENTRY_OK when the guest runs.
 export function vmEntry(launch: bool): u32 {
+  saveL1Nmi();
   if (!checkControls()) return ENTRY_BAD_CTLS;
   if (!checkHost()) return ENTRY_BAD_HOST;
   const q = checkGuest();

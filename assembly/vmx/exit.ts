@@ -11,7 +11,7 @@ import * as E from "./ept";
 import { getPdpte } from "../mmu/paging";
 import { invalidateFetch } from "../cpu/decode";
 import { physRead, physWrite } from "../mmu/phys";
-import { setShutdown, intShadow, setIntShadow } from "../cpu/interrupts";
+import { setShutdown, intShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
 import * as F from "./fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "./fields";
 import * as V from "./vstate";
@@ -68,7 +68,7 @@ function saveGuest(): void {
   if ((xc & XC_SAVE_EFER) != 0) wr(F.GUEST_EFER, S.efer);
   wr(F.GUEST_ACTIVITY, S.halted ? 1 : 0);
   // Blocking by STI / MOV SS (the core does not tell them apart: report STI blocking when IF=1).
-  let ib = rd(F.GUEST_INTERRUPTIBILITY) & 0x8;   // NMI blocking as L1 left it
+  let ib: u64 = nmiBlocked ? 8 : 0;              // blocking by NMI
   if (intShadow) ib |= (getRflags() & 0x200) != 0 ? 1 : 2;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
   wr(F.GUEST_PENDING_DBG, 0);
@@ -154,6 +154,8 @@ export function loadHost(): void {
   S.setVm86(false);
   S.setHalted(false);
   setIntShadow(false);
+  setNmiBlocked(nmiExit || l1NmiBlocked);
+  nmiExit = false;
   E.setEpt(false, 0);
   afterStateLoad(0, !V.vpidActive);
   V.setVpidActive(false);
@@ -166,6 +168,13 @@ export function vmxAbort(indicator: u32): void {
   if (V.curVmcs != V.NO_PTR) physWrite(V.curVmcs + 4, 4, <u64>indicator);
   setShutdown();
 }
+
+let nmiExit = false, l1NmiBlocked = false;
+export function setNmiExit(): void { nmiExit = true; }
+// VM entry: remember L1's NMI blocking (before any check); L2 starts with the
+// interruptibility state's bit 3. loadHost restores L1's (blocked after an NMI-caused exit).
+export function saveL1Nmi(): void { l1NmiBlocked = nmiBlocked; nmiExit = false; }
+export function enterNmiState(guestBlocked: bool): void { setNmiBlocked(guestBlocked); }
 
 // IDT-vectoring information for the next exit (event being delivered when it happened).
 let idtVecInfo: u32 = 0, idtVecErr: u32 = 0;

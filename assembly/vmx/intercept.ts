@@ -19,7 +19,7 @@ import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG,
+  PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -308,5 +308,15 @@ export function exitSoftException(vec: u32, type: u32): bool {
   if ((<u32>rd(F.EXCEPTION_BITMAP) & (1 << vec)) == 0) return false;
   F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(vec | (type << 8) | 0x80000000));
   instrExit(X.EXIT_EXCEPTION, 0, 0);
+  return true;
+}
+
+// NMIs with "NMI exiting" (SDM 26.2): exit reason 0, interruption type 2 (NMI), vector 2.
+// L1 resumes with NMIs blocked (its handler's IRET unblocks them), exit.ts.
+export function exitNmi(): bool {
+  if ((<u32>rd(F.PIN_CONTROLS) & PIN_NMI) == 0) return false;
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(2 | (2 << 8) | 0x80000000));
+  X.setNmiExit();
+  vmExit(X.EXIT_EXCEPTION, 0, 0, 0);
   return true;
 }

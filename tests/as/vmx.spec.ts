@@ -101,7 +101,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
-    expect(readMsr(0x481)).toBe(0x0000005700000016);
+    expect(readMsr(0x481)).toBe(0x0000005f00000016);
     expect(readMsr(0x482)).toBe(0x9799f3fe0401e172);
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);

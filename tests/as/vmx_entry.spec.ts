@@ -8,7 +8,7 @@ import { step } from "../../assembly/cpu/exec";
 import { faultPending, faultVector, clearFault } from "../../assembly/cpu/fault";
 import { getRflags } from "../../assembly/cpu/flags";
 import { writeMsr } from "../../assembly/cpu/msr";
-import { deliverFault, checkInterrupts, shutdown } from "../../assembly/cpu/interrupts";
+import { deliverFault, checkInterrupts, shutdown, raiseNmi, nmiBlocked, nmiPending } from "../../assembly/cpu/interrupts";
 import { portOut } from "../../assembly/host";
 import * as V from "../../assembly/vmx/vstate";
 import * as F from "../../assembly/vmx/fields";
@@ -472,5 +472,31 @@ describe("IDT-vectoring information", () => {
     expect(guest([0x0f, 0xa2])).toBe(0);
     exited(10);
     expect(rd(F.IDT_VECTORING_INFO)).toBe(0);
+  });
+});
+
+describe("NMI exiting", () => {
+  it("an NMI in L2 exits (type 2, vector 2) and L1 resumes with NMIs blocked", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x8);
+    launch();
+    expect(nmiBlocked).toBe(false);
+    raiseNmi();
+    expect(checkInterrupts()).toBe(true);
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000202);
+    expect(nmiPending).toBe(false);
+    expect(nmiBlocked).toBe(true);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(0);
+    // Without NMI exiting the NMI is delivered to L2 (its IDT is empty: triple fault exit).
+    wr(F.PIN_CONTROLS, 0x16);
+    wr(F.GUEST_INTERRUPTIBILITY, 0);
+    resume(GUEST_RIP);
+    expect(nmiBlocked).toBe(false);
+    raiseNmi();
+    checkInterrupts();
+    deliverFault();
+    exited(2);
+    expect(nmiBlocked).toBe(true);                            // L1's state restored
   });
 });
