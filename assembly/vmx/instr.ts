@@ -204,6 +204,7 @@ export function vmlaunch(resume: bool): void {
 
 // 0F C7 /6 and /7 memory forms (called from the integer group-9 handler, ModRM decoded).
 export function group9Vmx(k: u32): void {
+  if (D.lockPrefix) { raiseUD(); return; }
   if (k == 6) {
     if (D.repPrefix == 0xf3) vmxon();
     else if (D.prefix66 && D.repPrefix == 0) vmclear();

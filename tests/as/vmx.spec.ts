@@ -297,8 +297,10 @@ describe("VMCLEAR / VMPTRLD / VMPTRST / VMREAD / VMWRITE", () => {
     S.setReg64(S.RAX, 0x3208); S.setReg64(S.RCX, 0x6c16);
     expect(exec([0x0f, 0x79, 0x08])).toBe(0);
     expect(vmread(0x6c16)).toBe(0x6000);
-    // 66 0F 78 is not VMREAD.
+    // 66 0F 78 is not VMREAD; LOCK VMPTRLD is #UD.
     expect(exec([0x66, 0x0f, 0x78, 0xcb])).toBe(UD);
+    S.setReg64(S.RAX, PTR);
+    expect(exec([0xf0, 0x0f, 0xc7, 0x30])).toBe(UD);
   });
   it("keeps the cache in the VMCS region on VMCLEAR and switches VMCS without losing data", () => {
     lm64();
