@@ -43,21 +43,21 @@ export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
 // controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
   | (1 << 24) | (1 << 25) | (1 << 28);
-// Secondary: enable EPT (1), enable VPID (5).
-export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5;
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID;
+// Secondary: enable EPT (1), enable VPID (5), unrestricted guest (7).
+export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);
 // Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
-// IA32_VMX_MISC (A.6): preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
+// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
 // timer's TSC is the retired-instruction count, see intercept.ts), activity state HLT (bit 6),
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
 export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 0;
-export const VMX_MISC: u64 = (1 << 6) | (<u64>CR3_TARGETS << 16);
+export const VMX_MISC: u64 = (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16);
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; what may be 1 is what MOV CR0
 // accepts (control.ts CR0_VALID, ET hardwired). CR4: VMXE must be 1; the rest as CR4_VALID.

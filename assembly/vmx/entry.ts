@@ -59,6 +59,7 @@ function checkControls(): bool {
   if ((pin & PIN_NMI) == 0 && (pin & PIN_VIRT_NMI) != 0) return false;
   if ((pin & PIN_VIRT_NMI) == 0 && (proc & PROC_NMI_WINDOW) != 0) return false;
   if ((p2 & C.PROC2_VPID) != 0 && rd(F.VIRTUAL_PROCESSOR_ID) == 0) return false;
+  if ((p2 & C.PROC2_UNRESTRICTED) != 0 && (p2 & C.PROC2_EPT) == 0) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
@@ -141,8 +142,14 @@ function checkGuest(): i32 {
   const ec = <u32>rd(F.ENTRY_CONTROLS);
   const ia32e = (ec & EC_IA32E) != 0;
   const cr0 = rd(F.GUEST_CR0), cr4 = rd(F.GUEST_CR4);
-  // 26.3.1.1 control registers, debug registers, MSRs (no unrestricted guest: PE/PG fixed too).
-  if ((cr0 & CR0_FIXED0) != CR0_FIXED0 || (cr0 & ~CR0_FIXED1) != 0) return 0;
+  const proc = <u32>rd(F.PROC_CONTROLS);
+  const ug = (proc & C.PROC_ACTIVATE_SECONDARY) != 0 && (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_UNRESTRICTED) != 0;
+  // 26.3.1.1 control registers, debug registers, MSRs (unrestricted guest: PE and PG free, but
+  // PG needs PE).
+  const f0 = ug ? CR0_FIXED0 & ~(S.CR0_PE | S.CR0_PG) : CR0_FIXED0;
+  if ((cr0 & f0) != f0 || (cr0 & ~CR0_FIXED1) != 0) return 0;
+  if ((cr0 & S.CR0_PG) != 0 && (cr0 & S.CR0_PE) == 0) return 0;
+  if (ia32e && (cr0 & S.CR0_PG) == 0) return 0;
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return 0;
   if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DEBUGCTL) & ~(<u64>0x3)) != 0) return 0;
   if (ia32e && (cr4 & S.CR4_PAE) == 0) return 0;
@@ -160,7 +167,7 @@ function checkGuest(): i32 {
   if ((rfl & 0x20000) != 0) return 0;   // VM=1 would need the virtual-8086 checks (not offered)
   if ((sel(S.TR) & 4) != 0) return 0;
   if ((ar(S.LDTR) & AR_UNUSABLE) == 0 && (sel(S.LDTR) & 4) != 0) return 0;
-  if ((sel(S.SS) & 3) != (sel(S.CS) & 3)) return 0;
+  if (!ug && (sel(S.SS) & 3) != (sel(S.CS) & 3)) return 0;
   if (!isCanonical(base(S.TR)) || !isCanonical(base(S.FS)) || !isCanonical(base(S.GS))) return 0;
   if ((ar(S.LDTR) & AR_UNUSABLE) == 0 && !isCanonical(base(S.LDTR))) return 0;
   if ((base(S.CS) >> 32) != 0) return 0;
@@ -170,10 +177,11 @@ function checkGuest(): i32 {
   }
   // Access rights.
   const csAr = ar(S.CS), csType = csAr & 15;
-  if (csType != 9 && csType != 11 && csType != 13 && csType != 15) return 0;
+  if (csType != 9 && csType != 11 && csType != 13 && csType != 15 && !(ug && csType == 3)) return 0;
   if ((csAr & S.AR_S) == 0 || (csAr & S.AR_P) == 0) return 0;
   const ssAr = ar(S.SS);
   const csDpl = (csAr >> 5) & 3, ssDpl = (ssAr >> 5) & 3;
+  if (csType == 3 && csDpl != 0) return 0;
   if ((csType == 9 || csType == 11) && csDpl != ssDpl) return 0;
   if ((csType == 13 || csType == 15) && csDpl > ssDpl) return 0;
   if ((csAr & 0xfffe0f00) != 0) return 0;
@@ -185,7 +193,8 @@ function checkGuest(): i32 {
     if ((ssAr & S.AR_S) == 0 || (ssAr & S.AR_P) == 0 || (ssAr & 0xfffe0f00) != 0) return 0;
     if (!granOk(lim(S.SS), ssAr)) return 0;
   }
-  if (ssDpl != (sel(S.SS) & 3)) return 0;
+  if (!ug && ssDpl != (sel(S.SS) & 3)) return 0;
+  if (ug && (cr0 & S.CR0_PE) == 0 && ssDpl != 0) return 0;
   for (let s: u32 = 0; s < 6; s++) {
     if (s == S.CS || s == S.SS) continue;
     const a = ar(s);
@@ -194,7 +203,7 @@ function checkGuest(): i32 {
     if ((t & 1) == 0) return 0;                         // accessed
     if ((t & 8) != 0 && (t & 2) == 0) return 0;         // code segments must be readable
     if ((a & S.AR_S) == 0 || (a & S.AR_P) == 0 || (a & 0xfffe0f00) != 0) return 0;
-    if (t <= 11 && ((a >> 5) & 3) < (sel(s) & 3)) return 0;   // DPL >= RPL unless conforming code
+    if (!ug && t <= 11 && ((a >> 5) & 3) < (sel(s) & 3)) return 0;   // DPL >= RPL unless conforming code
     if (!granOk(lim(s), a)) return 0;
   }
   const trAr = ar(S.TR), trType = trAr & 15;
@@ -319,6 +328,7 @@ export function vmEntry(launch: bool): u32 {
   E.setEpt(ept, rd(F.EPT_POINTER));
   const tag = vpid ? E.contextTag(<u32>rd(F.VIRTUAL_PROCESSOR_ID), ept ? rd(F.EPT_POINTER) : 0) : 0;
   V.setVpidActive(vpid);
+  V.setUnrestricted((p2 & C.PROC2_UNRESTRICTED) != 0);
   loadGuest(tag, !vpid || E.ctxEvicted);
   if (pae) {
     if (ept) { for (let i: u32 = 0; i < 4; i++) setPdpte(i, rd(F.GUEST_PDPTE0 + i * 2)); }

@@ -66,6 +66,9 @@ function saveGuest(): void {
   wr(F.GUEST_SYSENTER_CS, M.sysenterCs); wr(F.GUEST_SYSENTER_ESP, M.sysenterEsp); wr(F.GUEST_SYSENTER_EIP, M.sysenterEip);
   if ((xc & XC_SAVE_PAT) != 0) wr(F.GUEST_PAT, M.pat);
   if ((xc & XC_SAVE_EFER) != 0) wr(F.GUEST_EFER, S.efer);
+  // IA32_VMX_MISC[5]: EFER.LMA goes into the "IA-32e mode guest" entry control.
+  const ec = rd(F.ENTRY_CONTROLS);
+  wr(F.ENTRY_CONTROLS, (S.efer & S.EFER_LMA) != 0 ? ec | (1 << 9) : ec & ~(<u64>(1 << 9)));
   wr(F.GUEST_ACTIVITY, S.halted ? 1 : 0);
   // Blocking by STI / MOV SS (the core does not tell them apart: report STI blocking when IF=1).
   let ib: u64 = nmiBlocked ? 8 : 0;              // blocking by NMI
@@ -157,6 +160,7 @@ export function loadHost(): void {
   setNmiBlocked(nmiExit || l1NmiBlocked);
   nmiExit = false;
   E.setEpt(false, 0);
+  V.setUnrestricted(false);
   afterStateLoad(0, !V.vpidActive);
   V.setVpidActive(false);
   // PAE paging on the host side reloads the PDPTEs (SDM 28.5.4); a failure is a VMX abort.

@@ -64,7 +64,8 @@ function readPtrOperand(): u64 { return readMem(D.eaSeg, D.eaAddr(), 8); }
 
 // CR0/CR4 values allowed in VMX operation (SDM 24.8, A.7, A.8).
 export function crFixedOk(cr0: u64, cr4: u64): bool {
-  return (cr0 & CR0_FIXED0) == CR0_FIXED0 && (cr0 & ~CR0_FIXED1) == 0
+  const f0 = V.nonRoot && V.unrestricted ? CR0_FIXED0 & ~(S.CR0_PE | S.CR0_PG) : CR0_FIXED0;
+  return (cr0 & f0) == f0 && (cr0 & ~CR0_FIXED1) == 0
     && (cr4 & CR4_FIXED0) == CR4_FIXED0 && (cr4 & ~CR4_VALID) == 0;
 }
 

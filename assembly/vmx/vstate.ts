@@ -26,9 +26,12 @@ export let timerArmed: bool = false;
 export let timerDeadline: u64 = 0;     // retired-instruction count at which the timer reaches 0
 export function setTimerArmed(v: bool): void { timerArmed = v; }
 export function setTimerDeadline(v: u64): void { timerDeadline = v; }
+// The running L2 has "unrestricted guest": CR0.PE/PG are not fixed for it (SDM 24.8, 26.3).
+export let unrestricted: bool = false;
+export function setUnrestricted(v: bool): void { unrestricted = v; }
 export let vpidActive: bool = false;   // the running (or last) L2 uses "enable VPID"
 export function setVpidActive(v: bool): void { vpidActive = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false;
 }
