@@ -267,3 +267,41 @@ describe("EPT", () => {
     expect(rd(F.EXIT_INSTR_INFO)).toBe((2 << 7) | (3 << 15) | (1 << 22) | (1 << 28));
   });
 });
+
+describe("unrestricted guest", () => {
+  it("runs a real-mode L2 under EPT; without the control the same state fails entry", () => {
+    l1();
+    buildEpt();
+    wr(F.PROC_CONTROLS, 0x04006172 | 0x80000000);
+    wr(F.PROC2_CONTROLS, 0x80);                               // unrestricted without EPT
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(rd(F.VM_INSTRUCTION_ERROR)).toBe(7);
+    wr(F.PROC2_CONTROLS, 0x82);
+    wr(F.EPT_POINTER, EPTP);
+    wr(F.ENTRY_CONTROLS, 0x000011fb);                         // not IA-32e
+    wr(F.GUEST_CR0, 0x30); wr(F.GUEST_CR3, 0); wr(F.GUEST_CR4, 0x2000);
+    for (let s: u32 = 0; s < 6; s++) {
+      wr(F.GUEST_SEL0 + s * 2, 0); wr(F.GUEST_BASE0 + s * 2, 0); wr(F.GUEST_LIMIT0 + s * 2, 0xffff);
+      wr(F.GUEST_AR0 + s * 2, s == S.CS ? 0x9b : 0x93);
+    }
+    wr(F.GUEST_AR0 + 14, 0x8b);
+    poke(GUEST_RIP, [0xb8, 0x34, 0x12, 0x0f, 0xa2]);         // MOV AX, 0x1234 (16-bit); CPUID
+    S.setReg64(S.RAX, 0xffff0000);
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    expect(S.protMode).toBe(false);
+    step();
+    expect(faultPending).toBe(false);
+    expect(S.getReg64(S.RAX)).toBe(0xffff1234);
+    step();
+    exited(10);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 3);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(2);
+    expect(rd(F.ENTRY_CONTROLS) & 0x200).toBe(0);             // IA-32e mode guest saved as 0
+    // Same real-mode state without "unrestricted guest": VM-entry failure (CR0.PE/PG fixed).
+    wr(F.PROC2_CONTROLS, 0x2);
+    wr(F.GUEST_RIP, GUEST_RIP);
+    expect(exec([0x0f, 0x01, 0xc3])).toBe(0);
+    exited(0x80000021);
+  });
+});
