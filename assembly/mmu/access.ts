@@ -9,7 +9,7 @@ import {
   cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
 import { raisePF, faultPending } from "../cpu/fault";
-import { eptActive, eptTranslate, eptPerm, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
+import { eptActive, eptTranslate, eptPerm, eptDirty, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
   PG_NONE, PG_32, PF_P, PF_W, PF_U, PF_I, SZ_4K,
@@ -95,7 +95,8 @@ function translateEpt(lin: u64, acc: u32, sh: u32, mode: u32): u64 {
   const full = eptTranslate(gFrame | (lin & 0xfff), ea);
   if (full == NOT_MAPPED) return NOT_MAPPED;
   const frame = full & ~(<u64>0xfff);
-  const m = eptPerm & 7;   // before the A/D write-back walks EPT again
+  // Before the A/D write-back walks EPT again; no write permission until the EPT D flag is set.
+  const m = eptPerm & (eptDirty ? 7 : 5);
   if (mode != PG_NONE) {
     setAccessedDirty(acc == ACC_WRITE);
     if (faultPending) return NOT_MAPPED;   // EPT violation on the A/D write-back

@@ -14,8 +14,8 @@ export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
 // structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
 // INVVPID (32) individual-address (40), single-context (41), all-context (42),
-// single-context-retaining-globals (43). No accessed/dirty flags (21), no 5-level EPT.
-export const EPT_VPID_CAP: u64 = 1 | (1 << 6) | (1 << 8) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 20)
+// single-context-retaining-globals (43), accessed/dirty flags (21). No 5-level EPT.
+export const EPT_VPID_CAP: u64 = 1 | (1 << 6) | (1 << 8) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 20) | (1 << 21)
   | (1 << 25) | (1 << 26) | (<u64>1 << 32) | (<u64>0xf << 40);
 
 // IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical

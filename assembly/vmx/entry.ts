@@ -92,13 +92,13 @@ function checkControls(): bool {
   return true;
 }
 
-// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level walk, no A/D (not offered),
+// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level walk, bit 6 A/D (offered),
 // bits 11:7 and 63:N reserved.
 export function eptpOk(e: u64): bool {
   const mt = <u32>e & 7;
   if (mt != 0 && mt != 6) return false;
   if (((<u32>e >> 3) & 7) != 3) return false;
-  if ((e & 0xfc0) != 0) return false;
+  if ((e & 0xf80) != 0) return false;
   return (e & PA_RSVD) == 0;
 }
 

@@ -16,12 +16,15 @@ export const EA_READ: u32 = 1, EA_WRITE: u32 = 2, EA_EXEC: u32 = 4;
 
 export let eptActive: bool = false;
 export let eptRoot: u64 = 0;          // PML4 address from the EPTP
-export let eptAD: bool = false;       // EPTP bit 6: accessed/dirty flags (not offered yet)
+export let eptAD: bool = false;       // EPTP bit 6: accessed and dirty flags (SDM 29.3.5)
 export function setEpt(on: bool, eptp: u64): void {
   eptActive = on;
   eptRoot = eptp & PA_MASK;
-  eptAD = false;
+  eptAD = on && (eptp & 0x40) != 0;
 }
+// Dirty flag of the last successful leaf (always true without A/D): a TLB entry without it must
+// not allow writes, so the first write walks again and sets it.
+export let eptDirty: bool = true;
 
 // The linear address being translated (for the qualification's guest-linear fields), set by
 // the MMU hooks: linValid false for accesses with no linear address (none from L2 today).
@@ -100,17 +103,27 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
       if ((perm & acc) != acc) return violation(gpa, acc, perm);
       const pageMask: u64 = level == 1 ? 0xfff : (level == 2 ? 0x1fffff : 0x3fffffff);
       eptPerm = perm;
+      eptDirty = true;
+      if (eptAD) {
+        // Accessed (bit 8) on every entry used; dirty (bit 9) on the leaf for a write.
+        let ne = e | 0x100;
+        if ((acc & EA_WRITE) != 0) ne |= 0x200;
+        if (ne != e) physWrite(ea, 8, ne);
+        eptDirty = (ne & 0x200) != 0;
+      }
       return ((e & PA_MASK) & ~pageMask) | (gpa & pageMask);
     }
+    if (eptAD && (e & 0x100) == 0) physWrite(ea, 8, e | 0x100);
     table = e & PA_MASK;
   }
   return u64.MAX_VALUE;   // unreachable
 }
 
 // Guest paging-structure accesses (mmu/paging.ts): read and A/D write-back.
+// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2).
 export function eptPtRead(gpa: u64, size: u32): u64 {
   eptFinal = false;
-  const pa = eptTranslate(gpa, EA_READ);
+  const pa = eptTranslate(gpa, eptAD ? EA_WRITE : EA_READ);
   if (pa == u64.MAX_VALUE) return 0;
   return physRead(pa, size);
 }

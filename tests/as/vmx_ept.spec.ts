@@ -3,7 +3,7 @@
 // pages, paging-structure accesses, INVEPT/INVVPID and TLB tags.
 import * as S from "../../assembly/cpu/state";
 import { setSegment, setCr, setNested, setIntrLine } from "../../assembly/index";
-import { setup, poke, w32, w64, r32, desc, AR_CODE64_0, AR_DATA32_0 } from "./sys_helpers";
+import { setup, poke, w32, w64, r32, r64, desc, AR_CODE64_0, AR_DATA32_0 } from "./sys_helpers";
 import { step } from "../../assembly/cpu/exec";
 import { faultPending, faultVector, clearFault } from "../../assembly/cpu/fault";
 import { getRflags } from "../../assembly/cpu/flags";
@@ -303,5 +303,25 @@ describe("unrestricted guest", () => {
     wr(F.GUEST_RIP, GUEST_RIP);
     expect(exec([0x0f, 0x01, 0xc3])).toBe(0);
     exited(0x80000021);
+  });
+});
+
+describe("EPT accessed and dirty flags", () => {
+  it("sets A on every entry used, D on the leaf for writes (EPTP bit 6)", () => {
+    l1();
+    enableEpt(false);
+    wr(F.EPT_POINTER, EPTP | 0x40);
+    launch();
+    S.setReg64(S.RAX, 0x204010);
+    expect(guest([0x8b, 0x18])).toBe(0);                      // read GPA 0x204010
+    expect(r64(EPT_PML4) & 0x300).toBe(0x100);
+    expect(r64(EPT_PD + 8) & 0x300).toBe(0x100);
+    expect(r64(EPT_PT + 32) & 0x300).toBe(0x100);             // leaf: accessed, not dirty
+    expect(r64(EPT_PD) & 0x100).toBe(0x100);                  // the 2M page holding L2's code/tables
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RBX, 0x5a);
+    expect(guest([0x89, 0x18])).toBe(0);                      // write: the TLB entry had no W yet
+    expect(r64(EPT_PT + 32) & 0x300).toBe(0x300);
+    expect(r32(0x304010)).toBe(0x5a);
   });
 });
