@@ -9,6 +9,7 @@ import { physRead } from "../mmu/phys";
 import { readLin } from "../mmu/access";
 import { faultAddr, faultPending, clearFault } from "../cpu/fault";
 import { intAck } from "../host";
+import { intrLine, nmiPending } from "../cpu/interrupts";
 import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
 import { vmExit, instrExit } from "./exit";
@@ -274,7 +275,9 @@ function operandInfo(): u32 {
 // no STI / MOV SS blocking, which run.ts has already honoured).
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
-  if (V.timerArmed && (S.halted || S.icount + inFlight() >= V.timerDeadline)) {
+  // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
+  const idle = S.halted && !intrLine && !nmiPending;
+  if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
     return true;
   }
