@@ -10,6 +10,7 @@ import { getRflags } from "../../assembly/cpu/flags";
 import { writeMsr } from "../../assembly/cpu/msr";
 import { deliverFault, checkInterrupts, shutdown, raiseNmi, nmiBlocked, nmiPending } from "../../assembly/cpu/interrupts";
 import { portOut } from "../../assembly/host";
+import { pollExits } from "../../assembly/vmx/intercept";
 import * as V from "../../assembly/vmx/vstate";
 import * as F from "../../assembly/vmx/fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "../../assembly/vmx/fields";
@@ -400,6 +401,20 @@ describe("VMX-preemption timer and interrupt window", () => {
     expect(run(100)).toBe(1);
     exitedRun(52);
     expect(rd(F.GUEST_ACTIVITY)).toBe(1);                     // saved in the HLT state
+  });
+  it("a halted L2 with a pending interrupt is woken by it, not timed out", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x40);
+    wr(F.PREEMPT_TIMER, 100000);
+    launch();
+    S.setHalted(true);
+    setIntrLine(true);
+    expect(pollExits()).toBe(false);                          // the interrupt gets its chance
+    expect(V.nonRoot).toBe(true);
+    setIntrLine(false);
+    expect(pollExits()).toBe(true);                           // idle: the timer runs out at once
+    exited(52);
+    expect(rd(F.GUEST_ACTIVITY)).toBe(1);
   });
   it("interrupt-window exiting waits for IF = 1 past the STI shadow (reason 7)", () => {
     l1();
