@@ -60,6 +60,7 @@ function checkControls(): bool {
   if ((pin & PIN_VIRT_NMI) == 0 && (proc & PROC_NMI_WINDOW) != 0) return false;
   if ((p2 & C.PROC2_VPID) != 0 && rd(F.VIRTUAL_PROCESSOR_ID) == 0) return false;
   if ((p2 & C.PROC2_UNRESTRICTED) != 0 && (p2 & C.PROC2_EPT) == 0) return false;
+  if ((p2 & C.PROC2_SHADOW) != 0 && (!pageAddrOk(rd(F.VMREAD_BITMAP)) || !pageAddrOk(rd(F.VMWRITE_BITMAP)))) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
@@ -238,11 +239,12 @@ function checkGuest(): i32 {
   if ((rd(F.GUEST_PENDING_DBG) & ~(<u64>0x1500f)) != 0) return 0;
   const link = rd(F.VMCS_LINK_POINTER);
   if (link != V.NO_PTR) {
-    // No VMCS shadowing: the link pointer must reference a VMCS with the right revision
-    // and the shadow indicator clear (SDM 26.3.1.5).
+    // The link pointer must reference a VMCS with the right revision whose shadow-VMCS
+    // indicator equals the "VMCS shadowing" control (SDM 26.3.1.5).
     if (!pageAddrOk(link) || link == V.vmxonPtr) return 4;
     const rev = <u32>physRead(link, 4);
-    if ((rev & 0x7fffffff) != VMCS_REVISION || (rev >> 31) != 0) return 4;
+    const shadow = (proc & C.PROC_ACTIVATE_SECONDARY) != 0 && (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_SHADOW) != 0;
+    if ((rev & 0x7fffffff) != VMCS_REVISION || ((rev >> 31) != 0) != shadow) return 4;
   }
   return -1;
 }
@@ -329,6 +331,7 @@ export function vmEntry(launch: bool): u32 {
   const tag = vpid ? E.contextTag(<u32>rd(F.VIRTUAL_PROCESSOR_ID), ept ? rd(F.EPT_POINTER) : 0) : 0;
   V.setVpidActive(vpid);
   V.setUnrestricted((p2 & C.PROC2_UNRESTRICTED) != 0);
+  V.setShadowing((p2 & C.PROC2_SHADOW) != 0);
   loadGuest(tag, !vpid || E.ctxEvicted);
   if (pae) {
     if (ept) { for (let i: u32 = 0; i < 4; i++) setPdpte(i, rd(F.GUEST_PDPTE0 + i * 2)); }

@@ -161,6 +161,7 @@ export function loadHost(): void {
   nmiExit = false;
   E.setEpt(false, 0);
   V.setUnrestricted(false);
+  V.setShadowing(false);
   afterStateLoad(0, !V.vpidActive);
   V.setVpidActive(false);
   // PAE paging on the host side reloads the PDPTEs (SDM 28.5.4); a failure is a VMX abort.

@@ -13,7 +13,10 @@ import { CR4_VALID } from "../cpu/control";
 import * as V from "./vstate";
 import { fieldSlot, readField, writeField, encReadOnly, VM_INSTRUCTION_ERROR, vmcsWrite } from "./fields";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
-import { makeCurrent, clearVmcs, flushCurrent, regionRevision } from "./vmcs";
+import { makeCurrent, clearVmcs, flushCurrent, regionRevision, shadowRead, shadowWrite } from "./vmcs";
+import * as F from "./fields";
+import { vmcsRead, encHigh, encWidth, W16, W32 } from "./fields";
+import { physRead } from "../mmu/phys";
 import { exitVmxInstr } from "./intercept";
 import * as X from "./exit";
 import { vmEntry, eptpOk, ENTRY_BAD_CTLS, ENTRY_BAD_HOST } from "./entry";
@@ -125,8 +128,8 @@ export function vmptrld(): void {
   if (badPa(addr)) { vmFail(ERR_VMPTRLD_BAD_ADDR); return; }
   if (addr == V.vmxonPtr) { vmFail(ERR_VMPTRLD_VMXON); return; }
   const rev = regionRevision(addr);
-  // Bit 31 (shadow VMCS) is accepted only with the 1-setting of "VMCS shadowing" (not offered).
-  if ((rev & 0x7fffffff) != VMCS_REVISION || (rev >> 31) != 0) { vmFail(ERR_VMPTRLD_BAD_REV); return; }
+  // Bit 31 (shadow VMCS) is accepted: "VMCS shadowing" is offered.
+  if ((rev & 0x7fffffff) != VMCS_REVISION) { vmFail(ERR_VMPTRLD_BAD_REV); return; }
   makeCurrent(addr);
   vmSucceed();
 }
@@ -148,6 +151,7 @@ export function vmread(): void {
   D.decodeModrm();
   if (faultPending) return;
   if (D.prefix66 || D.repPrefix != 0) { raiseUD(); return; }   // 66/F2/F3 0F 78 are other (AMD) instructions
+  if (V.nonRoot && !udCommon() && shadowAccess(false)) return;
   if (udCommon() || !rootCpl0(X.EXIT_VMREAD)) return;
   if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
   const size = vmOpSize();
@@ -166,6 +170,7 @@ export function vmwrite(): void {
   D.decodeModrm();
   if (faultPending) return;
   if (D.prefix66 || D.repPrefix != 0) { raiseUD(); return; }
+  if (V.nonRoot && !udCommon() && shadowAccess(true)) return;
   if (udCommon() || !rootCpl0(X.EXIT_VMWRITE)) return;
   if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
   const size = vmOpSize();
@@ -195,7 +200,7 @@ export function vmcall(): void {
 // apart from STI blocking at this point).
 export function vmlaunch(resume: bool): void {
   if (udCommon() || !rootCpl0(resume ? X.EXIT_VMRESUME : X.EXIT_VMLAUNCH)) return;
-  if (V.curVmcs == V.NO_PTR) { vmFailInvalid(); return; }
+  if (V.curVmcs == V.NO_PTR || V.curShadow) { vmFailInvalid(); return; }   // a shadow VMCS cannot be entered
   if (!resume && V.curLaunched) { vmFailValid(ERR_VMLAUNCH_NOT_CLEAR); return; }
   if (resume && !V.curLaunched) { vmFailValid(ERR_VMRESUME_NOT_LAUNCHED); return; }
   const r = vmEntry(!resume);
@@ -240,4 +245,48 @@ export function invEptVpid(vpid: bool): void {
   }
   tlbFlushAll(false);
   vmSucceed();
+}
+
+// VMREAD / VMWRITE in VMX non-root operation with "VMCS shadowing" (SDM 25.10, 31 VMREAD):
+// if the field's bit in the VMREAD/VMWRITE bitmap is 0 the instruction works on the shadow VMCS
+// named by the VMCS link pointer, else (or with encoding bits 63:15 set) it is a VM exit.
+// Returns true when handled here (done, or a fault raised).
+function shadowAccess(write: bool): bool {
+  if (!V.shadowing) return false;
+  const size = vmOpSize();
+  const enc = S.getRegSized(D.modReg, size, false);
+  if ((enc >> 15) != 0) return false;
+  const bm = vmcsRead(write ? F.VMWRITE_BITMAP : F.VMREAD_BITMAP);
+  if ((physRead(bm + (enc >> 3), 1) & (1 << <u64>(enc & 7))) != 0) return false;
+  if (S.cpl != 0) { raiseGP(0); return true; }
+  const link = vmcsRead(F.VMCS_LINK_POINTER);
+  if (link == V.NO_PTR) { vmFailInvalid(); return true; }
+  const slot = fieldSlot(enc);
+  if (slot < 0) { shadowFail(link, ERR_UNSUPPORTED_FIELD); return true; }
+  if (!write) {
+    let v = shadowRead(link, <u32>slot);
+    if (encHigh(<u32>enc)) v >>= 32;
+    if (size == 4) v &= 0xffffffff;
+    if (D.modMod == 3) S.setRegSized(D.modRm, size, v, false);
+    else { writeMem(D.eaSeg, D.eaAddr(), size, v); if (faultPending) return true; }
+    vmSucceed();
+    return true;
+  }
+  if (encReadOnly(<u32>enc)) { shadowFail(link, ERR_WRITE_RO); return true; }
+  let v: u64;
+  if (D.modMod == 3) v = S.getRegSized(D.modRm, size, false);
+  else { v = readMem(D.eaSeg, D.eaAddr(), size); if (faultPending) return true; }
+  // Same width rules as writeField, applied to the in-memory copy.
+  const w = encWidth(<u32>enc);
+  let nv: u64;
+  if (encHigh(<u32>enc)) nv = (shadowRead(link, <u32>slot) & 0xffffffff) | (v << 32);
+  else nv = w == W16 ? v & 0xffff : (w == W32 ? v & 0xffffffff : v);
+  shadowWrite(link, <u32>slot, nv);
+  vmSucceed();
+  return true;
+}
+// VMfailValid for a shadow access: the error goes into the shadow VMCS's error field.
+function shadowFail(link: u64, err: u32): void {
+  setStatusFlags(F_STATUS, F_ZF);
+  shadowWrite(link, <u32>fieldSlot(<u64>VM_INSTRUCTION_ERROR), <u64>err);
 }

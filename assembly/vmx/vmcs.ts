@@ -39,7 +39,12 @@ export function makeCurrent(pa: u64): void {
   if (h != 0) memory.copy(CACHE, h, DATA_BYTES);
   else for (let i: u32 = 0; i < NFIELDS; i++) store<u64>(CACHE + <usize>(i * 8), physRead(pa + OFF_DATA + <u64>(i * 8), 8));
   V.setCurVmcs(pa, regionLaunched(pa));
+  V.setCurShadow((regionRevision(pa) >> 31) != 0);
 }
+
+// A shadow VMCS (VMCS shadowing) is used in place, in guest memory (it is never current).
+export function shadowRead(link: u64, slot: u32): u64 { return physRead(link + OFF_DATA + <u64>(slot * 8), 8); }
+export function shadowWrite(link: u64, slot: u32, v: u64): void { physWrite(link + OFF_DATA + <u64>(slot * 8), 8, v); }
 
 // VMCLEAR: the region's data is in memory afterwards, its launch state is "clear", and it is
 // no longer current.

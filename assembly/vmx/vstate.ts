@@ -15,7 +15,11 @@ export let curVmcs: u64 = NO_PTR;      // current-VMCS pointer (SDM 24.11.1)
 export let curLaunched: bool = false;  // launch state of the current VMCS ("clear" = false)
 
 export function setVmxOn(on: bool, ptr: u64): void { vmxOn = on; vmxonPtr = on ? ptr : NO_PTR; }
-export function setCurVmcs(p: u64, launched: bool): void { curVmcs = p; curLaunched = launched; }
+export function setCurVmcs(p: u64, launched: bool): void { curVmcs = p; curLaunched = launched; curShadow = false; }
+export let curShadow: bool = false;    // the current VMCS has the shadow-VMCS indicator set
+export function setCurShadow(v: bool): void { curShadow = v; }
+export let shadowing: bool = false;    // the running L2 has "VMCS shadowing"
+export function setShadowing(v: bool): void { shadowing = v; }
 export function setLaunched(v: bool): void { curLaunched = v; }
 export function setNonRoot(v: bool): void { nonRoot = v; }
 // Set while an L2 runs with a condition that must be checked between instructions
@@ -33,5 +37,5 @@ export let vpidActive: bool = false;   // the running (or last) L2 uses "enable 
 export function setVpidActive(v: bool): void { vpidActive = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false; curShadow = false; shadowing = false;
 }

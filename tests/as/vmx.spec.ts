@@ -110,7 +110,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2e);
     expect(readMsr(0x48e)).toBe(0x9799f3fe04006172);
-    expect(readMsr(0x48b)).toBe(0x000000a200000000);   // secondary: EPT, VPID, unrestricted guest
+    expect(readMsr(0x48b)).toBe(0x000040a200000000);   // secondary: EPT, VPID, unrestricted guest, VMCS shadowing
     expect(readMsr(0x48c)).toBe(0xf0106334141);
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);

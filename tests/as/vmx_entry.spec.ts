@@ -3,7 +3,7 @@
 // reason, qualification, instruction length / information and saved guest state.
 import * as S from "../../assembly/cpu/state";
 import { setSegment, setCr, setNested, setIntrLine, run } from "../../assembly/index";
-import { setup, poke, w32, w64, r32, desc, AR_CODE64_0, AR_DATA32_0 } from "./sys_helpers";
+import { setup, poke, w32, w64, r32, r64, desc, AR_CODE64_0, AR_DATA32_0 } from "./sys_helpers";
 import { step } from "../../assembly/cpu/exec";
 import { faultPending, faultVector, clearFault } from "../../assembly/cpu/fault";
 import { getRflags } from "../../assembly/cpu/flags";
@@ -513,5 +513,53 @@ describe("NMI exiting", () => {
     deliverFault();
     exited(2);
     expect(nmiBlocked).toBe(true);                            // L1's state restored
+  });
+});
+
+describe("VMCS shadowing", () => {
+  it("VMREAD/VMWRITE in L2 use the shadow VMCS unless the bitmaps say exit", () => {
+    l1();
+    const SH: u32 = 0x26000, RBM: u32 = 0x27000, WBM: u32 = 0x28000;
+    w32(SH, VMCS_REVISION | 0x80000000);
+    const ripSlot = <u32>F.fieldSlot(0x681e), flSlot = <u32>F.fieldSlot(0x6820), errSlot = <u32>F.fieldSlot(0x4400);
+    w64(SH + 16 + ripSlot * 8, 0x1111);
+    poke(WBM + (0x681c >> 3), [0x10]);                        // bit 0x681c: VMWRITE of guest RSP exits
+    wr(F.PROC_CONTROLS, 0x04006172 | 0x80000000);
+    wr(F.PROC2_CONTROLS, 0x4000);
+    wr(F.VMREAD_BITMAP, RBM); wr(F.VMWRITE_BITMAP, WBM);
+    wr(F.VMCS_LINK_POINTER, 0x22000);                         // not a shadow VMCS: entry fails
+    w32(0x22000, VMCS_REVISION);
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    exited(0x80000021);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(4);
+    wr(F.VMCS_LINK_POINTER, SH);
+    launch();
+    S.setReg64(S.RCX, 0x681e);
+    S.setReg64(S.RBX, 0);
+    expect(guest([0x0f, 0x78, 0xcb])).toBe(0);                // VMREAD RBX, RCX: from the shadow
+    expect(V.nonRoot).toBe(true);
+    expect(S.getReg64(S.RBX)).toBe(0x1111);
+    expect(getRflags() & STATUS).toBe(0);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RCX, 0x6820); S.setReg64(S.RBX, 0x46);
+    expect(guest([0x0f, 0x79, 0xcb])).toBe(0);                // VMWRITE RCX, RBX: into the shadow
+    expect(V.nonRoot).toBe(true);
+    expect(r64(SH + 16 + flSlot * 8)).toBe(0x46);
+    expect(rd(F.GUEST_RFLAGS)).toBe(2);                        // L1's VMCS untouched
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RCX, 0x0002);                                 // no such field
+    expect(guest([0x0f, 0x78, 0xcb])).toBe(0);
+    expect(getRflags() & STATUS).toBe(ZF);
+    expect(r64(SH + 16 + errSlot * 8)).toBe(12);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RCX, 0x681c);
+    expect(guest([0x0f, 0x79, 0xcb])).toBe(0);                // bitmap bit set: VM exit
+    exited(25);
+    // The shadow VMCS itself can be made current and read, but not entered.
+    w64(PTR, SH); S.setReg64(S.RAX, PTR);
+    expect(exec([0x0f, 0xc7, 0x30])).toBe(0);
+    expect(getRflags() & STATUS).toBe(0);
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(getRflags() & STATUS).toBe(1);                     // VMfailInvalid
   });
 });
