@@ -38,15 +38,16 @@ export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug 
 // Optional 1-settings implemented (beyond default1).
 // Pin: external-interrupt exiting (0), NMI exiting (3), activate VMX-preemption timer (6).
 export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
-// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
+// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
 // unconditional I/O (24), I/O bitmaps (25), MSR bitmaps (28). Bit 31 (activate secondary
 // controls) follows PROC2_OPT1.
-export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
+export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
   | (1 << 24) | (1 << 25) | (1 << 28);
-// Secondary: enable EPT (1), enable VPID (5), unrestricted guest (7), VMCS shadowing (14).
+// Secondary: enable EPT (1), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
+// VMCS shadowing (14).
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
-export const PROC2_SHADOW: u32 = 1 << 14;
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_SHADOW;
+export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);

@@ -14,6 +14,7 @@ import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
 import { vmExit, instrExit } from "./exit";
 import * as E from "./ept";
+import * as C from "./caps";
 import * as V from "./vstate";
 import { inFlight } from "../cpu/run";
 import { getRflags } from "../cpu/flags";
@@ -27,7 +28,21 @@ import {
 
 // CPUID, INVD, XSETBV: unconditional (SDM 26.1.2).
 export function exitCpuid(): bool { instrExit(X.EXIT_CPUID, 0, 0); return true; }
-export function exitInvd(): bool { instrExit(X.EXIT_INVD, 0, 0); return true; }
+export function exitInvd(wbinvd: bool): bool {
+  if (wbinvd) {
+    const p = proc();
+    if ((p & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_WBINVD) == 0) return false;
+    instrExit(X.EXIT_WBINVD, 0, 0);
+    return true;
+  }
+  instrExit(X.EXIT_INVD, 0, 0);
+  return true;
+}
+export function exitRdpmc(): bool {
+  if ((proc() & (1 << 11)) == 0) return false;
+  instrExit(X.EXIT_RDPMC, 0, 0);
+  return true;
+}
 export function exitXsetbv(): bool { instrExit(X.EXIT_XSETBV, 0, 0); return true; }
 // HLT / RDTSC(P): with their controls.
 export function exitHlt(): bool {

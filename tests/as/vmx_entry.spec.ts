@@ -458,6 +458,23 @@ describe("LMSW, INVLPG, INT3 exits", () => {
     expect(rd(F.EXIT_QUALIFICATION)).toBe(0x123456);
     expect(rd(F.EXIT_INSTR_LEN)).toBe(3);
   });
+  it("WBINVD exits only with its secondary control; RDPMC with its control", () => {
+    l1();
+    launch();
+    expect(guest([0x0f, 0x09])).toBe(0);                      // WBINVD: no exit
+    expect(V.nonRoot).toBe(true);
+    S.setRip(GUEST_RIP);
+    expect(guest([0x0f, 0x33])).toBe(14);                     // RDPMC: #GP(0) (no counters), no exit
+    clearFault();
+    wr(F.PROC_CONTROLS, 0x04006172 | 0x80000000 | (1 << 11));
+    wr(F.PROC2_CONTROLS, 1 << 6);
+    S.setRip(GUEST_RIP);
+    expect(guest([0x0f, 0x09])).toBe(0);
+    exited(54);
+    resume(GUEST_RIP);
+    expect(guest([0x0f, 0x33])).toBe(0);
+    exited(15);
+  });
   it("INT3 is a software exception (type 6) for the exception bitmap", () => {
     l1();
     wr(F.EXCEPTION_BITMAP, 1 << 3);

@@ -88,7 +88,7 @@ export function clts(): void {
 }
 export function invd(): void {
   if (!privCheck()) return;
-  if (nonRoot && Dec.opcode == 0x108 && VX.exitInvd()) return;   // INVD (WBINVD exiting is not offered)
+  if (nonRoot && VX.exitInvd(Dec.opcode == 0x109)) return;   // INVD; WBINVD with "WBINVD exiting"
 }
 export function hlt(): void {
   if (!privCheck()) return;
@@ -192,7 +192,12 @@ export function rdtscp(): void {
 }
 // No performance counters are implemented (CPUID leaf 0xA reports none): every
 // counter index is invalid => #GP(0) (SDM Vol.2 RDPMC).
-export function rdpmc(): void { raiseGP(0); }
+export function rdpmc(): void {
+  // CPL/CR4.PCE #GP has priority over the VM exit (SDM 26.1.1); the invalid counter comes after it.
+  if (S.protMode && S.cpl != 0 && (S.cr4 & S.CR4_PCE) == 0) { raiseGP(0); return; }
+  if (nonRoot && VX.exitRdpmc()) return;
+  raiseGP(0);
+}
 
 export function cpuidOp(): void {
   if (nonRoot && VX.exitCpuid()) return;
