@@ -338,3 +338,14 @@ export function exitNmi(): bool {
   vmExit(X.EXIT_EXCEPTION, 0, 0, 0);
   return true;
 }
+
+// Task switches (SDM 26.1.2, unconditional): qualification = TSS selector | source << 30
+// (0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT). `reason` is sys_task.ts TS_*
+// (JMP 0, CALL 1, INT 2, IRET 3).
+export function exitTaskSwitch(sel: u32, reason: u32): bool {
+  const src: u32 = reason == 0 ? 2 : (reason == 1 ? 0 : (reason == 2 ? 3 : 1));
+  const qual = <u64>(sel & 0xffff) | (<u64>src << 30);
+  if (src == 3) vmExit(X.EXIT_TASK_SWITCH, qual, 0, 0);
+  else instrExit(X.EXIT_TASK_SWITCH, qual, 0);
+  return true;
+}

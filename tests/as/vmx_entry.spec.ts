@@ -475,6 +475,21 @@ describe("LMSW, INVLPG, INT3 exits", () => {
     expect(guest([0x0f, 0x33])).toBe(0);
     exited(15);
   });
+  it("a task switch in a 32-bit L2 exits unconditionally (reason 9)", () => {
+    l1();
+    w32(0x40000, 0x87);                                       // L2 32-bit paging: one 4M page
+    w64(0x548, desc(0x800, 0x67, 0x89, 0));                   // GDT 0x48: available 32-bit TSS
+    wr(F.ENTRY_CONTROLS, 0x000011fb);                         // not IA-32e
+    wr(F.GUEST_CR0, 0x80000031); wr(F.GUEST_CR3, 0x40000); wr(F.GUEST_CR4, 0x2010);
+    wr(F.GUEST_AR0 + 2, 0xc09b);
+    launch();
+    expect(S.code64).toBe(false);
+    expect(guest([0xea, 0, 0, 0, 0, 0x48, 0])).toBe(0);      // JMP FAR 0x48:0
+    exited(9);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x80000048);        // selector 0x48, source JMP (2)
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(7);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+  });
   it("INT3 is a software exception (type 6) for the exception bitmap", () => {
     l1();
     wr(F.EXCEPTION_BITMAP, 1 << 3);
