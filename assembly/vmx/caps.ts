@@ -39,9 +39,9 @@ export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug 
 // Pin: external-interrupt exiting (0), NMI exiting (3), activate VMX-preemption timer (6).
 export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
 // Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
-// unconditional I/O (24), I/O bitmaps (25), MSR bitmaps (28). Bit 31 (activate secondary
+// unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28). Bit 31 (activate secondary
 // controls) follows PROC2_OPT1.
-export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
+export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
   | (1 << 24) | (1 << 25) | (1 << 28);
 // Secondary: enable EPT (1), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
 // VMCS shadowing (14).

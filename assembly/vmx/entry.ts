@@ -26,7 +26,7 @@ import { afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_B
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
 export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5, PIN_PREEMPT: u32 = 1 << 6;
-export const PROC_INTR_WINDOW: u32 = 1 << 2;
+export const PROC_INTR_WINDOW: u32 = 1 << 2, PROC_MTF: u32 = 1 << 27;
 export const PROC_TSC_OFFSET: u32 = 1 << 3, PROC_HLT: u32 = 1 << 7, PROC_INVLPG: u32 = 1 << 9;
 export const PROC_RDTSC: u32 = 1 << 12, PROC_CR3_LOAD: u32 = 1 << 15, PROC_CR3_STORE: u32 = 1 << 16;
 export const PROC_CR8_LOAD: u32 = 1 << 19, PROC_CR8_STORE: u32 = 1 << 20, PROC_NMI_WINDOW: u32 = 1 << 22;
@@ -350,26 +350,30 @@ export function vmEntry(launch: bool): u32 {
     entryFail(EXIT_MSR_LOAD_FAIL, <u64>bad);
     return ENTRY_FAILED;
   }
-  injectEvent();
-  armPoll();
+  const injected = injectEvent();
+  armPoll(injected);
   return ENTRY_OK;
 }
 
 // Conditions checked between L2 instructions (intercept.ts pollExits).
-function armPoll(): void {
+function armPoll(injected: bool): void {
   const pin = <u32>rd(F.PIN_CONTROLS);
+  const proc = <u32>rd(F.PROC_CONTROLS);
+  // Monitor trap flag (SDM 26.5.2): after the first L2 instruction, or right after an injected
+  // event has been delivered.
+  V.setMtfAt(icountNow() + (injected ? 0 : 1));
   if ((pin & PIN_PREEMPT) != 0) {
     V.setTimerDeadline(icountNow() + (rd(F.PREEMPT_TIMER) << <u64>C.PREEMPT_RATE));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
-  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (<u32>rd(F.PROC_CONTROLS) & PROC_INTR_WINDOW) != 0);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0);
 }
 export function icountNow(): u64 { return S.icount + inFlight(); }
 
 // Event injection (SDM 27.6): deliver through the guest IDT right after entry.
-function injectEvent(): void {
+function injectEvent(): bool {
   const ii = <u32>rd(F.ENTRY_INTR_INFO);
-  if ((ii & 0x80000000) == 0) return;
+  if ((ii & 0x80000000) == 0) return false;
   F.vmcsWrite(F.ENTRY_INTR_INFO, <u64>(ii & 0x7fffffff));
   const type = (ii >> 8) & 7, vec = ii & 0xff;
   const hasErr = (ii & 0x800) != 0;
@@ -382,6 +386,7 @@ function injectEvent(): void {
   else if (type == 5) { kind = EV_ICEBP; ret = S.rip + rd(F.ENTRY_INSTR_LEN); }
   deliverEvent(vec, err, hasErr, kind, ret);
   // A fault while delivering is a guest fault (run loop delivers it, possibly as a VM exit).
-  if (faultPending) return;
+  if (faultPending) return true;
   D.setNextRip(S.rip);
+  return true;
 }

@@ -21,7 +21,7 @@ import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG,
+  PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -294,6 +294,10 @@ export function pollExits(): bool {
   const idle = S.halted && !intrLine && !nmiPending;
   if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
+    return true;
+  }
+  if ((proc() & PROC_MTF) != 0 && S.icount + inFlight() >= V.mtfAt) {
+    vmExit(X.EXIT_MTF, 0, 0, 0);
     return true;
   }
   if ((proc() & PROC_INTR_WINDOW) != 0 && (getRflags() & 0x200) != 0) {

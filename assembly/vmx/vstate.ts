@@ -26,6 +26,8 @@ export function setNonRoot(v: bool): void { nonRoot = v; }
 // (VMX-preemption timer, interrupt-window exiting): cpu/run.ts then calls checkInterrupts.
 export let vmxPoll: bool = false;
 export function setVmxPoll(v: bool): void { vmxPoll = v; }
+export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
+export function setMtfAt(v: u64): void { mtfAt = v; }
 export let timerArmed: bool = false;
 export let timerDeadline: u64 = 0;     // retired-instruction count at which the timer reaches 0
 export function setTimerArmed(v: bool): void { timerArmed = v; }

@@ -102,14 +102,14 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
     expect(readMsr(0x481)).toBe(0x0000005f00000016);
-    expect(readMsr(0x482)).toBe(0x9799fbfe0401e172);
+    expect(readMsr(0x482)).toBe(0x9f99fbfe0401e172);
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
     expect(readMsr(0x485)).toBe(0x40060);
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2e);
-    expect(readMsr(0x48e)).toBe(0x9799fbfe04006172);
+    expect(readMsr(0x48e)).toBe(0x9f99fbfe04006172);
     expect(readMsr(0x48b)).toBe(0x000040e200000000);   // secondary: EPT, VPID, unrestricted guest, VMCS shadowing
     expect(readMsr(0x48c)).toBe(0xf0106334141);
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);

@@ -416,6 +416,22 @@ describe("VMX-preemption timer and interrupt window", () => {
     exited(52);
     expect(rd(F.GUEST_ACTIVITY)).toBe(1);
   });
+  it("the monitor trap flag exits after each L2 instruction (reason 37)", () => {
+    l1();
+    wr(F.PROC_CONTROLS, 0x04006172 | (1 << 27));
+    poke(HOST_RIP, [0xf4]);
+    poke(GUEST_RIP, [0x90, 0x48, 0xff, 0xc0, 0x90]);         // NOP; INC RAX; NOP
+    launch();
+    expect(run(100)).toBe(1);
+    exitedRun(37);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 1);
+    S.setReg64(S.RAX, 5);
+    resume(GUEST_RIP + 1);
+    expect(run(100)).toBe(1);
+    exitedRun(37);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 4);
+    expect(S.getReg64(S.RAX)).toBe(6);                        // GPRs are shared: L2 ran INC once
+  });
   it("interrupt-window exiting waits for IF = 1 past the STI shadow (reason 7)", () => {
     l1();
     wr(F.PROC_CONTROLS, 0x04006172 | (1 << 2));
