@@ -8,12 +8,14 @@ import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
 import { loadPdptes } from "./mmu/paging";
-import { tlbFlushAll } from "./mmu/access";
+import { tlbFlushAll, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
+import { resetVmxState, setNestedFlag } from "./vmx/vstate";
+import { resetEpt } from "./vmx/ept";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -46,6 +48,9 @@ export function reset(): void {
   S.vm86 = false;
   resetInterrupts();
   resetMsrs();
+  resetVmxState();
+  resetEpt();
+  setTlbTag(0);   // VMX root / no VPID context
   resetTsc();
   resetFpuState();
   syncBreakpoints();
@@ -55,6 +60,9 @@ export function reset(): void {
 }
 
 export function run(budget: u32): u32 { return runSlice(budget); }
+// `--nested on|off` (default on): off hides VMX (CPUID, CR4.VMXE, capability MSRs) as on a CPU
+// without it. Set before reset()/boot; takes effect for the next instructions.
+export function setNested(on: bool): void { setNestedFlag(on); }
 export function requestStop(): void { reqStop(); }
 export function setIntrLine(level: bool): void { setIntr(level); }
 export function raiseNmi(): void { nmi(); }

@@ -10,6 +10,8 @@ import { tlbFlushAll, tlbCr3Written, loadPdptes } from "../mmu/access";
 import { invalidateFetch } from "./decode";
 import * as C from "./cpuid";
 import { syncMode } from "./descriptors";
+import { nested, vmxOn } from "../vmx/vstate";
+import { crFixedOk } from "../vmx/instr";
 
 // CR0 bits that exist: PE MP EM TS ET NE WP AM NW CD PG.
 const CR0_VALID: u64 = 0xe005003f;
@@ -34,6 +36,7 @@ export function writeCr0(v: u64): bool {
   v = (v & CR0_VALID) | CR0_ET;   // ET is hardwired to 1
   if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) { raiseGP(0); return false; }
   if ((v & CR0_NW) != 0 && (v & CR0_CD) == 0) { raiseGP(0); return false; }
+  if (vmxOn && !crFixedOk(v, S.cr4)) { raiseGP(0); return false; }   // SDM 24.8: fixed bits in VMX operation
   const old = S.cr0;
   let efer = S.efer;
   if ((v & CR0_PG) != 0 && (old & CR0_PG) == 0 && (efer & EFER_LME) != 0) {
@@ -79,6 +82,9 @@ export function writeCr3(v: u64): bool {
 
 export function writeCr4(v: u64): bool {
   if ((v & ~CR4_VALID) != 0) { raiseGP(0); return false; }
+  // CR4.VMXE: reserved with --nested off; cannot be cleared in VMX operation (SDM 24.8).
+  if ((v & S.CR4_VMXE) != 0 && !nested) { raiseGP(0); return false; }
+  if (vmxOn && !crFixedOk(S.cr0, v)) { raiseGP(0); return false; }
   const old = S.cr4;
   // SDM 2.5: PAE cannot be cleared in IA-32e mode; LA57 cannot change while LMA.
   if (S.longMode && (v & CR4_PAE) == 0) { raiseGP(0); return false; }

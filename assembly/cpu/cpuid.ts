@@ -2,6 +2,7 @@
 // control.ts (CR4 reserved bits), msr.ts and the instruction handlers consult the
 // same constants, so an unadvertised feature is also rejected where it is enabled.
 import * as S from "./state";
+import { nested } from "../vmx/vstate";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -12,7 +13,7 @@ export const FEAT_SMEP: bool = true;     // implemented by the MMU engineer
 export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
 export const FEAT_UMIP: bool = true;     // SGDT/SIDT/SLDT/SMSW/STR #GP at CPL>0
 export const FEAT_FSGSBASE: bool = false;
-export const FEAT_VMX: bool = false;     // issue 4
+export const FEAT_VMX: bool = true;      // vmx/ (CPUID.1:ECX.VMX and CR4.VMXE also need --nested on)
 export const FEAT_APIC: bool = false;    // issue 3
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
@@ -28,7 +29,7 @@ export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) 
 // Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, VMX when
 // present). OSXSAVE (bit 27) mirrors CR4. No MONITOR (3), SSE4.x, AES, AVX.
 export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
-  | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0) | (FEAT_VMX ? 1 << 5 : 0);
+  | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0);   // VMX (5): cpuid() with --nested on
 // Leaf 7.0 EBX: SMEP(7) RDSEED(18) SMAP(20) CLFLUSHOPT(23) FSGSBASE(0); ECX: UMIP(2) LA57(16).
 // (No BMI1: TZCNT/ANDN are not advertised even though F3 0F BC decodes as TZCNT.)
 export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0)
@@ -64,6 +65,7 @@ export function cpuid(leaf: u32, sub: u32): void {
     case 1: {
       let c = L1_ECX;
       if ((S.cr4 & S.CR4_OSXSAVE) != 0) c |= 1 << 27;
+      if (FEAT_VMX && nested) c |= 1 << 5;
       // EBX: CLFLUSH line 8*8 bytes, 1 logical processor, APIC ID 0.
       set4(SIGNATURE, 0x00010800, c, L1_EDX);
       return;

@@ -13,6 +13,8 @@ import { setNextRip } from "./decode";
 import { intAck } from "../host";
 import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
+import { nonRoot } from "../vmx/vstate";
+import * as VX from "../vmx/intercept";
 
 export let shutdown: bool = false;       // triple fault: the machine stops
 export let intrLine: bool = false;       // INTR pin from the PIC / APIC
@@ -27,6 +29,7 @@ export function setIntrLine(v: bool): void { intrLine = v; }
 export function raiseNmi(): void { nmiPending = true; }
 export function setIntShadow(v: bool): void { intShadow = v; }
 export function setShutdown(): void { shutdown = true; }
+export function setNmiBlocked(v: bool): void { nmiBlocked = v; }
 
 // Event kinds: external interrupt / NMI, processor exception, software interrupt
 // (INT n, INT3, INTO: gate DPL checked, EXT=0), INT1/ICEBP (no DPL check).
@@ -222,17 +225,22 @@ export function deliverFault(): void {
   let vec = faultVector, err = faultError, has = faultHasError;
   clearFault();
   for (let i = 0; i < 8; i++) {
+    if (nonRoot && VX.exitException(vec, err, has && S.protMode)) return;   // exception bitmap
     if (vec == EXC_PF) S.setCr2(faultAddr);
     deliverEvent(vec, err, has && S.protMode, EV_EXC, S.rip);
-    if (!faultPending) return;
+    if (!faultPending) { if (nonRoot) VX.deliveredOk(); return; }
     const nv = faultVector, ne = faultError, nh = faultHasError;
     clearFault();
-    if (vec == EXC_DF) { shutdown = true; return; }   // triple fault (SDM 6.15 #DF)
+    if (nonRoot && VX.faultDuringDelivery(vec, err, has && S.protMode, nv)) return;   // IDT-vectoring, EPT
+    if (vec == EXC_DF) {   // triple fault (SDM 6.15 #DF); in VMX non-root a VM exit
+      if (nonRoot) VX.exitTripleFault(); else shutdown = true;
+      return;
+    }
     if ((contributory(vec) && contributory(nv)) || (vec == EXC_PF && (nv == EXC_PF || contributory(nv)))) {
       vec = EXC_DF; err = 0; has = true;
     } else { vec = nv; err = ne; has = nh; }
   }
-  shutdown = true;
+  if (nonRoot) VX.exitTripleFault(); else shutdown = true;
 }
 
 // #DB single-step trap after an instruction that began with TF=1 (SDM 17.3.1.4).
@@ -263,12 +271,15 @@ export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
 // Returns true if an event was delivered (wakes HLT).
 export function checkInterrupts(): bool {
   softIntDone = false;
+  if (nonRoot && VX.pollExits()) return true;   // preemption timer, interrupt window (vmx/)
+  if (nmiPending && !nmiBlocked && nonRoot && VX.exitNmi()) { nmiPending = false; return true; }   // NMI exiting
   if (nmiPending && !nmiBlocked) {
     nmiPending = false; nmiBlocked = true;
     S.setHalted(false);
     deliverEvent(2, 0, false, EV_EXT, S.rip);
     return true;
   }
+  if (nonRoot && intrLine && VX.exitExtIntr()) return true;   // external-interrupt exiting
   if (intrLine && getIF()) {
     const v = intAck();
     if (v < 0) return false;

@@ -9,6 +9,9 @@ import { readTsc, writeTsc, writeTscAdjust, tscAdjust } from "./tsc";
 import { isCanonical } from "./segmem";
 import { PHYS_ADDR_BITS } from "./cpuid";
 import { tlbFlushAll } from "../mmu/access";
+import { readVmxCap, capOk } from "../vmx/caps";
+import { nested } from "../vmx/vstate";
+import { CR4_VALID } from "./control";
 
 export const MSR_TSC: u32 = 0x10, MSR_PLATFORM_ID: u32 = 0x17, MSR_APIC_BASE: u32 = 0x1b;
 export const MSR_FEATURE_CONTROL: u32 = 0x3a, MSR_TSC_ADJUST: u32 = 0x3b, MSR_BIOS_SIGN: u32 = 0x8b;
@@ -96,6 +99,10 @@ export function readMsr(m: u32): u64 {
     default: break;
   }
   if (m >= 0x200 && m < 0x200 + MTRR_VCNT * 2) return load<u64>(MTRR_VAR + (<usize>(m - 0x200) << 3));
+  if (m >= 0x480 && m <= 0x493) {   // VMX capability MSRs (vmx/caps.ts)
+    const v = readVmxCap(m, CR4_VALID);
+    if (capOk) return v;
+  }
   const fi = fixIndex(m);
   if (fi >= 0) return load<u64>(MTRR_FIX + (<usize>fi << 3));
   msrOk = false;
@@ -114,8 +121,9 @@ export function writeMsr(m: u32, v: u64): bool {
       apicBase = (v & ~(<u64>0x100)) | (apicBase & 0x100);
       return true;
     case MSR_FEATURE_CONTROL:
-      // Lock bit set => further writes #GP (SDM 23.7). Bits 0..2 (lock, VMX) and 20 (LMCE).
-      if ((featureControl & 1) != 0 || (v & ~(<u64>0x100007)) != 0) break;
+      // Lock bit set => further writes #GP (SDM 24.7). Bits 0 (lock), 2 (VMX outside SMX, only
+      // with nested on) and 20 (LMCE). Bit 1 (VMX inside SMX) is reserved: no SMX.
+      if ((featureControl & 1) != 0 || (v & ~(<u64>(nested ? 0x100005 : 0x100001))) != 0) break;
       featureControl = v;
       return true;
     case MSR_BIOS_SIGN: return true;   // microcode update trigger: ignored

@@ -10,6 +10,7 @@ import * as I from "./interrupts";
 import { F_TF, F_RF, flagsRaw } from "./flags";
 import * as F from "./flags";
 import { execBpMask, execBreakpoint } from "./control";
+import { vmxPoll } from "../vmx/vstate";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
 export const STOP_HLT: u32 = 1;      // HLT with nothing to wake it: host waits for an interrupt
@@ -34,7 +35,7 @@ export function runSlice(budget: u32): u32 {
   while (sliceLeft > 0) {
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
     if (intShadow) I.intShadow = false;
-    else if (intrLine || nmiPending) {
+    else if (intrLine || nmiPending || vmxPoll) {
       checkInterrupts();
       if (faultPending) deliverFault();
     }

@@ -8,7 +8,8 @@ import { physRead, physWrite, physHost } from "./phys";
 import {
   cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
-import { raisePF } from "../cpu/fault";
+import { raisePF, faultPending } from "../cpu/fault";
+import { eptActive, eptTranslate, eptPerm, eptDirty, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
   PG_NONE, PG_32, PF_P, PF_W, PF_U, PF_I, SZ_4K,
@@ -60,6 +61,7 @@ export function translate(lin: u64, acc: u32): u64 {
     return load<u64>(e + E_GPA) | (lin & 0xfff);
   }
   const mode = pagingMode();
+  if (eptActive) return translateEpt(lin, acc, sh, mode);
   if (mode == PG_NONE) {
     // Linear = physical (32-bit linear addresses outside 64-bit mode; callers truncate).
     const frame = lin & ~(<u64>0xfff);
@@ -73,6 +75,37 @@ export function translate(lin: u64, acc: u32): u64 {
   // MMIO frames (host 0) are cached for the slow path only (tlb.ts KEY_SLOW).
   tlbInstall(lin, wFrame, physHost(wFrame, 4096), permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
   return wFrame | (lin & 0xfff);
+}
+
+// An L2 guest under EPT (vmx/ept.ts): the guest's walk reads its paging structures through
+// EPT (paging.ts ptRead), then the final guest-physical frame goes through EPT. The TLB keeps
+// the composed linear -> L1-physical result with the guest permissions ANDed with EPT's.
+function translateEpt(lin: u64, acc: u32, sh: u32, mode: u32): u64 {
+  const ea: u32 = acc == ACC_WRITE ? EA_WRITE : (acc == ACC_EXEC ? EA_EXEC : EA_READ);
+  setEptLinear(lin, false);
+  let gFrame: u64, perm: u32 = PERM_ALL, global = false, size = SZ_4K, dirty = true;
+  if (mode == PG_NONE) gFrame = lin & ~(<u64>0xfff);
+  else {
+    if (!walk(lin, mode)) { pageFault(lin, acc, sh, mode, wErr); return NOT_MAPPED; }
+    perm = permWord(wUser, wWrite, wNx, true);
+    if (((perm >> (sh + acc)) & 1) == 0) { pageFault(lin, acc, sh, mode, PF_P); return NOT_MAPPED; }
+    gFrame = wFrame; global = wGlobal; size = wSize;
+  }
+  setEptLinear(lin, true);
+  const full = eptTranslate(gFrame | (lin & 0xfff), ea);
+  if (full == NOT_MAPPED) return NOT_MAPPED;
+  const frame = full & ~(<u64>0xfff);
+  // Before the A/D write-back walks EPT again; no write permission until the EPT D flag is set.
+  const m = eptPerm & (eptDirty ? 7 : 5);
+  if (mode != PG_NONE) {
+    setAccessedDirty(acc == ACC_WRITE);
+    if (faultPending) return NOT_MAPPED;   // EPT violation on the A/D write-back
+    dirty = wDirty;
+    perm = permWord(wUser, wWrite, wNx, dirty);
+  }
+  perm &= (m << CLS_USER) | (m << CLS_SUP) | (m << CLS_SUP_AC);
+  tlbInstall(lin, frame, physHost(frame, 4096), perm, global, size);
+  return frame | (lin & 0xfff);
 }
 
 // SDM 4.7: P (protection vs not-present), W/R, U/S (CPL 3 and not an implicit supervisor

@@ -4,6 +4,7 @@
 // decision, A/D updates and the TLB fill are in access.ts (A/D are set only for
 // translations that do not fault, as the SDM 4.8 allows).
 import { physRead, physWrite } from "./phys";
+import { eptActive, eptPtRead, eptPtWrite } from "../vmx/ept";
 import {
   cr3, cr4, efer, CR4_PSE, CR4_PAE, CR4_PGE, CR4_LA57, EFER_NXE, EFER_LMA, pagingOn,
 } from "../cpu/state";
@@ -11,8 +12,8 @@ import {
 // Paging-structure accesses are guest-physical. This is where EPT (vmx/ept.ts) will hook
 // in for an L2 guest: translate the L2-physical entry address to L1-physical (an EPT
 // violation then aborts the walk) before phys.ts. Same for the final frame in access.ts.
-@inline function ptRead(gpa: u64, size: u32): u64 { return physRead(gpa, size); }
-@inline function ptWrite(gpa: u64, size: u32, v: u64): void { physWrite(gpa, size, v); }
+@inline function ptRead(gpa: u64, size: u32): u64 { return eptActive ? eptPtRead(gpa, size) : physRead(gpa, size); }
+@inline function ptWrite(gpa: u64, size: u32, v: u64): void { if (eptActive) eptPtWrite(gpa, size, v); else physWrite(gpa, size, v); }
 
 // Physical-address width. CPUID.80000008H:EAX[7:0] must report this value.
 export const MAXPHYADDR: u32 = 40;

@@ -677,9 +677,9 @@ describe("CPUID, MSRs, TSC", () => {
     run(10);
     expect<u64>(S.getReg64(S.RAX)).toBe(0x306a9);
     expect<u64>(S.getReg64(S.RDX)).toBe(0x078bb97f, "FPU VME DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
-    expect<u64>(S.getReg64(S.RCX)).toBe(0x44c22201, "SSE3 SSSE3 CX16 PCID MOVBE POPCNT XSAVE RDRAND");
+    expect<u64>(S.getReg64(S.RCX)).toBe(0x44c22221, "SSE3 VMX SSSE3 CX16 PCID MOVBE POPCNT XSAVE RDRAND");
     expect<u64>(S.getReg64(S.RCX) & (1 << 13)).toBe(1 << 13, "CX16");
-    expect<u64>(S.getReg64(S.RCX) & (1 << 5)).toBe(0, "no VMX yet");
+    expect<u64>(S.getReg64(S.RCX) & (1 << 5)).toBe(1 << 5, "VMX (--nested on is the default)");
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 0x80000001);
     run(10);
     expect<u64>(S.getReg64(S.RDX)).toBe(0x2c100800, "SYSCALL NX 1GB RDTSCP LM");

@@ -1,6 +1,7 @@
 // The 0F-map integer instructions: CMOVcc, Jcc rel16/32, SETcc, BT/BTS/BTR/BTC, SHLD/SHRD,
 // IMUL Gv,Ev, CMPXCHG, XADD, MOVZX/MOVSX, POPCNT, BSF/BSR/TZCNT/LZCNT, BSWAP, group 9
 // (CMPXCHG8B/16B, RDRAND, RDSEED), NOP hints and UD0/UD1/UD2. ModRM is already decoded.
+import { group9Vmx } from "../../vmx/instr";
 import * as D from "../decode";
 import { fetch8, fetch16, fetch32, readRM, writeRM, readReg, writeReg, eaAddr, signExtend } from "../decode";
 import {
@@ -88,6 +89,7 @@ function group9(): void {
     raiseUD();
     return;
   }
+  if (k >= 6) { group9Vmx(k); return; }   // VMPTRLD/VMCLEAR/VMXON/VMPTRST (vmx/instr.ts)
   if (k != 1) { raiseUD(); return; }
   const off = eaAddr();
   if (D.rexW) { // CMPXCHG16B: the operand must be 16-byte aligned (#GP(0))

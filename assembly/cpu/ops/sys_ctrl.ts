@@ -15,6 +15,8 @@ import * as M from "../msr";
 import { readTsc } from "../tsc";
 import { cpuid, cpuidA, cpuidB, cpuidC, cpuidD, FEAT_XSAVE, FEAT_SMAP, XCR0_SUPPORTED } from "../cpuid";
 import { syncMode } from "../descriptors";
+import { nonRoot } from "../../vmx/vstate";
+import * as VX from "../../vmx/intercept";
 
 // ModRM for MOV CR/DR: mod is ignored, always a register operand (SDM Vol.2 MOV CR).
 function crModrm(): bool {
@@ -40,13 +42,16 @@ export function movCr(toCr: bool): void {
   if (n == 8 && !S.code64) { raiseUD(); return; }
   if (!privCheck()) return;
   if (!toCr) {
+    if (nonRoot && VX.exitMovCr(false, n, crRm, 0)) return;
     let v: u64;
     if (n == 0) v = S.cr0; else if (n == 2) v = S.cr2; else if (n == 3) v = S.cr3;
     else if (n == 4) v = S.cr4; else v = S.cr8;
+    if (nonRoot) v = VX.crRead(n, v);
     if (S.code64) S.setReg64(crRm, v); else S.setReg32(crRm, <u32>v);
     return;
   }
-  const v = S.code64 ? S.getReg64(crRm) : <u64>S.getReg32(crRm);
+  let v = S.code64 ? S.getReg64(crRm) : <u64>S.getReg32(crRm);
+  if (nonRoot) { if (VX.exitMovCr(true, n, crRm, v)) return; v = VX.crWrite(n, v); }
   if (n == 0) C.writeCr0(v);
   else if (n == 2) S.setCr2(v);
   else if (n == 3) C.writeCr3(v);
@@ -60,6 +65,7 @@ export function movDr(toDr: bool): void {
   if (n > 7) { raiseUD(); return; }
   if (!privCheck()) return;
   if ((n == 4 || n == 5) && (S.cr4 & S.CR4_DE) != 0) { raiseUD(); return; }
+  if (nonRoot && VX.exitMovDr(toDr, n, crRm)) return;
   // SDM 17.2.4: DR7.GD => #DB (fault) with DR6.BD, GD cleared for the handler.
   if ((S.getDr(7) & 0x2000) != 0) {
     S.setDr(6, S.getDr(6) | 0x2000);
@@ -77,11 +83,16 @@ export function movDr(toDr: bool): void {
 
 export function clts(): void {
   if (!privCheck()) return;
+  if (nonRoot) { if (VX.exitClts()) return; if (VX.cltsOwned()) return; }
   S.setCr0Raw(S.cr0 & ~S.CR0_TS);
 }
-export function invd(): void { privCheck(); }
+export function invd(): void {
+  if (!privCheck()) return;
+  if (nonRoot && VX.exitInvd(Dec.opcode == 0x109)) return;   // INVD; WBINVD with "WBINVD exiting"
+}
 export function hlt(): void {
   if (!privCheck()) return;
+  if (nonRoot && VX.exitHlt()) return;
   S.setHalted(true);
 }
 
@@ -148,11 +159,13 @@ export function popf(): void {
 // 0F 30 / 0F 32
 export function wrmsr(): void {
   if (!privCheck()) return;
+  if (nonRoot && VX.exitMsr(true)) return;
   const v = (<u64>S.getReg32(RDX) << 32) | <u64>S.getReg32(RAX);
   M.writeMsr(S.getReg32(RCX), v);
 }
 export function rdmsr(): void {
   if (!privCheck()) return;
+  if (nonRoot && VX.exitMsr(false)) return;
   const v = M.readMsr(S.getReg32(RCX));
   if (faultPending) return;
   S.setReg32(RAX, <u32>v);
@@ -164,22 +177,30 @@ function tsdBlocked(): bool {
 }
 export function rdtsc(): void {
   if (tsdBlocked()) return;
-  const t = readTsc();
+  if (nonRoot && VX.exitRdtsc()) return;
+  const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);
   S.setReg32(RAX, <u32>t);
   S.setReg32(RDX, <u32>(t >> 32));
 }
 export function rdtscp(): void {
   if (tsdBlocked()) return;
-  const t = readTsc();
+  if (nonRoot && VX.exitRdtsc()) return;
+  const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);
   S.setReg32(RAX, <u32>t);
   S.setReg32(RDX, <u32>(t >> 32));
   S.setReg32(RCX, <u32>M.tscAux);
 }
 // No performance counters are implemented (CPUID leaf 0xA reports none): every
 // counter index is invalid => #GP(0) (SDM Vol.2 RDPMC).
-export function rdpmc(): void { raiseGP(0); }
+export function rdpmc(): void {
+  // CPL/CR4.PCE #GP has priority over the VM exit (SDM 26.1.1); the invalid counter comes after it.
+  if (S.protMode && S.cpl != 0 && (S.cr4 & S.CR4_PCE) == 0) { raiseGP(0); return; }
+  if (nonRoot && VX.exitRdpmc()) return;
+  raiseGP(0);
+}
 
 export function cpuidOp(): void {
+  if (nonRoot && VX.exitCpuid()) return;
   cpuid(S.getReg32(RAX), S.getReg32(RCX));
   S.setReg32(RAX, cpuidA); S.setReg32(S.RBX, cpuidB); S.setReg32(RCX, cpuidC); S.setReg32(RDX, cpuidD);
 }
@@ -193,7 +214,9 @@ export function xgetbv(): void {
 }
 export function xsetbv(): void {
   if (!FEAT_XSAVE || (S.cr4 & S.CR4_OSXSAVE) == 0) { raiseUD(); return; }
-  if (S.cpl != 0 || S.getReg32(RCX) != 0) { raiseGP(0); return; }
+  if (S.cpl != 0) { raiseGP(0); return; }
+  if (nonRoot && VX.exitXsetbv()) return;
+  if (S.getReg32(RCX) != 0) { raiseGP(0); return; }
   const v = (<u64>S.getReg32(RDX) << 32) | <u64>S.getReg32(RAX);
   if ((v & 1) == 0 || (v & ~XCR0_SUPPORTED) != 0 || ((v & 4) != 0 && (v & 2) == 0)) { raiseGP(0); return; }
   S.setXcr0(v);

@@ -1,6 +1,8 @@
 // Far transfers (SDM Vol.2 JMP/CALL/RET far, Vol.3A 5.8): direct and indirect far
 // JMP/CALL, call gates with stack switching and parameter copy, far RET, INT n/INT3/
 // INTO/INT1 and IRET entry points.
+import { nonRoot } from "../../vmx/vstate";
+import * as VX from "../../vmx/intercept";
 import * as S from "../state";
 import { CS, SS } from "../state";
 import { raiseFault, faultPending, raiseUD, EXC_GP, EXC_NP } from "../fault";
@@ -238,10 +240,18 @@ function vm86Redirect(v: u32): void {
   S.updateMode();   // new CS base: the fetch window must be dropped (codeEpoch)
   setRipBoth(<u64>(ent & 0xffff));
 }
-export function int3(): void { softwareInt(3, EV_SOFT, Dec.nextRip); }
+export function int3(): void {
+  if (nonRoot && VX.exitSoftException(3, 6)) return;   // exception bitmap (vmx/intercept.ts)
+  softwareInt(3, EV_SOFT, Dec.nextRip);
+}
 export function into(): void {
   if (S.code64) { raiseUD(); return; }
-  if (getOF()) softwareInt(4, EV_SOFT, Dec.nextRip);
+  if (!getOF()) return;
+  if (nonRoot && VX.exitSoftException(4, 6)) return;
+  softwareInt(4, EV_SOFT, Dec.nextRip);
 }
-export function int1(): void { softwareInt(1, EV_ICEBP, Dec.nextRip); }
+export function int1(): void {
+  if (nonRoot && VX.exitSoftException(1, 5)) return;
+  softwareInt(1, EV_ICEBP, Dec.nextRip);
+}
 export function iretOp(): void { iret(Dec.opSize); }

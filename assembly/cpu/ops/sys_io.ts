@@ -11,6 +11,8 @@ import { sysRead } from "../descriptors";
 import { stopRequested } from "../run";
 import { ioBpMask, ioBreakpoints } from "../control";
 import { addDbTrap } from "../interrupts";
+import { nonRoot } from "../../vmx/vstate";
+import { exitIo } from "../../vmx/intercept";
 
 // SDM 17.2.4: I/O breakpoints (CR4.DE, DR7 R/W = 10) report a #DB trap after the instruction.
 @inline function ioBp(port: u32, size: u32): void {
@@ -50,6 +52,7 @@ export function inOp(byteOp: bool, immPort: bool): void {
   if (faultPending) return;
   const size = ioSize(byteOp);
   if (!ioAllowed(port, size)) return;
+  if (nonRoot && exitIo(port, size, true, false, false, immPort)) return;
   storeAcc(size, portIn(port, size));
   ioBp(port, size);
 }
@@ -59,6 +62,7 @@ export function outOp(byteOp: bool, immPort: bool): void {
   if (faultPending) return;
   const size = ioSize(byteOp);
   if (!ioAllowed(port, size)) return;
+  if (nonRoot && exitIo(port, size, false, false, false, immPort)) return;
   const v = S.getReg32(RAX);
   portOut(port, size, size == 4 ? v : v & ((1 << (size * 8)) - 1));
   ioBp(port, size);
@@ -88,6 +92,7 @@ export function insOp(byteOp: bool): void {
   const size = ioSize(byteOp);
   const port = S.getReg16(RDX);
   if (!ioAllowed(port, size)) return;
+  if (nonRoot && exitIo(port, size, true, true, Dec.repPrefix != 0, false)) return;
   const rep = Dec.repPrefix != 0;
   let n: u64 = rep ? getCount() : 1;
   const step: u64 = getDF() ? <u64>(0 - <i64>size) : <u64>size;
@@ -113,6 +118,7 @@ export function outsOp(byteOp: bool): void {
   const size = ioSize(byteOp);
   const port = S.getReg16(RDX);
   if (!ioAllowed(port, size)) return;
+  if (nonRoot && exitIo(port, size, false, true, Dec.repPrefix != 0, false)) return;
   const rep = Dec.repPrefix != 0;
   let n: u64 = rep ? getCount() : 1;
   const step: u64 = getDF() ? <u64>(0 - <i64>size) : <u64>size;

@@ -1,6 +1,8 @@
 // Segment registers and descriptor tables: MOV/PUSH/POP Sreg, LDS..LGS, group 6
 // (SLDT STR LLDT LTR VERR VERW), LAR/LSL, and the descriptor-table forms of group 7
 // (SGDT SIDT LGDT LIDT SMSW LMSW INVLPG).
+import { nonRoot } from "../../vmx/vstate";
+import * as VX from "../../vmx/intercept";
 import * as S from "../state";
 import { SS, LDTR, TR, AR_UNUSABLE } from "../state";
 import { raiseFault, faultPending, raiseUD, raiseGP, EXC_GP, EXC_NP } from "../fault";
@@ -208,9 +210,11 @@ export function lmsw(): void {
   if (S.cpl != 0) { raiseGP(0); return; }
   const v = Dec.readRM(2);
   if (faultPending) return;
+  if (nonRoot && VX.exitLmsw(v)) return;
   // SDM LMSW: only PE, MP, EM, TS; PE cannot be cleared.
   let nv = (S.cr0 & ~(<u64>0xe)) | (v & 0xf);
   nv |= S.cr0 & 1;
+  if (nonRoot) nv = VX.crWrite(0, nv);   // bits L1 owns stay (vmx/intercept.ts)
   writeCr0(nv);
 }
 export function invlpg(): void {
@@ -220,6 +224,7 @@ export function invlpg(): void {
   let lin: u64;
   if (S.code64) lin = Dec.eaSeg >= S.FS ? ea + S.segBase(Dec.eaSeg) : ea;
   else lin = (S.segBase(Dec.eaSeg) + ea) & 0xffffffff;
+  if (nonRoot && VX.exitInvlpg(lin)) return;
   tlbFlushPage(lin);
 }
 export { raiseFault };

@@ -1,5 +1,7 @@
 // Hardware task switching (SDM 7.3) with 32-bit TSSs: JMP/CALL to a TSS or task
 // gate, interrupts through task gates, IRET with NT=1.
+import { nonRoot } from "../../vmx/vstate";
+import * as VX from "../../vmx/intercept";
 import * as S from "../state";
 import { CS, SS, DS, ES, FS, GS, LDTR, TR, AR_UNUSABLE } from "../state";
 import { raiseFault, faultPending, EXC_GP, EXC_TS, EXC_NP, EXC_SS, EXC_DB } from "../fault";
@@ -58,6 +60,7 @@ function loadTaskSeg(seg: u32, sel: u32, cpl: u32, ext: u32): void {
 // Switch to the task whose TSS selector is `sel`. retRip is the EIP saved in the old TSS.
 export function taskSwitch(sel: u32, reason: u32, ext: u32, retRip: u64): void {
   sel &= 0xffff;
+  if (nonRoot && VX.exitTaskSwitch(sel, reason)) return;   // unconditional in VMX non-root (vmx/)
   const isIret = reason == TS_IRET;
   // SDM 7.3 steps 1-4: the new TSS descriptor (types 1/3: 16-bit, 9/B: 32-bit).
   if ((sel & 4) != 0 || !D.fetchDesc(sel, false)) {

@@ -10,6 +10,7 @@ import * as Seg from "./sys_seg";
 import * as Far from "./sys_far";
 import * as Io from "./sys_io";
 import * as Ctl from "./sys_ctrl";
+import * as Vmx from "../../vmx/instr";
 
 export function execSystem(op: u32): void {
   // None of these instructions is lockable (SDM Vol.2 LOCK): #UD.
@@ -71,6 +72,8 @@ export function execSystem(op: u32): void {
     case 0x133: Ctl.rdpmc(); return;
     case 0x134: Ctl.sysenter(); return;
     case 0x135: Ctl.sysexit(); return;
+    case 0x178: Vmx.vmread(); return;
+    case 0x179: Vmx.vmwrite(); return;
     case 0x1a0: Seg.pushSeg(FS); return;
     case 0x1a1: Seg.popSeg(FS); return;
     case 0x1a2: Ctl.cpuidOp(); return;
@@ -79,7 +82,7 @@ export function execSystem(op: u32): void {
     case 0x1b2: Seg.loadFarPtr(SS); return;
     case 0x1b4: Seg.loadFarPtr(FS); return;
     case 0x1b5: Seg.loadFarPtr(GS); return;
-    default: raiseUD(); return;   // 0A, 24-27, 36, 37 (GETSEC), 78/79 (VMX later), AA (RSM)
+    default: raiseUD(); return;   // 0A, 24-27, 36, 37 (GETSEC), AA (RSM)
   }
 }
 
@@ -103,6 +106,10 @@ function group7(): void {
   switch (Dec.modrm) {
     case 0xca: Ctl.clacStac(false); return;
     case 0xcb: Ctl.clacStac(true); return;
+    case 0xc1: Vmx.vmcall(); return;
+    case 0xc2: Vmx.vmlaunch(false); return;
+    case 0xc3: Vmx.vmlaunch(true); return;
+    case 0xc4: Vmx.vmxoff(); return;
     case 0xd0: Ctl.xgetbv(); return;
     case 0xd1: Ctl.xsetbv(); return;
     case 0xf8: Ctl.swapgs(); return;
@@ -111,7 +118,7 @@ function group7(): void {
   }
   if (r == 4) { Seg.smsw(); return; }
   if (r == 6) { Seg.lmsw(); return; }
-  raiseUD();   // VMX (C1-C4), MONITOR/MWAIT (C8/C9, not advertised), others
+  raiseUD();   // VMFUNC (D4: only in VMX non-root), MONITOR/MWAIT (C8/C9, not advertised), others
 }
 
 // FF /3 (CALL m16:xx) and FF /5 (JMP m16:xx): decoded by the integer group-5 handler

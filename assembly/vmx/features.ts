@@ -1,0 +1,29 @@
+// VMCS-field feature keys (fields.ts rows; caps.ts FEATURES_ON). No imports.
+// Feature keys (bit numbers in FEATURES_ON).
+export const FT_BASE: u32 = 0;      // always present
+export const FT_VPID: u32 = 1;
+export const FT_POSTED: u32 = 2;    // process posted interrupts
+export const FT_VE: u32 = 3;        // EPT-violation #VE (EPTP index, #VE info address)
+export const FT_PML: u32 = 4;
+export const FT_TPR: u32 = 5;       // TPR shadow (virtual-APIC address, TPR threshold)
+export const FT_APICACC: u32 = 6;   // virtualize APIC accesses
+export const FT_VMFUNC: u32 = 7;    // VM functions (controls, EPTP list)
+export const FT_EPT: u32 = 8;       // EPTP, guest-physical address, PDPTEs
+export const FT_VINTR: u32 = 9;     // virtual-interrupt delivery (EOI-exit bitmaps, guest interrupt status)
+export const FT_SHADOW: u32 = 10;   // VMCS shadowing (VMREAD/VMWRITE bitmaps)
+export const FT_XSS: u32 = 11;      // XSAVES/XRSTORS exiting
+export const FT_SGX: u32 = 12;      // ENCLS/ENCLV exiting
+export const FT_SPP: u32 = 13;      // sub-page write permissions
+export const FT_TSCSCALE: u32 = 14;
+export const FT_TERTIARY: u32 = 15;
+export const FT_PAT: u32 = 16;      // load/save IA32_PAT
+export const FT_EFER: u32 = 17;     // load/save IA32_EFER
+export const FT_PERF: u32 = 18;     // load IA32_PERF_GLOBAL_CTRL
+export const FT_MPX: u32 = 19;      // IA32_BNDCFGS
+export const FT_PT: u32 = 20;       // IA32_RTIT_CTL
+export const FT_LBR: u32 = 21;      // IA32_LBR_CTL
+export const FT_PKS: u32 = 22;      // IA32_PKRS
+export const FT_CET: u32 = 23;      // S_CET, SSP, interrupt-SSP-table address
+export const FT_PLE: u32 = 24;      // PAUSE-loop exiting
+export const FT_PREEMPT: u32 = 25;  // VMX-preemption timer value
+export const FT_TIMEOUT: u32 = 26;  // instruction timeout

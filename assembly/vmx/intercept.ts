@@ -1,0 +1,355 @@
+// "Is L1 intercepting this?" (SDM Vol.3C 26.1 "Instructions that cause VM exits", 26.2 other
+// causes). One function per exit condition, called at the single intercept point of the
+// instruction or event (after the checks that have priority over VM exits: #UD, CPL and
+// I/O-permission #GP, SDM 26.1.1) and only when V.nonRoot. Each returns true when it performed
+// the VM exit; the caller then returns without committing anything.
+import * as S from "../cpu/state";
+import * as D from "../cpu/decode";
+import { physRead } from "../mmu/phys";
+import { readLin } from "../mmu/access";
+import { faultAddr, faultPending, clearFault } from "../cpu/fault";
+import { intAck } from "../host";
+import { intrLine, nmiPending } from "../cpu/interrupts";
+import { vmcsRead as rd } from "./fields";
+import * as F from "./fields";
+import { vmExit, instrExit } from "./exit";
+import * as E from "./ept";
+import * as C from "./caps";
+import * as V from "./vstate";
+import { inFlight } from "../cpu/run";
+import { getRflags } from "../cpu/flags";
+import * as X from "./exit";
+import {
+  PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
+  PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
+} from "./entry";
+
+@inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
+
+// CPUID, INVD, XSETBV: unconditional (SDM 26.1.2).
+export function exitCpuid(): bool { instrExit(X.EXIT_CPUID, 0, 0); return true; }
+export function exitInvd(wbinvd: bool): bool {
+  if (wbinvd) {
+    const p = proc();
+    if ((p & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_WBINVD) == 0) return false;
+    instrExit(X.EXIT_WBINVD, 0, 0);
+    return true;
+  }
+  instrExit(X.EXIT_INVD, 0, 0);
+  return true;
+}
+export function exitRdpmc(): bool {
+  if ((proc() & (1 << 11)) == 0) return false;
+  instrExit(X.EXIT_RDPMC, 0, 0);
+  return true;
+}
+export function exitXsetbv(): bool { instrExit(X.EXIT_XSETBV, 0, 0); return true; }
+// HLT / RDTSC(P): with their controls.
+export function exitHlt(): bool {
+  if ((proc() & PROC_HLT) == 0) return false;
+  instrExit(X.EXIT_HLT, 0, 0);
+  return true;
+}
+export function exitRdtsc(): bool {
+  if ((proc() & PROC_RDTSC) == 0) return false;
+  instrExit(D.opcode == 0x131 ? X.EXIT_RDTSC : 51, 0, 0);   // 51: RDTSCP
+  return true;
+}
+// The TSC value the guest sees is the host's plus the offset when "use TSC offsetting" is 1.
+export function tscOffset(): u64 { return (proc() & PROC_TSC_OFFSET) != 0 ? rd(F.TSC_OFFSET) : 0; }
+
+// I/O instructions (SDM 26.1.3): unconditional I/O exiting or the I/O bitmaps.
+export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, imm: bool): bool {
+  const p = proc();
+  let exit = false;
+  if ((p & PROC_IO_BITMAPS) != 0) {
+    for (let q = port; q < port + size; q++) {
+      if (q > 0xffff) { exit = true; break; }   // wraps around the port space
+      const bm = rd(q < 0x8000 ? F.IO_BITMAP_A : F.IO_BITMAP_B);
+      if ((physRead(bm + <u64>((q & 0x7fff) >> 3), 1) & (1 << (q & 7))) != 0) { exit = true; break; }
+    }
+  } else exit = (p & PROC_UNCOND_IO) != 0;
+  if (!exit) return false;
+  const qual = <u64>(size - 1) | (isIn ? 8 : 0) | (str ? 16 : 0) | (rep ? 32 : 0) | (imm ? 64 : 0) | (<u64>port << 16);
+  if (str) {
+    // Guest-linear address of the memory operand's first byte (SDM 28.2.1).
+    const a = D.adSize;
+    const idx = S.getReg64(isIn ? S.RDI : S.RSI);
+    const off = a == 8 ? idx : (a == 4 ? idx & 0xffffffff : idx & 0xffff);
+    const seg = isIn ? S.ES : D.dsSeg();
+    F.vmcsWrite(F.GUEST_LINEAR_ADDR, S.segBase(seg) + off);
+  }
+  instrExit(X.EXIT_IO, qual, 0);
+  return true;
+}
+
+// RDMSR / WRMSR (SDM 26.1.3): always without MSR bitmaps; else the bitmap bit, and MSRs outside
+// 0-1FFFH and C0000000H-C0001FFFH always exit.
+export function exitMsr(write: bool): bool {
+  const ecx = S.getReg32(S.RCX);
+  let exit = true;
+  if ((proc() & PROC_MSR_BITMAPS) != 0) {
+    let off: i32 = -1;
+    if (ecx <= 0x1fff) off = 0;
+    else if (ecx >= 0xc0000000 && ecx <= 0xc0001fff) off = 1024;
+    if (off >= 0) {
+      const bit = ecx & 0x1fff;
+      const byte = rd(F.MSR_BITMAP) + <u64>(off + (write ? 2048 : 0)) + <u64>(bit >> 3);
+      exit = (physRead(byte, 1) & (1 << (bit & 7))) != 0;
+    }
+  }
+  if (!exit) return false;
+  instrExit(write ? X.EXIT_WRMSR : X.EXIT_RDMSR, 0, 0);
+  return true;
+}
+
+// Control-register accesses (SDM 26.1.3, qualification Table 28-3).
+function crExit(n: u32, type: u32, reg: u32): bool {
+  instrExit(X.EXIT_CR_ACCESS, <u64>(n | (type << 4) | (reg << 8)), 0);
+  return true;
+}
+export function exitMovCr(toCr: bool, n: u32, reg: u32, v: u64): bool {
+  const p = proc();
+  if (toCr) {
+    if (n == 0) { if (((v ^ rd(F.CR0_SHADOW)) & rd(F.CR0_MASK)) != 0) return crExit(0, 0, reg); return false; }
+    if (n == 4) { if (((v ^ rd(F.CR4_SHADOW)) & rd(F.CR4_MASK)) != 0) return crExit(4, 0, reg); return false; }
+    if (n == 3) {
+      if ((p & PROC_CR3_LOAD) == 0) return false;
+      const cnt = <u32>rd(F.CR3_TARGET_COUNT);
+      for (let i: u32 = 0; i < cnt; i++) if (rd(F.CR3_TARGET0 + i * 2) == v) return false;
+      return crExit(3, 0, reg);
+    }
+    if (n == 8 && (p & PROC_CR8_LOAD) != 0) return crExit(8, 0, reg);
+    return false;
+  }
+  if (n == 3 && (p & PROC_CR3_STORE) != 0) return crExit(3, 1, reg);
+  if (n == 8 && (p & PROC_CR8_STORE) != 0) return crExit(8, 1, reg);
+  return false;
+}
+// MOV from CR0/CR4 reads the read shadow for the bits L1 owns (SDM 26.3).
+export function crRead(n: u32, v: u64): u64 {
+  if (n == 0) { const m = rd(F.CR0_MASK); return (v & ~m) | (rd(F.CR0_SHADOW) & m); }
+  if (n == 4) { const m = rd(F.CR4_MASK); return (v & ~m) | (rd(F.CR4_SHADOW) & m); }
+  return v;
+}
+// A MOV to CR0/CR4 that did not exit leaves the bits L1 owns unchanged.
+export function crWrite(n: u32, v: u64): u64 {
+  if (n == 0) { const m = rd(F.CR0_MASK); return (v & ~m) | (S.cr0 & m); }
+  if (n == 4) { const m = rd(F.CR4_MASK); return (v & ~m) | (S.cr4 & m); }
+  return v;
+}
+// CLTS exits when L1 owns CR0.TS and its shadow has TS = 1; otherwise an owned TS is unchanged.
+export function exitClts(): bool {
+  const m = rd(F.CR0_MASK), sh = rd(F.CR0_SHADOW);
+  if ((m & 8) != 0 && (sh & 8) != 0) return crExit(0, 2, 0);
+  return false;
+}
+export function cltsOwned(): bool { return (rd(F.CR0_MASK) & 8) != 0; }
+
+// MOV DR (qualification Table 28-4).
+export function exitMovDr(toDr: bool, n: u32, reg: u32): bool {
+  if ((proc() & PROC_MOV_DR) == 0) return false;
+  instrExit(X.EXIT_DR_ACCESS, <u64>(n | (toDr ? 0 : 16) | (reg << 8)), 0);
+  return true;
+}
+
+// Exceptions (SDM 26.2): the exception bitmap, #PF through the error-code mask/match.
+export function exitException(vec: u32, err: u32, hasErr: bool): bool {
+  if (vec == E.VEC_EPT) {
+    // EPT violation / misconfiguration (SDM 29.3.3): qualification, guest-physical and
+    // guest-linear addresses.
+    F.vmcsWrite(F.GUEST_PHYSICAL_ADDR, E.eptGpa);
+    if (E.eptExitReason == E.EXIT_EPT_VIOLATION && (E.eptQual & 0x80) != 0) F.vmcsWrite(F.GUEST_LINEAR_ADDR, E.eptGla);
+    vmExit(E.eptExitReason, E.eptQual, 0, 0);
+    return true;
+  }
+  if (vec > 31) return false;
+  const bm = <u32>rd(F.EXCEPTION_BITMAP);
+  let exit = (bm & (1 << vec)) != 0;
+  if (vec == 14) {
+    const match = (err & <u32>rd(F.PF_ERR_MASK)) == <u32>rd(F.PF_ERR_MATCH);
+    exit = exit ? match : !match;
+  }
+  if (!exit) return false;
+  // Interruption information: vector, type 3 (hardware exception), error code valid, valid.
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000));
+  if (hasErr) F.vmcsWrite(F.EXIT_INTR_ERROR, <u64>err);
+  let qual: u64 = 0;
+  if (vec == 14) qual = faultAddr;
+  else if (vec == 1) qual = S.getDr(6) & 0x600f;
+  vmExit(X.EXIT_EXCEPTION, qual, 0, 0);
+  return true;
+}
+export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT_TRIPLE_FAULT, 0, 0, 0); return true; }
+
+// A fault `nv` while delivering hardware exception `vec` in L2 (cpu/interrupts.ts deliverFault):
+// the exit that follows (exception bitmap, EPT) reports `vec` in the IDT-vectoring
+// information (SDM 28.2.4). EPT violations/misconfigurations exit here.
+export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
+export function faultDuringDelivery(vec: u32, err: u32, hasErr: bool, nv: u32): bool {
+  if (vec <= 31) X.setIdtVectoring(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000, err);
+  if (nv == E.VEC_EPT) return exitException(nv, 0, false);
+  return false;
+}
+
+// External interrupts with "external-interrupt exiting" (RFLAGS.IF does not block them then,
+// SDM 26.3). With "acknowledge interrupt on exit" the vector is taken and reported.
+export function exitExtIntr(): bool {
+  if ((<u32>rd(F.PIN_CONTROLS) & PIN_EXT_INTR) == 0) return false;
+  let info: u32 = 0;
+  if ((<u32>rd(F.EXIT_CONTROLS) & X.XC_ACK_INTR) != 0) {
+    const v = intAck();
+    if (v < 0) return false;
+    info = (<u32>v & 0xff) | 0x80000000;
+  }
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>info);   // a halted L2 is saved in the HLT state
+  vmExit(X.EXIT_EXT_INTR, 0, 0, 0);
+  return true;
+}
+export function extIntrExiting(): bool { return (<u32>rd(F.PIN_CONTROLS) & PIN_EXT_INTR) != 0; }
+
+// VMX instructions in non-root operation (SDM 26.1.2): unconditional, with the
+// VM-exit instruction-information field (Tables 28-13/28-14) and the displacement as the
+// qualification for memory operands. The operand encoding is re-read from the instruction.
+export function exitVmxInstr(reason: u32): void {
+  let info: u32 = 0;
+  let qual: u64 = 0;
+  if (reason != X.EXIT_VMCALL && reason != X.EXIT_VMLAUNCH && reason != X.EXIT_VMRESUME && reason != X.EXIT_VMXOFF) {
+    const r = operandInfo();
+    info = r; qual = dispOut;
+  }
+  instrExit(reason, qual, info);
+}
+
+let dispOut: u64 = 0;
+function codeByte(i: u64): u32 {
+  const off = D.instrStart + i;
+  const lin = S.code64 ? off : (S.segBase(S.CS) + off) & 0xffffffff;
+  const b = <u32>readLin(lin, 1);
+  if (faultPending) clearFault();
+  return b;
+}
+// Instruction information of the ModRM operand (already decoded by the handler).
+function operandInfo(): u32 {
+  const asz: u32 = D.adSize == 2 ? 0 : (D.adSize == 4 ? 1 : 2);
+  let info: u32 = asz << 7;
+  const isRw = D.opcode == 0x178 || D.opcode == 0x179 || D.opcode == 0x138;   // + INVEPT/INVVPID
+  if (isRw) info |= (D.modReg & 15) << 28;
+  dispOut = 0;
+  if (D.modMod == 3) return info | (1 << 10) | ((D.modRm & 15) << 3);
+  info |= D.eaSeg << 15;
+  // Locate the ModRM byte: skip prefixes and the two opcode bytes.
+  let i: u64 = 0;
+  for (; i < 14; i++) {
+    const b = codeByte(i);
+    const pfx = b == 0x66 || b == 0x67 || b == 0xf2 || b == 0xf3 || b == 0xf0 || b == 0x2e || b == 0x36
+      || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65 || (S.code64 && (b & 0xf0) == 0x40);
+    if (!pfx) break;
+  }
+  i += D.opcode == 0x138 ? 3 : 2;   // 0F xx or 0F 38 xx
+  const modrm = codeByte(i++);
+  const mod = modrm >> 6, rm = modrm & 7;
+  let baseReg: i32 = -1, idxReg: i32 = -1, scale: u32 = 0;
+  let disp: u64 = 0;
+  if (D.adSize == 2) {
+    // SDM Vol.2 Table 2-1: BX+SI BX+DI BP+SI BP+DI SI DI BP BX.
+    if (!(mod == 0 && rm == 6)) {
+      baseReg = rm < 2 || rm == 7 ? 3 : (rm < 4 || rm == 6 ? 5 : (rm == 4 ? 6 : 7));
+      if (rm < 4) idxReg = (rm & 1) != 0 ? 7 : 6;
+    }
+    if (mod == 0 && rm == 6) { disp = <u64>(codeByte(i) | (codeByte(i + 1) << 8)); }
+    else if (mod == 1) disp = <u64><i64><i8>codeByte(i);
+    else if (mod == 2) disp = <u64><i64><i16>(codeByte(i) | (codeByte(i + 1) << 8));
+  } else {
+    const rexB: u32 = D.rexB, rexX: u32 = D.rexX;
+    let noBaseDisp32 = false;
+    if (rm == 4) {
+      const sib = codeByte(i++);
+      scale = sib >> 6;
+      const ix = ((sib >> 3) & 7) | rexX;
+      if (ix != 4) idxReg = <i32>ix;
+      if ((sib & 7) == 5 && mod == 0) noBaseDisp32 = true;
+      else baseReg = <i32>((sib & 7) | rexB);
+    } else if (rm == 5 && mod == 0) {
+      noBaseDisp32 = true;   // disp32 (RIP-relative in 64-bit mode: reported without a base)
+    } else baseReg = <i32>(rm | rexB);
+    if (noBaseDisp32 || mod == 2) {
+      disp = <u64><i64><i32>(codeByte(i) | (codeByte(i + 1) << 8) | (codeByte(i + 2) << 16) | (codeByte(i + 3) << 24));
+    } else if (mod == 1) disp = <u64><i64><i8>codeByte(i);
+  }
+  info |= scale;
+  if (idxReg >= 0) info |= <u32>idxReg << 18; else info |= 1 << 22;
+  if (baseReg >= 0) info |= <u32>baseReg << 23; else info |= 1 << 27;
+  dispOut = disp;
+  return info;
+}
+
+// Between L2 instructions (cpu/run.ts via checkInterrupts while V.vmxPoll): the
+// VMX-preemption timer (reason 52; it counts retired instructions, IA32_VMX_MISC rate 0, and a
+// halted L2 lets it run out at once) and interrupt-window exiting (reason 7: RFLAGS.IF = 1 and
+// no STI / MOV SS blocking, which run.ts has already honoured).
+export function pollExits(): bool {
+  if (!V.vmxPoll) return false;
+  // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
+  const idle = S.halted && !intrLine && !nmiPending;
+  if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {
+    vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
+    return true;
+  }
+  if ((proc() & PROC_MTF) != 0 && S.icount + inFlight() >= V.mtfAt) {
+    vmExit(X.EXIT_MTF, 0, 0, 0);
+    return true;
+  }
+  if ((proc() & PROC_INTR_WINDOW) != 0 && (getRflags() & 0x200) != 0) {
+    vmExit(X.EXIT_INTR_WINDOW, 0, 0, 0);
+    return true;
+  }
+  return false;
+}
+
+// LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
+// value other than the shadow's (PE can only be set). Qualification: type 3, operand type,
+// source data (Table 28-3).
+export function exitLmsw(src: u64): bool {
+  const m = rd(F.CR0_MASK) & 0xf, sh = rd(F.CR0_SHADOW);
+  const exit = ((src ^ sh) & m & 0xe) != 0 || ((m & 1) != 0 && (sh & 1) == 0 && (src & 1) != 0);
+  if (!exit) return false;
+  const qual = <u64>(3 << 4) | (D.modMod != 3 ? 0x40 : 0) | ((src & 0xffff) << 16);
+  instrExit(X.EXIT_CR_ACCESS, qual, 0);
+  return true;
+}
+// INVLPG with "INVLPG exiting": qualification = the linear address.
+export function exitInvlpg(lin: u64): bool {
+  if ((proc() & PROC_INVLPG) == 0) return false;
+  instrExit(X.EXIT_INVLPG, lin, 0);
+  return true;
+}
+// INT3 / INTO (type 6, software exception) and INT1 (type 5) against the exception bitmap:
+// interruption information, instruction length; the saved RIP is the instruction's.
+export function exitSoftException(vec: u32, type: u32): bool {
+  if ((<u32>rd(F.EXCEPTION_BITMAP) & (1 << vec)) == 0) return false;
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(vec | (type << 8) | 0x80000000));
+  instrExit(X.EXIT_EXCEPTION, 0, 0);
+  return true;
+}
+
+// NMIs with "NMI exiting" (SDM 26.2): exit reason 0, interruption type 2 (NMI), vector 2.
+// L1 resumes with NMIs blocked (its handler's IRET unblocks them), exit.ts.
+export function exitNmi(): bool {
+  if ((<u32>rd(F.PIN_CONTROLS) & PIN_NMI) == 0) return false;
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(2 | (2 << 8) | 0x80000000));
+  X.setNmiExit();
+  vmExit(X.EXIT_EXCEPTION, 0, 0, 0);
+  return true;
+}
+
+// Task switches (SDM 26.1.2, unconditional): qualification = TSS selector | source << 30
+// (0 CALL, 1 IRET, 2 JMP, 3 task gate in the IDT). `reason` is sys_task.ts TS_*
+// (JMP 0, CALL 1, INT 2, IRET 3).
+export function exitTaskSwitch(sel: u32, reason: u32): bool {
+  const src: u32 = reason == 0 ? 2 : (reason == 1 ? 0 : (reason == 2 ? 3 : 1));
+  const qual = <u64>(sel & 0xffff) | (<u64>src << 30);
+  if (src == 3) vmExit(X.EXIT_TASK_SWITCH, qual, 0, 0);
+  else instrExit(X.EXIT_TASK_SWITCH, qual, 0);
+  return true;
+}

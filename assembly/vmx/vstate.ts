@@ -1,0 +1,43 @@
+// VMX operating state of the vCPU (no imports: cpu/ files read these flags cheaply).
+// SDM 24.2-24.3: VMX root / non-root operation, the VMXON pointer and the current-VMCS pointer.
+
+// The per-VM `--nested on|off` switch (default on). Off: CPUID.1:ECX.VMX = 0, CR4.VMXE is
+// reserved (#GP), the VMX capability MSRs #GP and VMX instructions are #UD, as on a CPU
+// without VMX.
+export let nested: bool = true;
+export function setNestedFlag(on: bool): void { nested = on; }
+
+export const NO_PTR: u64 = 0xffffffffffffffff;
+export let vmxOn: bool = false;        // in VMX operation (root or non-root)
+export let nonRoot: bool = false;      // in VMX non-root operation (a guest launched by L1 runs)
+export let vmxonPtr: u64 = NO_PTR;     // physical address of the VMXON region
+export let curVmcs: u64 = NO_PTR;      // current-VMCS pointer (SDM 24.11.1)
+export let curLaunched: bool = false;  // launch state of the current VMCS ("clear" = false)
+
+export function setVmxOn(on: bool, ptr: u64): void { vmxOn = on; vmxonPtr = on ? ptr : NO_PTR; }
+export function setCurVmcs(p: u64, launched: bool): void { curVmcs = p; curLaunched = launched; curShadow = false; }
+export let curShadow: bool = false;    // the current VMCS has the shadow-VMCS indicator set
+export function setCurShadow(v: bool): void { curShadow = v; }
+export let shadowing: bool = false;    // the running L2 has "VMCS shadowing"
+export function setShadowing(v: bool): void { shadowing = v; }
+export function setLaunched(v: bool): void { curLaunched = v; }
+export function setNonRoot(v: bool): void { nonRoot = v; }
+// Set while an L2 runs with a condition that must be checked between instructions
+// (VMX-preemption timer, interrupt-window exiting): cpu/run.ts then calls checkInterrupts.
+export let vmxPoll: bool = false;
+export function setVmxPoll(v: bool): void { vmxPoll = v; }
+export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
+export function setMtfAt(v: u64): void { mtfAt = v; }
+export let timerArmed: bool = false;
+export let timerDeadline: u64 = 0;     // retired-instruction count at which the timer reaches 0
+export function setTimerArmed(v: bool): void { timerArmed = v; }
+export function setTimerDeadline(v: u64): void { timerDeadline = v; }
+// The running L2 has "unrestricted guest": CR0.PE/PG are not fixed for it (SDM 24.8, 26.3).
+export let unrestricted: bool = false;
+export function setUnrestricted(v: bool): void { unrestricted = v; }
+export let vpidActive: bool = false;   // the running (or last) L2 uses "enable VPID"
+export function setVpidActive(v: bool): void { vpidActive = v; }
+
+export function resetVmxState(): void {
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false; curShadow = false; shadowing = false;
+}
