@@ -40,6 +40,7 @@ interface RawExports {
   getIcount(): bigint;
   getIcountNow?(): bigint;
   setTscMode?(mode: number): void;
+  setNested?(on: number): void;
   isHalted(): number;
   setSegment(s: number, sel: number, base: bigint, limit: number, attr: number): void;
   getSegSel(s: number): number;
@@ -138,6 +139,8 @@ export class Core {
   }
 
   reset(): void { this.raw.reset(); }
+  /** Offer VMX to the guest (CPUID, CR4.VMXE, VMX MSRs and instructions), as `--nested on|off`. */
+  setNested(on: boolean): void { this.raw.setNested?.(on ? 1 : 0); }
   run(budget: number): number { return this.raw.run(budget >>> 0) >>> 0; }
   requestStop(): void { this.raw.requestStop(); }
   setIntrLine(level: boolean): void { this.raw.setIntrLine(level ? 1 : 0); }

@@ -35,6 +35,8 @@ export interface MachineOptions {
   cpus?: number;
   /** Alternative wasm core bytes (default: the one embedded in the bundle). */
   wasm?: Uint8Array;
+  /** Offer Intel VMX to the guest (default true); false behaves like a CPU without VMX. */
+  nested?: boolean;
 }
 export type StopReason = "exit" | "shutdown" | "halt" | "timeout" | "stopped" | "error";
 export interface RunOptions {
@@ -125,6 +127,7 @@ export class Machine {
     this.core = core;
     this.memBytes = core.ramBytes;
     this.tsc = opts.tsc ?? "realtime";
+    core.setNested(opts.nested ?? true);
     this.nsPerInsn = opts.nsPerInstruction ?? 1;
     const now = () => this.nowNs();
     this.pit = new Pit8254(now);

@@ -7,3 +7,11 @@ declare module "nestvm-demo.bin" {
   const bytes: Uint8Array;
   export default bytes;
 }
+declare module "nestvm-demo-l2a.bin" {
+  const bytes: Uint8Array;
+  export default bytes;
+}
+declare module "nestvm-demo-l2b.bin" {
+  const bytes: Uint8Array;
+  export default bytes;
+}

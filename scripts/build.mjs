@@ -13,8 +13,12 @@ for (const t of targets) execFileSync(asc, ["assembly/index.ts", "--target", t],
 // ---- host bundles (esbuild) ----
 const esbuild = await import("esbuild");
 const coreWasm = resolve(debugOnly ? "build/core.debug.wasm" : "build/core.wasm");
-// The demo image: guests/bin/demo.elf, else any guests/bin/*.elf, else none (empty bytes).
+// The demo image: the L1 hypervisor guests/bin/minivisor.elf (with l2-hello and l2-count as its
+// modules), else guests/bin/demo.elf, else any guests/bin/*.elf, else none (empty bytes).
+const demoL2 = ["l2-hello", "l2-count"].map((n) => resolve(`guests/bin/${n}.elf`));
+const demoIsL1 = existsSync("guests/bin/minivisor.elf") && demoL2.every((f) => existsSync(f));
 function findDemo() {
+  if (demoIsL1) return resolve("guests/bin/minivisor.elf");
   if (existsSync("guests/bin/demo.elf")) return resolve("guests/bin/demo.elf");
   if (existsSync("guests/bin")) {
     const elf = readdirSync("guests/bin").filter((f) => f.endsWith(".elf")).sort()[0];
@@ -28,6 +32,9 @@ const nestvmModules = {
   setup(b) {
     b.onResolve({ filter: /^nestvm-core\.wasm$/ }, () => ({ path: coreWasm }));
     b.onResolve({ filter: /^nestvm-demo\.bin$/ }, () => (demo ? { path: demo } : { path: "empty-demo", namespace: "nestvm-empty" }));
+    b.onResolve({ filter: /^nestvm-demo-l2[ab]\.bin$/ }, (args) => (demoIsL1
+      ? { path: demoL2[args.path.includes("l2a") ? 0 : 1] }
+      : { path: `empty-${args.path}`, namespace: "nestvm-empty" }));
     b.onLoad({ filter: /.*/, namespace: "nestvm-empty" }, () => ({ contents: "export default new Uint8Array(0);", loader: "js" }));
     b.onLoad({ filter: /\.(wasm|elf|bin)$/ }, async (args) => ({ contents: (await import("node:fs")).readFileSync(args.path), loader: "binary" }));
   },

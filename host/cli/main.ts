@@ -12,6 +12,8 @@ import { Machine } from "../machine";
 import { LoadError } from "../loaders/common";
 import { findMultibootHeader } from "../loaders/multiboot";
 import demoImage from "nestvm-demo.bin";
+import demoL2a from "nestvm-demo-l2a.bin";
+import demoL2b from "nestvm-demo-l2b.bin";
 
 const USAGE = `usage: nestvm run IMAGE [options]
        nestvm demo [options]
@@ -57,13 +59,14 @@ export function splitInitrd(s: string): string[] {
 interface Args {
   cmd: "run" | "demo"; image?: string; mem: number; append: string; initrd?: string;
   serial: string; maxSeconds?: number; maxInstructions?: bigint; tsc: "realtime" | "icount"; flat?: "protected" | "real";
+  nested: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   if (argv.length === 0) throw new UsageError("missing command (run or demo)");
   const cmd = argv[0];
   if (cmd !== "run" && cmd !== "demo") throw new UsageError(`unknown command '${cmd}' (expected run or demo)`);
-  const a: Args = { cmd, mem: 128 << 20, append: "", serial: "stdio", tsc: "realtime" };
+  const a: Args = { cmd, mem: 128 << 20, append: "", serial: "stdio", tsc: "realtime", nested: true };
   const rest = argv.slice(1);
   const value = (opt: string, i: number, inline?: string): string => {
     if (inline !== undefined) return inline;
@@ -102,6 +105,11 @@ function parseArgs(argv: string[]): Args {
         if (v !== "realtime" && v !== "icount") throw new UsageError(`invalid --tsc '${v}' (realtime or icount)`);
         a.tsc = v; break;
       }
+      case "--nested": {
+        const v = take();
+        if (v !== "on" && v !== "off") throw new UsageError(`invalid --nested '${v}' (on or off)`);
+        a.nested = v === "on"; break;
+      }
       case "--flat":
         if (inline !== undefined && inline !== "real" && inline !== "protected") throw new UsageError(`invalid --flat mode '${inline}' (real or protected)`);
         a.flat = inline === "real" ? "real" : "protected"; break;
@@ -136,11 +144,15 @@ async function main(): Promise<void> {
   let image: Uint8Array, name: string;
   if (a.cmd === "demo") {
     if (!demoImage || demoImage.length === 0) die("this build has no demo image (build guests/bin/demo.elf, then rebuild)", 66);
-    image = demoImage; name = "demo.elf";
+    image = demoImage; name = demoL2a.length ? "minivisor.elf" : "demo.elf";
   } else {
     image = readFile(a.image!, "image"); name = a.image!;
   }
-  const modules = a.initrd !== undefined
+  // The demo is the bundled L1 hypervisor with its two L2 guests as modules (when built).
+  const demoModules = a.cmd === "demo" && a.initrd === undefined && demoL2a.length && demoL2b.length
+    ? [{ data: demoL2a, cmdline: "l2-hello.elf" }, { data: demoL2b, cmdline: "l2-count.elf" }]
+    : undefined;
+  const modules = demoModules ? demoModules : a.initrd !== undefined
     ? splitInitrd(a.initrd).map((item) => {
         const file = item.split(" ")[0];
         if (!file) die(`empty module name in --initrd '${a.initrd}'`, 64);
@@ -163,7 +175,7 @@ async function main(): Promise<void> {
   let quitByKey = false;
   let m: Machine | undefined;
   const m0 = await Machine.create({
-    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut,
+    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested,
     serialIn: useStdin ? (push) => {
       let escape = false;
       process.stdin.on("data", (d: Uint8Array) => {
