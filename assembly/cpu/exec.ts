@@ -1,7 +1,7 @@
 // One instruction: prefixes + opcode, then dispatch to the module that owns the
 // opcode. Ownership is a 512-entry table (one-byte map, then the 0F map) so the
 // instruction groups live in separate files without sharing one giant switch.
-import { decodePrefixes, beginFetch, opcode, nextRip } from "./decode";
+import { opcode, nextRip } from "./decode";
 import { rip, setRip } from "./state";
 import { faultPending, raiseUD } from "./fault";
 import { execInteger } from "./ops/integer";
@@ -51,11 +51,8 @@ export function initDispatch(): void {
 
 // Execute one instruction at RIP. On a fault, state is as the handler left it
 // (handlers commit nothing after a fault) and RIP still points at the instruction.
-export function step(): void {
-  D.instrStart = rip;
-  D.nextRip = rip;
-  beginFetch();
-  decodePrefixes();
+@inline export function step(): void {
+  D.startInstr(rip);
   if (faultPending) return;
   const op = opcode;
   const who = load<u8>(OWNER + <usize>op);

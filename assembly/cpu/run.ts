@@ -32,6 +32,27 @@ export function runSlice(budget: u32): u32 {
   notRetired = 0;
   let reason = STOP_BUDGET;
   while (sliceLeft > 0) {
+    // Fast path: nothing needs attention before or after the instruction (no interrupt,
+    // shadow, halt, shutdown, breakpoint, TF/RF or pending #DB trap), so the loop is
+    // step + fault check. Any of those conditions drops to the full iteration below.
+    let left = sliceLeft;
+    while (left > 0 && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
+           (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
+      step();
+      left--;
+      sliceLeft = left;
+      if (faultPending) { I.clearDbTrap(); deliverFault(); }
+      else if (I.pendingDbTrap != 0) {
+        // Data / I/O breakpoint hit by this instruction: #DB trap after it (SDM 17.3.1.2).
+        F.setFlagBit(F_RF, false);
+        singleStepTrap(false);
+        if (faultPending) deliverFault();
+      }
+      if (shutdown | stopRequested) break;
+    }
+    if (shutdown) { reason = STOP_SHUTDOWN; break; }
+    if (stopRequested) { reason = STOP_HOST; break; }
+    if (left == 0) break;
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
     if (intShadow) I.intShadow = false;
     else if (intrLine || nmiPending) {

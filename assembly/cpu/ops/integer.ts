@@ -73,6 +73,7 @@ export function nearTarget(t: u64): u64 {
   return t;
 }
 @inline function jumpTo(t: u64): void {
+  if (code64 && isCanonical(t)) { D.nextRip = t; return; }  // the common case, no call
   const x = nearTarget(t);
   if (x != BAD_ADDR) D.nextRip = x;
 }
