@@ -267,6 +267,30 @@ export function decodePrefixes(): void {
   }
   decodeModrmMem();
 }
+// Host address of the code byte at RIP r if the whole 15-byte maximum instruction at r
+// lies in the current fetch window, else 0 (for the run loop's hot path, which decodes
+// without the decode context).
+@inline export function hotFetch(r: u64): usize {
+  if (fwEpoch != codeEpoch || r < fwStart || r + 15 > fwEnd) return 0;
+  return fwBias + <usize>r;
+}
+
+// Only the register form of decodeModrm: true (ModRM consumed and decoded) if mod = 3,
+// false with nothing consumed otherwise.
+@inline export function decodeModrmReg(): bool {
+  const r = nextRip;
+  if (r < fetchEnd) {
+    const b = <u32>load<u8>(fwBias + <usize>r);
+    if (b >= 0xc0) {
+      nextRip = r + 1;
+      modrm = b; modMod = 3;
+      modReg = ((b >> 3) & 7) | rexR;
+      modRm = (b & 7) | rexB;
+      return true;
+    }
+  }
+  return false;
+}
 function decodeModrmMem(): void {
   const b = fetch8();
   modrm = b;

@@ -4,7 +4,7 @@
 import { opcode, nextRip } from "./decode";
 import { rip, setRip } from "./state";
 import { faultPending, raiseUD } from "./fault";
-import { execInteger } from "./ops/integer";
+import { execInteger, execHot } from "./ops/integer";
 import { execSystem } from "./ops/system";
 import { execSse } from "./ops/sse";
 import * as D from "./decode";
@@ -56,7 +56,8 @@ export function initDispatch(): void {
   if (faultPending) return;
   const op = opcode;
   const who = load<u8>(OWNER + <usize>op);
-  if (who == OWN_INT) execInteger(op);
+  if (execHot(op)) {}  // hot integer shapes, inline
+  else if (who == OWN_INT) execInteger(op);
   else if (who == OWN_SYS) execSystem(op);
   else if (who == OWN_SSE) execSse(op);
   else raiseUD();

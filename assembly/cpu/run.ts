@@ -2,6 +2,7 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
+import { hotStep, NOT_HOT } from "./ops/integer";
 import { faultPending } from "./fault";
 import { halted } from "./state";
 import * as S from "./state";
@@ -38,6 +39,20 @@ export function runSlice(budget: u32): u32 {
     let left = sliceLeft;
     while (left > 0 && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
            (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
+      if (S.code64) {
+        // Runs of hot instructions (ops/integer.ts hotStep) with RIP in a local: they
+        // cannot fault or change anything the attention checks above look at.
+        let r = S.rip;
+        while (left > 0) {
+          const nr = hotStep(r);
+          if (nr == NOT_HOT) break;
+          r = nr;
+          left--;
+        }
+        S.setRip(r);
+        sliceLeft = left;
+        if (left == 0) break;
+      }
       step();
       left--;
       sliceLeft = left;
