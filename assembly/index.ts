@@ -1,6 +1,7 @@
 // The ABI the TypeScript host calls. Keep it small: setup, run, and state access
 // for loaders, tests and snapshots. u64 values cross as BigInt.
 import * as S from "./cpu/state";
+import { resetFpuState } from "./cpu/ops/fxsave";
 import { getRflags, setRflags } from "./cpu/flags";
 import { initDispatch } from "./cpu/exec";
 import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
@@ -46,6 +47,7 @@ export function reset(): void {
   resetInterrupts();
   resetMsrs();
   resetTsc();
+  resetFpuState();
   syncBreakpoints();
   S.updateMode();
   tlbFlushAll(false);
@@ -119,3 +121,6 @@ export function setMsr(index: u32, v: u64): bool {
 }
 // RDTSC source: 0 = realtime (host clock at 2.0 GHz, default), 1 = instructions retired.
 export function setTscMode(mode: u32): void { tscMode(mode); }
+// MXCSR raw access (differential tests, snapshots). No reserved-bit check: callers own that.
+export function getMxcsr(): u32 { return S.mxcsr; }
+export function setMxcsr(v: u32): void { S.setMxcsr(v); }

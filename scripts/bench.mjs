@@ -51,7 +51,9 @@ if (qemuAvailable()) {
 } else result.notes.push("qemu: qemu-system-x86_64 not found; column skipped");
 
 if (result.nestvm && result.qemu) {
-  result.ratio = result.nestvm.seconds / result.qemu.seconds;
+  // Below ~20 ms the QEMU figure is start-up noise (the smoke run): no ratio then.
+  if (result.qemu.seconds >= 0.02) result.ratio = result.nestvm.seconds / result.qemu.seconds;
+  else result.notes.push("qemu: guest work below start-up noise (< 20 ms); no ratio");
   if (result.nestvm.checksum !== result.qemu.checksum)
     result.notes.push(`checksum mismatch: nestvm ${result.nestvm.checksum} qemu ${result.qemu.checksum}`);
 }

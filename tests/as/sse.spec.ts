@@ -411,3 +411,68 @@ describe("masked stores and MMX conversions", () => {
     expect(load<u64>(S.FPR + 48)).toBe(0xfffffffd00000001);
   });
 });
+
+describe("x87 extras", () => {
+  test("FLDPI / FSQRT / FSTP m64, FXAM classes", () => {
+    setup32();
+    code([0xd9, 0xeb]); code(withAddr([0xdd, 0x1d], DATA));        // fldpi; fstp qword [DATA]
+    code([0xd9, 0xe5]);                                             // fxam on empty
+    setMem64(DATA + 8, 0x4010000000000000);                         // 4.0
+    code(withAddr([0xdd, 0x05], DATA + 8)); code([0xd9, 0xfa]);     // fld; fsqrt
+    code(withAddr([0xdd, 0x1d], DATA + 16));
+    expect(run(6)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0x400921fb54442d18);
+    expect(mem64(DATA + 16)).toBe(0x4000000000000000);
+  });
+  test("FXAM: empty -> C3|C0, negative zero -> C3|C1", () => {
+    setup32();
+    code([0xd9, 0xe5]);
+    expect(run(1)).toBe(NO_FAULT);
+    expect(S.fpuSw & 0x4700).toBe(0x4100);
+    code([0xd9, 0xee, 0xd9, 0xe0, 0xd9, 0xe5]);                     // fldz; fchs; fxam
+    expect(run(3)).toBe(NO_FAULT);
+    expect(S.fpuSw & 0x4700).toBe(0x4200);
+  });
+  test("FCMOVB / FCMOVNB follow CF", () => {
+    setup32();
+    code([0xd9, 0xe8, 0xd9, 0xee]);                                 // fld1; fldz  -> st0=0, st1=1
+    code([0xda, 0xc1]);                                             // fcmovb st0, st1 (CF=0: no move)
+    code(withAddr([0xdd, 0x15], DATA));                             // fst qword [DATA]
+    code([0xdb, 0xc1]);                                             // fcmovnb st0, st1 (move)
+    code(withAddr([0xdd, 0x15], DATA + 8));
+    expect(run(6)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0);
+    expect(mem64(DATA + 8)).toBe(0x3ff0000000000000);
+  });
+  test("FSTP m80 / FLD m80 round trip; FNSTENV layout; FNSAVE reinitializes", () => {
+    setup32();
+    code([0xd9, 0xe8]); code(withAddr([0xdb, 0x3d], DATA));         // fld1; fstp tbyte [DATA]
+    code(withAddr([0xdb, 0x2d], DATA));                             // fld tbyte [DATA]
+    code(withAddr([0xd9, 0x35], DATA + 16));                        // fnstenv [DATA+16]
+    code(withAddr([0xdd, 0x35], DATA + 64));                        // fnsave [DATA+64]
+    expect(run(5)).toBe(NO_FAULT);
+    expect(mem64(DATA)).toBe(0x8000000000000000);
+    expect(mem16(DATA + 8)).toBe(0x3fff);
+    expect(mem32(DATA + 16)).toBe(0xffff037f);
+    expect(mem32(DATA + 20) & 0x3800).toBe(0x3800);                 // TOP = 7
+    expect(mem32(DATA + 24)).toBe(0xffff3fff);                      // tag: ST0 valid, rest empty
+    expect(mem64(DATA + 64 + 28)).toBe(0x8000000000000000);          // ST(0) in the FNSAVE image
+    expect(S.fpuTw).toBe(0xffff);
+    expect(S.fpuCw).toBe(0x37f);
+  });
+});
+
+describe("RIP-relative memory operands with an immediate (64-bit)", () => {
+  test("CMPPS xmm0, [rip+disp], imm8 and PSHUFD xmm1, [rip+disp], imm8", () => {
+    setup64();
+    // data at DATA; instruction 1 is 8 bytes at CODE: disp = DATA - (CODE + 8)
+    setMem64(DATA, 0x3f800000_40000000); setMem64(DATA + 8, 0x11111111_22222222);
+    setX(0, 0x3f800000_3f800000, 0);
+    code(withAddr([0x0f, 0xc2, 0x05], DATA - (CODE + 8))); code([0x00]);        // cmpeqps
+    code(withAddr([0x66, 0x0f, 0x70, 0x0d], DATA - (CODE + 17))); code([0x1b]); // pshufd
+    expect(run(2)).toBe(NO_FAULT);
+    expect(xlo(0)).toBe(0xffffffff00000000);
+    expect(x32(1, 0)).toBe(0x11111111); expect(x32(1, 3)).toBe(0x40000000);
+    expect(rip()).toBe(<u64>CODE + 17);
+  });
+});

@@ -91,6 +91,16 @@ describe("float <-> float", () => {
     expect(S.mxcsr).toBe(0x1fa0);
     expect(xcvt(0xf2, 0x3ff0000010000000, 0x5f80) & 0xffffffff).toBe(0x3f800001);
   });
+  test("CVTSD2SS rounding up to the smallest normal is still tiny (SDM 4.9.1.5)", () => {
+    // 2^-126 - 2^-150: exact in 24 bits with unbounded exponent, so UE+PE although RN gives
+    // FLT_MIN (checked on the host CPU); FTZ flushes it; just above the midpoint is not tiny.
+    expect(xcvt(0xf2, 0x380fffffe0000000, 0x1f80) & 0xffffffff).toBe(0x00800000);
+    expect(S.mxcsr).toBe(0x1fb0);
+    expect(xcvt(0xf2, 0x380fffffe0000000, 0x9f80) & 0xffffffff).toBe(0);
+    expect(S.mxcsr).toBe(0x9fb0);
+    expect(xcvt(0xf2, 0x380ffffff0000000, 0x1f80) & 0xffffffff).toBe(0x00800000);
+    expect(S.mxcsr).toBe(0x1fa0);
+  });
   test("CVTSD2SS SNaN quiets and keeps the top payload bits", () => {
     expect(xcvt(0xf2, 0x7ff0000000000001, 0x1f80) & 0xffffffff).toBe(0x7fc00000);
     expect(S.mxcsr).toBe(0x1f81);

@@ -13,8 +13,8 @@ const first = (cmd) => (spawnSync(cmd, ["--version"], { encoding: "utf8" }).stdo
 
 function skipReason() {
   for (const t of ["gcc", "ld", "objcopy", "bash"]) if (!have(t)) return `${t} not installed`;
-  if (spawnSync("gcc", ["-m32", "-print-libgcc-file-name"], { encoding: "utf8" }).stdout.trim() === "libgcc.a")
-    return "gcc has no 32-bit multilib";
+  const lib32 = spawnSync("gcc", ["-m32", "-print-libgcc-file-name"], { encoding: "utf8" }).stdout.trim();
+  if (!lib32 || !existsSync(lib32)) return "gcc has no 32-bit multilib (gcc-multilib)";
   const want = readFileSync(join(GUESTS, "bin", "TOOLCHAIN"), "utf8").trim();
   const got = [first("gcc"), first("ld"), first("objcopy")].join("\n");
   if (got !== want) return `toolchain differs from the one recorded in guests/bin/TOOLCHAIN (${want.split("\n")[0]})`;

@@ -14,6 +14,8 @@ export function listGuests({ includeBench = false } = {}) {
     .filter((d) => d.isDirectory() && existsSync(join(GUESTS, d.name, "expected.txt")))
     .map((d) => d.name)
     .filter((n) => includeBench || n !== "bench")
+    // Guests that need multiboot modules (MODULES= in build.conf: the minivisor) have their own runner.
+    .filter((n) => !existsSync(join(GUESTS, n, "build.conf")) || !/^MODULES=/m.test(readFileSync(join(GUESTS, n, "build.conf"), "utf8")))
     .sort();
 }
 export const imagePath = (name) => join(GUESTS, "bin", `${name}.elf`);

@@ -182,3 +182,12 @@ function clflush(): void {
   translate(lin, ACC_READ); // raises #PF if unmapped; never touches MMIO
 
 }
+
+// Power-on (RESET) values of the x87/SSE state (SDM Vol.3 Table 10-1): FCW 0040H, FSW 0,
+// FTW 5555H (all registers +0.0), MXCSR 1F80H, XMM registers 0. INIT leaves them unchanged.
+export function resetFpuState(): void {
+  S.setFpuCw(0x40); S.setFpuSw(0); fpuSetTop(0); S.setFpuTw(0x5555);
+  for (let i: usize = 0; i < 128; i += 8) store<u64>(FPR + i, 0);
+  for (let i: u32 = 0; i < 16; i++) { store<u64>(xmmPtr(i), 0); store<u64>(xmmPtr(i) + 8, 0); }
+  S.setMxcsr(0x1f80);
+}

@@ -18,6 +18,8 @@ import {
 } from "./sse_mov";
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
+import { isSse41, sse41 } from "./sse41";
+import { crc32, pcmpstr } from "./sse42";
 import { execX87, mmxEnter, emms, mmPtr, mmWritten, fpuPendingMF } from "./x87";
 
 export function execSse(op: u32): void {
@@ -246,11 +248,18 @@ function threeByte(op: u32): void {
   if (faultPending) return;
   decodeModrm();
   if (faultPending) return;
-  if (op == 0x138 && (b == 0xf0 || b == 0xf1)) { movbe(b); return; }
+  if (op == 0x138 && (b == 0xf0 || b == 0xf1)) {
+    if (repPrefix == 0xf2) crc32(b); else movbe(b);   // CRC32 is a GPR instruction: no #NM
+    return;
+  }
   const ssse3Op = op == 0x138 ? (b <= 0x0b || (b >= 0x1c && b <= 0x1e)) : b == 0x0f;
-  if (!ssse3Op || pfx >= 2) { raiseUD(); return; }
+  const sse41Op = pfx == 1 && isSse41(op & 0xff, b);
+  const strOp = pfx == 1 && op == 0x13a && b >= 0x60 && b <= 0x63;
+  if ((!ssse3Op && !sse41Op && !strOp) || pfx >= 2) { raiseUD(); return; }
   let imm: u32 = 0;
   if (op == 0x13a) { imm = fetch8(); if (faultPending) return; }
+  if (strOp) { if (sseAvail()) pcmpstr(b, imm); return; }
+  if (sse41Op) { if (sseAvail()) sse41(op & 0xff, b, imm); return; }
   if (pfx == 0) {
     if (!mmxAvail()) return;
     if (!loadMmSrc()) return;

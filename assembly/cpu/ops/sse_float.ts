@@ -82,11 +82,15 @@ function twoProd(a: f64, b: f64): f64 {
   return p;
 }
 // Sign (as a value whose sign/zeroness matters) of a*b - hi, hi = RN(a*b) finite.
+// Whether the exact result needs rounding at 53 bits with an unbounded exponent (for PE with
+// an unmasked UE, where the handler would see the scaled result). Set by mulResid/divResid.
+let unbInexact64: bool = false;
 function mulResid(a: f64, b: f64, hi: f64): f64 {
-  if (a == 0 || b == 0) return 0;
+  if (a == 0 || b == 0) { unbInexact64 = false; return 0; }
   const sa = -expo(a), sb = -expo(b);
   const a2 = scale(a, sa), b2 = scale(b, sb);
   const p2 = twoProd(a2, b2);
+  unbInexact64 = tpLo != 0;
   const h2 = scale(hi, sa + sb);
   return (p2 - h2) + tpLo;
 }
@@ -94,6 +98,9 @@ function mulResid(a: f64, b: f64, hi: f64): f64 {
 function divResid(a: f64, b: f64, q: f64): f64 {
   const sa = -expo(a), sb = -expo(b);
   const a2 = scale(a, sa), b2 = scale(b, sb);
+  const q3 = a2 / b2;
+  const ph3 = twoProd(q3, b2);
+  unbInexact64 = ((a2 - ph3) - tpLo) != 0;
   const q2 = scale(q, sa - sb);
   const ph = twoProd(q2, b2);
   const rem = (a2 - ph) - tpLo;
@@ -127,13 +134,30 @@ function sqrtResid(a: f64, s: f64): f64 {
   return b == 0 ? 0x8000000000000001 : b - 1;
 }
 
-// Whether hi (+ something with the sign of d) needs rounding to fit 24 significant bits;
-// hi must be in the normal f32 range.
+// Whether hi (+ something with the sign of d) needs rounding to fit 24 significant bits.
 function inexact24(hi: f64, d: f64): bool {
+  if (hi == 0) return d != 0;
+  hi = scale(hi, -expo(hi));   // bring into the normal f32 range; exact
   const r = <f32>hi;
   let e = hi - <f64>r;
   if (e == 0) e = d;
   return e != 0;
+}
+
+// Whether the exact value hi + (sign of d64), rounded to 24 bits in `mode` with an unbounded
+// exponent, is below 2^-126 in magnitude. Scaling by 2^64 is exact and puts it in f32's range.
+function tinyUnbounded32(hi: f64, d64: f64, mode: u32): bool {
+  const s = hi * 18446744073709551616.0;
+  const r = <f32>s;
+  let b = reinterpret<u32>(r);
+  let d = s - <f64>r;
+  if (d == 0) d = d64;
+  if (d != 0 && mode != 0) {
+    if (mode == 1) { if (d < 0) b = nextDown32(b); }
+    else if (mode == 2) { if (d > 0) b = nextUp32(b); }
+    else if ((b & 0x7fffffff) != 0 && ((b >> 31) != 0) != (d < 0)) b = b - 1;
+  }
+  return (b & 0x7fffffff) < (<u32>(1 + 64) << 23);
 }
 
 // Round the exact value hi + (something with the sign of d) to f32, where hi = RN_f64(exact)
@@ -145,7 +169,7 @@ export function round32(hi: f64, d64: f64): u32 {
   if (isInf32(b)) {
     // RN overflowed. Unmasked OE: the handler would get a scaled result, so PE reflects
     // only the 24-bit rounding (SDM 4.9.1.4).
-    if (!excMasked(X_OE)) { addExc(X_OE | (inexact24(hi * pow2(-192), d64) ? X_PE : 0)); return b; }
+    if (!excMasked(X_OE)) { addExc(X_OE | (inexact24(hi, d64) ? X_PE : 0)); return b; }
     // SDM 4.9.1.4: masked overflow result depends on the rounding mode.
     const neg = (b >> 31) != 0;
     if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
@@ -164,10 +188,13 @@ export function round32(hi: f64, d64: f64): u32 {
     else if ((b & 0x7fffffff) != 0 && ((b >> 31) != 0) != (d < 0)) b = b - 1;
   }
   if (isInf32(b)) { addExc(X_OE | X_PE); return b; }
-  // Tininess after rounding (x86): result in the denormal range (or zero) but exact != 0.
-  if ((b & 0x7f800000) == 0 && (hi != 0 || d != 0)) {
+  // Tininess after rounding (x86): result in the denormal range (or zero) but exact != 0,
+  // or rounded up to the smallest normal while the 24-bit rounding with unbounded exponent
+  // is still below it (SDM 4.9.1.5).
+  if ((hi != 0 || d != 0) &&
+      ((b & 0x7f800000) == 0 || ((b & 0x7fffffff) == 0x00800000 && tinyUnbounded32(hi, d64, mode)))) {
     // Unmasked UE: PE only if the unbounded-exponent (scaled) result is inexact.
-    if (!excMasked(X_UE)) addExc(X_UE | (inexact24(hi * pow2(192), d64) ? X_PE : 0));
+    if (!excMasked(X_UE)) addExc(X_UE | (inexact24(hi, d64) ? X_PE : 0));
     else if ((S.mxcsr & MXCSR_FTZ) != 0) { addExc(X_UE | X_PE); return b & 0x80000000; }
     else if (inexact) addExc(X_UE | X_PE);
     return b;
@@ -195,19 +222,19 @@ function bigAdd(x: f64, y: f64): bool {
 function bigMul(x: f64, y: f64): bool {
   if (Math.abs(x) < Math.abs(y)) { const t = x; x = y; y = t; }
   const x2 = x * 0.5;
+  mulResid(x, y, 0);
+  ovfInexact = unbInexact64;
   const p = x2 * y;
-  if (!isFinite(p)) { ovfInexact = true; return true; }
-  const r = mulResid(x2, y, p);
-  ovfInexact = r != 0;
-  return halfCheck(p, r);
+  if (!isFinite(p)) return true;
+  return halfCheck(p, mulResid(x2, y, p));
 }
 function bigDiv(x: f64, y: f64): bool {
   const x2 = x * 0.5;
+  divResid(x, y, 0);
+  ovfInexact = unbInexact64;
   const q = x2 / y;
-  if (!isFinite(q)) { ovfInexact = true; return true; }
-  const r = divResid(x2, y, q);
-  ovfInexact = r != 0;
-  return halfCheck(q, r);
+  if (!isFinite(q)) return true;
+  return halfCheck(q, divResid(x2, y, q));
 }
 
 // Same for f64: hi = RN(exact) (may be infinite on overflow), d carries the sign of exact - hi.
@@ -230,7 +257,7 @@ export function round64(hi: f64, d: f64): u64 {
   }
   if (isInf64(b)) { addExc(X_OE | X_PE); return b; }
   if ((b & 0x7ff0000000000000) == 0 && (hi != 0 || d != 0)) {
-    if (!excMasked(X_UE)) addExc(X_UE | (inexact ? X_PE : 0));
+    if (!excMasked(X_UE)) addExc(X_UE | (unbInexact64 ? X_PE : 0));
     else if ((S.mxcsr & MXCSR_FTZ) != 0) { addExc(X_UE | X_PE); return b & 0x8000000000000000; }
     else if (inexact) addExc(X_UE | X_PE);
     return b;
@@ -335,6 +362,7 @@ function arith64Core(op: u32, a: u64, b: u64): u64 {
     if (isInf64(f64b(s))) { ovfBig = bigAdd(x, y); return round64(s, 0); }
     const bb = s - x; const e = (x - (s - bb)) + (y - bb);
     if (s == 0 && e == 0) return f64b(zeroSum(xs, ys));
+    unbInexact64 = e != 0;
     return round64(s, e);
   }
   const az = (a & 0x7fffffffffffffff) == 0, bz = (b & 0x7fffffffffffffff) == 0;

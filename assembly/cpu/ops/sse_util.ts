@@ -106,14 +106,16 @@ export function setExc(v: u32): void { exc = v; }
 // Merge this instruction's flags into MXCSR. If any raised flag is unmasked, signal
 // #XM (or #UD when CR4.OSXMMEXCPT=0, SDM 11.5.1) and return false: the destination
 // must then stay unchanged (SDM 11.5.2).
-export function fpCommit(): bool {
+export function fpCommit(): bool { return fpCommitStage(true); }
+// `suppress`: an unmasked pre-computation exception (IE, DE, ZE) stops the instruction before
+// any post-computation flags (OE, UE, PE) are recorded, for every element (checked on the CPU).
+// DPPS/DPPD apply this per stage (products, then sums), as the CPU does.
+export function fpCommitStage(suppress: bool): bool {
   const e = exc;
   if (e == 0) return true;
   const masks = (S.mxcsr >> 7) & 0x3f;
-  // An unmasked pre-computation exception (IE, DE, ZE) stops the instruction before any
-  // post-computation flags (OE, UE, PE) are recorded, for every element (checked on the CPU).
   let f = e;
-  if ((f & 7 & ~masks) != 0) f &= 7;
+  if (suppress && (f & 7 & ~masks) != 0) f &= 7;
   S.setMxcsr(S.mxcsr | f);
   if ((f & ~masks) != 0) {
     if ((S.cr4 & CR4_OSXMMEXCPT) != 0) raiseFault(EXC_XM, 0, false);

@@ -5,9 +5,11 @@
 import * as S from "../state";
 import { FPR, CR0_EM, CR0_TS, CR0_NE, RAX, setReg16 } from "../state";
 import { faultPending, raiseUD, raiseNM, raiseFault, EXC_MF } from "../fault";
-import { modMod, modReg, modRm, modrm } from "../decode";
-import { setStatusFlags, F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF } from "../flags";
-import { readMsz, writeMsz } from "./sse_util";
+import { modMod, modReg, modRm, modrm, opSize } from "../decode";
+import { setStatusFlags, testCC, F_CF, F_PF, F_AF, F_ZF, F_SF, F_OF } from "../flags";
+import { readMsz, writeMsz, memLin } from "./sse_util";
+import { readLinBytes, writeLinBytes } from "../../mmu/access";
+import { BAD_ADDR } from "../segmem";
 // 2^e as f64 (e in the normal range); a compile-time constant for literal e.
 @inline function pow2(e: i32): f64 { return reinterpret<f64>(<u64>(e + 1023) << 52); }
 
@@ -169,13 +171,14 @@ export function execX87(op: u32): void {
   if (modMod != 3) { x87Mem(op, r); return; }
   const i = modrm & 7;
   switch (op) {
-    case 0xd8: {
-      if (r == 2 || r == 3) { setCC(compare(st(0), st(i), false)); if (r == 3) pop(); return; }
-      setSt(0, arith(r, st(0), st(i))); return;
-    }
-    case 0xdc: case 0xde: {
-      if (r == 2 || r == 3) { raiseUD(); return; }
-      if (op == 0xde && r == 3) { raiseUD(); return; }
+    case 0xd8: case 0xdc: case 0xde: {
+      // D8: ST(0) <- ST(0) op ST(i); DC/DE: ST(i) <- ST(0) op' ST(i) (operand order folded
+      // into arith(): /4 is always ST(0)-ST(i), /5 ST(i)-ST(0), /6 ST(0)/ST(i), /7 ST(i)/ST(0)).
+      if (r == 2 || r == 3) {                                      // FCOM/FCOMP (DC: aliases)
+        if (op == 0xde) { if (modrm != 0xd9) { raiseUD(); return; } setCC(compare(st(0), st(1), false)); pop(); pop(); return; } // FCOMPP
+        setCC(compare(st(0), st(i), false)); if (r == 3) pop(); return;
+      }
+      if (op == 0xd8) { setSt(0, arith(r, st(0), st(i))); return; }
       setSt(i, arith(r, st(0), st(i)));
       if (op == 0xde) pop();
       return;
@@ -190,22 +193,55 @@ export function execX87(op: u32): void {
         case 0xd0: return;                                         // FNOP
         case 0xe0: setSt(0, -st(0)); return;                       // FCHS
         case 0xe1: setSt(0, Math.abs(st(0))); return;              // FABS
+        case 0xe4: setCC(compare(st(0), 0.0, false)); return;      // FTST
+        case 0xe5: fxam(); return;                                 // FXAM
         case 0xe8: push(1.0); return;                              // FLD1
+        case 0xe9: push(3.321928094887362); return;                // FLDL2T (RN to double)
+        case 0xea: push(1.4426950408889634); return;               // FLDL2E
+        case 0xeb: push(3.141592653589793); return;                // FLDPI
+        case 0xec: push(0.3010299956639812); return;               // FLDLG2
+        case 0xed: push(0.6931471805599453); return;               // FLDLN2
         case 0xee: push(0.0); return;                              // FLDZ
-        default: raiseUD(); return;
+        case 0xf6: S.setFpuTop((S.fpuTop - 1) & 7); S.setFpuSw(S.fpuSw & ~FE_C1); return; // FDECSTP
+        case 0xf7: S.setFpuTop((S.fpuTop + 1) & 7); S.setFpuSw(S.fpuSw & ~FE_C1); return; // FINCSTP
+        case 0xfa: {                                               // FSQRT
+          const v = st(0);
+          if (v < 0) { fpuExc(FE_IE); setSt(0, INDEF); return; }
+          setSt(0, Math.sqrt(v)); return;
+        }
+        case 0xfc: {                                               // FRNDINT (per CW.RC)
+          const v = st(0);
+          const rc = (S.fpuCw >> 10) & 3;
+          setSt(0, rc == 0 ? nearest<f64>(v) : (rc == 1 ? Math.floor(v) : (rc == 2 ? Math.ceil(v) : Math.trunc(v))));
+          return;
+        }
+        case 0xfd: {                                               // FSCALE
+          const a = st(0), b = Math.trunc(st(1));
+          if (isNaN(a) || isNaN(b)) { setSt(0, arith(0, a, b)); return; }
+          setSt(0, scaleBy(a, b)); return;
+        }
+        default: raiseUD(); return;                                // transcendental: not implemented
       }
+    }
+    case 0xda: {
+      if (modrm == 0xe9) { setCC(compare(st(0), st(1), true)); pop(); pop(); return; } // FUCOMPP
+      if (r < 4) { fcmov(i, r, false); return; }                   // FCMOVB/E/BE/U
+      raiseUD(); return;
     }
     case 0xdb: {
       if (modrm == 0xe2) { S.setFpuSw(S.fpuSw & 0x7f00); return; }  // FNCLEX
       if (modrm == 0xe3) {                                          // FNINIT
         S.setFpuCw(0x37f); S.setFpuSw(0); S.setFpuTop(0); S.setFpuTw(0xffff); return;
       }
+      if (modrm == 0xe0 || modrm == 0xe1 || modrm == 0xe4) return; // FENI/FDISI/FSETPM: no-ops on 387+
+      if (r < 4) { fcmov(i, r, true); return; }                    // FCMOVNB/NE/NBE/NU
       if (r == 5 || r == 6) { fcomi(i, r == 5, false); return; }   // FUCOMI / FCOMI
       raiseUD(); return;
     }
     case 0xdd: {
       if (r == 0) { setTag(physOf(i), 3); return; }                 // FFREE
       if (r == 2 || r == 3) { setSt(i, st(0)); if (r == 3) pop(); return; } // FST/FSTP ST(i)
+      if (r == 4 || r == 5) { setCC(compare(st(0), st(i), true)); if (r == 5) pop(); return; } // FUCOM/FUCOMP
       raiseUD(); return;
     }
     case 0xdf: {
@@ -215,6 +251,39 @@ export function execX87(op: u32): void {
     }
     default: raiseUD(); return;
   }
+}
+
+// v * 2^n for integral n (FSCALE), through f64.
+function scaleBy(v: f64, n: f64): f64 {
+  if (n > 4000) n = 4000; else if (n < -4000) n = -4000;
+  let k = <i32>n;
+  while (k > 1000) { v *= pow2(1000); k -= 1000; }
+  while (k < -1000) { v *= pow2(-1000); k += 1000; }
+  return v * pow2(k);
+}
+
+// FCMOVcc ST(0), ST(i) (SDM FCMOVcc): B=CF, E=ZF, BE=CF|ZF, U=PF; DB forms negate.
+function fcmov(i: u32, r: u32, negate: bool): void {
+  const ccs: u32 = r == 0 ? 2 : (r == 1 ? 4 : (r == 2 ? 6 : 0xa));
+  const v = st(i);
+  if (testCC(negate ? ccs | 1 : ccs)) setSt(0, v);
+}
+
+// FXAM (SDM FXAM): C1 = sign; C3,C2,C0 classify ST(0).
+function fxam(): void {
+  const p = physOf(0);
+  const sp = slot(p);
+  const sign = (<u32>load<u16>(sp + 8) & 0x8000) != 0 ? FE_C1 : 0;
+  let c: u32;
+  if (tagOf(p) == 3) c = C3 | C0;                                   // empty
+  else {
+    const e = <u32>load<u16>(sp + 8) & 0x7fff;
+    const m = load<u64>(sp);
+    if (e == 0x7fff) c = (m << 1) == 0 ? (C2 | C0) : C0;           // infinity / NaN
+    else if (e == 0) c = m == 0 ? C3 : (C3 | C2);                  // zero / denormal
+    else c = (m >> 63) != 0 ? C2 : 0;                              // normal / unsupported
+  }
+  S.setFpuSw((S.fpuSw & ~(C0 | C2 | C3 | FE_C1)) | c | sign);
 }
 
 // FCOMI/FUCOMI: ZF, PF, CF from the comparison; OF, SF, AF cleared (SDM FCOMI).
@@ -227,8 +296,64 @@ function fcomi(i: u32, quiet: bool, popAfter: bool): void {
   if (popAfter) pop();
 }
 
+const EBUF: usize = memory.data(112, 16);
+
+// FNSTENV/FLDENV/FNSAVE/FRSTOR image (SDM Vol.1 8.1.10, Figures 8-9/8-10, protected-mode
+// layouts; 14 bytes with a 16-bit operand size, 28 otherwise). FIP/FDP/FOP are not tracked.
+function envSize(): u32 { return opSize == 2 ? 14 : 28; }
+function envStore(b: usize): void {
+  for (let i: usize = 0; i < 28; i += 4) store<u32>(b + i, 0);
+  if (opSize == 2) {
+    store<u16>(b, <u16>S.fpuCw); store<u16>(b + 2, <u16>fpuSwFull()); store<u16>(b + 4, <u16>S.fpuTw);
+  } else {
+    store<u32>(b, S.fpuCw | 0xffff0000); store<u32>(b + 4, fpuSwFull() | 0xffff0000);
+    store<u32>(b + 8, S.fpuTw | 0xffff0000);
+  }
+}
+function envLoad(b: usize): void {
+  const w: usize = opSize == 2 ? 2 : 4;
+  S.setFpuCw(<u32>load<u16>(b) | 0x40);
+  const sw = <u32>load<u16>(b + w);
+  S.setFpuSw(sw & ~0x3800); S.setFpuTop((sw >> 11) & 7);
+  S.setFpuTw(<u32>load<u16>(b + 2 * w));
+}
+function envOp(save: bool, full: bool): void {
+  const n = envSize() + (full ? 80 : 0);
+  const lin = memLin(n, save, 0);
+  if (lin == BAD_ADDR) return;
+  const e = envSize();
+  if (save) {
+    envStore(EBUF);
+    if (full) for (let i: u32 = 0; i < 8; i++) {
+      const src = slot(physOf(i));
+      store<u64>(EBUF + <usize>(e + i * 10), load<u64>(src));
+      store<u16>(EBUF + <usize>(e + i * 10 + 8), load<u16>(src + 8));
+    }
+    if (!writeLinBytes(lin, EBUF, n)) return;
+    if (full) { S.setFpuCw(0x37f); S.setFpuSw(0); S.setFpuTop(0); S.setFpuTw(0xffff); }  // FNSAVE then FNINIT
+    else S.setFpuCw(S.fpuCw | 0x3f);                                                      // FNSTENV masks all
+    return;
+  }
+  if (!readLinBytes(lin, EBUF, n)) return;
+  envLoad(EBUF);
+  if (full) for (let i: u32 = 0; i < 8; i++) {
+    const dst = slot(physOf(i));
+    store<u64>(dst, load<u64>(EBUF + <usize>(e + i * 10)));
+    store<u64>(dst + 8, <u64>load<u16>(EBUF + <usize>(e + i * 10 + 8)));
+  }
+}
+
 function x87Mem(op: u32, r: u32): void {
   switch (op) {
+    case 0xda: case 0xde: {                                      // integer-operand arithmetic
+      const sz: u32 = op == 0xda ? 4 : 2;
+      const raw = readMsz(sz);
+      if (faultPending) return;
+      const v = sz == 4 ? <f64><i32><u32>raw : <f64><i16><u16>raw;
+      if (r == 2 || r == 3) { setCC(compare(st(0), v, false)); if (r == 3) pop(); return; } // FICOM/FICOMP
+      setSt(0, arith(r, st(0), v));
+      return;
+    }
     case 0xd8: case 0xdc: {
       const sz: u32 = op == 0xd8 ? 4 : 8;
       const raw = readMsz(sz);
@@ -258,6 +383,7 @@ function x87Mem(op: u32, r: u32): void {
         if (r == 3) pop();
         return;
       }
+      if (r == 4 || r == 6) { envOp(r == 6, false); return; }   // FLDENV / FNSTENV
       if (r == 5) { const v = <u32>readMsz(2); if (faultPending) return; S.setFpuCw(v | 0x40); return; } // FLDCW
       if (r == 7) { writeMsz(2, <u64>S.fpuCw); return; }       // FNSTCW
       raiseUD(); return;
@@ -277,6 +403,7 @@ function x87Mem(op: u32, r: u32): void {
         if (r != 2) pop();
         return;
       }
+      if (r == 4 || r == 6) { envOp(r == 6, true); return; }    // FRSTOR / FNSAVE
       if (r == 7) { writeMsz(2, <u64>fpuSwFull()); return; }     // FNSTSW m16
       raiseUD(); return;
     }
@@ -287,6 +414,19 @@ function x87Mem(op: u32, r: u32): void {
         if (!writeMsz(4, x)) return;
         if (r != 2) pop();
         return;
+      }
+      if (r == 5) {                                              // FLD m80
+        const lin = memLin(10, false, 0);
+        if (lin == BAD_ADDR || !readLinBytes(lin, EBUF, 10)) return;
+        store<u64>(EBUF + 8, <u64>load<u16>(EBUF + 8));
+        push(loadExt(EBUF)); return;
+      }
+      if (r == 7) {                                              // FSTP m80
+        const lin = memLin(10, true, 0);
+        if (lin == BAD_ADDR) return;
+        storeExt(EBUF, st(0));
+        if (!writeLinBytes(lin, EBUF, 10)) return;
+        pop(); return;
       }
       raiseUD(); return;
     }
