@@ -36,6 +36,10 @@ export function runSlice(budget: u32): u32 {
     // Fast path: nothing needs attention before or after the instruction (no interrupt,
     // shadow, halt, shutdown, breakpoint, TF/RF or pending #DB trap), so the loop is
     // step + fault check. Any of those conditions drops to the full iteration below.
+    // NOTE for new per-instruction events (e.g. VMX monitor trap flag, an instruction-
+    // counting preemption timer): add their flag to this condition, or they will be
+    // missed both by step() here and by the hotStep chains, which retire many
+    // instructions without coming back to this check.
     let left = sliceLeft;
     while (left > 0 && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
            (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
