@@ -2,7 +2,7 @@
 // opcode. Ownership is a 512-entry table (one-byte map, then the 0F map) so the
 // instruction groups live in separate files without sharing one giant switch.
 import { opcode, nextRip } from "./decode";
-import { rip, setRip } from "./state";
+import { rip, setRip, code64 } from "./state";
 import { faultPending, raiseUD } from "./fault";
 import { execInteger, execHot } from "./ops/integer";
 import { execSystem } from "./ops/system";
@@ -56,7 +56,9 @@ export function initDispatch(): void {
   if (faultPending) return;
   const op = opcode;
   const who = load<u8>(OWNER + <usize>op);
-  if (execHot(op)) {}  // hot integer shapes, inline
+  // Hot integer shapes, inline (in 64-bit mode the run loop's hotStep has already declined
+  // this instruction, which then is almost never one of them).
+  if (!code64 && execHot(op)) {}
   else if (who == OWN_INT) execInteger(op);
   else if (who == OWN_SYS) execSystem(op);
   else if (who == OWN_SSE) execSse(op);

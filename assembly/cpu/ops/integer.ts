@@ -447,6 +447,8 @@ function moffs(op: u32): void {
 // runs it. None of these can fault, and nothing here uses the decode context: the caller
 // keeps RIP in a local across a run of them. Semantics are those of the execInteger cases.
 export const NOT_HOT: u64 = u64.MAX_VALUE;
+// Opcode bytes hotStep may handle (a quick reject for everything else).
+const HOT_OP: usize = memory.data<u8>([0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 @inline export function hotStep(r: u64): u64 {
   const h = D.hotFetch(r);
   if (h == 0) return NOT_HOT;
@@ -454,6 +456,7 @@ export const NOT_HOT: u64 = u64.MAX_VALUE;
   let n: u64 = 1;
   let rex: u32 = 0;
   if ((b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
+  if (load<u8>(HOT_OP + <usize>b) == 0) return NOT_HOT;
   if ((b & 0xf0) == 0x70) {
     const t = r + n + 1;
     if (!cond(b & 15)) return t;
