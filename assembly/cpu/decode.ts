@@ -130,6 +130,56 @@ let prefixDirty: bool = true;
 
 @inline function clearRex(): void { rexPresent = false; rexW = false; rexR = 0; rexX = 0; rexB = 0; }
 
+// Start the instruction at RIP r: set up the fetch window (beginFetch), then decode
+// prefixes and opcode. The common shapes (opcode, 0F opcode, REX + either) are decoded
+// here with the fetch cursor in a local, so nextRip is written once; anything with
+// legacy prefixes, or too close to the end of the fetch window, takes decodePrefixes.
+@inline export function startInstr(r: u64): void {
+  instrStart = r;
+  const valid = fwEpoch == codeEpoch && r >= fwStart;
+  const we = fwEnd;
+  if (valid && r + 3 <= we) {  // REX + 0F + opcode all inside the window
+    const h = fwBias + <usize>r;
+    let b = <u32>load<u8>(h);
+    let n: u64 = 1;
+    let rex: u32 = 0;
+    const c64 = code64;
+    if (c64 && (b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
+    if (!isLegacyPrefix(b) && !(c64 && (b & 0xf0) == 0x40)) {
+      if (b == 0x0f) { b = 0x100 | <u32>load<u8>(h + <usize>n); n++; }
+      nextRip = r + n;
+      opcode = b;
+      // Without legacy prefixes no instruction reaches 15 bytes (REX 0F 3A op ModRM SIB
+      // disp32 imm8 is 12), so the fetch limit is just the window end.
+      if (fetchEnd != we) fetchEnd = we;
+      let os: u32 = codeDefault32 ? 4 : 2;
+      adSize = c64 ? 8 : os;
+      if (prefixDirty) {
+        segOvr = -1; repPrefix = 0; lockPrefix = false; prefix66 = false;
+        prefixDirty = false;
+        if (rex == 0) clearRex();
+      }
+      if (rex != 0) {
+        prefixDirty = true;  // the REX fields are cleared by the next instruction
+        rexPresent = true;
+        const w = (rex & 8) != 0;
+        rexW = w; rexR = (rex & 4) << 1; rexX = (rex & 2) << 2; rexB = (rex & 1) << 3;
+        if (w) os = 8;
+      }
+      opSize = os;
+      return;
+    }
+  }
+  let fe: u64 = 0;
+  if (valid) {
+    const lim = r + 15;
+    fe = we < lim ? we : lim;
+  }
+  fetchEnd = fe;
+  nextRip = r;
+  decodePrefixes();
+}
+
 export function decodePrefixes(): void {
   opSize = codeDefault32 ? 4 : 2;
   adSize = code64 ? 8 : (codeDefault32 ? 4 : 2);
@@ -212,11 +262,34 @@ export function decodePrefixes(): void {
       modrm = b; modMod = 3;
       modReg = ((b >> 3) & 7) | rexR;
       modRm = (b & 7) | rexB;
-      eaRipRel = false; eaBase = -1;
-      return;
+      return;  // eaRipRel / eaBase describe memory operands only (eaAddr is not used for mod = 3)
     }
   }
   decodeModrmMem();
+}
+// Host address of the code byte at RIP r if the whole 15-byte maximum instruction at r
+// lies in the current fetch window, else 0 (for the run loop's hot path, which decodes
+// without the decode context).
+@inline export function hotFetch(r: u64): usize {
+  if (fwEpoch != codeEpoch || r < fwStart || r + 15 > fwEnd) return 0;
+  return fwBias + <usize>r;
+}
+
+// Only the register form of decodeModrm: true (ModRM consumed and decoded) if mod = 3,
+// false with nothing consumed otherwise.
+@inline export function decodeModrmReg(): bool {
+  const r = nextRip;
+  if (r < fetchEnd) {
+    const b = <u32>load<u8>(fwBias + <usize>r);
+    if (b >= 0xc0) {
+      nextRip = r + 1;
+      modrm = b; modMod = 3;
+      modReg = ((b >> 3) & 7) | rexR;
+      modRm = (b & 7) | rexB;
+      return true;
+    }
+  }
+  return false;
 }
 function decodeModrmMem(): void {
   const b = fetch8();

@@ -1,10 +1,10 @@
 // One instruction: prefixes + opcode, then dispatch to the module that owns the
 // opcode. Ownership is a 512-entry table (one-byte map, then the 0F map) so the
 // instruction groups live in separate files without sharing one giant switch.
-import { decodePrefixes, beginFetch, opcode, nextRip } from "./decode";
-import { rip, setRip } from "./state";
+import { opcode, nextRip } from "./decode";
+import { rip, setRip, code64 } from "./state";
 import { faultPending, raiseUD } from "./fault";
-import { execInteger } from "./ops/integer";
+import { execInteger, execHot } from "./ops/integer";
 import { execSystem } from "./ops/system";
 import { execSse } from "./ops/sse";
 import * as D from "./decode";
@@ -51,15 +51,15 @@ export function initDispatch(): void {
 
 // Execute one instruction at RIP. On a fault, state is as the handler left it
 // (handlers commit nothing after a fault) and RIP still points at the instruction.
-export function step(): void {
-  D.instrStart = rip;
-  D.nextRip = rip;
-  beginFetch();
-  decodePrefixes();
+@inline export function step(): void {
+  D.startInstr(rip);
   if (faultPending) return;
   const op = opcode;
   const who = load<u8>(OWNER + <usize>op);
-  if (who == OWN_INT) execInteger(op);
+  // Hot integer shapes, inline (in 64-bit mode the run loop's hotStep has already declined
+  // this instruction, which then is almost never one of them).
+  if (!code64 && execHot(op)) {}
+  else if (who == OWN_INT) execInteger(op);
   else if (who == OWN_SYS) execSystem(op);
   else if (who == OWN_SSE) execSse(op);
   else raiseUD();

@@ -2,6 +2,7 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
+import { hotStep, NOT_HOT } from "./ops/integer";
 import { faultPending } from "./fault";
 import { halted } from "./state";
 import * as S from "./state";
@@ -33,6 +34,45 @@ export function runSlice(budget: u32): u32 {
   notRetired = 0;
   let reason = STOP_BUDGET;
   while (sliceLeft > 0) {
+    // Fast path: nothing needs attention before or after the instruction (no interrupt,
+    // shadow, halt, shutdown, breakpoint, TF/RF or pending #DB trap), so the loop is
+    // step + fault check. Any of those conditions drops to the full iteration below.
+    // NOTE for new per-instruction events (e.g. VMX monitor trap flag, an instruction-
+    // counting preemption timer): add their flag to this condition, or they will be
+    // missed both by step() here and by the hotStep chains, which retire many
+    // instructions without coming back to this check.
+    let left = sliceLeft;
+    while (left > 0 && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
+           (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
+      if (S.code64) {
+        // Runs of hot instructions (ops/integer.ts hotStep) with RIP in a local: they
+        // cannot fault or change anything the attention checks above look at.
+        let r = S.rip;
+        while (left > 0) {
+          const nr = hotStep(r);
+          if (nr == NOT_HOT) break;
+          r = nr;
+          left--;
+        }
+        S.setRip(r);
+        sliceLeft = left;
+        if (left == 0) break;
+      }
+      step();
+      left--;
+      sliceLeft = left;
+      if (faultPending) { I.clearDbTrap(); deliverFault(); }
+      else if (I.pendingDbTrap != 0) {
+        // Data / I/O breakpoint hit by this instruction: #DB trap after it (SDM 17.3.1.2).
+        F.setFlagBit(F_RF, false);
+        singleStepTrap(false);
+        if (faultPending) deliverFault();
+      }
+      if (shutdown | stopRequested) break;
+    }
+    if (shutdown) { reason = STOP_SHUTDOWN; break; }
+    if (stopRequested) { reason = STOP_HOST; break; }
+    if (left == 0) break;
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
     if (intShadow) I.intShadow = false;
     else if (intrLine || nmiPending || vmxPoll) {

@@ -24,6 +24,7 @@ import {
 import { stringOp } from "./int_string";
 import { exec0F } from "./int_bits";
 import { farIndirect } from "./system";
+import { tlbHostRead, tlbHostWrite } from "../../mmu/access";
 
 // 1 = the opcode has a ModRM byte (decoded before dispatch). Index: opcode (0F map at 0x100).
 const HAS_MODRM: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
@@ -73,6 +74,7 @@ export function nearTarget(t: u64): u64 {
   return t;
 }
 @inline function jumpTo(t: u64): void {
+  if (code64 && isCanonical(t)) { D.nextRip = t; return; }  // the common case, no call
   const x = nearTarget(t);
   if (x != BAD_ADDR) D.nextRip = x;
 }
@@ -397,6 +399,210 @@ function moffs(op: u32): void {
     if (faultPending) return;
     setRegSized(RAX, s, v, false);
   } else writeMem(seg, off, s, getRegSized(RAX, s, false));
+}
+
+// The hottest integer shapes, inlined into the run loop so they cost no call: short Jcc
+// and the register (mod = 3) forms of ALU Ev,Gv / Gv,Ev, group 1 with imm8, TEST and MOV.
+// Returns false with nothing consumed when the instruction is not one of them; the
+// semantics are exactly those of the matching execInteger cases.
+@inline export function execHot(op: u32): bool {
+  if ((op & 0x1f0) == 0x70) {
+    const rel = fetchSImm8();
+    if (faultPending) return true;
+    if (cond(op & 15)) jumpTo(D.nextRip + rel);
+    return true;
+  }
+  if (op > 0x8b || D.lockPrefix) return false;
+  if (op < 0x40) {
+    if ((op & 7) >= 4 || !D.decodeModrmReg()) return false;
+    aluOp(op);
+    return true;
+  }
+  if (op != 0x83 && op != 0x89 && op != 0x8b && op != 0x85) return false;
+  if (!D.decodeModrmReg()) return false;
+  const s = D.opSize;
+  if (op == 0x89) { rset(D.modRm, s, rget(D.modReg, s)); return true; }
+  if (op == 0x8b) { rset(D.modReg, s, rget(D.modRm, s)); return true; }
+  if (op == 0x85) {
+    const a = rget(D.modRm, s), b = rget(D.modReg, s);
+    setLazy(LF_LOGIC, s, a, b, a & b);
+    return true;
+  }
+  // 0x83: group 1 Ev, Ib (sign-extended).
+  const imm = fetchSImm8();
+  if (faultPending) return true;
+  const kind = D.modReg & 7;
+  const a = rget(D.modRm, s);
+  const cin = aluCin(kind);
+  const r = aluResult(kind, a, imm, cin);
+  if (kind != 7) rset(D.modRm, s, r);
+  aluFlags(kind, s, a, imm, r, cin);
+  return true;
+}
+
+// The run loop's hot path for 64-bit mode: executes the instruction at RIP r if it is
+// (optional REX) + short Jcc, or a 32/64-bit register-form ALU Ev,Gv / Gv,Ev, group 1 Ev,Ib,
+// TEST or MOV, without legacy prefixes, and returns the next RIP; anything else (or a Jcc
+// whose target is not canonical) returns NOT_HOT with nothing done, and the full decoder
+// runs it. None of these can fault, and nothing here uses the decode context: the caller
+// keeps RIP in a local across a run of them. Semantics are those of the execInteger cases.
+export const NOT_HOT: u64 = u64.MAX_VALUE;
+// Opcode bytes hotStep may handle (a quick reject for everything else).
+const HOT_OP: usize = memory.data<u8>([0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+@inline export function hotStep(r: u64): u64 {
+  const h = D.hotFetch(r);
+  if (h == 0) return NOT_HOT;
+  let b = <u32>load<u8>(h);
+  let n: u64 = 1;
+  let rex: u32 = 0;
+  if ((b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
+  if (load<u8>(HOT_OP + <usize>b) == 0) return NOT_HOT;
+  if ((b & 0xf0) == 0x70) {
+    const t = r + n + 1;
+    if (!cond(b & 15)) return t;
+    const x = t + <u64><i64>load<i8>(h + <usize>n);
+    return isCanonical(x) ? x : NOT_HOT;
+  }
+  if (b == 0x0f) {  // 0F 80-8F: Jcc rel32
+    const b2 = <u32>load<u8>(h + <usize>n);
+    if ((b2 & 0xf0) != 0x80) return NOT_HOT;
+    const t = r + n + 5;
+    if (!cond(b2 & 15)) return t;
+    const x = t + <u64><i64>load<i32>(h + <usize>n + 1);
+    return isCanonical(x) ? x : NOT_HOT;
+  }
+  const s: u32 = (rex & 8) != 0 ? 8 : 4;
+  if (b < 0x40 && (b & 7) == 5) {  // ALU rAX, Iz (imm32 sign-extended for 64-bit)
+    const kind = b >> 3;
+    const imm = <u64><i64>load<i32>(h + <usize>n);
+    const a = rget(RAX, s);
+    const cin = aluCin(kind);
+    const res = aluResult(kind, a, imm, cin);
+    if (kind != 7) rset(RAX, s, res);
+    aluFlags(kind, s, a, imm, res, cin);
+    return r + n + 4;
+  }
+  if (b == 0xe9 || b == 0xeb) {  // JMP rel32 / rel8
+    const x = b == 0xeb ? r + n + 1 + <u64><i64>load<i8>(h + <usize>n) : r + n + 4 + <u64><i64>load<i32>(h + <usize>n);
+    return isCanonical(x) ? x : NOT_HOT;
+  }
+  if (b > 0x8d && b != 0xc7 && b != 0xc6) return NOT_HOT;
+  const m = <u32>load<u8>(h + <usize>n);
+  const reg = ((m >> 3) & 7) | ((rex & 4) << 1);
+  if (m >= 0xc0) {
+    const rm = (m & 7) | ((rex & 1) << 3);
+    if (b < 0x40) {
+      if ((b & 5) != 1) return NOT_HOT;  // forms 1 (Ev,Gv) and 3 (Gv,Ev) only
+      const kind = b >> 3;
+      const dst = (b & 2) != 0 ? reg : rm;
+      const src = (b & 2) != 0 ? rm : reg;
+      const a = rget(dst, s), v = rget(src, s);
+      const cin = aluCin(kind);
+      const res = aluResult(kind, a, v, cin);
+      if (kind != 7) rset(dst, s, res);
+      aluFlags(kind, s, a, v, res, cin);
+      return r + n + 1;
+    }
+    if (b == 0x89) { rset(rm, s, rget(reg, s)); return r + n + 1; }
+    // Byte registers: without REX, 4-7 are AH CH DH BH.
+    if (b == 0x88) { setReg8(rm, getReg8(reg, rex != 0), rex != 0); return r + n + 1; }
+    if (b == 0xc6 && (reg & 7) == 0) { setReg8(rm, <u32>load<u8>(h + <usize>n + 1), rex != 0); return r + n + 2; }
+    if (b == 0x8b) { rset(reg, s, rget(rm, s)); return r + n + 1; }
+    if (b == 0x85) {
+      const a = rget(rm, s), v = rget(reg, s);
+      setLazy(LF_LOGIC, s, a, v, a & v);
+      return r + n + 1;
+    }
+    if (b == 0x83 || b == 0x81) {
+      // The immediate is sign-extended to 64 bits; results and flags only use the low s bytes.
+      const imm = b == 0x83 ? <u64><i64>load<i8>(h + <usize>n + 1) : <u64><i64>load<i32>(h + <usize>n + 1);
+      const kind = reg & 7;
+      const a = rget(rm, s);
+      const cin = aluCin(kind);
+      const res = aluResult(kind, a, imm, cin);
+      if (kind != 7) rset(rm, s, res);
+      aluFlags(kind, s, a, imm, res, cin);
+      return r + n + (b == 0x83 ? 2 : 5);
+    }
+    if (b == 0xc7 && (reg & 7) == 0) {  // MOV Ev, Iz (imm32 sign-extended for 64-bit)
+      rset(rm, s, <u64><i64>load<i32>(h + <usize>n + 1));
+      return r + n + 5;
+    }
+    return NOT_HOT;
+  }
+  // Memory forms: which ones, and whether they write (ALU form 1 and group 1 except CMP).
+  let write = false;
+  if (b < 0x40) {
+    if ((b & 5) != 1) return NOT_HOT;
+    write = (b & 2) == 0 && (b >> 3) != 7;
+  } else if (b == 0x83 || b == 0x81) write = (reg & 7) != 7;
+  else if (b == 0x89) write = true;
+  else if (b == 0xc7 || b == 0xc6) { if ((reg & 7) != 0) return NOT_HOT; write = true; }
+  else if (b == 0x88) write = true;
+  else if (b != 0x8b && b != 0x85 && b != 0x8d) return NOT_HOT;
+  // 64-bit effective address (SDM Vol.2 2.2.1); segment bases are 0 for DS/SS/ES.
+  const mod = m >> 6;
+  const rm = m & 7;
+  let p: u64 = n + 1;
+  let ea: u64 = 0;
+  let ripRel = false;
+  if (rm == 4) {
+    const sib = <u32>load<u8>(h + <usize>p);
+    p++;
+    const idx = ((sib >> 3) & 7) | ((rex & 2) << 2);
+    if (idx != 4) ea = getReg64(idx) << <u64>(sib >> 6);
+    const base = sib & 7;
+    if (base == 5 && mod == 0) { ea += <u64><i64>load<i32>(h + <usize>p); p += 4; }
+    else ea += getReg64(base | ((rex & 1) << 3));
+  } else if (rm == 5 && mod == 0) {
+    ripRel = true;
+    ea = <u64><i64>load<i32>(h + <usize>p);
+    p += 4;
+  } else ea = getReg64(rm | ((rex & 1) << 3));
+  if (mod == 1) { ea += <u64><i64>load<i8>(h + <usize>p); p++; }
+  else if (mod == 2) { ea += <u64><i64>load<i32>(h + <usize>p); p += 4; }
+  const next = r + p + (b == 0x83 || b == 0xc6 ? 1 : (b == 0x81 || b == 0xc7 ? 4 : 0));
+  if (ripRel) ea += next;
+  if (b == 0x8d) {  // LEA: the address truncated to the operand size
+    rset(reg, s, ea);
+    return next;
+  }
+  const msz: u32 = b == 0x88 || b == 0xc6 ? 1 : s;
+  const mh = write ? tlbHostWrite(ea, msz) : tlbHostRead(ea, msz);
+  if (mh == 0) return NOT_HOT;  // TLB miss or fault: the full path redoes it
+  if (b == 0x88) { store<u8>(mh, <u8>getReg8(reg, rex != 0)); return next; }
+  if (b == 0xc6) { store<u8>(mh, load<u8>(h + <usize>p)); return next; }
+  if (b == 0x89) {
+    if (s == 8) store<u64>(mh, getReg64(reg)); else store<u32>(mh, getReg32(reg));
+    return next;
+  }
+  if (b == 0xc7) {
+    const imm = <u64><i64>load<i32>(h + <usize>p);
+    if (s == 8) store<u64>(mh, imm); else store<u32>(mh, <u32>imm);
+    return next;
+  }
+  const mv: u64 = s == 8 ? load<u64>(mh) : <u64>load<u32>(mh);
+  if (b == 0x8b) { rset(reg, s, mv); return next; }
+  if (b == 0x85) {
+    const v = rget(reg, s);
+    setLazy(LF_LOGIC, s, mv, v, mv & v);
+    return next;
+  }
+  let kind: u32, a: u64, v: u64;
+  if (b == 0x83) { kind = reg & 7; a = mv; v = <u64><i64>load<i8>(h + <usize>p); }
+  else if (b == 0x81) { kind = reg & 7; a = mv; v = <u64><i64>load<i32>(h + <usize>p); }
+  else {
+    kind = b >> 3;
+    if ((b & 2) != 0) { a = rget(reg, s); v = mv; } else { a = mv; v = rget(reg, s); }
+  }
+  const cin = aluCin(kind);
+  const res = aluResult(kind, a, v, cin);
+  if (kind != 7) {
+    if ((b & 2) != 0 && b < 0x40) rset(reg, s, res);
+    else if (s == 8) store<u64>(mh, res); else store<u32>(mh, <u32>res);
+  }
+  aluFlags(kind, s, a, v, res, cin);
+  return next;
 }
 
 export function execInteger(op: u32): void {
