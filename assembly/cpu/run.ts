@@ -11,7 +11,8 @@ import * as I from "./interrupts";
 import { F_TF, F_RF, flagsRaw } from "./flags";
 import * as F from "./flags";
 import { execBpMask, execBreakpoint } from "./control";
-import { vmxPoll } from "../vmx/vstate";
+import { vmxPoll, vmxEpoch } from "../vmx/vstate";
+import { fastLoopFloor } from "../vmx/intercept";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
 export const STOP_HLT: u32 = 1;      // HLT with nothing to wake it: host waits for an interrupt
@@ -37,18 +38,21 @@ export function runSlice(budget: u32): u32 {
     // Fast path: nothing needs attention before or after the instruction (no interrupt,
     // shadow, halt, shutdown, breakpoint, TF/RF or pending #DB trap), so the loop is
     // step + fault check. Any of those conditions drops to the full iteration below.
-    // NOTE for new per-instruction events (e.g. VMX monitor trap flag, an instruction-
-    // counting preemption timer): add their flag to this condition, or they will be
-    // missed both by step() here and by the hotStep chains, which retire many
-    // instructions without coming back to this check.
+    // NOTE for new per-instruction events: add their flag to this condition (or bound the
+    // loop like the VMX exits below), or they will be missed both by step() here and by the
+    // hotStep chains, which retire many instructions without coming back to this check.
     let left = sliceLeft;
-    while (left > 0 && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
+    // VMX exits that are checked between instructions (preemption timer, MTF, interrupt
+    // window) bound the fast loop: it stops at `floor` so the full iteration polls them.
+    const floor: u32 = vmxPoll ? fastLoopFloor(left) : 0;
+    const epoch = vmxEpoch;
+    while (left > floor && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
            (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
       if (S.code64) {
         // Runs of hot instructions (ops/integer.ts hotStep) with RIP in a local: they
         // cannot fault or change anything the attention checks above look at.
         let r = S.rip;
-        while (left > 0) {
+        while (left > floor) {
           const nr = hotStep(r);
           if (nr == NOT_HOT) break;
           r = nr;
@@ -56,7 +60,7 @@ export function runSlice(budget: u32): u32 {
         }
         S.setRip(r);
         sliceLeft = left;
-        if (left == 0) break;
+        if (left == floor) break;
       }
       step();
       left--;
@@ -68,7 +72,7 @@ export function runSlice(budget: u32): u32 {
         singleStepTrap(false);
         if (faultPending) deliverFault();
       }
-      if (shutdown | stopRequested) break;
+      if (shutdown | stopRequested | (vmxEpoch != epoch)) break;
     }
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (stopRequested) { reason = STOP_HOST; break; }

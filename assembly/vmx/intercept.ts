@@ -307,6 +307,19 @@ export function pollExits(): bool {
   return false;
 }
 
+// How far the interpreter's fast loop (cpu/run.ts) may run before pollExits must look again:
+// it returns the remaining budget `left` at which to stop. Interrupt-window and monitor-trap
+// exits need a look after every instruction; the preemption timer only at its deadline.
+export function fastLoopFloor(left: u32): u32 {
+  if (!V.vmxPoll) return 0;
+  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0) return left;
+  if (!V.timerArmed) return 0;
+  const now = S.icount + inFlight();
+  if (now >= V.timerDeadline) return left;
+  const d = V.timerDeadline - now;
+  return d >= <u64>left ? 0 : left - <u32>d;
+}
+
 // LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
 // value other than the shadow's (PE can only be set). Qualification: type 3, operand type,
 // source data (Table 28-3).

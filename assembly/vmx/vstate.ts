@@ -25,7 +25,10 @@ export function setNonRoot(v: bool): void { nonRoot = v; }
 // Set while an L2 runs with a condition that must be checked between instructions
 // (VMX-preemption timer, interrupt-window exiting): cpu/run.ts then calls checkInterrupts.
 export let vmxPoll: bool = false;
-export function setVmxPoll(v: bool): void { vmxPoll = v; }
+// Bumped at every VM entry and exit (both set vmxPoll), so the interpreter's fast loop
+// knows its between-instruction bound (cpu/run.ts, fastLoopFloor) is stale.
+export let vmxEpoch: u32 = 0;
+export function setVmxPoll(v: bool): void { vmxPoll = v; vmxEpoch++; }
 export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
 export function setMtfAt(v: u64): void { mtfAt = v; }
 export let timerArmed: bool = false;

@@ -385,6 +385,26 @@ describe("VMX-preemption timer and interrupt window", () => {
     expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 5);
     expect(rd(F.PREEMPT_TIMER)).toBe(0);
   });
+  it("the timer is exact through the interpreter's hot path (64-bit ADDs, JMP)", () => {
+    l1();
+    poke(HOST_RIP, [0xf4]);
+    const code: u8[] = [];
+    for (let i = 0; i < 31; i++) {                                   // ADD RAX, 1
+      code.push(0x48); code.push(0x83); code.push(0xc0); code.push(0x01);
+    }
+    code.push(0xeb); code.push(0x82);                                // JMP back to the first ADD
+    poke(GUEST_RIP, code);
+    wr(F.PIN_CONTROLS, 0x16 | 0x40);
+    wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));
+    wr(F.PREEMPT_TIMER, 77);
+    S.setReg64(S.RAX, 0);
+    launch();
+    expect(run(100000)).toBe(1);
+    exitedRun(52);
+    // 77 retired: 31 ADDs, JMP, 31 ADDs, JMP, 13 ADDs.
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 52);
+    expect(S.getReg64(S.RAX)).toBe(75);                             // GPRs are not switched by VMX
+  });
   it("saves the remaining timer value on another exit; a halted L2 times out at once", () => {
     l1();
     wr(F.PIN_CONTROLS, 0x16 | 0x40);
