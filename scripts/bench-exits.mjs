@@ -19,6 +19,9 @@
 //                  are the host TSC (converted with the host's TSC frequency).
 //   QEMU TCG       the same in software (reference only: TCG's CPUID/IN/RDMSR are helper calls,
 //                  not exits). Used as the one-level column if KVM cannot run the payload.
+//   nestvm icount  the L2 run once more with the TSC in icount mode (1 instruction = 1 ns = 2
+//                  cycles): the same figures are then instructions retired per round trip, total
+//                  and in L1's handler (the rest: L1's entry stub, the L2 instruction, RDTSC pair).
 // nestvm runs are repeated in one process (a warm-up run first, so the wasm is tiered up);
 // per reason the median of the per-run means and the minimum of the mins are reported.
 // Writes build/bench-exits.json.
@@ -103,6 +106,11 @@ else {
       modules: [{ data: bin("l2-bench"), cmdline: "l2-bench.elf" }] });
     return { r, ms: performance.now() - t0 };
   };
+  const runL2icount = async () => {
+    const r = await runImage(bin("minivisor"), { name: "minivisor.elf", memBytes: 256 << 20, maxSeconds: 60, tsc: "icount",
+      modules: [{ data: bin("l2-bench"), cmdline: "l2-bench.elf" }] });
+    return r;
+  };
   const runL1only = async () => {
     const t0 = performance.now();
     const r = await runImage(bin("l2-bench"), { name: "l2-bench.elf", memBytes: 128 << 20, maxSeconds: 60, tsc: "realtime" });
@@ -118,6 +126,9 @@ else {
     if (b.r.exitCode !== 1) { result.notes.push(`nestvm 1-level: l2-bench exited ${b.r.exitCode} (${b.r.reason})`); failed = true; break; }
     onelvl.push({ bench: parseBench(b.r.serial), ms: b.ms });
   }
+  const ic = await runL2icount();
+  const icBench = parseBench(ic.serial), icL1 = parseL1(ic.serial);
+  if (ic.exitCode !== 1) { result.notes.push(`nestvm L2 (icount): minivisor exited ${ic.exitCode} (${ic.reason})`); failed = true; }
   if (l2runs.length) {
     result.columns.nestvmL2 = { runs: l2runs.length, wallMsMedian: median(l2runs.map((x) => x.ms)), instructionsPerRun: l2runs[0].instructions,
       l1Entries: l2runs[0].l1._entries ?? null };
@@ -140,6 +151,8 @@ else {
       nestvmL2: { cyclesMean: cyc, cyclesMin: minOf(mins), nsMean: ns, nsMin: minOf(mins) === null ? null : minOf(mins) / NESTVM_TSC_PER_NS,
         l1HandlerCycles: l1cyc, l1HandlerNs: l1ns, l1Exits: median(l1n),
         l0AndRestNs: ns !== null && l1ns !== null ? ns - l1ns : null, l1Share: ns && l1ns !== null ? l1ns / ns : null },
+      nestvmL2Insns: icBench[R.key] ? { total: icBench[R.key].mean / 2, l1Handler: icL1[R.l1] ? icL1[R.l1].cycles / 2 : null,
+        rest: icL1[R.l1] ? (icBench[R.key].mean - icL1[R.l1].cycles) / 2 : null } : null,
       nestvm1: { cyclesMean: median(one), cyclesMin: minOf(oneMin), nsMean: median(one) === null ? null : median(one) / NESTVM_TSC_PER_NS },
     };
   }
@@ -192,13 +205,14 @@ else {
 // ---- report ----
 const f = (v, d = 0) => (v === null || v === undefined ? "n/a" : v.toFixed(d));
 const pct = (v) => (v === null || v === undefined ? "" : ` (${(v * 100).toFixed(0)}%)`);
-const header = ["exit (64 round trips)", "nestvm L2 cycles mean/min", "nestvm L2 ns", "L1 handler ns", "L0+entry stub+insn ns", "nestvm 1-level ns",
+const header = ["exit (64 round trips)", "nestvm L2 cycles mean/min", "nestvm L2 ns", "L1 handler ns", "L0+entry stub+insn ns", "insns total/L1/rest", "nestvm 1-level ns",
   result.columns.qemuKvm ? "QEMU KVM(PVM) 1-level ns" : "QEMU KVM (PVM)", "QEMU TCG 1-level ns (ref)"];
 const rows = REASONS.map((R) => {
   const x = result.reasons[R.key] ?? {};
   const n = x.nestvmL2 ?? {};
   return [R.key, `${f(n.cyclesMean)} / ${f(n.cyclesMin)}`, f(n.nsMean), `${f(n.l1HandlerNs)}${pct(n.l1Share)}`,
     `${f(n.l0AndRestNs)}${pct(n.l1Share === null || n.l1Share === undefined ? null : 1 - n.l1Share)}`,
+    x.nestvmL2Insns ? `${f(x.nestvmL2Insns.total)}/${f(x.nestvmL2Insns.l1Handler)}/${f(x.nestvmL2Insns.rest)}` : "n/a",
     R.key === "vmcall" ? "n/a (no L1)" : f(x.nestvm1?.nsMean),
     result.columns.qemuKvm ? (R.key === "vmcall" ? "n/a (no L1)" : f(x.qemuKvm?.nsMean)) : "cannot run / skipped",
     result.columns.qemuTcg ? (R.key === "vmcall" ? "n/a (no L1)" : f(x.qemuTcg?.nsMean)) : "skipped"];

@@ -2,12 +2,15 @@
 //   nestvm run IMAGE [--mem 128M] [--append STR] [--initrd "f1 args,f2"] [--serial stdio|FILE]
 //                    [--max-seconds N] [--max-instructions N] [--tsc realtime|icount] [--flat[=real]]
 //   nestvm demo [same options]
+//   nestvm bench exits [--smoke] [--reps N] [--no-qemu]   (runs scripts/bench-exits.mjs of the checkout)
 // Exit status: the isa-debug-exit status ((v << 1) | 1, low 8 bits) if the guest wrote one;
 // 0 on a clean halt (HLT with IF=0) or stop; 4 on shutdown (triple fault / reset);
 // 124 on timeout; 70 if the core failed; 64 on a usage error; 66 if a file cannot be read;
 // 65 if an image is rejected; 130 after Ctrl-C. Problems are one line on stderr.
 import { readFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { basename } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Machine } from "../machine";
 import { LoadError } from "../loaders/common";
 import { findMultibootHeader } from "../loaders/multiboot";
@@ -17,6 +20,7 @@ import demoL2b from "nestvm-demo-l2b.bin";
 
 const USAGE = `usage: nestvm run IMAGE [options]
        nestvm demo [options]
+       nestvm bench exits [--smoke] [--reps N] [--no-qemu]   VM-exit latency (needs the source checkout)
 options:
   --mem SIZE            guest RAM, e.g. 128M, 1G (default 128M; a plain number is MiB, like QEMU -m)
   --append STR          kernel command line (QEMU -append)
@@ -132,9 +136,21 @@ function readFile(path: string, what: string): Uint8Array {
   }
 }
 
+// `nestvm bench exits`: the benchmark script lives in the checkout (scripts/, next to build/
+// where this bundle is); it needs guests/bin and build/host.mjs there. Exit status is the script's.
+function benchCommand(args: string[]): never {
+  if (args[0] !== "exits") die(`unknown benchmark '${args[0] ?? ""}' (expected: bench exits)`, 64);
+  const script = fileURLToPath(new URL("../scripts/bench-exits.mjs", import.meta.url));
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+  const r = spawnSync(process.execPath, [...(isDeno ? ["run", "-A"] : []), script, ...args.slice(1)], { stdio: "inherit" });
+  if (r.error) die(`cannot run ${script}: ${r.error.message}`, 66);
+  process.exit(r.status ?? 70);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") { process.stdout.write(USAGE + "\n"); return; }
+  if (argv[0] === "bench") { benchCommand(argv.slice(1)); return; }
   let a: Args;
   try { a = parseArgs(argv); } catch (e) {
     if (e instanceof UsageError) die(`${e.message} (see nestvm --help)`, 64);
