@@ -117,8 +117,10 @@ export function setStatusFlags(mask: u64, v: u64): void {
   flagsRaw = on ? (flagsRaw | bit) : (flagsRaw & ~bit);
 }
 
-// Condition codes (low nibble of Jcc/SETcc/CMOVcc opcodes), SDM Vol.1 B.1.
-export function testCC(cc: u32): bool {
+// Condition codes (low nibble of Jcc/SETcc/CMOVcc opcodes), SDM Vol.1 B.1. The inline form is
+// for the branch hot path (ops/integer.ts); everything else calls testCC.
+export function testCC(cc: u32): bool { return testCCInline(cc); }
+@inline export function testCCInline(cc: u32): bool {
   let r: bool;
   switch (cc >> 1) {
     case 0: r = getOF(); break;

@@ -43,21 +43,7 @@ const HAS_MODRM: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0,
   else setReg8(r, <u32>v, D.rexPresent);
 }
 
-// Condition codes (SDM Vol.1 B.1), inlined for the branch hot path; same as flags.testCC.
-@inline function cond(cc: u32): bool {
-  let r: bool;
-  switch (cc >> 1) {
-    case 0: r = getOF(); break;
-    case 1: r = getCF(); break;
-    case 2: r = getZF(); break;
-    case 3: r = getCF() || getZF(); break;
-    case 4: r = getSF(); break;
-    case 5: r = getPF(); break;
-    case 6: r = getSF() != getOF(); break;
-    default: r = getZF() || (getSF() != getOF()); break;
-  }
-  return (cc & 1) != 0 ? !r : r;
-}
+@inline function cond(cc: u32): bool { return F.testCCInline(cc); }
 
 @inline function amask(a: u32): u64 { return a == 8 ? 0xffffffffffffffff : (a == 4 ? 0xffffffff : 0xffff); }
 
