@@ -28,9 +28,12 @@ test("nestvm bench exits --smoke: every exit reason timed under L1, split and co
       assert.ok(n.l1Exits >= 64, `${k}: ${n.l1Exits} L1 exits`);
       const i = x.nestvmL2Insns;
       assert.ok(i.total > 20 && i.total < 2000, `${k}: ${i.total} instructions`);
-      if (k !== "vmcall") assert.ok(x.nestvm1.nsMean > 0 && x.nestvm1.nsMean < n.nsMean, `${k}: one level ${x.nestvm1.nsMean} ns`);
+      // Minimums: a host pause (GC, tier-up) inside one of 64 round trips can swamp a mean.
+      if (k !== "vmcall") assert.ok(x.nestvm1.cyclesMin > 0 && x.nestvm1.cyclesMin < n.cyclesMin, `${k}: one level ${x.nestvm1.cyclesMin} cycles`);
       if (k === "io-in-0x3fd") { assert.equal(n.l1HandlerNs, null); assert.equal(i.l1Handler, null); continue; } // mixed statistics
-      assert.ok(n.l1HandlerNs > 0 && n.l1HandlerNs < n.nsMean, `${k}: L1 handler ${n.l1HandlerNs} of ${n.nsMean} ns`);
+      // Each timed round trip contains its handler; cpuid has one untimed exit (l2.h's detection).
+      assert.ok(n.l1HandlerNs > 0, k);
+      if (n.l1Exits === 64) assert.ok(n.l1HandlerNs < n.nsMean, `${k}: L1 handler ${n.l1HandlerNs} of ${n.nsMean} ns`);
       assert.equal(i.total, i.l1Handler + i.rest, k);
       assert.ok(i.l1Handler > 10 && i.rest > 10, `${k}: ${JSON.stringify(i)}`);
     }
