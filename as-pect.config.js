@@ -4,7 +4,9 @@
 //  port 0xE0: loopback latch (OUT stores, IN returns it); port 0xE1: OUT sets the vector
 //  intAck() returns (-1 until then); port 0xE2: IN returns the number of OUTs so far.
 //  nowNs() advances 500 ns per call.
-let latch = 0, ackVector = -1, outs = 0, clock = 0;
+//  msrRead/msrWrite: IA32_APIC_BASE (0x1b) is a plain register (0xfee00900 at start); every
+//  other forwarded MSR is #GP(0). tprWrite(cr8): port 0xE3 IN returns the last value (-1 none).
+let latch = 0, ackVector = -1, outs = 0, clock = 0, apicBase = 0xfee00900n, lastTpr = -1, memRef;
 export default {
   entries: ["tests/as/**/*.spec.ts"],
   include: ["tests/as/**/*.include.ts"],
@@ -16,6 +18,7 @@ export default {
       portIn(port, size) {
         if (port === 0xe0) return (latch & mask(size)) | 0;
         if (port === 0xe2) return outs;
+        if (port === 0xe3) return lastTpr;
         return mask(size) | 0;
       },
       portOut(port, size, value) {
@@ -27,8 +30,22 @@ export default {
       mmioWrite() {},
       intAck() { return ackVector; },
       nowNs() { clock += 500; return clock; },
+      msrRead(index, out) {
+        if (index !== 0x1b || !memRef) return 0;
+        new DataView(memRef.buffer).setBigUint64(out >>> 0, apicBase, true);
+        return 1;
+      },
+      msrWrite(index, value) {
+        if (index !== 0x1b) return 0;
+        apicBase = BigInt.asUintN(64, value);
+        return 1;
+      },
+      tprWrite(cr8) { lastTpr = cr8 >>> 0; },
     };
-    return instantiate(binary, createImports({ env }));
+    const res = await instantiate(binary, createImports({ env }));
+    const inst = res.instance ?? res;
+    memRef = inst.exports.memory;
+    return res;
   },
   outputBinary: false,
 };

@@ -13,3 +13,10 @@
 @external("env", "intAck") export declare function intAck(): i32;
 // Host clock for RDTSC in realtime mode: nanoseconds since the machine started, as f64.
 @external("env", "nowNs") export declare function nowNs(): f64;
+// Local APIC MSRs the host owns (IA32_APIC_BASE 0x1b, IA32_TSC_DEADLINE 0x6e0, x2APIC
+// 0x800-0x8ff): RDMSR stores the u64 at `out` and returns 1, or returns 0 for #GP(0);
+// WRMSR returns 1, or 0 for #GP(0).
+@external("env", "msrRead") export declare function msrRead(index: u32, out: usize): u32;
+@external("env", "msrWrite") export declare function msrWrite(index: u32, value: u64): u32;
+// MOV to CR8 (TPR[7:4] = CR8[3:0], SDM 11.8.6): the host's APIC re-evaluates INTR at once.
+@external("env", "tprWrite") export declare function tprWrite(cr8: u32): void;

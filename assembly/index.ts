@@ -115,6 +115,9 @@ export function setCr(n: u32, v: u64): void {
   invalidateFetch();
 }
 
+// CR8 = TPR[7:4] after the host's APIC changed TPR (MMIO or x2APIC write): no side effects.
+export function setCr8Mirror(v: u32): void { S.setCr8(<u64>(v & 0xf)); }
+
 // MSR access for loaders/tests/snapshots, with the WRMSR checks (returns false when the
 // guest would get #GP(0)).
 export function getMsr(index: u32): u64 {

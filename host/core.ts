@@ -11,6 +11,13 @@ export interface CoreHost {
   mmioWrite(pa: number, size: number, value: number): void;
   intAck(): number;
   nowNs(): number;
+  /** RDMSR of an MSR the host owns (IA32_APIC_BASE 0x1b, IA32_TSC_DEADLINE 0x6e0, x2APIC
+   *  0x800-0x8ff): the value, or undefined for #GP(0). Absent: always #GP(0). */
+  msrRead?(index: number): bigint | undefined;
+  /** WRMSR of the same MSRs: false for #GP(0). Absent: always #GP(0). */
+  msrWrite?(index: number, value: bigint): boolean;
+  /** MOV to CR8 (value 0-15): TPR[7:4] = CR8 (SDM 11.8.6). */
+  tprWrite?(cr8: number): void;
   /** The core hit an AssemblyScript abort (a bug in the core): the machine must stop. */
   abort(message: string): void;
 }
@@ -51,6 +58,7 @@ interface RawExports {
   setIdt(base: bigint, limit: number): void;
   getCr(n: number): bigint;
   setCr(n: number, v: bigint): void;
+  setCr8Mirror?(v: number): void;
 }
 
 export const RUN_BUDGET = 0, RUN_HLT = 1, RUN_SHUTDOWN = 2, RUN_HOST_STOP = 3;
@@ -108,6 +116,15 @@ export class Core {
       mmioWrite: (pa: number, size: number, value: number) => host.mmioWrite(pa >>> 0, size, value >>> 0),
       intAck: () => host.intAck() | 0,
       nowNs: () => host.nowNs(),
+      msrRead: (index: number, out: number) => {
+        const v = host.msrRead ? host.msrRead(index >>> 0) : undefined;
+        if (v === undefined || !memRef) return 0;
+        new DataView(memRef.buffer).setBigUint64(out >>> 0, BigInt.asUintN(64, v), true);
+        return 1;
+      },
+      msrWrite: (index: number, value: bigint) =>
+        (host.msrWrite ? host.msrWrite(index >>> 0, BigInt.asUintN(64, value)) : false) ? 1 : 0,
+      tprWrite: (cr8: number) => { host.tprWrite?.(cr8 & 0xf); },
       abort: (msg: number, file: number, line: number, col: number) => {
         const m = memRef ? readAsString(memRef, msg) : "";
         const f = memRef ? readAsString(memRef, file) : "";
@@ -170,4 +187,8 @@ export class Core {
   setIdt(base: number, limit: number): void { this.raw.setIdt(BigInt(base), limit); }
   getCr(n: number): bigint { return BigInt.asUintN(64, this.raw.getCr(n)); }
   setCr(n: number, v: bigint | number): void { this.raw.setCr(n, BigInt.asIntN(64, BigInt(v))); }
+  /** CR8 = TPR[7:4] after the host's APIC changed TPR (no TLB flush, unlike setCr). */
+  setCr8Mirror(v: number): void {
+    if (this.raw.setCr8Mirror) this.raw.setCr8Mirror(v & 0xf); else this.setCr(8, v & 0xf);
+  }
 }

@@ -103,10 +103,6 @@ export class Machine {
   readonly cpus: number;
   acpi!: AcpiLayout;
   private hpetLegacy = false;
-  private apicBaseSeen = -1n;
-  /** Set once the core forwards IA32_APIC_BASE / MOV CR8 (then the host stops polling them). */
-  private coreForwardsMsrs = false;
-  private coreForwardsCr8 = false;
   readonly tsc: TscMode;
   readonly memBytes: number;
   private nsPerInsn: number;
@@ -145,6 +141,7 @@ export class Machine {
       tsc: () => this.guestTsc(),
       tscPerNs: () => this.tscPerNs(),
     });
+    lapic.x2apicSupported = true;   // the core advertises x2APIC (CPUID.1:ECX[21]) and forwards its MSRs
     lapic.onChange = () => this.updateIntr();
     this.apics.push(lapic);
     this.apicBus.add(lapic);
@@ -204,6 +201,9 @@ export class Machine {
       mmioWrite: (pa, s, v) => { if (m) m.mmioWrite(pa, s, v); },
       intAck: () => (m ? m.intAck() : -1),
       nowNs: () => (m ? m.nowNs() : 0),
+      msrRead: (i) => (m ? m.msrRead(i) : undefined),
+      msrWrite: (i, v) => (m ? m.msrWrite(i, v) : false),
+      tprWrite: (cr8) => { if (m) m.tprWrite(cr8); },
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);
@@ -223,24 +223,9 @@ export class Machine {
   }
   tscPerNs(): number { return this.tsc === "icount" ? 1 / this.nsPerInsn : 2.0; }
 
-  /** Mirror IA32_APIC_BASE from the core (it owns the MSR until it forwards writes to the host). */
-  private syncApic(): void {
-    const raw = this.core.raw as unknown as { getMsr?: (i: number) => bigint; getCr(n: number): bigint };
-    const apic = this.apics[0];
-    if (raw.getMsr && !this.coreForwardsMsrs) {
-      const b = BigInt.asUintN(64, raw.getMsr(0x1b));
-      if (b !== this.apicBaseSeen) { this.apicBaseSeen = b; apic.writeBase(b); }
-    }
-    // CR8 is TPR[7:4] (SDM 11.8.6): a MOV to CR8 the core kept to itself shows up here.
-    if (this.coreForwardsCr8) return;
-    const cr8 = Number(this.core.getCr(8) & 0xfn);
-    if (cr8 !== apic.tpr >> 4) apic.tpr = cr8 << 4;
-  }
-
   mmioRead(pa: number, size: number): number {
     const apic = this.apics[0];
     if (pa >= 0xfee00000 || ((pa & ~0xfff) >>> 0) === apic.mmioBase) {
-      this.syncApic();
       if (((pa & ~0xfff) >>> 0) === apic.mmioBase && apic.hwEnabled) return apic.mmioRead(pa & 0xfff, size);
     }
     return this.mmio.read(pa, size);
@@ -248,22 +233,20 @@ export class Machine {
   mmioWrite(pa: number, size: number, value: number): void {
     const apic = this.apics[0];
     if (pa >= 0xfee00000 || ((pa & ~0xfff) >>> 0) === apic.mmioBase) {
-      this.syncApic();
       if (((pa & ~0xfff) >>> 0) === apic.mmioBase && apic.hwEnabled) {
         const tpr = apic.tpr;
         apic.mmioWrite(pa & 0xfff, size, value);
-        if (apic.tpr !== tpr) this.core.setCr(8, apic.tpr >> 4);
+        if (apic.tpr !== tpr) this.core.setCr8Mirror(apic.tpr >> 4);
         return;
       }
     }
     this.mmio.write(pa, size, value);
   }
 
-  // ---- hooks for the core (not called yet: see docs/conformance.md, "Core hooks") ----
+  // ---- hooks for the core (env.msrRead / env.msrWrite / env.tprWrite, host/core.ts) ----
   /** RDMSR forwarded by the core for IA32_APIC_BASE (0x1b), IA32_TSC_DEADLINE (0x6e0) and
    *  the x2APIC range 0x800-0x8ff: the value, or undefined for #GP(0). */
   msrRead(index: number, cpu = 0): bigint | undefined {
-    this.coreForwardsMsrs = true;
     const apic = this.apics[cpu];
     if (!apic) return undefined;
     if (index === 0x1b) return BigInt(apic.base >>> 0);
@@ -271,22 +254,18 @@ export class Machine {
   }
   /** WRMSR forwarded by the core (same MSRs): false for #GP(0). */
   msrWrite(index: number, value: bigint, cpu = 0): boolean {
-    this.coreForwardsMsrs = true;
     const apic = this.apics[cpu];
     if (!apic) return false;
     if (index === 0x1b) {
-      if (value >> 36n) return false;            // above MAXPHYADDR
-      const ok = apic.writeBase(value);
-      if (ok) this.apicBaseSeen = BigInt.asUintN(64, value);
-      return ok;
+      if (value >> 40n) return false;            // above MAXPHYADDR (assembly/cpu/cpuid.ts: 40)
+      return apic.writeBase(value);
     }
     const ok = apic.msrWrite(index, value);
-    if (ok && index === 0x808) this.core.setCr(8, apic.tpr >> 4);
+    if (ok && index === 0x808) this.core.setCr8Mirror(apic.tpr >> 4);
     return ok;
   }
   /** MOV to CR8 forwarded by the core: TPR[7:4] = CR8[3:0] (SDM 11.8.6). */
   tprWrite(cr8: number, cpu = 0): void {
-    this.coreForwardsCr8 = true;
     const apic = this.apics[cpu];
     if (!apic) return;
     apic.tpr = (cr8 & 0xf) << 4;
@@ -295,7 +274,6 @@ export class Machine {
 
   /** INTA: the local APIC's highest deliverable vector, else the 8259's through LINT0 (ExtINT). */
   intAck(): number {
-    this.syncApic();
     const apic = this.apics[0];
     let v = apic.pendingVector() >= 0 ? apic.acknowledge() : -1;
     if (v < 0 && this.pic.intrLevel && apic.acceptsPic()) v = this.pic.acknowledge();
@@ -337,7 +315,7 @@ export class Machine {
   reset(): void {
     this.core.reset();
     this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.cmos.reset();
-    this.ioapic.reset(); for (const a of this.apics) a.reset(); this.apicBaseSeen = -1n;
+    this.ioapic.reset(); for (const a of this.apics) a.reset();
     this.hpet.reset(); this.hpetLegacy = false; this.acpiPm.reset(); this.testdev.reset(); this.fwcfg.reset();
     this.acpi = buildAcpi(this.core.ram, { cpus: this.cpus });
     this.exitStatus = undefined; this.resetRequested = false; this.errorMessage = undefined;
@@ -392,8 +370,7 @@ export class Machine {
         }
         if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached" });
         const tnow = this.nowNs();
-        this.syncApic();
-        this.serviceTimers(tnow);
+          this.serviceTimers(tnow);
         this.updateIntr();
         // End the slice near the next timer deadline so interrupts are not late by a whole
         // slice: exactly in icount mode, by the measured instruction rate in realtime mode.
@@ -418,7 +395,7 @@ export class Machine {
           if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });
           const now = this.nowNs();
           this.serviceTimers(now);
-          this.syncApic(); this.updateIntr();
+          this.updateIntr();
           if (!this.intrLevel && !this.uart.hasInput) {
             const dl = this.nextDeadline(now);
             if (this.tsc === "icount" && dl !== Infinity) {

@@ -9,6 +9,7 @@ import { raiseGP, raiseFault, faultPending, EXC_DB } from "./fault";
 import { tlbFlushAll, tlbCr3Written, loadPdptes } from "../mmu/access";
 import { invalidateFetch } from "./decode";
 import * as C from "./cpuid";
+import { tprWrite } from "../host";
 import { syncMode } from "./descriptors";
 import { nested, vmxOn } from "../vmx/vstate";
 import { crFixedOk } from "../vmx/instr";
@@ -107,6 +108,7 @@ export function writeCr4(v: u64): bool {
 export function writeCr8(v: u64): bool {
   if ((v & ~(<u64>0xf)) != 0) { raiseGP(0); return false; }
   S.setCr8(v);
+  tprWrite(<u32>v);   // TPR[7:4] = CR8[3:0] (SDM 11.8.6): the APIC re-evaluates INTR now
   return true;
 }
 

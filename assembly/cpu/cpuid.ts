@@ -3,6 +3,7 @@
 // same constants, so an unadvertised feature is also rejected where it is enabled.
 import * as S from "./state";
 import { nested } from "../vmx/vstate";
+import { msrRead } from "../host";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -14,7 +15,11 @@ export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
 export const FEAT_UMIP: bool = true;     // SGDT/SIDT/SLDT/SMSW/STR #GP at CPL>0
 export const FEAT_FSGSBASE: bool = false;
 export const FEAT_VMX: bool = true;      // vmx/ (CPUID.1:ECX.VMX and CR4.VMXE also need --nested on)
-export const FEAT_APIC: bool = false;    // issue 3
+export const FEAT_APIC: bool = true;     // local APIC in the host (host/devices/apic.ts; MSRs via msr.ts)
+export const FEAT_X2APIC: bool = true;   // x2APIC MSRs 0x800-0x8ff, forwarded to the host's APIC
+export const FEAT_TSC_DEADLINE: bool = true;  // IA32_TSC_DEADLINE (0x6e0), forwarded to the host's APIC
+export const FEAT_TSC_ADJUST: bool = true;    // IA32_TSC_ADJUST (0x3b, cpu/tsc.ts)
+export const APIC_ID: u32 = 0;           // the one vCPU's initial APIC ID
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
 export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
@@ -26,14 +31,15 @@ export const MAX_EXT_LEAF: u32 = 0x80000008;
 export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
   | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 19) | (1 << 23) | (1 << 24)
   | (1 << 25) | (1 << 26) | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
-// Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, VMX when
-// present). OSXSAVE (bit 27) mirrors CR4. No MONITOR (3), SSE4.x, AES, AVX.
+// Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, x2APIC(21),
+// TSC-deadline(24), VMX when present). OSXSAVE (bit 27) mirrors CR4. No MONITOR (3), SSE4.x, AES, AVX.
 export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
-  | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0);   // VMX (5): cpuid() with --nested on
-// Leaf 7.0 EBX: SMEP(7) RDSEED(18) SMAP(20) CLFLUSHOPT(23) FSGSBASE(0); ECX: UMIP(2) LA57(16).
+  | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
+  | (FEAT_X2APIC ? 1 << 21 : 0) | (FEAT_TSC_DEADLINE ? 1 << 24 : 0);   // VMX (5): cpuid() with --nested on
+// Leaf 7.0 EBX: FSGSBASE(0) TSC_ADJUST(1) SMEP(7) RDSEED(18) SMAP(20) CLFLUSHOPT(23); ECX: UMIP(2) LA57(16).
 // (No BMI1: TZCNT/ANDN are not advertised even though F3 0F BC decodes as TZCNT.)
 export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0)
-  | (1 << 18) | (1 << 23);
+  | (FEAT_TSC_ADJUST ? 1 << 1 : 0) | (1 << 18) | (1 << 23);
 export const L7_ECX: u32 = (FEAT_UMIP ? 1 << 2 : 0) | (FEAT_LA57 ? 1 << 16 : 0);
 // 0x80000001 ECX: LAHF/SAHF in 64-bit (0), LZCNT/ABM (5). EDX: SYSCALL(11) NX(20) 1GB(26) RDTSCP(27) LM(29).
 export const X1_ECX: u32 = (1 << 0) | (1 << 5);
@@ -43,6 +49,8 @@ export const XCR0_SUPPORTED: u64 = 3;
 
 // family 6, model 0x3A, stepping 9
 export const SIGNATURE: u32 = 0x000306a9;
+
+const CPUID_APIC_BASE: usize = memory.data(8, 8);
 
 // Results of the last cpuid() call.
 export let cpuidA: u32 = 0, cpuidB: u32 = 0, cpuidC: u32 = 0, cpuidD: u32 = 0;
@@ -66,8 +74,14 @@ export function cpuid(leaf: u32, sub: u32): void {
       let c = L1_ECX;
       if ((S.cr4 & S.CR4_OSXSAVE) != 0) c |= 1 << 27;
       if (FEAT_VMX && nested) c |= 1 << 5;
-      // EBX: CLFLUSH line 8*8 bytes, 1 logical processor, APIC ID 0.
-      set4(SIGNATURE, 0x00010800, c, L1_EDX);
+      // EBX: CLFLUSH line 8*8 bytes (15:8), 1 logical processor (23:16), initial APIC ID (31:24).
+      // EDX.APIC reads 0 while IA32_APIC_BASE[11] has the APIC disabled (SDM 11.4.3).
+      let d = L1_EDX;
+      if (FEAT_APIC) {
+        store<u64>(CPUID_APIC_BASE, 0);
+        if (msrRead(0x1b, CPUID_APIC_BASE) != 0 && (load<u64>(CPUID_APIC_BASE) & 0x800) == 0) d &= ~(<u32>1 << 9);
+      }
+      set4(SIGNATURE, 0x00010800 | (APIC_ID << 24), c, d);
       return;
     }
     case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors

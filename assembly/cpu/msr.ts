@@ -1,6 +1,7 @@
 // Model-specific registers (SDM Vol.4; RDMSR/WRMSR in Vol.2). Unknown MSRs and
-// reserved bits raise #GP(0). Storage-only MSRs (MTRRs, PAT, APIC base,
-// FEATURE_CONTROL...) hold what the guest wrote so it reads back consistently.
+// reserved bits raise #GP(0). Storage-only MSRs (MTRRs, PAT, FEATURE_CONTROL...) hold
+// what the guest wrote so it reads back consistently. The local APIC's MSRs
+// (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800-0x8ff) belong to the host's APIC.
 import * as S from "./state";
 import { FS, GS } from "./state";
 import { raiseGP } from "./fault";
@@ -12,13 +13,14 @@ import { tlbFlushAll } from "../mmu/access";
 import { readVmxCap, capOk } from "../vmx/caps";
 import { nested } from "../vmx/vstate";
 import { CR4_VALID } from "./control";
+import { msrRead as hostMsrRead, msrWrite as hostMsrWrite } from "../host";
 
 export const MSR_TSC: u32 = 0x10, MSR_PLATFORM_ID: u32 = 0x17, MSR_APIC_BASE: u32 = 0x1b;
 export const MSR_FEATURE_CONTROL: u32 = 0x3a, MSR_TSC_ADJUST: u32 = 0x3b, MSR_BIOS_SIGN: u32 = 0x8b;
 export const MSR_PLATFORM_INFO: u32 = 0xce, MSR_MTRRCAP: u32 = 0xfe;
 export const MSR_SYSENTER_CS: u32 = 0x174, MSR_SYSENTER_ESP: u32 = 0x175, MSR_SYSENTER_EIP: u32 = 0x176;
 export const MSR_MCG_CAP: u32 = 0x179, MSR_MCG_STATUS: u32 = 0x17a, MSR_MISC_ENABLE: u32 = 0x1a0;
-export const MSR_PAT: u32 = 0x277, MSR_MTRR_DEF: u32 = 0x2ff;
+export const MSR_PAT: u32 = 0x277, MSR_MTRR_DEF: u32 = 0x2ff, MSR_TSC_DEADLINE: u32 = 0x6e0;
 export const MSR_EFER: u32 = 0xc0000080, MSR_STAR: u32 = 0xc0000081, MSR_LSTAR: u32 = 0xc0000082;
 export const MSR_CSTAR: u32 = 0xc0000083, MSR_FMASK: u32 = 0xc0000084, MSR_FS_BASE: u32 = 0xc0000100;
 export const MSR_GS_BASE: u32 = 0xc0000101, MSR_KERNEL_GS_BASE: u32 = 0xc0000102, MSR_TSC_AUX: u32 = 0xc0000103;
@@ -26,7 +28,6 @@ export const MSR_GS_BASE: u32 = 0xc0000101, MSR_KERNEL_GS_BASE: u32 = 0xc0000102
 export let star: u64 = 0, lstar: u64 = 0, cstar: u64 = 0, fmask: u64 = 0, kernelGsBase: u64 = 0;
 export let sysenterCs: u64 = 0, sysenterEsp: u64 = 0, sysenterEip: u64 = 0;
 export let tscAux: u64 = 0;
-export let apicBase: u64 = 0xfee00900;   // BSP, xAPIC enabled (SDM 10.4.4)
 export let pat: u64 = 0x0007040600070406;
 export let featureControl: u64 = 0;
 export let miscEnable: u64 = 1;          // fast-strings
@@ -42,7 +43,7 @@ export function setKernelGsBase(v: u64): void { kernelGsBase = v; }
 export function resetMsrs(): void {
   star = 0; lstar = 0; cstar = 0; fmask = 0; kernelGsBase = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0; tscAux = 0;
-  apicBase = 0xfee00900; pat = 0x0007040600070406; featureControl = 0; miscEnable = 1;
+  pat = 0x0007040600070406; featureControl = 0; miscEnable = 1;
   mtrrDef = 0; mcgStatus = 0;
   memory.fill(MTRR_VAR, 0, 16 * 8);
   memory.fill(MTRR_FIX, 0, 11 * 8);
@@ -66,14 +67,26 @@ function validMemTypes(v: u64, pat: bool): bool {
   return true;
 }
 
+// MSRs answered by the host's local APIC (host.ts msrRead/msrWrite; SDM 11.4.4, 11.5.4.1, 11.12.1).
+export function hostApicMsr(m: u32): bool {
+  return m == MSR_APIC_BASE || m == MSR_TSC_DEADLINE || (m >= 0x800 && m <= 0x8ff);
+}
+const HOST_MSR_OUT: usize = memory.data(8, 8);
+
 export let msrOk: bool = true;
 // RDMSR: value, or #GP(0) raised (msrOk false) for an unknown MSR.
 export function readMsr(m: u32): u64 {
   msrOk = true;
+  if (hostApicMsr(m)) {
+    store<u64>(HOST_MSR_OUT, 0);
+    if (hostMsrRead(m, HOST_MSR_OUT) != 0) return load<u64>(HOST_MSR_OUT);
+    msrOk = false;
+    raiseGP(0);
+    return 0;
+  }
   switch (m) {
     case MSR_TSC: return readTsc();
     case MSR_PLATFORM_ID: return 0;
-    case MSR_APIC_BASE: return apicBase;
     case MSR_FEATURE_CONTROL: return featureControl;
     case MSR_TSC_ADJUST: return tscAdjust;
     case MSR_BIOS_SIGN: return 0;
@@ -112,14 +125,17 @@ export function readMsr(m: u32): u64 {
 
 // WRMSR: returns false with #GP(0) raised on an unknown MSR or reserved bits.
 export function writeMsr(m: u32, v: u64): bool {
+  if (hostApicMsr(m)) {
+    // IA32_APIC_BASE: bits 7:0, 9 and MAXPHYADDR..63 are reserved (SDM 11.4.4); the host
+    // checks the mode transitions (SDM 11.12.5) and everything about the x2APIC MSRs.
+    if (m == MSR_APIC_BASE && (v & (0x2ff | PA_RSVD)) != 0) { raiseGP(0); return false; }
+    if (hostMsrWrite(m, v) != 0) return true;
+    raiseGP(0);
+    return false;
+  }
   switch (m) {
     case MSR_TSC: writeTsc(v); return true;
     case MSR_TSC_ADJUST: writeTscAdjust(v); return true;
-    case MSR_APIC_BASE:
-      // bits 7:0, 9, 12+MAXPHYADDR.. reserved; bit 8 (BSP) is read-only.
-      if ((v & (0x2ff | PA_RSVD)) != 0) break;
-      apicBase = (v & ~(<u64>0x100)) | (apicBase & 0x100);
-      return true;
     case MSR_FEATURE_CONTROL:
       // Lock bit set => further writes #GP (SDM 24.7). Bits 0 (lock), 2 (VMX outside SMX, only
       // with nested on) and 20 (LMCE). Bit 1 (VMX inside SMX) is reserved: no SMX.

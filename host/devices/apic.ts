@@ -54,6 +54,7 @@ export class LocalApic {
   divideConf = 0;
   private timerStartNs = 0;     // virtual time the current count was (re)loaded
   private timerNextNs = Infinity; // next expiry (one-shot/periodic), or Infinity
+  private timerStopped = false;   // count held at 0: an expired one-shot switched to periodic
   tscDeadline = 0n;
   private deadlineNs = Infinity;
   /** Set when LINT0 (ExtINT from the PIC) or a bus message changes what is pending. */
@@ -82,7 +83,7 @@ export class LocalApic {
     this.lvt.fill(LVT_MASKED); this.lvtCmci = LVT_MASKED;
     // Like QEMU (and every PC BIOS): the BSP's LINT0 is ExtINT so the 8259 reaches the CPU.
     if (this.bsp) this.lvt[LVT_LINT0] = DM_EXTINT << 8;
-    this.timerInitial = 0; this.divideConf = 0; this.timerNextNs = Infinity;
+    this.timerInitial = 0; this.divideConf = 0; this.timerNextNs = Infinity; this.timerStopped = false;
     this.tscDeadline = 0n; this.deadlineNs = Infinity;
   }
 
@@ -174,13 +175,14 @@ export class LocalApic {
   private get timerMode(): number { return (this.lvt[LVT_TIMER] >> 17) & 3; }
   /** Current count register from virtual time. */
   currentCount(now = this.clock.nowNs()): number {
-    if (this.timerMode === 2 || this.timerInitial === 0) return 0;
+    if (this.timerMode === 2 || this.timerInitial === 0 || this.timerStopped) return 0;
     const ticks = Math.floor((now - this.timerStartNs) / this.divisor);
     if (this.timerMode === 1) return this.timerInitial - (ticks % this.timerInitial);
     return ticks >= this.timerInitial ? 0 : this.timerInitial - ticks;
   }
   private startTimer(now: number): void {
     this.timerStartNs = now;
+    this.timerStopped = false;
     this.timerNextNs = this.timerInitial && this.timerMode !== 2 ? now + this.timerInitial * this.divisor : Infinity;
   }
   private tscToNs(deadline: bigint): number {
@@ -293,10 +295,21 @@ export class LocalApic {
         this.lvt[i] = nv;
         const mode = this.timerMode;
         if (mode === 3) this.lvt[i] = (nv & ~(3 << 17)) | (oldMode << 17);   // reserved mode: keep
-        if (this.timerMode !== oldMode) {
-          // Switching modes disarms the timer (SDM 11.5.4.1).
-          this.timerInitial = 0; this.timerNextNs = Infinity;
+        if (this.timerMode !== oldMode && (oldMode === 2 || this.timerMode === 2)) {
+          // Entering or leaving TSC-deadline mode disarms the timer (SDM 11.5.4.1).
+          this.timerInitial = 0; this.timerNextNs = Infinity; this.timerStopped = false;
           this.tscDeadline = 0n; this.deadlineNs = Infinity;
+        } else if (this.timerMode !== oldMode && this.timerInitial && !this.timerStopped) {
+          // One-shot <-> periodic: the count carries on from where it is (as KVM; apic.flat
+          // "TMCCT should not be reset"). An expired one-shot stays at 0 in periodic mode.
+          const now = this.clock.nowNs(), period = this.timerInitial * this.divisor;
+          const n = Math.floor((now - this.timerStartNs) / period);
+          if (this.timerMode === 1) {
+            if (n >= 1) { this.timerStopped = true; this.timerNextNs = Infinity; }
+          } else {
+            this.timerStartNs += n * period;          // the period in progress is the last one
+            this.timerNextNs = this.timerStartNs + period;
+          }
         }
         return;
       }
@@ -380,8 +393,10 @@ export class LocalApic {
     this.writeReg(off, lo);
     return true;
   }
+  // No LVT CMCI (0x2f0): the version register's max LVT entry is 5 (SDM 11.5.1), so x2APIC
+  // MSR 0x82f is #GP like any absent register (kvm-unit-tests msr.flat checks this).
   private validReg(off: number): boolean {
-    return [0x20, 0x30, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x280, 0x2f0, 0x300, 0x310,
+    return [0x20, 0x30, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x280, 0x300, 0x310,
       0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x390, 0x3e0, 0x3f0].includes(off) ||
       (off >= 0x100 && off < 0x280);
   }

@@ -676,13 +676,44 @@ describe("CPUID, MSRs, TSC", () => {
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 1);
     run(10);
     expect<u64>(S.getReg64(S.RAX)).toBe(0x306a9);
-    expect<u64>(S.getReg64(S.RDX)).toBe(0x078bb97f, "FPU VME DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
-    expect<u64>(S.getReg64(S.RCX)).toBe(0x44c22221, "SSE3 VMX SSSE3 CX16 PCID MOVBE POPCNT XSAVE RDRAND");
+    expect<u64>(S.getReg64(S.RDX)).toBe(0x078bbb7f, "FPU VME DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
+    expect<u64>(S.getReg64(S.RCX)).toBe(0x45e22221, "SSE3 VMX SSSE3 CX16 PCID x2APIC MOVBE POPCNT TSC-deadline XSAVE RDRAND");
+    expect<u64>(S.getReg64(S.RBX)).toBe(0x00010800, "APIC ID 0, 1 logical processor, CLFLUSH 64 bytes");
     expect<u64>(S.getReg64(S.RCX) & (1 << 13)).toBe(1 << 13, "CX16");
     expect<u64>(S.getReg64(S.RCX) & (1 << 5)).toBe(1 << 5, "VMX (--nested on is the default)");
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 0x80000001);
     run(10);
     expect<u64>(S.getReg64(S.RDX)).toBe(0x2c100800, "SYSCALL NX 1GB RDTSCP LM");
+    S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 7); S.setReg64(S.RCX, 0);
+    run(10);
+    expect<u64>(S.getReg64(S.RBX)).toBe(0x00940082, "TSC_ADJUST SMEP RDSEED SMAP CLFLUSHOPT");
+  });
+  it("CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN; APIC MSRs go to the host", () => {
+    real();
+    poke(0x7c00, [0x0f, 0xa2, 0xf4]);
+    expect<bool>(setMsr(0x1b, 0xfee00100)).toBe(true, "global disable (host register)");
+    expect<u64>(getMsr(0x1b)).toBe(0xfee00100);
+    S.setReg64(S.RAX, 1);
+    run(10);
+    expect<u64>(S.getReg64(S.RDX) & 0x200).toBe(0, "APIC disabled: EDX[9] clear (SDM 11.4.3)");
+    expect<bool>(setMsr(0x1b, 0xfee00a00)).toBe(false, "bit 9 reserved: #GP before the host sees it");
+    expect<bool>(setMsr(0x1b, 0x10000000900)).toBe(false, "base above MAXPHYADDR: #GP");
+    expect<u64>(getMsr(0x1b)).toBe(0xfee00100);
+    expect<bool>(setMsr(0x1b, 0xfee00900)).toBe(true);
+    S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 1);
+    run(10);
+    expect<u64>(S.getReg64(S.RDX) & 0x200).toBe(0x200, "APIC enabled again");
+    // The host's #GP answer (the fake has no x2APIC registers) is the guest's #GP(0).
+    expect<bool>(setMsr(0x808, 0)).toBe(false);
+    expect<bool>(setMsr(0x6e0, 0)).toBe(false);
+  });
+  it("MOV to CR8 tells the host's APIC (tprWrite); MOV from CR8 reads the core copy", () => {
+    lm64();
+    // mov $0x9,%eax; mov %rax,%cr8; mov %cr8,%rbx; in $0xe3,%eax; hlt
+    poke(0x7c00, [0xb8, 0x09, 0, 0, 0, 0x44, 0x0f, 0x22, 0xc0, 0x44, 0x0f, 0x20, 0xc3, 0xe5, 0xe3, 0xf4]);
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.getReg64(S.RBX)).toBe(9);
+    expect<u64>(S.getReg64(S.RAX)).toBe(9, "the host saw CR8 = 9");
   });
   it("RDMSR/WRMSR round trips and #GP(0) on unknown MSRs and reserved bits", () => {
     pm32();

@@ -180,6 +180,33 @@ test("APIC timer: TSC-deadline mode uses the guest TSC; mode switch disarms", ()
   assert.equal(apic.nextDeadline(1000), Infinity);
 });
 
+test("APIC timer: one-shot <-> periodic keeps the count; an expired one-shot stays at 0", () => {
+  const clock = { t: 0, nowNs() { return this.t; } };
+  const apic = new LocalApic(0, clock);
+  new ApicBus().add(apic);
+  apic.writeReg(0xf0, 0x1ff);
+  apic.writeReg(0x3e0, 0xb);                    // divide by 1
+  apic.writeReg(0x320, 0x20060);                // periodic
+  apic.writeReg(0x380, 100);
+  clock.t = 250;
+  assert.equal(apic.readReg(0x390), 50);        // third period, half way
+  apic.writeReg(0x320, 0x60);                   // one-shot: the current period is the last
+  assert.equal(apic.readReg(0x380), 100);       // TMICT kept
+  assert.equal(apic.readReg(0x390), 50);
+  assert.equal(apic.nextDeadline(250), 300);
+  clock.t = 320;
+  assert.equal(apic.readReg(0x390), 0);
+  apic.writeReg(0x320, 0x20060);                // periodic again: stays at 0
+  assert.equal(apic.readReg(0x390), 0);
+  assert.equal(apic.nextDeadline(320), Infinity);
+  apic.writeReg(0x380, 100);                    // a TMICT write restarts it
+  clock.t = 330;
+  assert.equal(apic.readReg(0x390), 90);
+  apic.writeReg(0x320, 0x60);                   // one-shot mid-count
+  assert.equal(apic.readReg(0x390), 90);
+  assert.equal(apic.nextDeadline(330), 420);
+});
+
 test("APIC: software disable masks LVTs; IA32_APIC_BASE transitions; x2APIC MSRs", () => {
   const { apic } = rig();
   apic.writeReg(0x350, 0x700);
@@ -237,9 +264,16 @@ test("machine hooks for the core: IA32_APIC_BASE, TSC_DEADLINE, x2APIC MSRs, CR8
   const m = await Machine.create({ memBytes: 4 << 20 });
   const apic = m.apics[0];
   assert.equal(m.msrRead(0x1b), 0xfee00900n);
-  assert.equal(m.msrWrite(0x1b, 0xfee00d00n), false);          // x2APIC not advertised
+  assert.ok(apic.x2apicSupported);                              // the core advertises x2APIC
+  assert.equal(m.msrWrite(0x1b, 0xfee00500n), false);          // EXTD without EN
+  assert.equal(m.msrWrite(0x1b, 0x10000000900n), false);       // above MAXPHYADDR (40)
   assert.equal(m.msrRead(0x802), undefined);                    // xAPIC mode: x2APIC MSRs #GP
   assert.ok(m.msrWrite(0x1b, 0xfe000900n));                     // relocate
+  assert.equal(apic.mmioBase, 0xfe000000);
+  // The core's RDMSR/WRMSR of these MSRs reach the host (env.msrRead / env.msrWrite).
+  assert.equal(BigInt.asUintN(64, m.core.raw.getMsr(0x1b)), 0xfe000900n);
+  assert.equal(m.core.raw.setMsr(0x1b, 0xfe000a00n), 0);         // bit 9 reserved: #GP in the core
+  assert.equal(m.core.raw.setMsr(0x830, 0n), 0);                 // xAPIC mode: the host says #GP
   assert.equal(apic.mmioBase, 0xfe000000);
   assert.equal(m.mmioRead(0xfe000030, 4), 0x50014);
   assert.equal(m.mmioRead(0xfee00030, 4), 0xffffffff);          // old window is gone
@@ -251,8 +285,8 @@ test("machine hooks for the core: IA32_APIC_BASE, TSC_DEADLINE, x2APIC MSRs, CR8
   assert.ok(!m.intrLevel);
   m.tprWrite(0);
   assert.ok(m.intrLevel);
-  apic.x2apicSupported = true;
-  assert.ok(m.msrWrite(0x1b, 0xfee00d00n));
+  assert.ok(m.core.raw.setMsr(0x1b, 0xfee00d00n));              // through the core
+  assert.ok(apic.x2apic);
   assert.ok(m.msrWrite(0x808, 0x20n));                          // x2APIC TPR
   assert.equal(m.core.getCr(8), 2n);
   assert.equal(m.msrRead(0x803), 0x50014n);
