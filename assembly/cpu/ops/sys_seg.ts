@@ -10,7 +10,7 @@ import * as D from "../descriptors";
 import * as Dec from "../decode";
 import { readMem, writeMem, push, peek, adjustSp, isCanonical, linearAddr, BAD_ADDR } from "../segmem";
 import { setStatusFlags, F_ZF } from "../flags";
-import { setIntShadow } from "../interrupts";
+import { setMovSsShadow } from "../interrupts";
 import { tlbFlushPage } from "../../mmu/access";
 import { writeCr0 } from "../control";
 import { FEAT_UMIP } from "../cpuid";
@@ -39,7 +39,7 @@ export function popSeg(seg: u32): void {
   D.loadSeg(seg, v & 0xffff);
   if (faultPending) return;
   adjustSp(<u64>sz);
-  if (seg == SS) setIntShadow(true);   // SDM 6.8.3
+  if (seg == SS) setMovSsShadow();   // SDM 6.8.3
 }
 
 // 8C: MOV r/m, Sreg.
@@ -62,7 +62,7 @@ export function movToSeg(): void {
   if (faultPending) return;
   D.loadSeg(sreg, v);
   if (faultPending) return;
-  if (sreg == SS) setIntShadow(true);
+  if (sreg == SS) setMovSsShadow();
 }
 // C4/C5 (LES/LDS), 0F B2/B4/B5 (LSS/LFS/LGS): far pointer m16:off.
 export function loadFarPtr(seg: u32): void {
