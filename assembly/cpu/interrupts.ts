@@ -10,6 +10,7 @@ import {
 import { getRflags, setRflags, getIF, getIOPL, F_IF, F_TF, F_NT, F_RF, F_VM, F_AC, F_VIF, F_VIP, F_ID, flagsRaw } from "./flags";
 import * as D from "./descriptors";
 import { setNextRip } from "./decode";
+import * as Dec from "./decode";
 import { intAck } from "../host";
 import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
@@ -354,7 +355,9 @@ export function iret(size: u32): void {
     // SDM 7.3: return to the task in the previous-task link.
     const link = <u32>D.sysRead(S.segBase(S.TR), 2);
     if (faultPending) return;
-    taskSwitch(link, TS_IRET, 0, S.rip);
+    // The outgoing task resumes after the IRET (SDM 7.3 step 8 saves the next EIP), so a
+    // handler task that loops back with JMP works on its next invocation.
+    taskSwitch(link, TS_IRET, 0, Dec.nextRip);
     if (!faultPending) nmiBlocked = false;
     return;
   }
