@@ -2,7 +2,7 @@
 // code in guest RAM, concrete assertions. See docs/conformance.md.
 import * as S from "../../assembly/cpu/state";
 import { run, setSegment, getSegSel, setCr } from "../../assembly/index";
-import { setup, poke, w16, w32, w64, r16, r32, desc, AR_CODE32_0, AR_DATA32_0, AR_CODE64_0 } from "./sys_helpers";
+import { setup, poke, w16, w32, w64, r16, r32, desc, gate64, AR_CODE32_0, AR_DATA32_0, AR_CODE64_0 } from "./sys_helpers";
 import { setRflags } from "../../assembly/cpu/flags";
 
 // Real mode, CS=DS=SS=0, SP 0x9000, code at 0x7c00; INT 1 (#DB) -> 0000:8000 (hlt).
@@ -54,19 +54,49 @@ describe("MOV SS vs STI blocking (SDM 6.8.3)", () => {
   });
 });
 
+// 64-bit mode, CPL0, 4-level paging (CR4.LA57=0), first 2 MiB identity-mapped user-accessible.
+function lm64(): void {
+  setup();
+  w64(0x500, 0);
+  w64(0x510, desc(0, 0xfffff, 0x93, 0xc));
+  w64(0x518, desc(0, 0xfffff, 0x9b, 0xa));
+  w64(0x528, desc(0, 0xfffff, 0xf3, 0xc));
+  w64(0x530, desc(0, 0xfffff, 0xfb, 0xa));
+  S.setGdtr(0x500, 0x7f);
+  w64(0x10000, 0x11007); w64(0x11000, 0x12007); w64(0x12000, 0x87);
+  setCr(4, 0x20); setCr(3, 0x10000); setCr(0xc0000080, 0x500); setCr(0, 0x80000011);
+  setSegment(S.CS, 0x18, 0, 0xffffffff, AR_CODE64_0);
+  for (let s: u32 = 0; s < 6; s++) if (s != S.CS) setSegment(s, 0x10, 0, 0xffffffff, AR_DATA32_0);
+  S.setIdtr(0x1000, 0xfff);
+  S.setReg64(S.RSP, 0x9000);
+  S.setRip(0x7c00);
+}
+
+describe("LGDT in 64-bit mode with 4-level paging on a CPU with 5-level paging", () => {
+  it("accepts a base canonical in 57 bits and #GPs on one that is not", () => {
+    lm64();
+    gate64(0x1000 + 13 * 16, 0x18, 0x8000, 0x8e, 0);   // #GP -> 0x8000: hlt
+    poke(0x8000, [0xf4]);
+    w16(0x600, 0x37); w64(0x602, 0xffaaaaaaaaaaaaaa);
+    w16(0x610, 0x37); w64(0x612, 0xaaaaaaaaaaaaaaaa);
+    S.setReg64(S.RAX, 0x600); S.setReg64(S.RBX, 0x610);
+    poke(0x7c00, [0x0f, 0x01, 0x13, 0x0f, 0x01, 0x10, 0xf4]);   // lgdt (%rbx); lgdt (%rax); hlt
+    expect<u32>(run(10)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001, "#GP on a base not canonical in 57 bits");
+    expect<u32>(r32(0x9000 - 40)).toBe(0x7c00, "faulting RIP");
+    expect<u64>(S.gdtrBase).toBe(0x500, "GDTR unchanged");
+    S.setHalted(false);
+    S.setReg64(S.RSP, 0x9000);
+    S.setRip(0x7c03);
+    expect<u32>(run(1)).toBe(0);
+    expect<u64>(S.rip).toBe(0x7c06, "no #GP for a 57-bit canonical base with CR4.LA57=0");
+    expect<u64>(S.gdtrBase).toBe(0xffaaaaaaaaaaaaaa);
+  });
+});
+
 describe("IRETQ to CPL3 nulls a DPL0 GS but keeps its base", () => {
   it("GS selector 0, base unchanged, GS-relative loads at CPL3 still use the base", () => {
-    setup();
-    w64(0x500, 0);
-    w64(0x510, desc(0, 0xfffff, 0x93, 0xc));
-    w64(0x518, desc(0, 0xfffff, 0x9b, 0xa));
-    w64(0x528, desc(0, 0xfffff, 0xf3, 0xc));
-    w64(0x530, desc(0, 0xfffff, 0xfb, 0xa));
-    S.setGdtr(0x500, 0x7f);
-    w64(0x10000, 0x11007); w64(0x11000, 0x12007); w64(0x12000, 0x87);
-    setCr(4, 0x20); setCr(3, 0x10000); setCr(0xc0000080, 0x500); setCr(0, 0x80000011);
-    setSegment(S.CS, 0x18, 0, 0xffffffff, AR_CODE64_0);
-    for (let s: u32 = 0; s < 6; s++) if (s != S.CS) setSegment(s, 0x10, 0, 0xffffffff, AR_DATA32_0);
+    lm64();
     setSegment(S.GS, 0x10, 0x123000, 0xffffffff, AR_DATA32_0);
     w64(0xa000 - 40, 0x7d00); w64(0xa000 - 32, 0x33); w64(0xa000 - 24, 0x202);
     w64(0xa000 - 16, 0x9500); w64(0xa000 - 8, 0x2b);
