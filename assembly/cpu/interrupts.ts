@@ -251,11 +251,14 @@ export function deliverFault(): void {
 // #DB single-step trap after an instruction that began with TF=1 (SDM 17.3.1.4).
 // Also delivers the trap-class breakpoints of the instruction (pendingDbTrap, SDM 17.3.1.2).
 export function singleStepTrap(tf: bool): void {
+  // MOV SS / POP SS blocking defers debug traps to the next instruction boundary (the
+  // breakpoint hits stay pending; TF traps again after the next instruction); STI blocking
+  // does not (SDM 6.8.3).
+  if (movSsShadow) { softIntDone = false; return; }
   const bp = pendingDbTrap;
   pendingDbTrap = 0;
   let bs = tf;
   if (softIntDone) { softIntDone = false; bs = false; }
-  if (movSsShadow) return;   // MOV SS / POP SS defer debug traps; STI blocking does not (SDM 6.8.3)
   if (!bs && bp == 0) return;
   let d6 = S.getDr(6);
   if (bp != 0) d6 = (d6 & ~(<u64>0xf)) | <u64>bp;
@@ -271,6 +274,11 @@ export function clearSoftInt(): void { softIntDone = false; }
 // Software interrupt from an instruction (INT n, INT3, INTO, INT1): return address is
 // the next instruction.
 export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
+  if (kind == EV_ICEBP && pendingDbTrap != 0) {
+    // INT1's #DB also reports breakpoint hits still pending (after MOV SS): one #DB, not two.
+    S.setDr(6, (S.getDr(6) & ~(<u64>0xf)) | <u64>pendingDbTrap);
+    pendingDbTrap = 0;
+  }
   deliverEvent(vec, 0, false, kind, retRip);
   if (kind == EV_ICEBP) softIntDone = true;
 }

@@ -150,3 +150,38 @@ describe("IRET task return", () => {
     expect<u32>(getSegSel(S.TR)).toBe(0x40);
   });
 });
+
+describe("data breakpoints (SDM 17.2.4, 17.3.1.2)", () => {
+  it("a write watchpoint in DR0 is a #DB trap after the store, DR6.B0 set", () => {
+    realDb();
+    // mov %eax,%dr0; mov %ebx,%dr7; mov %cx,0x600; nop; hlt
+    poke(0x7c00, [0x0f, 0x23, 0xc0, 0x0f, 0x23, 0xfb, 0x89, 0x0e, 0x00, 0x06, 0x90, 0xf4]);
+    S.setReg64(S.RAX, 0x600); S.setReg64(S.RBX, 0xd0002); S.setReg64(S.RCX, 0x5678);   // G0, R/W=01, LEN=4
+    expect<u32>(run(20)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001);
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c0a, "trap: IP after the store");
+    expect<u64>(S.getDr(6) & 0x400f).toBe(1, "DR6.B0");
+    expect<u32>(r16(0x600)).toBe(0x5678, "the store happened");
+  });
+  it("a write watchpoint does not fire on reads", () => {
+    realDb();
+    // mov %eax,%dr0; mov %ebx,%dr7; mov 0x600,%cx; hlt
+    poke(0x7c00, [0x0f, 0x23, 0xc0, 0x0f, 0x23, 0xfb, 0x8b, 0x0e, 0x00, 0x06, 0xf4]);
+    S.setReg64(S.RAX, 0x600); S.setReg64(S.RBX, 0xd0002);
+    expect<u32>(run(20)).toBe(1);
+    expect<u64>(S.rip).toBe(0x7c0b);
+  });
+  it("after MOV SS the watchpoint #DB waits for the next instruction (INT3): #BP frame, then #DB on top", () => {
+    realDb();
+    w16(3 * 4, 0x8100);
+    poke(0x8100, [0xf4]);
+    // mov %eax,%dr0; mov %ebx,%dr7; mov 0x600,%ss; int3; hlt
+    poke(0x7c00, [0x0f, 0x23, 0xc0, 0x0f, 0x23, 0xfb, 0x8e, 0x16, 0x00, 0x06, 0xcc, 0xf4]);
+    S.setReg64(S.RAX, 0x600); S.setReg64(S.RBX, 0xf0002);   // G0, R/W=11, LEN=4
+    expect<u32>(run(20)).toBe(1);
+    expect<u64>(S.rip).toBe(0x8001, "in the #DB handler");
+    expect<u32>(r16(0x9000 - 6)).toBe(0x7c0b, "#BP frame: IP after INT3");
+    expect<u32>(r16(0x9000 - 12)).toBe(0x8100, "#DB frame: the #BP handler's first instruction");
+    expect<u64>(S.getDr(6) & 0xf).toBe(1);
+  });
+});
