@@ -8,6 +8,7 @@ import {
 import { raiseGP, raiseFault, faultPending, EXC_DB } from "./fault";
 import { tlbFlushAll, tlbCr3Written, loadPdptes } from "../mmu/access";
 import { invalidateFetch } from "./decode";
+import { dataBpMask, syncDataBps } from "./databp";
 import * as C from "./cpuid";
 import { tprWrite } from "../host";
 import { syncMode } from "./descriptors";
@@ -141,6 +142,10 @@ export function syncBreakpoints(): void {
   }
   execBpMask = m;
   ioBpMask = io;
+  // Data breakpoints: re-derive the watched pages and drop cached fast-path translations.
+  const hadData = dataBpMask != 0;
+  syncDataBps();
+  if (hadData || dataBpMask != 0) tlbFlushAll(false);
 }
 // Bits of DR6.B0-B3 for I/O breakpoints matching an access to [port, port+size).
 // The #DB is a trap taken after the instruction (interrupts.ts pendingDbTrap).
@@ -185,6 +190,6 @@ export function writeDr(n: u32, v: u64): bool {
   if (n == 6) v = (v & 0x0001e00f) | 0xffff0ff0;
   else if (n == 7) v = (v & 0xffff2bff) | 0x400;
   S.setDr(n, v);
-  if (n == 7) syncBreakpoints();
+  if (n == 7 || (n < 4 && dataBpMask != 0)) syncBreakpoints();
   return !faultPending;
 }

@@ -10,6 +10,7 @@ import {
 import { getRflags, setRflags, getIF, getIOPL, F_IF, F_TF, F_NT, F_RF, F_VM, F_AC, F_VIF, F_VIP, F_ID, flagsRaw } from "./flags";
 import * as D from "./descriptors";
 import { setNextRip } from "./decode";
+import * as Dec from "./decode";
 import { intAck } from "../host";
 import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
@@ -21,13 +22,17 @@ export let intrLine: bool = false;       // INTR pin from the PIC / APIC
 export let nmiPending: bool = false;
 export let nmiBlocked: bool = false;     // SDM 6.7.1: NMIs blocked until the next IRET
 export let intShadow: bool = false;      // STI / MOV SS shadow for the next instruction
+// The shadow came from MOV SS / POP SS: it also blocks #DB (single-step and data breakpoint traps,
+// and on Intel the instruction breakpoint of the next instruction), which STI's does not (SDM 6.8.3).
+export let movSsShadow: bool = false;
 let softIntDone: bool = false;           // the instruction was INT n/INT3/INTO (no TF trap after it)
 export let pendingDbTrap: u32 = 0;       // DR6.B0-B3 of data/I/O breakpoints hit by this instruction
 export function addDbTrap(bits: u32): void { pendingDbTrap |= bits; }
 export function clearDbTrap(): void { pendingDbTrap = 0; }
 export function setIntrLine(v: bool): void { intrLine = v; }
 export function raiseNmi(): void { nmiPending = true; }
-export function setIntShadow(v: bool): void { intShadow = v; }
+export function setIntShadow(v: bool): void { intShadow = v; movSsShadow = false; }
+export function setMovSsShadow(): void { intShadow = true; movSsShadow = true; }
 export function setShutdown(): void { shutdown = true; }
 export function setNmiBlocked(v: bool): void { nmiBlocked = v; }
 
@@ -246,16 +251,22 @@ export function deliverFault(): void {
 // #DB single-step trap after an instruction that began with TF=1 (SDM 17.3.1.4).
 // Also delivers the trap-class breakpoints of the instruction (pendingDbTrap, SDM 17.3.1.2).
 export function singleStepTrap(tf: bool): void {
+  // MOV SS / POP SS blocking defers debug traps to the next instruction boundary (the
+  // breakpoint hits stay pending; TF traps again after the next instruction); STI blocking
+  // does not (SDM 6.8.3).
+  if (movSsShadow) { softIntDone = false; return; }
   const bp = pendingDbTrap;
   pendingDbTrap = 0;
   let bs = tf;
   if (softIntDone) { softIntDone = false; bs = false; }
-  if (intShadow) return;   // MOV SS / POP SS defer debug traps
   if (!bs && bp == 0) return;
   let d6 = S.getDr(6);
   if (bp != 0) d6 = (d6 & ~(<u64>0xf)) | <u64>bp;
   if (bs) d6 |= 0x4000;   // DR6.BS
   S.setDr(6, d6);
+  // A trap after HLT is taken at the boundary after it: the handler runs, and its IRET
+  // returns past the HLT (kvm-unit-tests debug "Single-step #DB w/ STI;HLT").
+  S.setHalted(false);
   deliverEvent(EXC_DB, 0, false, EV_ICEBP, S.rip);
 }
 export function clearSoftInt(): void { softIntDone = false; }
@@ -263,6 +274,11 @@ export function clearSoftInt(): void { softIntDone = false; }
 // Software interrupt from an instruction (INT n, INT3, INTO, INT1): return address is
 // the next instruction.
 export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
+  if (kind == EV_ICEBP && pendingDbTrap != 0) {
+    // INT1's #DB also reports breakpoint hits still pending (after MOV SS): one #DB, not two.
+    S.setDr(6, (S.getDr(6) & ~(<u64>0xf)) | <u64>pendingDbTrap);
+    pendingDbTrap = 0;
+  }
   deliverEvent(vec, 0, false, kind, retRip);
   if (kind == EV_ICEBP) softIntDone = true;
 }
@@ -291,7 +307,7 @@ export function checkInterrupts(): bool {
 }
 
 export function resetInterrupts(): void {
-  shutdown = false; intrLine = false; nmiPending = false; intShadow = false; nmiBlocked = false;
+  shutdown = false; intrLine = false; nmiPending = false; intShadow = false; movSsShadow = false; nmiBlocked = false;
   softIntDone = false; pendingDbTrap = 0;
 }
 
@@ -347,7 +363,9 @@ export function iret(size: u32): void {
     // SDM 7.3: return to the task in the previous-task link.
     const link = <u32>D.sysRead(S.segBase(S.TR), 2);
     if (faultPending) return;
-    taskSwitch(link, TS_IRET, 0, S.rip);
+    // The outgoing task resumes after the IRET (SDM 7.3 step 8 saves the next EIP), so a
+    // handler task that loops back with JMP works on its next invocation.
+    taskSwitch(link, TS_IRET, 0, Dec.nextRip);
     if (!faultPending) nmiBlocked = false;
     return;
   }
@@ -446,7 +464,9 @@ export function returnTo(csSel: u32, nip: u64, sz: u32, alwaysPopSs: bool, extra
       const a = S.segAttr(s);
       if ((a & AR_UNUSABLE) != 0) continue;
       const dataOrNc = (a & 8) == 0 || (a & 4) == 0;
-      if (dataOrNc && ((a >> 5) & 3) < rpl) S.setSeg(s, 0, 0, 0, AR_UNUSABLE);
+      // Only the selector is cleared (the SDM's "SegmentSelector <- 0"); the hidden part keeps
+      // its base, so in 64-bit mode FS/GS-relative accesses still use the FS/GS base.
+      if (dataOrNc && ((a >> 5) & 3) < rpl) S.setSeg(s, 0, S.segBase(s), S.segLimit(s), a | AR_UNUSABLE);
     }
   }
   setRipBoth(target);

@@ -78,7 +78,8 @@ export function runSlice(budget: u32): u32 {
     if (stopRequested) { reason = STOP_HOST; break; }
     if (left == 0) break;
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
-    if (intShadow) I.intShadow = false;
+    let ssBlock = false;
+    if (intShadow) { ssBlock = I.movSsShadow; I.setIntShadow(false); }
     else if (intrLine || nmiPending || vmxPoll) {
       checkInterrupts();
       if (faultPending) deliverFault();
@@ -86,7 +87,9 @@ export function runSlice(budget: u32): u32 {
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (halted) { reason = STOP_HLT; break; }
     const f = flagsRaw;
-    if (execBpMask != 0 && (f & F_RF) == 0 && execBreakpoint()) {
+    // SDM 6.8.3: on Intel, MOV SS / POP SS blocking also suppresses the instruction
+    // breakpoint of the instruction after it.
+    if (execBpMask != 0 && (f & F_RF) == 0 && !ssBlock && execBreakpoint()) {
       // The #DB fault uses budget (so a breakpoint loop cannot hang the host) but retires nothing.
       deliverFault();
       sliceLeft--; notRetired++;

@@ -6,6 +6,7 @@ import {
   RSP, SS, FS, AR_TYPE, AR_S, AR_UNUSABLE, AR_DB, AR_P,
 } from "./state";
 import { raiseFault, faultPending, EXC_GP, EXC_SS } from "./fault";
+import { LIN_ADDR_BITS } from "./cpuid";
 import { readLin, writeLin, tlbHostRead, tlbHostWrite } from "../mmu/access";
 
 export const BAD_ADDR: u64 = u64.MAX_VALUE;
@@ -16,6 +17,13 @@ export let canonicalBits: u32 = 48;
 export function setCanonicalBits(n: u32): void { canonicalBits = n; }
 @inline export function isCanonical(a: u64): bool {
   const sh = <u64>(64 - canonicalBits);
+  return <u64>((<i64>(a << sh)) >> sh) == a;
+}
+// Bases loaded into system registers (GDTR, IDTR, LDTR, TR; also the FS/GS base MSRs) are
+// checked against the processor's widest linear address (57 bits when it supports 5-level
+// paging), whatever CR4.LA57 is (Intel 5-Level Paging white paper 2.5; kvm-unit-tests la57).
+@inline export function isCanonicalMax(a: u64): bool {
+  const sh = <u64>(64 - LIN_ADDR_BITS);
   return <u64>((<i64>(a << sh)) >> sh) == a;
 }
 

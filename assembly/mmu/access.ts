@@ -9,6 +9,7 @@ import {
   cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
 import { raisePF, faultPending } from "../cpu/fault";
+import { dataBpMask, dataBpAccess } from "../cpu/databp";
 import { eptActive, eptTranslate, eptPerm, eptDirty, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
@@ -129,6 +130,7 @@ function pageFault(lin: u64, acc: u32, sh: u32, mode: u32, bits: u32): void {
 
 // ---- slow paths -------------------------------------------------------------------
 function readSlow(lin: u64, size: u32): u64 {
+  if (dataBpMask != 0) dataBpAccess(lin, size, false);
   if ((<u32>lin & 0xfff) + size <= 0x1000) {
     const pa = translate(lin, ACC_READ);
     if (pa == NOT_MAPPED) return 0;
@@ -150,6 +152,7 @@ function readSlow(lin: u64, size: u32): u64 {
 }
 
 function writeSlow(lin: u64, size: u32, v: u64): void {
+  if (dataBpMask != 0) dataBpAccess(lin, size, true);
   if ((<u32>lin & 0xfff) + size <= 0x1000) {
     const pa = translate(lin, ACC_WRITE);
     if (pa == NOT_MAPPED) return;

@@ -27,6 +27,7 @@ import { cr3, cr4, efer, CR4_PCIDE, CR4_LA57, EFER_LMA, bumpCodeEpoch, cpl } fro
 import { flagsRaw, F_AC } from "../cpu/flags";
 import { setCanonicalBits, isCanonical } from "../cpu/segmem";
 import { SZ_2M, SZ_4M, SZ_1G } from "./paging";
+import { dataBpMask, dataBpOnPage } from "../cpu/databp";
 
 export const TLB_BITS: u32 = 12;
 export const TLB_SETS: u32 = 1 << TLB_BITS;
@@ -82,7 +83,9 @@ export function tlbInstall(lin: u64, gpa: u64, host: usize, perm: u32, global: b
   // Never cache a non-canonical page: segmem's 64-bit fast path relies on it.
   if (!isCanonical(lin)) return;
   const e = tlbEntry(lin);
-  store<u64>(e + E_KEY, (lin & ~(<u64>0xfff)) | (host == 0 ? KEY_SLOW : 0));
+  // Pages with a data breakpoint are slow-path only too, so accesses reach the check (cpu/databp.ts).
+  const slow = host == 0 || (dataBpMask != 0 && dataBpOnPage(lin));
+  store<u64>(e + E_KEY, (lin & ~(<u64>0xfff)) | (slow ? KEY_SLOW : 0));
   store<u32>(e + E_TAG, curTag);
   store<u32>(e + E_PERM, perm);
   store<u32>(e + E_HOST, <u32>host);

@@ -11,7 +11,7 @@ import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { CR4_VALID } from "../cpu/control";
 import { loadPdptes } from "../mmu/access";
 import { physRead } from "../mmu/phys";
-import { setIntShadow, deliverEvent, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
+import { setIntShadow, setMovSsShadow, deliverEvent, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
 import { faultPending } from "../cpu/fault";
 import * as D from "../cpu/decode";
 import * as F from "./fields";
@@ -290,7 +290,8 @@ function loadGuest(tag: u32, flush: bool): void {
   setRflags(rd(F.GUEST_RFLAGS));
   S.setVm86(false);
   S.setHalted(rd(F.GUEST_ACTIVITY) == 1);
-  setIntShadow((rd(F.GUEST_INTERRUPTIBILITY) & 3) != 0);
+  const blk = <u32>rd(F.GUEST_INTERRUPTIBILITY) & 3;
+  if ((blk & 2) != 0) setMovSsShadow(); else setIntShadow(blk != 0);
   enterNmiState((rd(F.GUEST_INTERRUPTIBILITY) & 8) != 0);
   afterStateLoad(tag, flush);
 }

@@ -11,7 +11,7 @@ import * as E from "./ept";
 import { getPdpte } from "../mmu/paging";
 import { invalidateFetch } from "../cpu/decode";
 import { physRead, physWrite } from "../mmu/phys";
-import { setShutdown, intShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
+import { setShutdown, intShadow, movSsShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
 import * as F from "./fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "./fields";
 import * as V from "./vstate";
@@ -71,9 +71,9 @@ function saveGuest(): void {
   const ec = rd(F.ENTRY_CONTROLS);
   wr(F.ENTRY_CONTROLS, (S.efer & S.EFER_LMA) != 0 ? ec | (1 << 9) : ec & ~(<u64>(1 << 9)));
   wr(F.GUEST_ACTIVITY, S.halted ? 1 : 0);
-  // Blocking by STI / MOV SS (the core does not tell them apart: report STI blocking when IF=1).
+  // Blocking by STI (bit 0) / MOV SS (bit 1).
   let ib: u64 = nmiBlocked ? 8 : 0;              // blocking by NMI
-  if (intShadow) ib |= (getRflags() & 0x200) != 0 ? 1 : 2;
+  if (intShadow) ib |= movSsShadow ? 2 : 1;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
   wr(F.GUEST_PENDING_DBG, 0);
   // VMX-preemption timer value (SDM 28.3.4: with "save VMX-preemption timer value").

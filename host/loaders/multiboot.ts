@@ -118,8 +118,8 @@ export function loadMultiboot(core: Core, image: Uint8Array, opts: MultibootOpti
     pieces.push({ pa: loadAddr, bytes: image.subarray(textOffset, textOffset + loadSize), zero: kernelSize - loadSize });
   }
   if (loadAddr + kernelSize > ram) throw new LoadError(`${name}: kernel [${hex(loadAddr)}, ${hex(loadAddr + kernelSize)}) is outside guest RAM (${ram >> 20} MiB)`);
-  // A kernel loaded over 0x9000-0x95ff is accepted: QEMU writes the map and info block over it
-  // (after loading the kernel), and kvm-unit-tests' realmode image depends on exactly that.
+  // A kernel loaded over 0x9000-0x95ff is accepted: it is written after the map and info block
+  // (below), as QEMU does, and kvm-unit-tests' realmode image depends on exactly that.
 
   // The buffer after the kernel: module table, command lines, loader name, then modules.
   const kcmd = `${name} ${append}`;
@@ -147,21 +147,7 @@ export function loadMultiboot(core: Core, image: Uint8Array, opts: MultibootOpti
   strings.push({ pa: loaderPa, s: enc.encode(BOOTLOADER_NAME + "\0") });
   if (phys + bufSize > ram) throw new LoadError(`${name}: kernel and modules need RAM up to ${hex(phys + bufSize)}, guest RAM is ${ram >> 20} MiB`);
 
-  // Commit to RAM.
-  for (const p of pieces) {
-    copyToRam(core, p.pa, p.bytes, `${name}: segment`);
-    zeroRam(core, p.pa + p.bytes.length, p.zero, `${name}: bss`);
-  }
-  zeroRam(core, phys + offMbinfo, bufSize - offMbinfo, "multiboot data");
-  for (const s of strings) copyToRam(core, s.pa, s.s, "multiboot string");
   const dv = core.ramView;
-  modPlacements.forEach((m, i) => {
-    copyToRam(core, m.pa, m.data, `module ${i}`);
-    const e = phys + offMbinfo + 16 * i;
-    dv.setUint32(e, m.pa, true); dv.setUint32(e + 4, m.pa + m.data.length, true);
-    dv.setUint32(e + 8, m.cmdPa, true); dv.setUint32(e + 12, 0, true);
-  });
-
   // Memory map (each entry preceded by its size, 20) and the info structure.
   const map = e820Map(ram);
   let o = MMAP_ADDR;
@@ -189,6 +175,22 @@ export function loadMultiboot(core: Core, image: Uint8Array, opts: MultibootOpti
   dv.setUint32(MBI_ADDR + 44, o - MMAP_ADDR, true);               // mmap_length
   dv.setUint32(MBI_ADDR + 48, MMAP_ADDR, true);                   // mmap_addr
   dv.setUint32(MBI_ADDR + 64, loaderPa, true);                    // boot_loader_name
+
+  // Commit to RAM, after the map and info block: QEMU's multiboot option ROM builds those in real
+  // mode and reads the kernel blob (image, bss, module table, strings, modules) last, so a kernel
+  // linked over 0x9000-0x95ff (kvm-unit-tests' realmode) overwrites them and keeps its own bytes.
+  for (const p of pieces) {
+    copyToRam(core, p.pa, p.bytes, `${name}: segment`);
+    zeroRam(core, p.pa + p.bytes.length, p.zero, `${name}: bss`);
+  }
+  zeroRam(core, phys + offMbinfo, bufSize - offMbinfo, "multiboot data");
+  for (const s of strings) copyToRam(core, s.pa, s.s, "multiboot string");
+  modPlacements.forEach((m, i) => {
+    copyToRam(core, m.pa, m.data, `module ${i}`);
+    const e = phys + offMbinfo + 16 * i;
+    dv.setUint32(e, m.pa, true); dv.setUint32(e + 4, m.pa + m.data.length, true);
+    dv.setUint32(e + 8, m.cmdPa, true); dv.setUint32(e + 12, 0, true);
+  });
 
   enterProtected32(core, entry);
   core.setReg(0, MULTIBOOT_BOOTLOADER_MAGIC);                     // EAX

@@ -129,3 +129,17 @@ test("flat binary: protected mode at 1 MiB, real mode at 0x7c00", async () => {
   assert.throws(() => m.loadFlat(new Uint8Array(0x400000)), /outside guest RAM/);
   assert.throws(() => m.loadFlat(new Uint8Array(0)), /empty/);
 });
+
+test("multiboot: a kernel linked over the map/info block (0x9000-0x95ff) keeps its own bytes, as in QEMU", async () => {
+  // QEMU's multiboot option ROM builds the e820 map and info block first and copies the kernel
+  // last; kvm-unit-tests' realmode.flat (linked at 0x8000) has code at 0x9000 that must survive.
+  const m = await Machine.create({ memBytes: 32 << 20 });
+  const img = elf32({ paddr: 0x8000, vaddr: 0x8000, entry: 0x8010, filesz: 0x1800, memsz: 0x1800 });
+  const r = m.loadMultiboot(img, { name: "low.elf" });
+  assert.equal(r.loadAddr, 0x8000);
+  // file byte i (i >= 12) of the segment is i & 0xff: check at the map and info block addresses
+  assert.equal(m.ram[MMAP_ADDR], (MMAP_ADDR - 0x8000) & 0xff);
+  assert.equal(m.ram[MMAP_ADDR + 4], (MMAP_ADDR + 4 - 0x8000) & 0xff);
+  assert.equal(m.ram[MBI_ADDR + 48], (MBI_ADDR + 48 - 0x8000) & 0xff);
+  assert.equal(m.core.getReg(3), BigInt(MBI_ADDR));
+});

@@ -8,9 +8,9 @@ import { SS, LDTR, TR, AR_UNUSABLE } from "../state";
 import { raiseFault, faultPending, raiseUD, raiseGP, EXC_GP, EXC_NP } from "../fault";
 import * as D from "../descriptors";
 import * as Dec from "../decode";
-import { readMem, writeMem, push, peek, adjustSp, isCanonical, linearAddr, BAD_ADDR } from "../segmem";
+import { readMem, writeMem, push, peek, adjustSp, isCanonical, isCanonicalMax, linearAddr, BAD_ADDR } from "../segmem";
 import { setStatusFlags, F_ZF } from "../flags";
-import { setIntShadow } from "../interrupts";
+import { setMovSsShadow } from "../interrupts";
 import { tlbFlushPage } from "../../mmu/access";
 import { writeCr0 } from "../control";
 import { FEAT_UMIP } from "../cpuid";
@@ -39,7 +39,7 @@ export function popSeg(seg: u32): void {
   D.loadSeg(seg, v & 0xffff);
   if (faultPending) return;
   adjustSp(<u64>sz);
-  if (seg == SS) setIntShadow(true);   // SDM 6.8.3
+  if (seg == SS) setMovSsShadow();   // SDM 6.8.3
 }
 
 // 8C: MOV r/m, Sreg.
@@ -62,7 +62,7 @@ export function movToSeg(): void {
   if (faultPending) return;
   D.loadSeg(sreg, v);
   if (faultPending) return;
-  if (sreg == SS) setIntShadow(true);
+  if (sreg == SS) setMovSsShadow();
 }
 // C4/C5 (LES/LDS), 0F B2/B4/B5 (LSS/LFS/LGS): far pointer m16:off.
 export function loadFarPtr(seg: u32): void {
@@ -127,7 +127,7 @@ function lldt(sel: u32): void {
   if (D.dS() || D.dType() != 2) { D.raiseSel(EXC_GP, sel); return; }
   if (!D.dP()) { D.raiseSel(EXC_NP, sel); return; }
   const base = S.longMode ? D.dBase64() : D.dBase();
-  if (S.longMode && !isCanonical(base)) { D.raiseSel(EXC_GP, sel); return; }
+  if (S.longMode && !isCanonicalMax(base)) { D.raiseSel(EXC_GP, sel); return; }
   S.setSeg(LDTR, sel, base, D.dLimit(), D.dAr());
 }
 function ltr(sel: u32): void {
@@ -137,7 +137,7 @@ function ltr(sel: u32): void {
   if (D.dS() || (S.longMode ? t != 9 : (t != 1 && t != 9))) { D.raiseSel(EXC_GP, sel); return; }
   if (!D.dP()) { D.raiseSel(EXC_NP, sel); return; }
   const base = S.longMode ? D.dBase64() : D.dBase();
-  if (S.longMode && !isCanonical(base)) { D.raiseSel(EXC_GP, sel); return; }
+  if (S.longMode && !isCanonicalMax(base)) { D.raiseSel(EXC_GP, sel); return; }
   // Mark busy (SDM 7.2.4).
   D.sysWrite(D.dAddr + 5, 1, <u64>(((D.dHi >> 8) & 0xff) | 2));
   if (faultPending) return;
@@ -193,7 +193,7 @@ export function lgdtLidt(idt: bool): void {
   if (S.code64) {
     base = readMem(Dec.eaSeg, maskAd(ea + 2), 8);
     if (faultPending) return;
-    if (!isCanonical(base)) { raiseGP(0); return; }
+    if (!isCanonicalMax(base)) { raiseGP(0); return; }
   } else {
     base = readMem(Dec.eaSeg, maskAd(ea + 2), 4);
     if (faultPending) return;
