@@ -7,7 +7,7 @@ import { FS, GS } from "./state";
 import { raiseGP } from "./fault";
 import { writeEfer } from "./control";
 import { readTsc, writeTsc, writeTscAdjust, tscAdjust } from "./tsc";
-import { isCanonical } from "./segmem";
+import { isCanonicalMax } from "./segmem";
 import { PHYS_ADDR_BITS } from "./cpuid";
 import { tlbFlushAll } from "../mmu/access";
 import { readVmxCap, capOk } from "../vmx/caps";
@@ -144,20 +144,20 @@ export function writeMsr(m: u32, v: u64): bool {
       return true;
     case MSR_BIOS_SIGN: return true;   // microcode update trigger: ignored
     case MSR_SYSENTER_CS: sysenterCs = v & 0xffffffff; return true;
-    case MSR_SYSENTER_ESP: if (!isCanonical(v)) break; sysenterEsp = v; return true;
-    case MSR_SYSENTER_EIP: if (!isCanonical(v)) break; sysenterEip = v; return true;
+    case MSR_SYSENTER_ESP: if (!isCanonicalMax(v)) break; sysenterEsp = v; return true;
+    case MSR_SYSENTER_EIP: if (!isCanonicalMax(v)) break; sysenterEip = v; return true;
     case MSR_MCG_STATUS: if (v != 0) break; mcgStatus = v; return true;
     case MSR_MISC_ENABLE: miscEnable = v & 0x0000000400c51889; return true;
     case MSR_PAT: if (!validMemTypes(v, true)) break; pat = v; tlbFlushAll(false); return true;
     case MSR_MTRR_DEF: if ((v & ~(<u64>0xcff)) != 0 || !validMemTypes(v & 0xff, false)) break; mtrrDef = v; return true;
     case MSR_EFER: return writeEfer(v);
     case MSR_STAR: star = v; return true;
-    case MSR_LSTAR: if (!isCanonical(v)) break; lstar = v; return true;
-    case MSR_CSTAR: if (!isCanonical(v)) break; cstar = v; return true;
+    case MSR_LSTAR: if (!isCanonicalMax(v)) break; lstar = v; return true;
+    case MSR_CSTAR: if (!isCanonicalMax(v)) break; cstar = v; return true;
     case MSR_FMASK: fmask = v & 0xffffffff; return true;
-    case MSR_FS_BASE: if (!isCanonical(v)) break; S.setSegBase(FS, v); return true;
-    case MSR_GS_BASE: if (!isCanonical(v)) break; S.setSegBase(GS, v); return true;
-    case MSR_KERNEL_GS_BASE: if (!isCanonical(v)) break; kernelGsBase = v; return true;
+    case MSR_FS_BASE: if (!isCanonicalMax(v)) break; S.setSegBase(FS, v); return true;
+    case MSR_GS_BASE: if (!isCanonicalMax(v)) break; S.setSegBase(GS, v); return true;
+    case MSR_KERNEL_GS_BASE: if (!isCanonicalMax(v)) break; kernelGsBase = v; return true;
     case MSR_TSC_AUX: if ((v >> 32) != 0) break; tscAux = v; return true;
     default: {
       if (m >= 0x200 && m < 0x200 + MTRR_VCNT * 2) {

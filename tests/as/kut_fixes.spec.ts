@@ -4,6 +4,7 @@ import * as S from "../../assembly/cpu/state";
 import { run, setSegment, getSegSel, setCr } from "../../assembly/index";
 import { setup, poke, w16, w32, w64, r16, r32, desc, gate64, AR_CODE32_0, AR_DATA32_0, AR_CODE64_0 } from "./sys_helpers";
 import { setRflags } from "../../assembly/cpu/flags";
+import { writeMsr } from "../../assembly/cpu/msr";
 
 // Real mode, CS=DS=SS=0, SP 0x9000, code at 0x7c00; INT 1 (#DB) -> 0000:8000 (hlt).
 function realDb(): void {
@@ -183,5 +184,17 @@ describe("data breakpoints (SDM 17.2.4, 17.3.1.2)", () => {
     expect<u32>(r16(0x9000 - 6)).toBe(0x7c0b, "#BP frame: IP after INT3");
     expect<u32>(r16(0x9000 - 12)).toBe(0x8100, "#DB frame: the #BP handler's first instruction");
     expect<u64>(S.getDr(6) & 0xf).toBe(1);
+  });
+});
+
+describe("base MSRs on a CPU with 5-level paging (kvm-unit-tests la57)", () => {
+  it("accept a value canonical in 57 bits while CR4.LA57 = 0, and #GP on one that is not", () => {
+    setup();
+    const v57: u64 = 0x00ff800000001000;   // canonical in 57 bits, not in 48
+    expect<bool>(writeMsr(0xc0000100, v57)).toBe(true);              // FS_BASE
+    expect<u64>(S.segBase(S.FS)).toBe(v57);
+    expect<bool>(writeMsr(0xc0000101, v57)).toBe(true);              // GS_BASE
+    expect<bool>(writeMsr(0xc0000082, v57)).toBe(true);              // LSTAR
+    expect<bool>(writeMsr(0xc0000100, 0x0100000000000000)).toBe(false);
   });
 });

@@ -721,7 +721,7 @@ describe("CPUID, MSRs, TSC", () => {
     poke(0x8000, [0xf4]);
     expect<bool>(setMsr(0xc0000082, 0xffff800012345678)).toBe(true);
     expect<u64>(getMsr(0xc0000082)).toBe(0xffff800012345678);
-    expect<bool>(setMsr(0xc0000082, 0x0000800000000000)).toBe(false, "LSTAR must be canonical");
+    expect<bool>(setMsr(0xc0000082, 0x0100000000000000)).toBe(false, "LSTAR must be canonical (57 bits: the CPU has LA57)");
     expect<u64>(getMsr(0x1b)).toBe(0xfee00900);
     // wrmsr STAR then rdmsr it back in the guest
     S.setReg64(S.RCX, 0xc0000081); S.setReg64(S.RDX, 0x00230010); S.setReg64(S.RAX, 0x12345678);
