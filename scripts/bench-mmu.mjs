@@ -1,12 +1,12 @@
 // TLB hit-path micro-benchmark: ns per access for readLin variants vs. a plain load loop.
 // Usage: node scripts/bench-mmu.mjs   (builds build/mmu-bench.wasm with -O3 first)
+import { bareEnv } from "./bare-env.mjs";
 import { execFileSync } from "node:child_process";
 import { readFileSync, mkdirSync } from "node:fs";
 mkdirSync("build", { recursive: true });
 execFileSync("node_modules/.bin/asc", ["tests/as/bench/mmu-bench.ts", "-O3", "--converge", "--noAssert",
   "--runtime", "stub", "-o", "build/mmu-bench.wasm"], { stdio: "inherit" });
-const env = { portIn: () => -1, portOut() {}, mmioRead: () => -1, mmioWrite() {}, intAck: () => -1, nowNs: () => 0,
-  abort() { throw new Error("abort"); } };
+const env = bareEnv();
 const { instance } = await WebAssembly.instantiate(readFileSync("build/mmu-bench.wasm"), { env });
 const x = instance.exports;
 x.setup();

@@ -1,13 +1,11 @@
 // Rough interpreter speed: runs tight 64-bit integer loops through build/core.wasm and prints
 // millions of guest instructions per second. Usage: node scripts/mips.mjs [seconds-per-loop]
+import { bareEnv } from "./bare-env.mjs";
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 
 const secs = Number(process.argv[2] ?? 1);
-const env = {
-  portIn: () => -1, portOut: () => {}, mmioRead: () => -1, mmioWrite: () => {},
-  intAck: () => -1, nowNs: () => 0, abort: () => { throw new Error("abort"); },
-};
+const env = bareEnv();
 const { instance } = await WebAssembly.instantiate(readFileSync("build/core.wasm"), { env });
 const x = instance.exports;
 const ram = x.init(16 << 20);

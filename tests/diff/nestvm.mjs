@@ -1,5 +1,6 @@
 // nestvm side of the differential test: loads build/core.wasm directly and runs a case in
 // 64-bit mode with 4-level paging that maps the same virtual addresses as the native side.
+import { bareEnv } from "../../scripts/bare-env.mjs";
 import { readFileSync } from "node:fs";
 import { CODE, DATA, DATA_SIZE } from "./gen.mjs";
 import { initialData, fill } from "./native.mjs";
@@ -15,11 +16,7 @@ const ERRCODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 export class Vm {
   constructor(wasmPath, cpl = 0) {
     this.cpl = cpl;
-    const imports = { env: {
-      portIn: () => -1, portOut: () => {}, mmioRead: () => -1, mmioWrite: () => {},
-      intAck: () => -1, nowNs: () => 0,
-      abort: (m, f, l, c) => { throw new Error(`wasm abort at ${l}:${c}`); },
-    } };
+    const imports = { env: bareEnv() };
     const mod = new WebAssembly.Module(readFileSync(wasmPath));
     this.inst = new WebAssembly.Instance(mod, imports);
     const e = this.e = this.inst.exports;

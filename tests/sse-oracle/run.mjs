@@ -1,10 +1,9 @@
 // Differential check: native oracle output (gen) vs the wasm core.
+import { bareEnv } from "../../scripts/bare-env.mjs";
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 const wasm = readFileSync(new URL("../../build/core.debug.wasm", import.meta.url));
-const { instance } = await WebAssembly.instantiate(wasm, { env: {
-  portIn: () => -1, portOut: () => {}, mmioRead: () => -1, mmioWrite: () => {}, intAck: () => -1, nowNs: () => 0,
-  abort: (m, f, l, c) => { throw new Error(`abort ${l}:${c}`); } } });
+const { instance } = await WebAssembly.instantiate(wasm, { env: bareEnv() });
 const E = instance.exports;
 const base = E.init(1 << 20);
 const mem = () => new DataView(E.memory.buffer);

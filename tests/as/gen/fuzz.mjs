@@ -1,8 +1,8 @@
 // Robustness check: random byte sequences (biased to prefixes) in 64-bit, 32-bit and real mode
 // must never trap the wasm core or throw. Usage: node tests/as/gen/fuzz.mjs [build/core.wasm]
+import { bareEnv } from "../../../scripts/bare-env.mjs";
 import { readFileSync } from "node:fs";
-const env = { portIn: () => -1, portOut: () => {}, mmioRead: () => -1, mmioWrite: () => {}, intAck: () => -1, nowNs: () => 0,
-  abort: (a,b,c,d) => { throw new Error("abort " + [a,b,c,d]); } };
+const env = bareEnv();
 const { instance } = await WebAssembly.instantiate(readFileSync(process.argv[2] ?? "build/core.debug.wasm"), { env });
 const x = instance.exports;
 const ram = x.init(4 << 20);
