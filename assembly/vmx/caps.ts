@@ -61,10 +61,12 @@ export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 0;
 export const VMX_MISC: u64 = (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16);
 
-// CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; what may be 1 is what MOV CR0
-// accepts (control.ts CR0_VALID, ET hardwired). CR4: VMXE must be 1; the rest as CR4_VALID.
+// CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; any of bits 31:0 may be 1, as real
+// processors report (MOV CR0 ignores writes to its reserved low bits, SDM 2.5, so a narrower
+// FIXED1 would advertise a VMXON #GP that can never happen; kvm-unit-tests vmx checks it).
+// CR4: VMXE must be 1; the rest as CR4_VALID.
 export const CR0_FIXED0: u64 = 0x80000021;
-export const CR0_FIXED1: u64 = 0xe005003f;
+export const CR0_FIXED1: u64 = 0xffffffff;
 export const CR4_FIXED0: u64 = 0x2000;
 
 export const MSR_VMX_BASIC: u32 = 0x480, MSR_VMX_PINBASED: u32 = 0x481, MSR_VMX_PROCBASED: u32 = 0x482;

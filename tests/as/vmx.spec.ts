@@ -107,6 +107,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
     expect(readMsr(0x485)).toBe(0x40060);
     expect(readMsr(0x486)).toBe(0x80000021);
+    expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2e);
     expect(readMsr(0x48e)).toBe(0x9f99fbfe04006172);
