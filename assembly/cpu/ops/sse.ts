@@ -277,7 +277,7 @@ function threeByte(op: u32): void {
   copy16(d, RES);
 }
 
-// 0F 38 F0/F1 MOVBE (no F2/F3; F2 forms are SSE4.2 CRC32, not implemented: #UD).
+// 0F 38 F0/F1 MOVBE (no F2/F3; the F2 forms are SSE4.2 CRC32, in sse42.ts).
 function movbe(b: u32): void {
   if (repPrefix != 0 || modMod == 3) { raiseUD(); return; }
   const sz = opSize;
