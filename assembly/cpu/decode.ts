@@ -247,25 +247,15 @@ export function decodePrefixes(): void {
 }
 
 // ---- ModRM / SIB -------------------------------------------------------------
-@inline function maskAd(v: u64): u64 {
+@inline export function maskAd(v: u64): u64 {
   const a = adSize;
   return a == 8 ? v : (a == 4 ? v & 0xffffffff : v & 0xffff);
 }
 
 // Register operands (mod = 3) are decoded inline; memory forms go to decodeModrmMem.
+// (eaRipRel / eaBase describe memory operands only; eaAddr is not used for mod = 3.)
 @inline export function decodeModrm(): void {
-  const r = nextRip;
-  if (r < fetchEnd) {
-    const b = <u32>load<u8>(fwBias + <usize>r);
-    if (b >= 0xc0) {
-      nextRip = r + 1;
-      modrm = b; modMod = 3;
-      modReg = ((b >> 3) & 7) | rexR;
-      modRm = (b & 7) | rexB;
-      return;  // eaRipRel / eaBase describe memory operands only (eaAddr is not used for mod = 3)
-    }
-  }
-  decodeModrmMem();
+  if (!decodeModrmReg()) decodeModrmMem();
 }
 // Host address of the code byte at RIP r if the whole 15-byte maximum instruction at r
 // lies in the current fetch window, else 0 (for the run loop's hot path, which decodes
@@ -383,4 +373,19 @@ export function rmLinear(size: u32, write: bool): u64 { return linearAddr(eaSeg,
   if (size == 2) return <u64><i64><i16>v;
   if (size == 4) return <u64><i64><i32>v;
   return v;
+}
+
+// A far pointer m16:off (off of operand size, then the selector) at the memory operand, for
+// far JMP/CALL through memory and LDS/LES/LSS/LFS/LGS. False (fault raised) if unreadable.
+export let farOff: u64 = 0;
+export let farSel: u32 = 0;
+export function readFarPointer(): bool {
+  const sz = opSize;
+  const ea = eaAddr();
+  const off = readMem(eaSeg, ea, sz);
+  if (faultPending) return false;
+  const sel = <u32>readMem(eaSeg, maskAd(ea + <u64>sz), 2);
+  if (faultPending) return false;
+  farOff = off; farSel = sel;
+  return true;
 }

@@ -163,17 +163,8 @@ export function farDirect(isCall: bool): void {
 // FF /3, FF /5: m16:16, m16:32 or (REX.W) m16:64, ModRM already decoded.
 export function farIndirectImpl(isCall: bool): void {
   if (Dec.modMod == 3) { raiseUD(); return; }
-  const sz = Dec.opSize;
-  const ea = Dec.eaAddr();
-  const off = readMem(Dec.eaSeg, ea, sz);
-  if (faultPending) return;
-  const sel = <u32>readMem(Dec.eaSeg, maskAd(ea + <u64>sz), 2);
-  if (faultPending) return;
-  farTransfer(sel, off, isCall, sz);
-}
-@inline function maskAd(v: u64): u64 {
-  const a = Dec.adSize;
-  return a == 8 ? v : (a == 4 ? v & 0xffffffff : v & 0xffff);
+  if (!Dec.readFarPointer()) return;
+  farTransfer(Dec.farSel, Dec.farOff, isCall, Dec.opSize);
 }
 
 // CA / CB: far RET [imm16].

@@ -20,10 +20,6 @@ function umipBlocked(): bool {
   if (FEAT_UMIP && (S.cr4 & S.CR4_UMIP) != 0 && S.cpl > 0) { raiseGP(0); return true; }
   return false;
 }
-@inline function maskAd(v: u64): u64 {
-  const a = Dec.adSize;
-  return a == 8 ? v : (a == 4 ? v & 0xffffffff : v & 0xffff);
-}
 
 // PUSH ES/CS/SS/DS/FS/GS.
 export function pushSeg(seg: u32): void {
@@ -70,13 +66,9 @@ export function loadFarPtr(seg: u32): void {
   Dec.decodeModrm();
   if (faultPending) return;
   if (Dec.modMod == 3) { raiseUD(); return; }
-  const sz = Dec.opSize;
-  const ea = Dec.eaAddr();
-  const off = readMem(Dec.eaSeg, ea, sz);
-  if (faultPending) return;
-  const sel = <u32>readMem(Dec.eaSeg, maskAd(ea + <u64>sz), 2);
-  if (faultPending) return;
-  D.loadSeg(seg, sel);
+  if (!Dec.readFarPointer()) return;
+  const sz = Dec.opSize, off = Dec.farOff;
+  D.loadSeg(seg, Dec.farSel);
   if (faultPending) return;
   Dec.writeReg(sz, off);
 }
@@ -179,10 +171,10 @@ export function sgdtSidt(idt: bool): void {
   const limit = idt ? S.idtrLimit : S.gdtrLimit;
   // Check both parts before writing either.
   const bsz: u32 = S.code64 ? 8 : 4;
-  if (linearAddr(Dec.eaSeg, maskAd(ea + 2), bsz, true) == BAD_ADDR) return;
+  if (linearAddr(Dec.eaSeg, Dec.maskAd(ea + 2), bsz, true) == BAD_ADDR) return;
   writeMem(Dec.eaSeg, ea, 2, <u64>limit);
   if (faultPending) return;
-  writeMem(Dec.eaSeg, maskAd(ea + 2), bsz, S.code64 ? base : base & 0xffffffff);
+  writeMem(Dec.eaSeg, Dec.maskAd(ea + 2), bsz, S.code64 ? base : base & 0xffffffff);
 }
 export function lgdtLidt(idt: bool): void {
   if (S.cpl != 0) { raiseGP(0); return; }
@@ -191,11 +183,11 @@ export function lgdtLidt(idt: bool): void {
   if (faultPending) return;
   let base: u64;
   if (S.code64) {
-    base = readMem(Dec.eaSeg, maskAd(ea + 2), 8);
+    base = readMem(Dec.eaSeg, Dec.maskAd(ea + 2), 8);
     if (faultPending) return;
     if (!isCanonicalMax(base)) { raiseGP(0); return; }
   } else {
-    base = readMem(Dec.eaSeg, maskAd(ea + 2), 4);
+    base = readMem(Dec.eaSeg, Dec.maskAd(ea + 2), 4);
     if (faultPending) return;
     if (Dec.opSize == 2) base &= 0xffffff;
   }
