@@ -117,6 +117,7 @@ export class Machine {
   private exitStatus: number | undefined;
   private resetRequested = false;
   private resetHard = false;
+  private resetSource = "";
   private firmwareCall = false;
   private readonly reboot: boolean;
   /** Repeats the last load (the firmware's "boot" after a reset). */
@@ -140,9 +141,9 @@ export class Machine {
     this.pit = new Pit8254(now);
     this.uart = new Uart16550(0x3f8);
     this.cmos = new Cmos(now, this.memBytes, opts.rtcEpochMs);
-    this.port92 = new Port92(() => this.requestReset(false));
+    this.port92 = new Port92(() => this.requestReset(false, "port 0x92"));
     this.reboot = opts.reboot ?? false;
-    this.i8042 = new I8042(() => this.requestReset(false));
+    this.i8042 = new I8042(() => this.requestReset(false, "8042"));
     this.i8042.attach(this.io);
     this.io.register(FIRMWARE_PORT, 1, { width: 1, read: () => 0xff, write: () => { this.firmwareCall = true; this.core.requestStop(); } });
     this.debugExit = new DebugExit((status) => { this.exitStatus = status; this.core.requestStop(); });
@@ -180,7 +181,7 @@ export class Machine {
     this.testdev.attach(this.io, this.mmio);
     const pci = makeI440fx();
     this.pci = pci.host; this.pciTestdev = pci.testdev;
-    this.pci.onReset = (hard) => this.requestReset(hard);
+    this.pci.onReset = (hard) => this.requestReset(hard, "port 0xcf9");
     this.pci.attach(this.io, this.mmio);
     this.cpus = opts.cpus ?? 1;
     this.fwcfg = new FwCfg({ ramBytes: this.memBytes, cpus: this.cpus });
@@ -340,7 +341,9 @@ export class Machine {
   // ---- control ----
   /** Ask a running run() to return 'stopped' (at the next slice boundary). */
   stop(): void { this.stopRequested = true; this.core.requestStop(); this.wakeUp(); }
-  private requestReset(hard: boolean): void { this.resetRequested = true; this.resetHard ||= hard; this.core.requestStop(); }
+  private requestReset(hard: boolean, source: string): void {
+    this.resetRequested = true; this.resetHard ||= hard; this.resetSource = source; this.core.requestStop();
+  }
 
   /** A reset when rebooting is on: INIT (soft: CPU and local APICs; RAM, devices and port
    *  0x92 keep their state) or a full reset, then the firmware's POST. */
@@ -417,7 +420,7 @@ export class Machine {
         if (this.errorMessage !== undefined) return finish("error", { message: this.errorMessage });
         if (this.exitStatus !== undefined) return finish("exit", { exitCode: this.exitStatus });
         if (this.resetRequested) {
-          if (!this.reboot) return finish("shutdown", { message: "reset requested" });
+          if (!this.reboot) return finish("shutdown", { message: `reset requested (${this.resetSource})` });
           this.rebootNow(this.resetHard);
           continue;
         }
