@@ -4,6 +4,7 @@
 import * as S from "./state";
 import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
+import { apicId } from "./vcpu_id";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -19,7 +20,7 @@ export const FEAT_APIC: bool = true;     // local APIC in the host (host/devices
 export const FEAT_X2APIC: bool = true;   // x2APIC MSRs 0x800-0x8ff, forwarded to the host's APIC
 export const FEAT_TSC_DEADLINE: bool = true;  // IA32_TSC_DEADLINE (0x6e0), forwarded to the host's APIC
 export const FEAT_TSC_ADJUST: bool = true;    // IA32_TSC_ADJUST (0x3b, cpu/tsc.ts)
-export const APIC_ID: u32 = 0;           // the one vCPU's initial APIC ID
+export const APIC_ID: u32 = 0;           // vCPU 0's initial APIC ID (each vCPU: vcpu.ts apicId)
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
 export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
@@ -81,7 +82,7 @@ export function cpuid(leaf: u32, sub: u32): void {
         store<u64>(CPUID_APIC_BASE, 0);
         if (msrRead(0x1b, CPUID_APIC_BASE) != 0 && (load<u64>(CPUID_APIC_BASE) & 0x800) == 0) d &= ~(<u32>1 << 9);
       }
-      set4(SIGNATURE, 0x00010800 | (APIC_ID << 24), c, d);
+      set4(SIGNATURE, 0x00010800 | (apicId << 24), c, d);
       return;
     }
     case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors
