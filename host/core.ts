@@ -66,6 +66,8 @@ interface RawExports {
   initCpu?(): number;
   startupCpu?(vector: number): void;
   setApicId?(id: number): void;
+  setPauseYield?(on: number): void;
+  setCpuCount?(n: number): void;
 }
 
 export const RUN_BUDGET = 0, RUN_HLT = 1, RUN_SHUTDOWN = 2, RUN_HOST_STOP = 3;
@@ -216,6 +218,10 @@ export class Core {
   initCpu(): boolean { return this.raw.initCpu ? this.raw.initCpu() !== 0 : false; }
   /** SIPI with vector V: real mode at CS = V << 8, IP = 0. */
   startupCpu(vector: number): void { this.raw.startupCpu?.(vector & 0xff); }
+  /** PAUSE ends the time slice (set on every vCPU when there are several). */
+  setPauseYield(on: boolean): void { this.raw.setPauseYield?.(on ? 1 : 0); }
+  /** The machine's vCPU count (CPUID.0BH), set on every vCPU. */
+  setCpuCount(n: number): void { this.raw.setCpuCount?.(n); }
   /** Initial APIC ID of the loaded vCPU (CPUID.1:EBX[31:24]). */
   setApicId(id: number): void { this.raw.setApicId?.(id >>> 0); }
   /** CR8 = TPR[7:4] after the host's APIC changed TPR (no TLB flush, unlike setCr). */

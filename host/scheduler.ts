@@ -47,7 +47,8 @@ export class Scheduler {
       this.vcpus.push({ index: i, apic: apics[i], area: areas[i], state: i === 0 ? "run" : "sipi",
         halted: false, haltIf: false, nmiPending: false, instructions: 0n });
     }
-    if (n > 1) this.cloneResetState();
+    core.setCpuCount(n);
+    if (n > 1) { core.setPauseYield(true); this.cloneResetState(); }
   }
 
   get count(): number { return this.vcpus.length; }

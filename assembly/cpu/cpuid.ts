@@ -4,7 +4,7 @@
 import * as S from "./state";
 import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
-import { apicId } from "./vcpu_id";
+import { apicId, cpuCount } from "./vcpu_id";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -86,6 +86,16 @@ export function cpuid(leaf: u32, sub: u32): void {
       return;
     }
     case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors
+    case 0xb: {
+      // Extended topology (SDM Vol.2 CPUID 0BH): level 0 SMT (1 thread), level 1 core (all vCPUs);
+      // EDX is the x2APIC ID of this vCPU at every level.
+      const coreBits: u32 = cpuCount <= 1 ? 0 : 32 - clz<u32>(cpuCount - 1);
+      const lvl = sub & 0xff;
+      if (lvl == 0) set4(0, 1, 0x100, apicId);
+      else if (lvl == 1) set4(coreBits, cpuCount, 0x200 | 1, apicId);
+      else set4(0, 0, lvl, apicId);
+      return;
+    }
     case 7:
       if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);
       return;
