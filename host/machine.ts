@@ -17,7 +17,7 @@ import { FwCfg } from "./platform/fwcfg";
 import { buildAcpi, type AcpiLayout } from "./platform/acpi";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
-import { Scheduler, QUANTUM, type Vcpu } from "./scheduler";
+import { Scheduler, QUANTUM, QUANTUM_IPI, type Vcpu } from "./scheduler";
 
 export type TscMode = "realtime" | "icount";
 export interface MachineOptions {
@@ -441,7 +441,7 @@ export class Machine {
           const toDl = this.tsc === "icount" ? Math.ceil((dl - tnow) / this.nsPerInsn) : Math.floor(((dl - tnow) / 1e6) * this.insPerMs);
           budget = Math.max(this.tsc === "icount" ? 1 : 1000, Math.min(budget, toDl));
         }
-        if (smp && budget > QUANTUM) budget = QUANTUM;
+        if (smp) budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
 
         const ts = perfNow();
         const ic = this.core.icount;

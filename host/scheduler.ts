@@ -28,6 +28,9 @@ type Event = { kind: "init"; cpu: number } | { kind: "sipi"; cpu: number; vector
 
 /** Default quantum (instructions) when more than one vCPU can run. */
 export const QUANTUM = 20_000;
+/** Quantum of a vCPU that runs first because an IPI/NMI/SIPI was sent to it: long enough to
+ *  take the interrupt, short so that the sender (often spinning for the answer) goes on soon. */
+export const QUANTUM_IPI = 2_000;
 
 export class Scheduler {
   readonly vcpus: Vcpu[] = [];
@@ -39,6 +42,8 @@ export class Scheduler {
   /** The vCPU to prefer next (target of an IPI sent by the running vCPU), or -1. */
   private hint = -1;
   private next = 0;
+  /** The last pick() chose the IPI target (use QUANTUM_IPI). */
+  boosted = false;
 
   constructor(readonly core: Core, apics: LocalApic[]) {
     const n = apics.length;
@@ -131,10 +136,12 @@ export class Scheduler {
   /** The next vCPU to run (round robin, an IPI target first), or undefined if none can. */
   pick(intr: (v: Vcpu) => boolean): Vcpu | undefined {
     const n = this.count;
+    this.boosted = false;
     if (this.hint >= 0) {
       const h = this.vcpus[this.hint];
       this.hint = -1;
-      if (this.runnable(h, intr)) { this.next = (h.index + 1) % n; return h; }
+      // The sender (the vCPU that ran) is next in turn after the target.
+      if (this.runnable(h, intr)) { this.next = this.cur; this.boosted = true; return h; }
     }
     for (let k = 0; k < n; k++) {
       const v = this.vcpus[(this.next + k) % n];
