@@ -135,3 +135,8 @@ export function setTscMode(mode: u32): void { tscMode(mode); }
 // MXCSR raw access (differential tests, snapshots). No reserved-bit check: callers own that.
 export function getMxcsr(): u32 { return S.mxcsr; }
 export function setMxcsr(v: u32): void { S.setMxcsr(v); }
+
+// ---- SMP (docs/smp.md): the host switches vCPUs with cpuSave/cpuLoad, which the build adds
+// (scripts/cpu-state-pass.mjs); these are the pieces it cannot generate.
+export { staticEnd, initCpu, startupCpu, setApicId } from "./cpu/vcpu";
+export { setPauseYield, setCpuCount } from "./cpu/vcpu_id";
