@@ -181,6 +181,8 @@ export class Machine {
     this.cmos.setIrq = (l) => { if (!this.hpetLegacy) this.setIrq(8, l); };
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
+    // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
+    this.timers.push({ tick() {}, nextDeadline: () => { const d = core.vmxTimerNs; return d < 0 ? Infinity : d; } });
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -392,7 +394,7 @@ export class Machine {
         if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(this.core.icount - ic) / dt);
         if (r === RUN_SHUTDOWN) return finish("shutdown", { message: "triple fault" });
         if (r === RUN_HLT && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
-          if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });
+          if ((this.core.rflags & 0x200n) === 0n && this.core.vmxTimerNs < 0) return finish("halt", { message: "HLT with interrupts disabled" });
           const now = this.nowNs();
           this.serviceTimers(now);
           this.updateIntr();

@@ -54,8 +54,8 @@ export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 
 // Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
-// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
-// timer's TSC is the retired-instruction count, see intercept.ts), activity state HLT (bit 6),
+// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 0 (bits 4:0: the timer counts
+// down once per TSC tick, intercept.ts timerNow), activity state HLT (bit 6),
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
 export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 0;

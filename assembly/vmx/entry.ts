@@ -22,6 +22,7 @@ import { setPdpte } from "./pdpte";
 import { inFlight } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
+import { armTimer } from "./intercept";
 import { afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
@@ -152,7 +153,7 @@ function checkGuest(): i32 {
   if ((cr0 & S.CR0_PG) != 0 && (cr0 & S.CR0_PE) == 0) return 0;
   if (ia32e && (cr0 & S.CR0_PG) == 0) return 0;
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return 0;
-  if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DEBUGCTL) & ~(<u64>0x3)) != 0) return 0;
+  if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DEBUGCTL) & ~M.DEBUGCTL_VALID) != 0) return 0;
   if (ia32e && (cr4 & S.CR4_PAE) == 0) return 0;
   if (!ia32e && (cr4 & S.CR4_PCIDE) != 0) return 0;
   if ((rd(F.GUEST_CR3) & PA_RSVD) != 0) return 0;
@@ -266,7 +267,8 @@ function loadGuest(tag: u32, flush: bool): void {
   S.setCr0Raw((rd(F.GUEST_CR0) & 0xe005003f) | S.CR0_ET);
   S.setCr3Raw(rd(F.GUEST_CR3));
   S.setCr4Raw(rd(F.GUEST_CR4));
-  if ((ec & EC_LOAD_DEBUG) != 0) S.setDr(7, (rd(F.GUEST_DR7) & 0xffff2bff) | 0x400);
+  // SDM 27.3.2.1: "load debug controls" loads DR7 and IA32_DEBUGCTL.
+  if ((ec & EC_LOAD_DEBUG) != 0) { S.setDr(7, (rd(F.GUEST_DR7) & 0xffff2bff) | 0x400); M.setDebugctl(rd(F.GUEST_DEBUGCTL)); }
   M.writeMsr(M.MSR_SYSENTER_CS, rd(F.GUEST_SYSENTER_CS) & 0xffffffff);
   M.writeMsr(M.MSR_SYSENTER_ESP, rd(F.GUEST_SYSENTER_ESP));
   M.writeMsr(M.MSR_SYSENTER_EIP, rd(F.GUEST_SYSENTER_EIP));
@@ -364,7 +366,7 @@ function armPoll(injected: bool): void {
   // event has been delivered.
   V.setMtfAt(icountNow() + (injected ? 0 : 1));
   if ((pin & PIN_PREEMPT) != 0) {
-    V.setTimerDeadline(icountNow() + (rd(F.PREEMPT_TIMER) << <u64>C.PREEMPT_RATE));
+    armTimer(<u32>rd(F.PREEMPT_TIMER));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
   V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0);

@@ -15,7 +15,7 @@ import { setShutdown, intShadow, movSsShadow, setIntShadow, nmiBlocked, setNmiBl
 import * as F from "./fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "./fields";
 import * as V from "./vstate";
-import { PREEMPT_RATE } from "./caps";
+import { timerValue } from "./intercept";
 import { inFlight } from "../cpu/run";
 
 // Basic exit reasons (SDM Appendix C).
@@ -52,7 +52,8 @@ export function afterStateLoad(tag: u32, flush: bool): void {
 function saveGuest(): void {
   wr(F.GUEST_CR0, S.cr0); wr(F.GUEST_CR3, S.cr3); wr(F.GUEST_CR4, S.cr4);
   const xc = <u32>rd(F.EXIT_CONTROLS);
-  if ((xc & XC_SAVE_DEBUG) != 0) wr(F.GUEST_DR7, S.getDr(7));
+  // SDM 28.3.1: "save debug controls" saves DR7 and IA32_DEBUGCTL.
+  if ((xc & XC_SAVE_DEBUG) != 0) { wr(F.GUEST_DR7, S.getDr(7)); wr(F.GUEST_DEBUGCTL, M.debugctl); }
   wr(F.GUEST_RSP, S.getReg64(S.RSP));
   wr(F.GUEST_RIP, S.rip);
   wr(F.GUEST_RFLAGS, getRflags());
@@ -77,10 +78,7 @@ function saveGuest(): void {
   wr(F.GUEST_INTERRUPTIBILITY, ib);
   wr(F.GUEST_PENDING_DBG, 0);
   // VMX-preemption timer value (SDM 28.3.4: with "save VMX-preemption timer value").
-  if ((xc & (1 << 22)) != 0 && V.timerArmed) {
-    const now = S.icount + inFlight();
-    wr(F.PREEMPT_TIMER, now >= V.timerDeadline ? 0 : (V.timerDeadline - now) >> <u64>PREEMPT_RATE);
-  }
+  if ((xc & (1 << 22)) != 0 && V.timerArmed) wr(F.PREEMPT_TIMER, timerValue());
   // PAE guest under EPT: the PDPTE registers (SDM 28.3.4).
   if (E.eptActive && S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && !S.longMode) {
     for (let i: u32 = 0; i < 4; i++) wr(F.GUEST_PDPTE0 + i * 2, getPdpte(i));
@@ -127,6 +125,7 @@ export function loadHost(): void {
   S.setCr3Raw(rd(F.HOST_CR3));
   S.setCr4Raw(rd(F.HOST_CR4));
   S.setDr(7, 0x400);
+  M.setDebugctl(0);   // SDM 28.5.1: IA32_DEBUGCTL is cleared
   M.writeMsr(M.MSR_SYSENTER_CS, rd(F.HOST_SYSENTER_CS) & 0xffffffff);
   M.writeMsr(M.MSR_SYSENTER_ESP, rd(F.HOST_SYSENTER_ESP));
   M.writeMsr(M.MSR_SYSENTER_EIP, rd(F.HOST_SYSENTER_EIP));

@@ -8,7 +8,8 @@ import * as D from "../cpu/decode";
 import { physRead } from "../mmu/phys";
 import { readLin } from "../mmu/access";
 import { faultAddr, faultPending, clearFault } from "../cpu/fault";
-import { intAck } from "../host";
+import { intAck, nowNs } from "../host";
+import { TSC_GHZ } from "../cpu/tsc";
 import { intrLine, nmiPending } from "../cpu/interrupts";
 import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
@@ -284,16 +285,34 @@ function operandInfo(): u32 {
   return info;
 }
 
+// The VMX-preemption timer (SDM 26.5.1) counts down by 1 each time bit X of the TSC changes,
+// X = IA32_VMX_MISC[4:0] (caps.ts PREEMPT_RATE), in C0 and in HLT alike. Its TSC is the raw
+// time-stamp counter (host time at cpu/tsc.ts TSC_GHZ, unaffected by TSC offsetting or
+// writes to IA32_TSC); V.timerDeadline is the raw TSC value at which it reaches 0.
+export function timerNow(): u64 { return <u64>(nowNs() * TSC_GHZ); }
+export function armTimer(value: u32): void {
+  V.setTimerDeadline(timerNow() + (<u64>value << <u64>C.PREEMPT_RATE));
+}
+// The value VMREAD would see now (saved on exits with "save VMX-preemption timer value").
+export function timerValue(): u64 {
+  const now = timerNow();
+  return now >= V.timerDeadline ? 0 : (V.timerDeadline - now) >> <u64>C.PREEMPT_RATE;
+}
+// For the host's scheduler (index.ts vmxTimerNs): host time in ns at which the timer of the
+// running L2 expires, or -1. A halted L2 returns to the host (run() = HLT), which must call
+// run() again by then.
+export function timerDeadlineNs(): f64 {
+  if (!V.nonRoot || !V.timerArmed) return -1;
+  return <f64>V.timerDeadline / TSC_GHZ;
+}
+
 // Between L2 instructions (cpu/run.ts via checkInterrupts while V.vmxPoll): the
-// VMX-preemption timer (reason 52; it counts retired instructions, IA32_VMX_MISC rate 0, and a
-// halted L2 lets it run out at once) and interrupt-window exiting (reason 7: RFLAGS.IF = 1 and
-// no STI / MOV SS blocking, which run.ts has already honoured).
+// VMX-preemption timer (reason 52), the monitor trap flag (37) and interrupt-window exiting
+// (reason 7: RFLAGS.IF = 1 and no STI / MOV SS blocking, which run.ts has already honoured).
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
-  // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
-  const idle = S.halted && !intrLine && !nmiPending;
-  if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {
-    vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
+  if (V.timerArmed && timerNow() >= V.timerDeadline) {
+    vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
   }
   if ((proc() & PROC_MTF) != 0 && S.icount + inFlight() >= V.mtfAt) {
@@ -309,15 +328,16 @@ export function pollExits(): bool {
 
 // How far the interpreter's fast loop (cpu/run.ts) may run before pollExits must look again:
 // it returns the remaining budget `left` at which to stop. Interrupt-window and monitor-trap
-// exits need a look after every instruction; the preemption timer only at its deadline.
+// exits need a look after every instruction; the preemption timer is looked at every
+// TIMER_POLL instructions, or at once when it has run out (the host also ends its slices at
+// the deadline, timerDeadlineNs).
+const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
   if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0) return left;
   if (!V.timerArmed) return 0;
-  const now = S.icount + inFlight();
-  if (now >= V.timerDeadline) return left;
-  const d = V.timerDeadline - now;
-  return d >= <u64>left ? 0 : left - <u32>d;
+  if (timerNow() >= V.timerDeadline) return left;
+  return left > TIMER_POLL ? left - TIMER_POLL : 0;
 }
 
 // LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a

@@ -32,7 +32,7 @@ export function setVmxPoll(v: bool): void { vmxPoll = v; vmxEpoch++; }
 export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
 export function setMtfAt(v: u64): void { mtfAt = v; }
 export let timerArmed: bool = false;
-export let timerDeadline: u64 = 0;     // retired-instruction count at which the timer reaches 0
+export let timerDeadline: u64 = 0;     // raw TSC value at which the timer reaches 0 (intercept.ts)
 export function setTimerArmed(v: bool): void { timerArmed = v; }
 export function setTimerDeadline(v: u64): void { timerDeadline = v; }
 // The running L2 has "unrestricted guest": CR0.PE/PG are not fixed for it (SDM 24.8, 26.3).
