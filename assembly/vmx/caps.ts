@@ -43,11 +43,11 @@ export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
 // controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
   | (1 << 24) | (1 << 25) | (1 << 28);
-// Secondary: enable EPT (1), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
+// Secondary: enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
 // VMCS shadowing (14).
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
-export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW;
+export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6, PROC2_RDTSCP: u32 = 1 << 3;
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);

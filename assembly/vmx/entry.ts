@@ -79,9 +79,11 @@ function checkControls(): bool {
     if (type == 1 || type == 7) return false;                 // reserved / other event (no MTF)
     if (type == 2 && vec != 2) return false;                  // NMI
     if (type == 3 && vec > 31) return false;                  // hardware exception
-    // Deliver-error-code: only for hardware exceptions that push one, in protected mode.
+    // Deliver-error-code: only for hardware exceptions that push one, and not into an
+    // unrestricted guest with CR0.PE = 0 (SDM 26.2.1.3).
     const errVec = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
-    const wantErr = type == 3 && errVec && (rd(F.GUEST_CR0) & 1) != 0;
+    const ugOn = (proc & C.PROC_ACTIVATE_SECONDARY) != 0 && (p2 & C.PROC2_UNRESTRICTED) != 0;
+    const wantErr = type == 3 && errVec && (!ugOn || (rd(F.GUEST_CR0) & 1) != 0);
     if (((ii & 0x800) != 0) != wantErr) return false;
     if ((ii & 0x7ffff000) != 0) return false;                 // bits 30:12 reserved
     if ((ii & 0x800) != 0 && (rd(F.ENTRY_EXC_ERROR) & 0xffff8000) != 0) return false;
@@ -104,6 +106,15 @@ export function eptpOk(e: u64): bool {
   return (e & PA_RSVD) == 0;
 }
 
+// IA32_PAT values WRMSR accepts (SDM 26.2.2 / 26.3.1.1): every byte 0, 1, 4, 5, 6 or 7.
+function patOk(v: u64): bool {
+  for (let i: u64 = 0; i < 64; i += 8) {
+    const t = <u32>(v >> i) & 0xff;
+    if (t == 2 || t == 3 || t > 7) return false;
+  }
+  return true;
+}
+
 const EFER_RSVD: u64 = ~(S.EFER_SCE | S.EFER_LME | S.EFER_LMA | S.EFER_NXE);
 
 // SDM 26.2.2 - 26.2.4: host state. true if valid.
@@ -116,6 +127,7 @@ function checkHost(): bool {
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return false;
   if ((rd(F.HOST_CR3) & PA_RSVD) != 0) return false;
   if (!isCanonical(rd(F.HOST_SYSENTER_ESP)) || !isCanonical(rd(F.HOST_SYSENTER_EIP))) return false;
+  if ((xc & (1 << 19)) != 0 && !patOk(rd(F.HOST_PAT))) return false;   // load IA32_PAT
   if ((xc & (1 << 21)) != 0) {   // load IA32_EFER
     const e = rd(F.HOST_EFER);
     if ((e & EFER_RSVD) != 0) return false;
@@ -159,6 +171,7 @@ function checkGuest(): i32 {
   if ((rd(F.GUEST_CR3) & PA_RSVD) != 0) return 0;
   if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DR7) >> 32) != 0) return 0;
   if (!isCanonical(rd(F.GUEST_SYSENTER_ESP)) || !isCanonical(rd(F.GUEST_SYSENTER_EIP))) return 0;
+  if ((ec & EC_LOAD_PAT) != 0 && !patOk(rd(F.GUEST_PAT))) return 0;
   if ((ec & EC_LOAD_EFER) != 0) {
     const e = rd(F.GUEST_EFER);
     if ((e & EFER_RSVD) != 0 || ((e & S.EFER_LMA) != 0) != ia32e) return 0;

@@ -7,7 +7,7 @@ import * as S from "../cpu/state";
 import * as D from "../cpu/decode";
 import { physRead } from "../mmu/phys";
 import { readLin } from "../mmu/access";
-import { faultAddr, faultPending, clearFault } from "../cpu/fault";
+import { faultAddr, faultPending, clearFault, raiseUD } from "../cpu/fault";
 import { intAck, nowNs } from "../host";
 import { TSC_GHZ } from "../cpu/tsc";
 import { intrLine, nmiPending } from "../cpu/interrupts";
@@ -54,6 +54,12 @@ export function exitHlt(): bool {
 export function exitRdtsc(): bool {
   if ((proc() & PROC_RDTSC) == 0) return false;
   instrExit(D.opcode == 0x131 ? X.EXIT_RDTSC : 51, 0, 0);   // 51: RDTSCP
+  return true;
+}
+// RDTSCP in L2 without the secondary control "enable RDTSCP" (SDM 25.6.2): #UD. true if raised.
+export function rdtscpUd(): bool {
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) != 0 && (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_RDTSCP) != 0) return false;
+  raiseUD();
   return true;
 }
 // The TSC value the guest sees is the host's plus the offset when "use TSC offsetting" is 1.
