@@ -260,6 +260,7 @@ export function singleStepTrap(tf: bool): void {
   let bs = tf;
   if (softIntDone) { softIntDone = false; bs = false; }
   if (!bs && bp == 0) return;
+  if (nonRoot && VX.exitDbTrap((bs ? 0x4000 : 0) | bp)) return;   // exception bitmap (DR6 untouched)
   let d6 = S.getDr(6);
   if (bp != 0) d6 = (d6 & ~(<u64>0xf)) | <u64>bp;
   if (bs) d6 |= 0x4000;   // DR6.BS

@@ -11,7 +11,7 @@ import * as I from "./interrupts";
 import { F_TF, F_RF, flagsRaw } from "./flags";
 import * as F from "./flags";
 import { execBpMask, execBreakpoint } from "./control";
-import { vmxPoll, vmxEpoch } from "../vmx/vstate";
+import { vmxPoll, vmxEpoch, setMovSsBlocking } from "../vmx/vstate";
 import { fastLoopFloor } from "../vmx/intercept";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
@@ -97,7 +97,9 @@ export function runSlice(budget: u32): u32 {
       continue;
     }
     if ((f & F_TF) != 0) I.clearSoftInt();
+    if (ssBlock) setMovSsBlocking(true);   // VMLAUNCH/VMRESUME fail with error 26 (vmx/instr.ts)
     step();
+    if (ssBlock) setMovSsBlocking(false);
     sliceLeft--;
     if (faultPending) { I.clearDbTrap(); deliverFault(); }
     else if ((f & (F_TF | F_RF)) != 0 || I.pendingDbTrap != 0) {

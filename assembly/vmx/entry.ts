@@ -11,7 +11,7 @@ import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { CR4_VALID } from "../cpu/control";
 import { loadPdptes } from "../mmu/access";
 import { physRead } from "../mmu/phys";
-import { setIntShadow, setMovSsShadow, deliverEvent, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
+import { setIntShadow, setMovSsShadow, deliverEvent, addDbTrap, clearDbTrap, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
 import { faultPending } from "../cpu/fault";
 import * as D from "../cpu/decode";
 import * as F from "./fields";
@@ -308,6 +308,10 @@ function loadGuest(tag: u32, flush: bool): void {
   const blk = <u32>rd(F.GUEST_INTERRUPTIBILITY) & 3;
   if ((blk & 2) != 0) setMovSsShadow(); else setIntShadow(blk != 0);
   enterNmiState((rd(F.GUEST_INTERRUPTIBILITY) & 8) != 0);
+  // Pending debug exceptions (SDM 27.3.2.5 / 27.7.3): the breakpoint hits B3:0 become trap-class
+  // #DB conditions reported with the next single-step or at the next instruction boundary.
+  clearDbTrap();
+  addDbTrap(<u32>rd(F.GUEST_PENDING_DBG) & 0xf);
   afterStateLoad(tag, flush);
 }
 

@@ -11,7 +11,7 @@ import * as E from "./ept";
 import { getPdpte } from "../mmu/paging";
 import { invalidateFetch } from "../cpu/decode";
 import { physRead, physWrite } from "../mmu/phys";
-import { setShutdown, intShadow, movSsShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
+import { setShutdown, pendingDbTrap, intShadow, movSsShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
 import * as F from "./fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "./fields";
 import * as V from "./vstate";
@@ -76,7 +76,8 @@ function saveGuest(): void {
   let ib: u64 = nmiBlocked ? 8 : 0;              // blocking by NMI
   if (intShadow) ib |= movSsShadow ? 2 : 1;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
-  wr(F.GUEST_PENDING_DBG, 0);
+  // Pending debug exceptions: breakpoint hits still deferred by MOV SS blocking (SDM 28.3.4).
+  wr(F.GUEST_PENDING_DBG, intShadow && movSsShadow ? <u64>(pendingDbTrap & 0xf) : 0);
   // VMX-preemption timer value (SDM 28.3.4: with "save VMX-preemption timer value").
   if ((xc & (1 << 22)) != 0 && V.timerArmed) wr(F.PREEMPT_TIMER, timerValue());
   // PAE guest under EPT: the PDPTE registers (SDM 28.3.4).

@@ -187,6 +187,15 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
   vmExit(X.EXIT_EXCEPTION, qual, 0, 0);
   return true;
 }
+// A #DB trap in L2 (single-step, data/I/O breakpoints; cpu/interrupts.ts singleStepTrap) with
+// #DB in the exception bitmap: the DR6-format bits go into the exit qualification and DR6 is
+// not modified (SDM 27.1, 28.2.1 Table 28-1); RIP is already past the instruction.
+export function exitDbTrap(bits: u32): bool {
+  if ((<u32>rd(F.EXCEPTION_BITMAP) & 2) == 0) return false;
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(1 | (3 << 8) | 0x80000000));
+  vmExit(X.EXIT_EXCEPTION, <u64>(bits & 0x600f), 0, 0);
+  return true;
+}
 export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT_TRIPLE_FAULT, 0, 0, 0); return true; }
 
 // A fault `nv` while delivering hardware exception `vec` in L2 (cpu/interrupts.ts deliverFault):

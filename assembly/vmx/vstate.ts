@@ -41,6 +41,11 @@ export function setUnrestricted(v: bool): void { unrestricted = v; }
 export let vpidActive: bool = false;   // the running (or last) L2 uses "enable VPID"
 export function setVpidActive(v: bool): void { vpidActive = v; }
 
+// The instruction being executed is the one right after MOV SS / POP SS (blocking by MOV SS,
+// SDM 6.8.3; set by cpu/run.ts around it): VMLAUNCH/VMRESUME then fail with error 26.
+export let movSsBlocking: bool = false;
+export function setMovSsBlocking(v: bool): void { movSsBlocking = v; }
+
 export function resetVmxState(): void {
   vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false; curShadow = false; shadowing = false;
 }
