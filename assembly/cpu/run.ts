@@ -27,6 +27,9 @@ let sliceBudget: u32 = 0;
 let sliceLeft: u32 = 0;
 let notRetired: u32 = 0;   // budget used by instruction-breakpoint #DBs (no instruction retired)
 export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notRetired); }
+// Inside runSlice: the instruction being executed is counted when it completes (VM entry
+// uses this to place the first monitor-trap-flag boundary, vmx/entry.ts).
+export function inSlice(): bool { return sliceBudget != 0; }
 
 export function runSlice(budget: u32): u32 {
   stopRequested = false;

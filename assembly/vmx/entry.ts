@@ -19,7 +19,7 @@ import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
 import * as E from "./ept";
 import { setPdpte } from "./pdpte";
-import { inFlight } from "../cpu/run";
+import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { armTimer } from "./intercept";
@@ -76,7 +76,8 @@ function checkControls(): bool {
   const ii = <u32>rd(F.ENTRY_INTR_INFO);
   if ((ii & 0x80000000) != 0) {
     const type = (ii >> 8) & 7, vec = ii & 0xff;
-    if (type == 1 || type == 7) return false;                 // reserved / other event (no MTF)
+    if (type == 1) return false;                              // reserved
+    if (type == 7 && vec != 0) return false;                  // other event: only 0 = pending MTF
     if (type == 2 && vec != 2) return false;                  // NMI
     if (type == 3 && vec > 31) return false;                  // hardware exception
     // Deliver-error-code: only for hardware exceptions that push one, and not into an
@@ -331,6 +332,7 @@ export const ENTRY_OK: u32 = 0, ENTRY_BAD_CTLS: u32 = 7, ENTRY_BAD_HOST: u32 = 8
 // or ENTRY_OK when the guest runs.
 export function vmEntry(launch: bool): u32 {
   saveL1Nmi();
+  V.setMtfForced(false);
   if (!checkControls()) return ENTRY_BAD_CTLS;
   if (!checkHost()) return ENTRY_BAD_HOST;
   const q = checkGuest();
@@ -381,12 +383,13 @@ function armPoll(injected: bool): void {
   const proc = <u32>rd(F.PROC_CONTROLS);
   // Monitor trap flag (SDM 26.5.2): after the first L2 instruction, or right after an injected
   // event has been delivered.
-  V.setMtfAt(icountNow() + (injected ? 0 : 1));
+  // The VMLAUNCH/VMRESUME itself is counted once it completes when run from cpu/run.ts.
+  V.setMtfAt(icountNow() + (inSlice() ? 1 : 0) + (injected ? 0 : 1));
   if ((pin & PIN_PREEMPT) != 0) {
     armTimer(<u32>rd(F.PREEMPT_TIMER));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
-  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0 || V.mtfForced);
 }
 export function icountNow(): u64 { return S.icount + inFlight(); }
 
@@ -396,6 +399,8 @@ function injectEvent(): bool {
   if ((ii & 0x80000000) == 0) return false;
   F.vmcsWrite(F.ENTRY_INTR_INFO, <u64>(ii & 0x7fffffff));
   const type = (ii >> 8) & 7, vec = ii & 0xff;
+  // Type 7 vector 0: a pending MTF VM exit, taken before the first guest instruction.
+  if (type == 7) { V.setMtfForced(true); return true; }
   const hasErr = (ii & 0x800) != 0;
   const err = <u32>rd(F.ENTRY_EXC_ERROR);
   S.setHalted(false);

@@ -48,6 +48,10 @@ export function afterStateLoad(tag: u32, flush: bool): void {
   invalidateFetch();
 }
 
+// Debug exceptions left pending by the exit (an MTF exit at a single-step boundary).
+let pendDbg: u64 = 0;
+export function setPendingDbg(v: u64): void { pendDbg = v; }
+
 // Save the guest state into the current VMCS (SDM 28.3).
 function saveGuest(): void {
   wr(F.GUEST_CR0, S.cr0); wr(F.GUEST_CR3, S.cr3); wr(F.GUEST_CR4, S.cr4);
@@ -77,7 +81,8 @@ function saveGuest(): void {
   if (intShadow) ib |= movSsShadow ? 2 : 1;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
   // Pending debug exceptions: breakpoint hits still deferred by MOV SS blocking (SDM 28.3.4).
-  wr(F.GUEST_PENDING_DBG, intShadow && movSsShadow ? <u64>(pendingDbTrap & 0xf) : 0);
+  wr(F.GUEST_PENDING_DBG, pendDbg | (intShadow && movSsShadow ? <u64>(pendingDbTrap & 0xf) : 0));
+  pendDbg = 0;
   // VMX-preemption timer value (SDM 28.3.4: with "save VMX-preemption timer value").
   if ((xc & (1 << 22)) != 0 && V.timerArmed) wr(F.PREEMPT_TIMER, timerValue());
   // PAE guest under EPT: the PDPTE registers (SDM 28.3.4).
@@ -202,6 +207,7 @@ export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): v
   V.setNonRoot(false);
   V.setVmxPoll(false);
   V.setTimerArmed(false);
+  V.setMtfForced(false);
   loadHost();
   if (loadMsrList(rd(F.EXIT_MSR_LOAD_ADDR), <u32>rd(F.EXIT_MSR_LOAD_COUNT)) != 0) vmxAbort(4);
 }

@@ -190,7 +190,14 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
 // A #DB trap in L2 (single-step, data/I/O breakpoints; cpu/interrupts.ts singleStepTrap) with
 // #DB in the exception bitmap: the DR6-format bits go into the exit qualification and DR6 is
 // not modified (SDM 27.1, 28.2.1 Table 28-1); RIP is already past the instruction.
+// An MTF VM exit due at the same boundary has priority over these traps: the #DB is recorded in
+// the pending-debug-exceptions field instead (SDM 26.7.2 / 28.3.4).
 export function exitDbTrap(bits: u32): bool {
+  if (mtfDue()) {
+    X.setPendingDbg(<u64>(bits & 0x400f));
+    vmExit(X.EXIT_MTF, 0, 0, 0);
+    return true;
+  }
   if ((<u32>rd(F.EXCEPTION_BITMAP) & 2) == 0) return false;
   F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(1 | (3 << 8) | 0x80000000));
   vmExit(X.EXIT_EXCEPTION, <u64>(bits & 0x600f), 0, 0);
@@ -324,13 +331,18 @@ export function timerDeadlineNs(): f64 {
 // Between L2 instructions (cpu/run.ts via checkInterrupts while V.vmxPoll): the
 // VMX-preemption timer (reason 52), the monitor trap flag (37) and interrupt-window exiting
 // (reason 7: RFLAGS.IF = 1 and no STI / MOV SS blocking, which run.ts has already honoured).
+// A monitor-trap-flag exit is due at this boundary (the control, or a pending MTF VM exit
+// injected at VM entry, SDM 27.6.? / 26.2.1.3 type 7).
+function mtfDue(): bool {
+  return ((proc() & PROC_MTF) != 0 || V.mtfForced) && S.icount + inFlight() >= V.mtfAt;
+}
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
   if (V.timerArmed && timerNow() >= V.timerDeadline) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
   }
-  if ((proc() & PROC_MTF) != 0 && S.icount + inFlight() >= V.mtfAt) {
+  if (mtfDue()) {
     vmExit(X.EXIT_MTF, 0, 0, 0);
     return true;
   }
@@ -349,7 +361,7 @@ export function pollExits(): bool {
 const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
-  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0) return left;
+  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0 || V.mtfForced) return left;
   if (!V.timerArmed) return 0;
   if (timerNow() >= V.timerDeadline) return left;
   return left > TIMER_POLL ? left - TIMER_POLL : 0;

@@ -31,6 +31,8 @@ export let vmxEpoch: u32 = 0;
 export function setVmxPoll(v: bool): void { vmxPoll = v; vmxEpoch++; }
 export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
 export function setMtfAt(v: u64): void { mtfAt = v; }
+export let mtfForced: bool = false;    // VM entry injected a pending MTF VM exit (type 7)
+export function setMtfForced(v: bool): void { mtfForced = v; }
 export let timerArmed: bool = false;
 export let timerDeadline: u64 = 0;     // raw TSC value at which the timer reaches 0 (intercept.ts)
 export function setTimerArmed(v: bool): void { timerArmed = v; }
@@ -47,5 +49,5 @@ export let movSsBlocking: bool = false;
 export function setMovSsBlocking(v: bool): void { movSsBlocking = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false; curShadow = false; shadowing = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; mtfForced = false; unrestricted = false; curShadow = false; shadowing = false;
 }
