@@ -52,6 +52,9 @@ export function exitHlt(): bool {
   return true;
 }
 export function exitRdtsc(): bool {
+  // An armed preemption timer must exit before the instruction after a RDTSC that read a
+  // value past its deadline retires: look again at the next boundary (cpu/run.ts).
+  if (V.timerArmed) V.bumpVmxEpoch();
   if ((proc() & PROC_RDTSC) == 0) return false;
   instrExit(D.opcode == 0x131 ? X.EXIT_RDTSC : 51, 0, 0);   // 51: RDTSCP
   return true;

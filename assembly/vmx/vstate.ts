@@ -29,6 +29,8 @@ export let vmxPoll: bool = false;
 // knows its between-instruction bound (cpu/run.ts, fastLoopFloor) is stale.
 export let vmxEpoch: u32 = 0;
 export function setVmxPoll(v: bool): void { vmxPoll = v; vmxEpoch++; }
+// Make the fast loop stop after the current instruction and look at the VMX conditions again.
+export function bumpVmxEpoch(): void { vmxEpoch++; }
 export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
 export function setMtfAt(v: u64): void { mtfAt = v; }
 export let mtfForced: bool = false;    // VM entry injected a pending MTF VM exit (type 7)
