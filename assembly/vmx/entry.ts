@@ -6,7 +6,7 @@ import * as S from "../cpu/state";
 import { AR_UNUSABLE } from "../cpu/state";
 import { setRflags } from "../cpu/flags";
 import * as M from "../cpu/msr";
-import { isCanonical } from "../cpu/segmem";
+import { isCanonical, isCanonicalMax } from "../cpu/segmem";
 import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { CR4_VALID } from "../cpu/control";
 import { loadPdptes } from "../mmu/access";
@@ -127,7 +127,9 @@ function checkHost(): bool {
   if ((cr0 & CR0_FIXED0) != CR0_FIXED0 || (cr0 & ~CR0_FIXED1) != 0) return false;
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return false;
   if ((rd(F.HOST_CR3) & PA_RSVD) != 0) return false;
-  if (!isCanonical(rd(F.HOST_SYSENTER_ESP)) || !isCanonical(rd(F.HOST_SYSENTER_EIP))) return false;
+  // Addresses that WRMSR / LGDT could load are checked against the widest linear-address
+  // width supported (57 bits with 5-level paging), as those instructions do.
+  if (!isCanonicalMax(rd(F.HOST_SYSENTER_ESP)) || !isCanonicalMax(rd(F.HOST_SYSENTER_EIP))) return false;
   if ((xc & (1 << 19)) != 0 && !patOk(rd(F.HOST_PAT))) return false;   // load IA32_PAT
   if ((xc & (1 << 21)) != 0) {   // load IA32_EFER
     const e = rd(F.HOST_EFER);
@@ -138,8 +140,8 @@ function checkHost(): bool {
   for (let s: u32 = 0; s < 7; s++) if ((rd(F.HOST_SEL0 + s * 2) & 7) != 0) return false;
   if (rd(F.HOST_SEL0 + 2) == 0 || rd(F.HOST_TR_SEL) == 0) return false;
   if (!host64 && rd(F.HOST_SEL0 + 4) == 0) return false;
-  if (!isCanonical(rd(F.HOST_FS_BASE)) || !isCanonical(rd(F.HOST_GS_BASE)) || !isCanonical(rd(F.HOST_TR_BASE))
-    || !isCanonical(rd(F.HOST_GDTR_BASE)) || !isCanonical(rd(F.HOST_IDTR_BASE))) return false;
+  if (!isCanonicalMax(rd(F.HOST_FS_BASE)) || !isCanonicalMax(rd(F.HOST_GS_BASE)) || !isCanonicalMax(rd(F.HOST_TR_BASE))
+    || !isCanonicalMax(rd(F.HOST_GDTR_BASE)) || !isCanonicalMax(rd(F.HOST_IDTR_BASE))) return false;
   // 26.2.4 address-space size.
   if (S.longMode) { if (!host64) return false; }
   else if (host64 || (<u32>rd(F.ENTRY_CONTROLS) & EC_IA32E) != 0) return false;
