@@ -36,18 +36,21 @@ export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug 
 export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-// Pin: external-interrupt exiting (0), NMI exiting (3), activate VMX-preemption timer (6).
-export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
-// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
-// unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28). Bit 31 (activate secondary
+// Pin: external-interrupt exiting (0), NMI exiting (3), virtual NMIs (5), activate VMX-preemption timer (6).
+export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 6);
+// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20),
+// NMI-window exiting (22), MOV DR (23), unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28),
+// PAUSE exiting (30). Not offered: MWAIT (10) / MONITOR (29) exiting (the core has no MONITOR/MWAIT: #UD). Bit 31 (activate secondary
 // controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
-  | (1 << 24) | (1 << 25) | (1 << 28);
-// Secondary: enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
-// VMCS shadowing (14).
+  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30);
+// Secondary: descriptor-table exiting (2), enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
+// unrestricted guest (7), RDRAND exiting (11), VMCS shadowing (14), RDSEED exiting (16).
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
 export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6, PROC2_RDTSCP: u32 = 1 << 3;
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP;
+export const PROC2_DESC_TABLE: u32 = 1 << 2, PROC2_RDRAND: u32 = 1 << 11, PROC2_RDSEED: u32 = 1 << 16;
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP
+  | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);

@@ -11,7 +11,7 @@ import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { CR4_VALID } from "../cpu/control";
 import { loadPdptes } from "../mmu/access";
 import { physRead } from "../mmu/phys";
-import { setIntShadow, setMovSsShadow, deliverEvent, addDbTrap, clearDbTrap, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
+import { setIntShadow, setMovSsShadow, setNmiBlocked, deliverEvent, addDbTrap, clearDbTrap, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
 import { faultPending } from "../cpu/fault";
 import * as D from "../cpu/decode";
 import * as F from "./fields";
@@ -23,7 +23,7 @@ import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { armTimer } from "./intercept";
-import { afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
+import { setIdtVectoring, afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
 export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5, PIN_PREEMPT: u32 = 1 << 6;
@@ -32,7 +32,7 @@ export const PROC_TSC_OFFSET: u32 = 1 << 3, PROC_HLT: u32 = 1 << 7, PROC_INVLPG:
 export const PROC_RDTSC: u32 = 1 << 12, PROC_CR3_LOAD: u32 = 1 << 15, PROC_CR3_STORE: u32 = 1 << 16;
 export const PROC_CR8_LOAD: u32 = 1 << 19, PROC_CR8_STORE: u32 = 1 << 20, PROC_NMI_WINDOW: u32 = 1 << 22;
 export const PROC_MOV_DR: u32 = 1 << 23, PROC_UNCOND_IO: u32 = 1 << 24, PROC_IO_BITMAPS: u32 = 1 << 25;
-export const PROC_MSR_BITMAPS: u32 = 1 << 28;
+export const PROC_MSR_BITMAPS: u32 = 1 << 28, PROC_PAUSE: u32 = 1 << 30;
 export const EC_LOAD_DEBUG: u32 = 1 << 2, EC_IA32E: u32 = 1 << 9, EC_LOAD_PAT: u32 = 1 << 14, EC_LOAD_EFER: u32 = 1 << 15;
 
 const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
@@ -391,7 +391,7 @@ function armPoll(injected: bool): void {
     armTimer(<u32>rd(F.PREEMPT_TIMER));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
-  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0 || V.mtfForced);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF | PROC_NMI_WINDOW)) != 0 || V.mtfForced);
 }
 export function icountNow(): u64 { return S.icount + inFlight(); }
 
@@ -411,9 +411,14 @@ function injectEvent(): bool {
   if (type == 3) kind = EV_EXC;
   else if (type == 4 || type == 6) { kind = EV_SOFT; ret = S.rip + rd(F.ENTRY_INSTR_LEN); }
   else if (type == 5) { kind = EV_ICEBP; ret = S.rip + rd(F.ENTRY_INSTR_LEN); }
+  // An injected NMI blocks further NMIs (virtual NMIs: virtual-NMI blocking), SDM 27.6.1.2.
+  if (type == 2) setNmiBlocked(true);
+  // An exit caused by delivering the injected event reports it as IDT-vectoring information.
+  setIdtVectoring(ii & 0x80000fff, err, type >= 4 ? <u32>rd(F.ENTRY_INSTR_LEN) : 0);
   deliverEvent(vec, err, hasErr, kind, ret);
   // A fault while delivering is a guest fault (run loop delivers it, possibly as a VM exit).
   if (faultPending) return true;
+  setIdtVectoring(0, 0);
   D.setNextRip(S.rip);
   return true;
 }

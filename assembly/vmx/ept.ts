@@ -130,7 +130,8 @@ export function eptPtRead(gpa: u64, size: u32): u64 {
 }
 export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
   eptFinal = false;
-  const pa = eptTranslate(gpa, eptAD ? EA_READ | EA_WRITE : EA_WRITE);
+  // The A/D update is a locked read-modify-write: a violation reports read and write.
+  const pa = eptTranslate(gpa, EA_READ | EA_WRITE);
   if (pa == u64.MAX_VALUE) return;
   physWrite(pa, size, v);
 }

@@ -28,6 +28,8 @@ export const EXIT_DR_ACCESS: u32 = 29, EXIT_IO: u32 = 30, EXIT_RDMSR: u32 = 31, 
 export const EXIT_BAD_GUEST: u32 = 33, EXIT_MSR_LOAD_FAIL: u32 = 34, EXIT_XSETBV: u32 = 55;
 export const EXIT_WBINVD: u32 = 54, EXIT_RDPMC: u32 = 15, EXIT_TASK_SWITCH: u32 = 9, EXIT_MTF: u32 = 37;
 export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53, EXIT_PREEMPT_TIMER: u32 = 52, EXIT_INTR_WINDOW: u32 = 7;
+export const EXIT_NMI_WINDOW: u32 = 8, EXIT_PAUSE: u32 = 40, EXIT_GDTR_IDTR: u32 = 46, EXIT_LDTR_TR: u32 = 47;
+export const EXIT_RDRAND: u32 = 57, EXIT_RDSEED: u32 = 61;
 export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 
 // Exit controls (SDM 25.7.1).
@@ -188,13 +190,17 @@ export function saveL1Nmi(): void { l1NmiBlocked = nmiBlocked; nmiExit = false; 
 export function enterNmiState(guestBlocked: bool): void { setNmiBlocked(guestBlocked); }
 
 // IDT-vectoring information for the next exit (event being delivered when it happened).
-let idtVecInfo: u32 = 0, idtVecErr: u32 = 0;
-export function setIdtVectoring(info: u32, err: u32): void { idtVecInfo = info; idtVecErr = err; }
+let idtVecInfo: u32 = 0, idtVecErr: u32 = 0, idtVecLen: u32 = 0;
+export function setIdtVectoring(info: u32, err: u32, len: u32 = 0): void { idtVecInfo = info; idtVecErr = err; idtVecLen = len; }
 
 // A VM exit from non-root operation. `instrLen` is 0 for exits not caused by an instruction.
 export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): void {
   wr(F.EXIT_REASON, <u64>reason);
   wr(F.EXIT_QUALIFICATION, qual);
+  // An exit during delivery of a software interrupt/exception reports that instruction's
+  // length (SDM 28.2.5).
+  const vt = (idtVecInfo >> 8) & 7;
+  if (instrLen == 0 && idtVecInfo != 0 && vt >= 4 && vt <= 6) instrLen = idtVecLen;
   wr(F.EXIT_INSTR_LEN, <u64>instrLen);
   wr(F.EXIT_INSTR_INFO, <u64>instrInfo);
   wr(F.IDT_VECTORING_INFO, <u64>idtVecInfo);

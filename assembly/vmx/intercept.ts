@@ -10,7 +10,7 @@ import { readLin } from "../mmu/access";
 import { faultAddr, faultPending, clearFault, raiseUD } from "../cpu/fault";
 import { intAck, nowNs } from "../host";
 import { TSC_GHZ } from "../cpu/tsc";
-import { intrLine, nmiPending } from "../cpu/interrupts";
+import { intrLine, nmiPending, nmiBlocked, intShadow, movSsShadow } from "../cpu/interrupts";
 import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
 import { vmExit, instrExit } from "./exit";
@@ -22,7 +22,7 @@ import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
+  PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -212,6 +212,14 @@ export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT
 // the exit that follows (exception bitmap, EPT) reports `vec` in the IDT-vectoring
 // information (SDM 28.2.4). EPT violations/misconfigurations exit here.
 export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
+// An interrupt (type 0), NMI (2) or software interrupt/exception (4-6) about to be delivered
+// through L2's IDT: an exit its delivery causes (EPT violation, intercepted fault, triple
+// fault) reports it as IDT-vectoring information (SDM 28.2.4), with the instruction length for
+// types 4-6. deliveredOk() drops it once delivery completed.
+export function noteEvent(vec: u32, type: u32): void {
+  const len = type >= 4 ? <u32>(D.nextRip - D.instrStart) : 0;
+  X.setIdtVectoring(vec | (type << 8) | 0x80000000, 0, len);
+}
 export function faultDuringDelivery(vec: u32, err: u32, hasErr: bool, nv: u32): bool {
   if (vec <= 31) X.setIdtVectoring(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000, err);
   if (nv == E.VEC_EPT) return exitException(nv, 0, false);
@@ -349,6 +357,11 @@ export function pollExits(): bool {
     vmExit(X.EXIT_MTF, 0, 0, 0);
     return true;
   }
+  // NMI-window exiting (reason 8): no virtual-NMI blocking and no MOV-SS blocking (SDM 26.7.6).
+  if ((proc() & PROC_NMI_WINDOW) != 0 && !nmiBlocked && !(intShadow && movSsShadow)) {
+    vmExit(X.EXIT_NMI_WINDOW, 0, 0, 0);
+    return true;
+  }
   if ((proc() & PROC_INTR_WINDOW) != 0 && (getRflags() & 0x200) != 0) {
     vmExit(X.EXIT_INTR_WINDOW, 0, 0, 0);
     return true;
@@ -364,11 +377,45 @@ export function pollExits(): bool {
 const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
-  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0 || V.mtfForced) return left;
+  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced) return left;
   if (!V.timerArmed) return 0;
   if (timerNow() >= V.timerDeadline) return left;
   return left > TIMER_POLL ? left - TIMER_POLL : 0;
 }
+
+// PAUSE with "PAUSE exiting" (SDM 26.1.3): reason 40. ("PAUSE-loop exiting" is not offered.)
+export function exitPause(): bool {
+  if ((proc() & PROC_PAUSE) == 0) return false;
+  instrExit(X.EXIT_PAUSE, 0, 0);
+  return true;
+}
+// RDRAND / RDSEED with their secondary controls: reasons 57 / 61; instruction information:
+// destination register in bits 6:3, operand size in bits 12:11 (0 16, 1 32, 2 64 bits).
+export function exitRdrand(seed: bool): bool {
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0) return false;
+  if ((<u32>rd(F.PROC2_CONTROLS) & (seed ? C.PROC2_RDSEED : C.PROC2_RDRAND)) == 0) return false;
+  const s = D.opSize;
+  const info = ((<u32>D.modRm & 15) << 3) | ((s == 2 ? 0 : (s == 4 ? 1 : 2)) << 11);
+  instrExit(seed ? X.EXIT_RDSEED : X.EXIT_RDRAND, 0, info);
+  return true;
+}
+// Descriptor-table exiting (secondary control 2), after the CPL / UMIP checks. `ident` is the
+// instruction identity of bits 29:28: SGDT 0, SIDT 1, LGDT 2, LIDT 3 (reason 46, GDTR/IDTR) or
+// SLDT 0, STR 1, LLDT 2, LTR 3 (reason 47, LDTR/TR). Qualification: the displacement of a
+// memory operand (SDM 28.2.1); instruction information as Tables 28-10 / 28-11.
+export function exitDescTable(ident: u32, ldtTr: bool): bool {
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_DESC_TABLE) == 0) return false;
+  let info = operandInfo() | (ident << 28);
+  let qual = dispOut;
+  if (D.modMod == 3) qual = 0;
+  if (!ldtTr && D.opSize != 2) info |= 1 << 11;                  // operand size 32 (16 = 0)
+  instrExit(ldtTr ? X.EXIT_LDTR_TR : X.EXIT_GDTR_IDTR, qual, info);
+  return true;
+}
+
+// Virtual NMIs (SDM 25.6.1, 26.3): with the pin control, the core's NMI blocking of L2 is the
+// virtual-NMI blocking (set by an injected NMI, cleared by IRET), and real NMIs exit regardless.
+export function virtualNmis(): bool { return (<u32>rd(F.PIN_CONTROLS) & PIN_VIRT_NMI) != 0; }
 
 // LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
 // value other than the shadow's (PE can only be set). Qualification: type 3, operand type,
