@@ -195,6 +195,9 @@ export function setIdtVectoring(info: u32, err: u32, len: u32 = 0): void { idtVe
 
 // A VM exit from non-root operation. `instrLen` is 0 for exits not caused by an instruction.
 export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): void {
+  // The MSR-store list (SDM 28.4) reads guest MSRs, which nothing below changes; it runs first
+  // so a stored IA32_TIME_STAMP_COUNTER is as close as possible to the exiting instruction.
+  const stored = storeMsrList(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT));
   wr(F.EXIT_REASON, <u64>reason);
   wr(F.EXIT_QUALIFICATION, qual);
   // An exit during delivery of a software interrupt/exception reports that instruction's
@@ -209,7 +212,7 @@ export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): v
   // The valid bit of the VM-entry interruption-information field is cleared (SDM 28.2.?).
   wr(F.ENTRY_INTR_INFO, rd(F.ENTRY_INTR_INFO) & 0x7fffffff);
   saveGuest();
-  if (!storeMsrList(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT))) { vmxAbort(1); return; }
+  if (!stored) { vmxAbort(1); return; }
   V.setNonRoot(false);
   V.setVmxPoll(false);
   V.setTimerArmed(false);
