@@ -213,6 +213,8 @@ export class Machine {
     this.cmos.setIrq = (l) => { if (!this.hpetLegacy) this.setIrq(8, l); };
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
+    // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
+    this.timers.push({ tick() {}, nextDeadline: () => { const d = core.vmxTimerNs; return d < 0 ? Infinity : d; } });
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -528,7 +530,7 @@ export class Machine {
         v.halted = r === RUN_HLT;
         if (v.halted) v.haltIf = (this.core.rflags & 0x200n) !== 0n;
         if (r === RUN_HLT && !smp && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
-          if (!v.haltIf) return finish("halt", { message: "HLT with interrupts disabled" });
+          if (!v.haltIf && this.core.vmxTimerNs < 0) return finish("halt", { message: "HLT with interrupts disabled" });
           // Wake at once if the HLT ended the slice with an interrupt already pending.
           this.serviceTimers(this.nowNs());
           this.updateIntr();
