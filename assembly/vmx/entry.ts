@@ -105,6 +105,16 @@ export function eptpOk(e: u64): bool {
 
 const EFER_RSVD: u64 = ~(S.EFER_SCE | S.EFER_LME | S.EFER_LMA | S.EFER_NXE);
 
+// SDM 26.2.2 / 26.3.1.1: with "load IA32_PAT" every byte must be a valid memory type
+// (0 UC, 1 WC, 4 WT, 5 WP, 6 WB, 7 UC-), as WRMSR to IA32_PAT requires.
+function patValid(v: u64): bool {
+  for (let i: u32 = 0; i < 8; i++) {
+    const t = <u32>(v >> (<u64>i * 8)) & 0xff;
+    if (t == 2 || t == 3 || t > 7) return false;
+  }
+  return true;
+}
+
 // SDM 26.2.2 - 26.2.4: host state. true if valid.
 function checkHost(): bool {
   const xc = <u32>rd(F.EXIT_CONTROLS);
@@ -115,6 +125,7 @@ function checkHost(): bool {
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return false;
   if ((rd(F.HOST_CR3) & PA_RSVD) != 0) return false;
   if (!isCanonical(rd(F.HOST_SYSENTER_ESP)) || !isCanonical(rd(F.HOST_SYSENTER_EIP))) return false;
+  if ((xc & (1 << 19)) != 0 && !patValid(rd(F.HOST_PAT))) return false;   // load IA32_PAT
   if ((xc & (1 << 21)) != 0) {   // load IA32_EFER
     const e = rd(F.HOST_EFER);
     if ((e & EFER_RSVD) != 0) return false;
@@ -158,6 +169,7 @@ function checkGuest(): i32 {
   if ((rd(F.GUEST_CR3) & PA_RSVD) != 0) return 0;
   if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DR7) >> 32) != 0) return 0;
   if (!isCanonical(rd(F.GUEST_SYSENTER_ESP)) || !isCanonical(rd(F.GUEST_SYSENTER_EIP))) return 0;
+  if ((ec & EC_LOAD_PAT) != 0 && !patValid(rd(F.GUEST_PAT))) return 0;
   if ((ec & EC_LOAD_EFER) != 0) {
     const e = rd(F.GUEST_EFER);
     if ((e & EFER_RSVD) != 0 || ((e & S.EFER_LMA) != 0) != ia32e) return 0;
