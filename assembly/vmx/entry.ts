@@ -372,11 +372,14 @@ export function vmEntry(launch: bool): u32 {
 function armPoll(injected: bool): void {
   const pin = <u32>rd(F.PIN_CONTROLS);
   const proc = <u32>rd(F.PROC_CONTROLS);
+  // The VMLAUNCH/VMRESUME running now retires after this (cpu/run.ts counts an instruction
+  // when step() returns), so L2's instructions are counted from icountNow() + 1.
+  const start = icountNow() + 1;
   // Monitor trap flag (SDM 26.5.2): after the first L2 instruction, or right after an injected
   // event has been delivered.
-  V.setMtfAt(icountNow() + (injected ? 0 : 1));
+  V.setMtfAt(start + (injected ? 0 : 1));
   if ((pin & PIN_PREEMPT) != 0) {
-    V.setTimerDeadline(icountNow() + (rd(F.PREEMPT_TIMER) << <u64>C.PREEMPT_RATE));
+    V.setTimerDeadline(start + (rd(F.PREEMPT_TIMER) << <u64>C.PREEMPT_RATE));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
   V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0);
