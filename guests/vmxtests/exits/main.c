@@ -63,13 +63,6 @@ static void exit_is(const char *name, long r, u64 reason, void *rip, long len) {
   if (rip) { memcpy(b + n, " rip", 5); expect(b, vmread(GUEST_RIP), (uptr)rip); }
   if (len >= 0) { memcpy(b + n, " len", 5); expect(b, vmread(EXIT_INSTR_LEN), (u64)len); }
 }
-static const char *sfx(const char *name, const char *s) {
-  static char b[96]; int n = 0;
-  while (*name && n < 70) b[n++] = *name++;
-  while (*s && n < 95) b[n++] = *s++;
-  b[n] = 0; return b;
-}
-
 int main(void) {
   vmxt_init("exits");
   vmxt_vmxon();
