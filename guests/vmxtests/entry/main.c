@@ -6,6 +6,8 @@
 #include "vmxt.h"
 
 GUEST(g_vmcall, "vmcall\n hlt");
+GUEST(g_ud2, "ud2\n hlt");
+GUEST(g_after_trap, "vmcall\n hlt");
 GUEST(g_rdmsr_vmcall, "mov $0x175, %ecx\n rdmsr\n vmcall\n hlt");
 
 static char namebuf[96];
@@ -169,6 +171,32 @@ int main(void) {
   expect("msr-store-list-saved", msr_store[0][1], 0x20);
   expect("msr-exit-load-list-applied", rdmsr(0xC0000102), 0xabcdef000ull);
   expect("msr-host-sysenter-cs-loaded", rdmsr(0x174), 0);
+
+  /* event injection (SDM 27.6): delivered through the L2's IDT (L1's handlers, running in L2,
+     resume at fixup_ip = g_after_trap); an injected exception is not subject to the exception
+     bitmap, which is all ones here */
+  vmcs_default(vmcs1, g_vmcall);
+  vmw(ENTRY_INTR_INFO, 0x80000000u | (3u << 8) | 6);   /* #UD */
+  fixup_ip = (uptr)g_after_trap; last_trap.vec = 0xff;
+  expect("inject-ud", run_guest(), EXIT_VMCALL);
+  expect("inject-ud vector in l2", last_trap.vec, 6);
+  expect("inject-ud rip in l2", last_trap.ip, (uptr)g_vmcall);
+  expect("inject-ud valid bit cleared", vmread(ENTRY_INTR_INFO) >> 31, 0);
+  vmcs_default(vmcs1, g_vmcall);
+  vmw(ENTRY_INTR_INFO, 0x80000000u | (1u << 11) | (3u << 8) | 13);   /* #GP(0x1234) */
+  vmw(ENTRY_EXC_ERR, 0x1234);
+  fixup_ip = (uptr)g_after_trap; last_trap.vec = 0xff;
+  expect("inject-gp-error-code", run_guest(), EXIT_VMCALL);
+  expect("inject-gp-error-code vector in l2", last_trap.vec, 13);
+  expect("inject-gp-error-code error in l2", last_trap.err, 0x1234);
+  vmcs_default(vmcs1, g_vmcall);
+  vmw(ENTRY_INTR_INFO, 0x80000000u | (4u << 8) | 0x41);   /* INT 0x41, length 2: returns after it */
+  vmw(ENTRY_INSTR_LEN, 2);
+  fixup_ip = (uptr)g_after_trap; last_trap.vec = 0xff;
+  expect("inject-software-interrupt", run_guest(), EXIT_VMCALL);
+  expect("inject-software-interrupt vector in l2", last_trap.vec, 0x41);
+  expect("inject-software-interrupt return rip", last_trap.ip, (uptr)g_vmcall + 2);
+  fixup_ip = 0;
 
   /* a VM-entry failure for guest state does not launch the VMCS: VMLAUNCH again works */
   vmcs_default(vmcs1, g_vmcall);

@@ -10,6 +10,7 @@ GUEST(g_vmcall, "vmcall\n hlt");
 GUEST(g_read, "mov (%rax), %rbx\n vmcall\n hlt");
 GUEST(g_write, "movq $0x55, (%rax)\n vmcall\n hlt");
 GUEST(g_jmp, "jmp *%rax");
+GUEST(g_ud2, "ud2\n hlt");
 
 static u8 tpage[6][4096] __attribute__((aligned(4096)));
 static u64 l2_pml4[512] __attribute__((aligned(4096)));
@@ -123,6 +124,22 @@ int main(void) {
   }
   *pte[3] = LEAF(tpage[3], 7);
   flush();
+
+  /* EPT violation while delivering an exception: the IDT's page is not present; the exit
+     reports the #UD being delivered in the IDT-vectoring information (SDM 28.2.4) */
+  {
+    struct { u16 limit; u64 base; } __attribute__((packed)) idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    u64 gate = idtr.base + 6 * 16;
+    u64 *ipte = ept_pte4k(gate), save = *ipte;
+    vmw(EXC_BITMAP, 0);
+    *ipte = 0;
+    violation("idt-not-present", go(g_ud2), gate, gate, 0x181, g_ud2);
+    expect("idt-not-present idt-vectoring-info", vmread(IDT_VECT_INFO) & 0x80000fff, 0x80000306);
+    *ipte = save;
+    vmw(EXC_BITMAP, 0xffffffff);
+    flush();
+  }
 
   /* EPT violation on the guest's own paging-structure access: bit 8 clear, GPA = the PTE */
   for (int i = 0; i < 512; i++) l2_pd[i] = ((u64)i << 21) | 0x83;

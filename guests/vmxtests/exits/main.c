@@ -41,10 +41,15 @@ GUEST(g_loop, "1: jmp 1b");
 GUEST(g_nops, "nop\n nop\n hlt");
 GUEST(g_sti, "sti\n nop\n.globl g_sti_at\ng_sti_at: hlt");
 GUEST(g_vmread, "mov $0x681e, %rax\n.globl g_vmread_at\ng_vmread_at: vmread %rax, %rbx\n hlt");
+GUEST(g_invd, "invd\n hlt");
+GUEST(g_wbinvd, "wbinvd\n hlt");
+GUEST(g_rdpmc, "xor %ecx, %ecx\n.globl g_rdpmc_at\ng_rdpmc_at: rdpmc\n hlt");
+GUEST(g_movdr, "mov %dr7, %rdx\n hlt");
+GUEST(g_movdr_to, "mov $0x400, %r9\n.globl g_movdr_to_at\ng_movdr_to_at: mov %r9, %dr0\n hlt");
 GUEST(g_vmptrst, "vmptrst (%rax)\n hlt");
 GUEST(g_vmxon, "vmxon (%rax)\n hlt");
 
-extern char g_cr0_ts_at[], g_cr3_load_at[], g_cr4_write_at[], g_cr8_load_at[], g_gp_at[], g_insb_at[], g_inw_dx_at[], g_io_b_at[], g_io_bitmap_at[], g_msr_at[], g_outl_dx_at[], g_pf_read_at[], g_rep_outsb_at[], g_sti_at[], g_vmread_at[];
+extern char g_rdpmc_at[], g_movdr_to_at[], g_cr0_ts_at[], g_cr3_load_at[], g_cr4_write_at[], g_cr8_load_at[], g_gp_at[], g_insb_at[], g_inw_dx_at[], g_io_b_at[], g_io_bitmap_at[], g_msr_at[], g_outl_dx_at[], g_pf_read_at[], g_rep_outsb_at[], g_sti_at[], g_vmread_at[];
 
 static u8 io_a[4096] __attribute__((aligned(4096)));
 static u8 io_b[4096] __attribute__((aligned(4096)));
@@ -241,6 +246,28 @@ int main(void) {
     exit_is("interrupt-window-if1-immediate", run_guest(), EXIT_INT_WINDOW, g_sti_at, -1);
     set_proc(0);
   }
+
+  /* INVD (unconditional), WBINVD / RDPMC / MOV DR exiting (qualification Table 28-4: DR number
+     2:0, direction 4 (1 = MOV from DR), register 11:8) */
+  exit_is("invd", run_at(g_invd), 13, g_invd, 2);
+  u32 p2 = (u32)(rdmsr(MSR_VMX_PROCBASED2) >> 32);
+  if ((rdmsr(msr_proc) >> 63) && (p2 & (1u << 6))) {
+    set_proc(PROC_SECONDARY); vmw(PROC_CTLS2, 1u << 6);
+    exit_is("wbinvd", run_at(g_wbinvd), 54, g_wbinvd, 2);
+    vmw(PROC_CTLS2, 0);
+  }
+  if ((rdmsr(msr_proc) >> 32) & (1u << 11)) {
+    set_proc(1u << 11);
+    exit_is("rdpmc", run_at(g_rdpmc), 15, g_rdpmc_at, 2);
+  }
+  if ((rdmsr(msr_proc) >> 32) & (1u << 23)) {
+    set_proc(1u << 23);
+    exit_is("mov-from-dr7", run_at(g_movdr), 29, g_movdr, 3);
+    expect("mov-from-dr7 qualification", vmread(EXIT_QUAL), 0x217);
+    exit_is("mov-to-dr0", run_at(g_movdr_to), 29, g_movdr_to_at, 4);
+    expect("mov-to-dr0 qualification", vmread(EXIT_QUAL), 0x900);
+  }
+  set_proc(0);
 
   /* VMX instructions in L2 exit unconditionally, with instruction information (Table 28-13) */
   guest_regs[G_RAX] = (uptr)vmcs2;

@@ -12,7 +12,8 @@ static int ud_vmread(void) { u64 v; TRY("", "vmread %1, %0", : "=r"(v) : "r"(0x6
 static int ud_vmxoff(void) { TRY("", "vmxoff", ::: "cc"); return (int)last_trap.vec; }
 
 /* ring 3: results stored, printed by ring 0 */
-static volatile int u_vmread_vec, u_vmxoff_vec, u_vmptrst_vec, u_vmcall_vec;
+static volatile int u_vmread_vec, u_vmxoff_vec, u_vmptrst_vec, u_vmcall_vec, u_invept_vec, u_invvpid_vec;
+static struct inv_desc u_desc;
 static volatile u64 u_err;
 static void user_probe(void) {
   u64 v, pa;
@@ -20,6 +21,8 @@ static void user_probe(void) {
   TRY("", "vmxoff", ::: "cc"); u_vmxoff_vec = (int)last_trap.vec;
   TRY("", "vmptrst %0", : "=m"(pa) :: "cc"); u_vmptrst_vec = (int)last_trap.vec;
   TRY("", "vmcall", ::: "cc"); u_vmcall_vec = (int)last_trap.vec;
+  TRY("", "invept %0, %1", :: "m"(u_desc), "r"(2ull) : "cc", "memory"); u_invept_vec = (int)last_trap.vec;
+  TRY("", "invvpid %0, %1", :: "m"(u_desc), "r"(2ull) : "cc", "memory"); u_invvpid_vec = (int)last_trap.vec;
 }
 
 static void status(const char *name, int got, int want, u64 err) {
@@ -64,6 +67,9 @@ int main(void) {
   }
   expect("vmxon-bad-revision", vmxon((uptr)bad_rev), 1);          /* VMfailInvalid */
   expect("vmxon-unaligned", vmxon(pa_vmxon + 8), 1);
+  *(u32 *)bad_rev = rev_id | 0x80000000u;
+  expect("vmxon-revision-bit31", vmxon((uptr)bad_rev), 1);
+  *(u32 *)bad_rev = rev_id ^ 1;
   expect("vmxon-beyond-maxphyaddr", vmxon(1ull << 52), 1);
   expect("vmxon", vmxon(pa_vmxon), 0);
 
@@ -111,6 +117,20 @@ int main(void) {
     STATUS("vmwrite-read-only", vmwrite_s(EXIT_REASON, 0), VMFAIL(VMERR_READ_ONLY));
   else note("IA32_VMX_MISC[29] set: VMWRITE to exit-information fields allowed");
   expect("vmread-error-field", vmread_s(VM_INSTR_ERROR, &v), 0);
+  {
+    static volatile u64 mem = 0, src = 0xfeedf00d;
+    u8 cf, zf;
+    __asm__ volatile("vmwrite %2, %3; setc %0; setz %1" : "=qm"(cf), "=qm"(zf) : "m"(src), "r"((u64)GUEST_RSP) : "cc", "memory");
+    expect("vmwrite-memory-operand", vmx_status_(cf, zf), 0);
+    __asm__ volatile("vmread %2, %3; setc %0; setz %1" : "=qm"(cf), "=qm"(zf) : "r"((u64)GUEST_RSP), "m"(mem) : "cc", "memory");
+    expect("vmread-memory-operand", vmx_status_(cf, zf), 0);
+    expect("vmread-memory-operand value", mem, 0xfeedf00d);
+  }
+  /* VMCLEAR of another VMCS keeps the current one */
+  *(u32 *)vmcs2 = rev_id;
+  expect("vmclear-other", vmclear(pa2), 0);
+  vmptrst(&v);
+  expect("vmclear-other-keeps-current", v, pa1);
 
   /* VMLAUNCH / VMRESUME state: a launched VMCS cannot be launched, a clear one not resumed */
   vmcs_default(vmcs1, 0);
@@ -138,6 +158,25 @@ int main(void) {
   vmptrld(pa2);
   expect("vmcs2-data", vmread(GUEST_RIP), 0x777);
   vmptrld(pa1);
+
+  /* a shadow VMCS (revision bit 31) can be made current when VMCS shadowing is supported, but
+     VMLAUNCH of it is VMfailInvalid (SDM 31.3 VMPTRLD, VMLAUNCH); VMXON rejects bit 31 */
+  {
+    u32 p2 = (u32)(rdmsr(MSR_VMX_PROCBASED2) >> 32);
+    if ((rdmsr(msr_proc) >> 63) && (p2 & PROC2_SHADOW_VMCS)) {
+      *(u32 *)vmcs2 = rev_id | 0x80000000u;
+      vmclear(pa2);
+      expect("vmptrld-shadow-vmcs", vmptrld(pa2), 0);
+      expect("vmlaunch-shadow-vmcs-failinvalid", vm_enter(guest_regs, 0), 1);
+      *(u32 *)vmcs2 = rev_id;
+      vmclear(pa2);
+      vmptrld(pa1);
+    } else {
+      *(u32 *)vmcs2 = rev_id | 0x80000000u;
+      STATUS("vmptrld-shadow-vmcs-unsupported", vmptrld(pa2), VMFAIL(VMERR_VMPTRLD_REV));
+      *(u32 *)vmcs2 = rev_id;
+    }
+  }
 
   /* INVEPT / INVVPID operands (SDM 31.3: error 28 for an unsupported type or bad operand) */
   if (ept_cap & (1u << 20)) {
@@ -169,6 +208,8 @@ int main(void) {
   expect("vmxoff-cpl3-gp", u_vmxoff_vec, 13);
   expect("vmptrst-cpl3-gp", u_vmptrst_vec, 13);
   expect("vmcall-cpl3-root-gp", u_vmcall_vec, 13);
+  if (ept_cap & (1u << 20)) expect("invept-cpl3-gp", u_invept_vec, 13);
+  if (ept_cap & (1ull << 32)) expect("invvpid-cpl3-gp", u_invvpid_vec, 13);
 
   /* VMXOFF: leaves VMX operation; VMX instructions are #UD again */
   expect("vmxoff", vmxoff(), 0);
