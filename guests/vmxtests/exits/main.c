@@ -46,10 +46,18 @@ GUEST(g_wbinvd, "wbinvd\n hlt");
 GUEST(g_rdpmc, "xor %ecx, %ecx\n.globl g_rdpmc_at\ng_rdpmc_at: rdpmc\n hlt");
 GUEST(g_movdr, "mov %dr7, %rdx\n hlt");
 GUEST(g_movdr_to, "mov $0x400, %r9\n.globl g_movdr_to_at\ng_movdr_to_at: mov %r9, %dr0\n hlt");
+GUEST(g_vmclear, "vmclear (%rax)\n hlt");
+GUEST(g_vmptrld, "vmptrld (%rax)\n hlt");
+GUEST(g_vmlaunch, "vmlaunch\n hlt");
+GUEST(g_vmresume, "vmresume\n hlt");
+GUEST(g_vmwrite, "mov $0x681e, %rax\n.globl g_vmwrite_at\ng_vmwrite_at: vmwrite %rcx, %rax\n hlt");
+GUEST(g_vmxoff, "vmxoff\n hlt");
+GUEST(g_invept, "mov $1, %ecx\n.globl g_invept_at\ng_invept_at: invept (%rax), %rcx\n hlt");
+GUEST(g_invvpid, "mov $1, %ecx\n.globl g_invvpid_at\ng_invvpid_at: invvpid (%rax), %rcx\n hlt");
 GUEST(g_vmptrst, "vmptrst (%rax)\n hlt");
 GUEST(g_vmxon, "vmxon (%rax)\n hlt");
 
-extern char g_rdpmc_at[], g_movdr_to_at[], g_cr0_ts_at[], g_cr3_load_at[], g_cr4_write_at[], g_cr8_load_at[], g_gp_at[], g_insb_at[], g_inw_dx_at[], g_io_b_at[], g_io_bitmap_at[], g_msr_at[], g_outl_dx_at[], g_pf_read_at[], g_rep_outsb_at[], g_sti_at[], g_vmread_at[];
+extern char g_vmwrite_at[], g_invept_at[], g_invvpid_at[], g_rdpmc_at[], g_movdr_to_at[], g_cr0_ts_at[], g_cr3_load_at[], g_cr4_write_at[], g_cr8_load_at[], g_gp_at[], g_insb_at[], g_inw_dx_at[], g_io_b_at[], g_io_bitmap_at[], g_msr_at[], g_outl_dx_at[], g_pf_read_at[], g_rep_outsb_at[], g_sti_at[], g_vmread_at[];
 
 static u8 io_a[4096] __attribute__((aligned(4096)));
 static u8 io_b[4096] __attribute__((aligned(4096)));
@@ -275,5 +283,48 @@ int main(void) {
   exit_is("l2-vmxon", run_at(g_vmxon), EXIT_VMXON, g_vmxon, 4);
   exit_is("l2-vmread", run_at(g_vmread), EXIT_VMREAD, g_vmread_at, 3);
   expect("l2-vmread instruction-info", vmread(EXIT_INSTR_INFO) & 0xf0000478, 0x00000418);
+  exit_is("l2-vmclear", run_at(g_vmclear), EXIT_VMCLEAR, g_vmclear, 4);
+  exit_is("l2-vmptrld", run_at(g_vmptrld), EXIT_VMPTRLD, g_vmptrld, 3);
+  exit_is("l2-vmlaunch", run_at(g_vmlaunch), EXIT_VMLAUNCH, g_vmlaunch, 3);
+  exit_is("l2-vmresume", run_at(g_vmresume), EXIT_VMRESUME, g_vmresume, 3);
+  exit_is("l2-vmwrite", run_at(g_vmwrite), EXIT_VMWRITE, g_vmwrite_at, 3);
+  expect("l2-vmwrite instruction-info", vmread(EXIT_INSTR_INFO) & 0xf0000478, 0x00000408);
+  exit_is("l2-vmxoff", run_at(g_vmxoff), EXIT_VMXOFF, g_vmxoff, 3);
+  guest_regs[G_RAX] = (uptr)vmcs2;
+  if (ept_cap & (1u << 20)) {
+    exit_is("l2-invept", run_at(g_invept), EXIT_INVEPT, g_invept_at, 5);
+    expect("l2-invept instruction-info reg2", vmread(EXIT_INSTR_INFO) >> 28, 1);
+  }
+  if (ept_cap & (1ull << 32)) exit_is("l2-invvpid", run_at(g_invvpid), EXIT_INVVPID, g_invvpid_at, 5);
+
+  /* external-interrupt exiting (pin 0) with the PIC and PIT: exit reason 1 even with
+     RFLAGS.IF = 0; with "acknowledge interrupt on exit" the vector is in the interruption
+     information (SDM 28.2.2). The preemption timer guards against a missing interrupt. */
+  if ((rdmsr(msr_exit) >> 32) & (1u << 15)) {
+    outb(0x20, 0x11); outb(0x21, 0x20); outb(0x21, 4); outb(0x21, 1);
+    outb(0xa0, 0x11); outb(0xa1, 0x28); outb(0xa1, 2); outb(0xa1, 1);
+    outb(0x21, 0xfe); outb(0xa1, 0xff);
+    outb(0x43, 0x34); outb(0x40, 0x00); outb(0x40, 0x10);   /* PIT channel 0, rate 4096 */
+    int timer = (int)((rdmsr(msr_pin) >> 32) & PIN_PREEMPT_TIMER);
+    vmw(PIN_CTLS, ctl(PIN_EXT_INT | (timer ? PIN_PREEMPT_TIMER : 0), msr_pin));
+    if (timer) vmw(PREEMPT_TIMER, 200000000u >> (vmx_misc & 31));
+    u64 xc = vmread(EXIT_CTLS);
+    vmw(EXIT_CTLS, xc | (1u << 15));
+    exit_is("external-interrupt-acked", run_at(g_loop), EXIT_EXT_INT, g_loop, -1);
+    expect("external-interrupt-acked interruption-info", vmread(EXIT_INTR_INFO) & 0x800007ff, 0x80000020);
+    outb(0x20, 0x20);   /* EOI: the exit acknowledged IRQ 0 */
+    vmw(EXIT_CTLS, xc);
+    exit_is("external-interrupt-not-acked", run_at(g_loop), EXIT_EXT_INT, g_loop, -1);
+    expect("external-interrupt-not-acked interruption-info valid", vmread(EXIT_INTR_INFO) >> 31, 0);
+    outb(0x20, 0x20);
+    vmw(GUEST_RIP, (uptr)g_loop); vmw(GUEST_RFLAGS, 0x202);   /* IF = 1: the same */
+    vmw(EXIT_CTLS, xc | (1u << 15));
+    exit_is("external-interrupt-acked-if1", run_guest(), EXIT_EXT_INT, g_loop, -1);
+    expect("external-interrupt-acked-if1 interruption-info", vmread(EXIT_INTR_INFO) & 0x800007ff, 0x80000020);
+    outb(0x20, 0x20);
+    vmw(EXIT_CTLS, xc);
+    outb(0x21, 0xff);   /* mask everything again; the pending IRQ 0 stays in the IRR */
+    vmw(PIN_CTLS, ctl(0, msr_pin));
+  }
   vmxt_finish("exits");
 }
