@@ -2,15 +2,16 @@
 #include "vmxt.h"
 
 static int n_checks, n_failed;
+const char *check_prefix = "";
 void expect(const char *name, u64 got, u64 want) {
   n_checks++;
-  if (got == want) printf("PASS %s\n", name);
-  else { n_failed++; printf("FAIL %s: got 0x%lx want 0x%lx\n", name, (unsigned long)got, (unsigned long)want); }
+  if (got == want) printf("PASS %s%s\n", check_prefix, name);
+  else { n_failed++; printf("FAIL %s%s: got 0x%lx want 0x%lx\n", check_prefix, name, (unsigned long)got, (unsigned long)want); }
 }
 void expect_true(const char *name, int cond, u64 got) {
   n_checks++;
-  if (cond) printf("PASS %s\n", name);
-  else { n_failed++; printf("FAIL %s: got 0x%lx\n", name, (unsigned long)got); }
+  if (cond) printf("PASS %s%s\n", check_prefix, name);
+  else { n_failed++; printf("FAIL %s%s: got 0x%lx\n", check_prefix, name, (unsigned long)got); }
 }
 int vmxt_finish(const char *prog) {
   printf("%s: %d checks, %d passed, %d failed\n", prog, n_checks, n_checks - n_failed, n_failed);

@@ -9,6 +9,7 @@
 /* ---- checks ---- */
 void expect(const char *name, u64 got, u64 want);   /* PASS if got == want */
 void expect_true(const char *name, int cond, u64 got);
+extern const char *check_prefix;   /* printed before each check name (default "") */
 #define note(...) do { puts_("info: "); printf(__VA_ARGS__); putchar_('\n'); } while (0)   /* an "info:" line */
 int vmxt_finish(const char *prog) __attribute__((noreturn));   /* summary line, exit(0 / 1) */
 

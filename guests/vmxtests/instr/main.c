@@ -11,6 +11,22 @@ static int ud_vmxon(u64 pa) { TRY("", "vmxon %0", :: "m"(pa) : "cc", "memory"); 
 static int ud_vmread(void) { u64 v; TRY("", "vmread %1, %0", : "=r"(v) : "r"(0x681eull) : "cc"); return (int)last_trap.vec; }
 static int ud_vmxoff(void) { TRY("", "vmxoff", ::: "cc"); return (int)last_trap.vec; }
 
+/* compatibility mode (IA32_EFER.LMA = 1, CS.L = 0): every VMX instruction is #UD (SDM 31.3).
+   compat_probe_N far-calls 32-bit code (SEL_CODE32) that runs one VMX instruction; the trap
+   hook resumes at the far return (fixup_ip), still in compatibility mode. */
+u64 compat_scratch;   /* referenced from asm */
+#define COMPAT_PROBE(n, insn) \
+  __asm__(".pushsection .text\n.code64\n.globl compat_probe_" #n "\ncompat_probe_" #n ":\n" \
+          " movq $3f, fixup_ip(%rip)\n lcall *4f(%rip)\n movq $0, fixup_ip(%rip)\n ret\n" \
+          ".code32\n2: " insn "\n3: lret\n.code64\n.popsection\n" \
+          ".pushsection .data\n4: .long 2b\n .word 0x08\n.popsection");
+COMPAT_PROBE(0, "vmptrst compat_scratch")
+COMPAT_PROBE(1, "vmxoff")
+COMPAT_PROBE(2, "vmcall")
+COMPAT_PROBE(3, "vmclear compat_scratch")
+void compat_probe_0(void), compat_probe_1(void), compat_probe_2(void), compat_probe_3(void);
+static int compat(void (*probe)(void)) { last_trap.vec = 0xff; probe(); return (int)last_trap.vec; }
+
 /* ring 3: results stored, printed by ring 0 */
 static volatile int u_vmread_vec, u_vmxoff_vec, u_vmptrst_vec, u_vmcall_vec, u_invept_vec, u_invvpid_vec;
 static struct inv_desc u_desc;
@@ -210,6 +226,12 @@ int main(void) {
   expect("vmcall-cpl3-root-gp", u_vmcall_vec, 13);
   if (ept_cap & (1u << 20)) expect("invept-cpl3-gp", u_invept_vec, 13);
   if (ept_cap & (1ull << 32)) expect("invvpid-cpl3-gp", u_invvpid_vec, 13);
+
+  expect("vmptrst-compat-mode-ud", compat(compat_probe_0), 6);
+  expect("vmxoff-compat-mode-ud", compat(compat_probe_1), 6);
+  expect("vmcall-compat-mode-ud", compat(compat_probe_2), 6);
+  expect("vmclear-compat-mode-ud", compat(compat_probe_3), 6);
+  (void)compat_scratch;
 
   /* VMXOFF: leaves VMX operation; VMX instructions are #UD again */
   expect("vmxoff", vmxoff(), 0);
