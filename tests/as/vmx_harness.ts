@@ -84,20 +84,14 @@ export function l1(): void {
   wr(F.GUEST_IDTR_BASE, 0x1000); wr(F.GUEST_IDTR_LIMIT, 0xfff);
   wr(F.GUEST_RSP, 0x9800); wr(F.GUEST_RIP, GUEST_RIP); wr(F.GUEST_RFLAGS, 2);
 }
-// cpu/run.ts counts an instruction as retired after step() returns; exec() runs VMLAUNCH /
-// VMRESUME outside the run loop, so retire it here (the MTF and preemption-timer deadlines
-// armed by VM entry count L2 instructions from after the entering instruction).
-function retireEntry(): void { S.icount += 1; }
 export function launch(): void {
   expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
-  retireEntry();
   expect(V.nonRoot).toBe(true);
   expect(S.rip).toBe(GUEST_RIP);
 }
 export function resume(nextRip: u64): void {
   wr(F.GUEST_RIP, nextRip);
   expect(exec([0x0f, 0x01, 0xc3])).toBe(0);
-  retireEntry();
   expect(V.nonRoot).toBe(true);
 }
 export function exited(reason: u64): void {
