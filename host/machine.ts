@@ -175,7 +175,7 @@ export class Machine {
       this.timers.push(lapic);
     }
     this.sched = new Scheduler(core, this.apics);
-    this.retiredBase = core.icount; this.runStartIc = core.icount;
+    this.retiredBase = core.icountNow; this.runStartIc = core.icountNow;
     this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
     this.apicBus.onNmi = (i) => this.sched.nmi(i);
     this.apicBus.onInit = (i) => this.sched.init(i);
@@ -270,7 +270,7 @@ export class Machine {
     if (i < 0 || i >= this.cpus) throw new RangeError(`no vCPU ${i}`);
     this.retiredBase = this.totalIcount;
     this.sched.switchTo(i);
-    this.runStartIc = this.core.icount;
+    this.runStartIc = this.core.icountNow;
     this.updateIntr();
   }
 
@@ -514,7 +514,7 @@ export class Machine {
         const r = this.core.run(budget);
         const dt = perfNow() - ts;
         const done = this.core.icount - ic;
-        this.retiredBase += done; this.runStartIc = this.core.icount;
+        this.retiredBase += done; this.runStartIc = this.core.icountNow;
         v.instructions += done;
         this.uart.flush();
         if (r === 0 && budget === this.slice) {  // adapt: aim for ~2-5 ms per slice
