@@ -261,3 +261,25 @@ describe("alignment check (#AC) in L2", () => {
     expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
   });
 });
+
+describe("HLT activity state", () => {
+  it("an L2 entered in HLT with IF = 1 is woken by an external interrupt (no interrupt exiting)", () => {
+    l1();
+    gate64(0x30, GUEST_RIP + 0x20);
+    poke(GUEST_RIP + 0x20, [0x0f, 0xa2]);                    // handler: CPUID exits
+    wr(F.GUEST_RFLAGS, 0x202);
+    wr(F.GUEST_ACTIVITY, 1);
+    poke(HOST_RIP, [0xf4]);
+    launch();
+    expect(S.halted).toBe(true);
+    expect(run(10)).toBe(1);                                  // stays halted
+    expect(V.nonRoot).toBe(true);
+    portOut(0xe1, 1, 0x30);
+    setIntrLine(true);
+    expect(run(10)).toBe(1);                                  // woken: handler's CPUID exits, L1 HLTs
+    setIntrLine(false);
+    exitedRun(10);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 0x20);
+    expect(rd(F.GUEST_ACTIVITY)).toBe(0);
+  });
+});
