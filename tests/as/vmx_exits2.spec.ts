@@ -234,3 +234,52 @@ describe("IDT-vectoring information for interrupts and software interrupts", () 
     expect(rd(F.IDT_VECTORING_INFO)).toBe(0x80000306);
   });
 });
+
+describe("alignment check (#AC) in L2", () => {
+  it("an unaligned CPL-3 access with CR0.AM and RFLAGS.AC raises #AC(0); aligned ones do not", () => {
+    l1();
+    wr(F.EXCEPTION_BITMAP, 1 << 17);
+    // L2 at CPL 3: user code/data selectors with RPL 3 (GDT 0x528 / 0x530), CR0.AM.
+    w64(0x528, 0x00affb000000ffff);                           // 64-bit code, DPL 3
+    w64(0x530, 0x00cff3000000ffff);                           // data, DPL 3
+    wr(F.GUEST_SEL0 + 2, 0x2b); wr(F.GUEST_AR0 + 2, 0xa0fb);
+    for (let s: u32 = 0; s < 6; s++) if (s != 1) { wr(F.GUEST_SEL0 + s * 2, 0x33); wr(F.GUEST_AR0 + s * 2, 0xc0f3); }
+    wr(F.GUEST_CR0, rd(F.GUEST_CR0) | 0x40000);
+    wr(F.GUEST_RFLAGS, 0x40002);                              // AC
+    // User-accessible page tables in the harness: the 2M page is U/S = 1 (0x87).
+    launch();
+    S.setReg64(S.RAX, 0x9000);
+    expect(guest([0x48, 0x8b, 0x18])).toBe(0);               // MOV RBX, [RAX]: aligned
+    expect(V.nonRoot).toBe(true);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, 0x9004);
+    expect(guest([0x48, 0x8b, 0x18])).toBe(17 + 1);          // MOV RBX, [RAX+4]: 8 bytes at 4 mod 8
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b11);            // #AC, error code 0
+    expect(rd(F.EXIT_INTR_ERROR)).toBe(0);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+  });
+});
+
+describe("HLT activity state", () => {
+  it("an L2 entered in HLT with IF = 1 is woken by an external interrupt (no interrupt exiting)", () => {
+    l1();
+    gate64(0x30, GUEST_RIP + 0x20);
+    poke(GUEST_RIP + 0x20, [0x0f, 0xa2]);                    // handler: CPUID exits
+    wr(F.GUEST_RFLAGS, 0x202);
+    wr(F.GUEST_ACTIVITY, 1);
+    poke(HOST_RIP, [0xf4]);
+    launch();
+    expect(S.halted).toBe(true);
+    expect(run(10)).toBe(1);                                  // stays halted
+    expect(V.nonRoot).toBe(true);
+    portOut(0xe1, 1, 0x30);
+    setIntrLine(true);
+    expect(run(10)).toBe(1);                                  // woken: handler's CPUID exits, L1 HLTs
+    setIntrLine(false);
+    exitedRun(10);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 0x20);
+    expect(rd(F.GUEST_ACTIVITY)).toBe(0);
+  });
+});
