@@ -1,7 +1,7 @@
 /* vmxtests/entry: VM-entry checks, one broken field at a time on an otherwise valid VMCS.
    Controls (SDM 27.2.1) and host state (27.2.2-27.2.4) fail VMLAUNCH with VMfailValid error 7 / 8;
    guest state (27.3.1) fails VM entry with exit reason 33 | bit 31 and qualification 0 (4 for
-   the VMCS link pointer, Table 28-? "VMCS link pointer"); MSR loading (27.4) with reason
+   a bad VMCS link pointer, SDM 27.8); MSR loading (27.4) with reason
    34 | bit 31 and the 1-based index of the failing entry as qualification. */
 #include "vmxt.h"
 
