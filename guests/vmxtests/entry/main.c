@@ -121,6 +121,20 @@ int main(void) {
   CASE("guest-rflags-bit1-clear", K_GUEST, 0, vmw(GUEST_RFLAGS, 0));
   CASE("guest-rflags-reserved-bit15", K_GUEST, 0, vmw(GUEST_RFLAGS, 2 | (1u << 15)));
   CASE("guest-rip-noncanonical", K_GUEST, 0, vmw(GUEST_RIP, 0x4000000000000000ull));
+  {
+    /* RIP 0x0000800000000000: bits 63:N identical only if N = 57 (CPUID 0x80000008 EAX[15:8]);
+       then VM entry succeeds and the fetch faults (CR4.LA57 = 0): #GP, exception exit */
+    u32 a, b, c, d;
+    cpuid(0x80000008, 0, &a, &b, &c, &d);
+    u32 n = (a >> 8) & 0xff;
+    vmcs_default(vmcs1, g_vmcall);
+    vmw(GUEST_RIP, 0x0000800000000000ull);
+    long r = run_guest();
+    if (n == 57) {
+      expect("guest-rip-48bit-noncanonical-la57-cpu-enters", (u64)r, EXIT_EXCEPTION);
+      expect("guest-rip-48bit-noncanonical-la57-cpu-enters gp", vmread(EXIT_INTR_INFO) & 0xff, 13);
+    } else expect("guest-rip-48bit-noncanonical", (u64)r, EXIT_FAILED | EXIT_BAD_GUEST);
+  }
   CASE("guest-cs-data-type", K_GUEST, 0, vmw(GUEST_CS_AR, 0xA093));
   CASE("guest-cs-not-present", K_GUEST, 0, vmw(GUEST_CS_AR, 0xA01B));
   CASE("guest-cs-l-and-d", K_GUEST, 0, vmw(GUEST_CS_AR, 0xE09B));
