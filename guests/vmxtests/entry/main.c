@@ -154,6 +154,18 @@ int main(void) {
   CASE("guest-ia32e-without-cr4-pae", K_GUEST, 0, vmw(GUEST_CR4, read_cr4() & ~0x20ull));
   CASE("guest-link-pointer-unaligned", K_GUEST, 4, vmw(VMCS_LINK_PTR, (uptr)link_vmcs + 0x10));
   CASE("guest-link-pointer-bad-revision", K_GUEST, 4, *(u32 *)link_vmcs = rev_id ^ 1; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+  if (have2 && (proc2_cap & PROC2_SHADOW_VMCS)) {
+    /* VMCS shadowing: VMREAD/VMWRITE bitmap addresses (error 7), the link pointer must name a
+       shadow VMCS (bit 31 of its revision) or be ~0 */
+#define SHADOW_ON vmw(PROC_CTLS, vmread(PROC_CTLS) | PROC_SECONDARY); vmw(PROC_CTLS2, PROC2_SHADOW_VMCS); \
+    vmw(VMREAD_BITMAP, (uptr)bitmap); vmw(VMWRITE_BITMAP, (uptr)bitmap)
+    CASE("shadowing-link-pointer-none", K_OK, 0, SHADOW_ON);
+    CASE("ctl-vmread-bitmap-unaligned", K_CTL, 0, SHADOW_ON; vmw(VMREAD_BITMAP, (uptr)bitmap + 0x10));
+    CASE("guest-link-pointer-not-shadow-vmcs", K_GUEST, 4, SHADOW_ON; *(u32 *)link_vmcs = rev_id; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+    CASE("shadowing-link-pointer-shadow-vmcs", K_OK, 0, SHADOW_ON; *(u32 *)link_vmcs = rev_id | 0x80000000u; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+    CASE("guest-link-pointer-shadow-vmcs-without-shadowing", K_GUEST, 4, *(u32 *)link_vmcs = rev_id | 0x80000000u; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+    *(u32 *)link_vmcs = rev_id;
+  }
   if (allowed1(msr_entry) & (1u << 14))
     CASE("guest-pat-reserved-type", K_GUEST, 0, vmw(ENTRY_CTLS, vmread(ENTRY_CTLS) | (1u << 14)); vmw(GUEST_PAT, 0x0007040600070402ull));
 
