@@ -176,7 +176,10 @@ int main(void) {
   msr_area[1][0] = 0x175 | (1ull << 32);           /* reserved bits 63:32 of the first quadword */
   CASE("msr-load-reserved-bits-entry-2", K_MSR, 2, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
   msr_area[1][0] = 0x808;                          /* x2APIC MSR range 0x800-0x8ff */
-  CASE("msr-load-x2apic-entry-2", K_MSR, 2, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
+  u32 a1, b1, c1, d1;
+  cpuid(1, 0, &a1, &b1, &c1, &d1);
+  if (c1 & (1u << 21))   /* the x2APIC check applies when the CPU supports x2APIC mode */
+    CASE("msr-load-x2apic-entry-2", K_MSR, 2, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
   msr_area[0][0] = MSR_EFER; msr_area[0][1] = l1_efer | 2;   /* WRMSR would #GP */
   CASE("msr-load-gp-entry-1", K_MSR, 1, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
 
