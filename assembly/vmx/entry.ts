@@ -240,7 +240,9 @@ function checkGuest(): i32 {
   const rip = rd(F.GUEST_RIP);
   const long64 = ia32e && (csAr & S.AR_L) != 0;
   if (!long64 && (rip >> 32) != 0) return 0;
-  if (long64 && !isCanonical(rip)) return 0;
+  // "bits 63:N identical, N = the processor's linear-address width" (57 with 5-level paging
+  // support, whatever CR4.LA57 is now).
+  if (long64 && !isCanonicalMax(rip)) return 0;
   if ((rfl & 0xffffffffffc08028) != 0 || (rfl & 2) == 0) return 0;
   const ii = <u32>rd(F.ENTRY_INTR_INFO);
   if ((ii & 0x80000000) != 0 && ((ii >> 8) & 7) == 0 && (rfl & 0x200) == 0) return 0;

@@ -1,7 +1,7 @@
 /* vmxtests/entry: VM-entry checks, one broken field at a time on an otherwise valid VMCS.
    Controls (SDM 27.2.1) and host state (27.2.2-27.2.4) fail VMLAUNCH with VMfailValid error 7 / 8;
    guest state (27.3.1) fails VM entry with exit reason 33 | bit 31 and qualification 0 (4 for
-   the VMCS link pointer, Table 28-? "VMCS link pointer"); MSR loading (27.4) with reason
+   a bad VMCS link pointer, SDM 27.8); MSR loading (27.4) with reason
    34 | bit 31 and the 1-based index of the failing entry as qualification. */
 #include "vmxt.h"
 
@@ -121,6 +121,20 @@ int main(void) {
   CASE("guest-rflags-bit1-clear", K_GUEST, 0, vmw(GUEST_RFLAGS, 0));
   CASE("guest-rflags-reserved-bit15", K_GUEST, 0, vmw(GUEST_RFLAGS, 2 | (1u << 15)));
   CASE("guest-rip-noncanonical", K_GUEST, 0, vmw(GUEST_RIP, 0x4000000000000000ull));
+  {
+    /* RIP 0x0000800000000000: bits 63:N identical only if N = 57 (CPUID 0x80000008 EAX[15:8]);
+       then VM entry succeeds and the fetch faults (CR4.LA57 = 0): #GP, exception exit */
+    u32 a, b, c, d;
+    cpuid(0x80000008, 0, &a, &b, &c, &d);
+    u32 n = (a >> 8) & 0xff;
+    vmcs_default(vmcs1, g_vmcall);
+    vmw(GUEST_RIP, 0x0000800000000000ull);
+    long r = run_guest();
+    if (n == 57) {
+      expect("guest-rip-48bit-noncanonical-la57-cpu-enters", (u64)r, EXIT_EXCEPTION);
+      expect("guest-rip-48bit-noncanonical-la57-cpu-enters gp", vmread(EXIT_INTR_INFO) & 0xff, 13);
+    } else expect("guest-rip-48bit-noncanonical", (u64)r, EXIT_FAILED | EXIT_BAD_GUEST);
+  }
   CASE("guest-cs-data-type", K_GUEST, 0, vmw(GUEST_CS_AR, 0xA093));
   CASE("guest-cs-not-present", K_GUEST, 0, vmw(GUEST_CS_AR, 0xA01B));
   CASE("guest-cs-l-and-d", K_GUEST, 0, vmw(GUEST_CS_AR, 0xE09B));
@@ -140,6 +154,18 @@ int main(void) {
   CASE("guest-ia32e-without-cr4-pae", K_GUEST, 0, vmw(GUEST_CR4, read_cr4() & ~0x20ull));
   CASE("guest-link-pointer-unaligned", K_GUEST, 4, vmw(VMCS_LINK_PTR, (uptr)link_vmcs + 0x10));
   CASE("guest-link-pointer-bad-revision", K_GUEST, 4, *(u32 *)link_vmcs = rev_id ^ 1; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+  if (have2 && (proc2_cap & PROC2_SHADOW_VMCS)) {
+    /* VMCS shadowing: VMREAD/VMWRITE bitmap addresses (error 7), the link pointer must name a
+       shadow VMCS (bit 31 of its revision) or be ~0 */
+#define SHADOW_ON vmw(PROC_CTLS, vmread(PROC_CTLS) | PROC_SECONDARY); vmw(PROC_CTLS2, PROC2_SHADOW_VMCS); \
+    vmw(VMREAD_BITMAP, (uptr)bitmap); vmw(VMWRITE_BITMAP, (uptr)bitmap)
+    CASE("shadowing-link-pointer-none", K_OK, 0, SHADOW_ON);
+    CASE("ctl-vmread-bitmap-unaligned", K_CTL, 0, SHADOW_ON; vmw(VMREAD_BITMAP, (uptr)bitmap + 0x10));
+    CASE("guest-link-pointer-not-shadow-vmcs", K_GUEST, 4, SHADOW_ON; *(u32 *)link_vmcs = rev_id; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+    CASE("shadowing-link-pointer-shadow-vmcs", K_OK, 0, SHADOW_ON; *(u32 *)link_vmcs = rev_id | 0x80000000u; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+    CASE("guest-link-pointer-shadow-vmcs-without-shadowing", K_GUEST, 4, *(u32 *)link_vmcs = rev_id | 0x80000000u; vmw(VMCS_LINK_PTR, (uptr)link_vmcs));
+    *(u32 *)link_vmcs = rev_id;
+  }
   if (allowed1(msr_entry) & (1u << 14))
     CASE("guest-pat-reserved-type", K_GUEST, 0, vmw(ENTRY_CTLS, vmread(ENTRY_CTLS) | (1u << 14)); vmw(GUEST_PAT, 0x0007040600070402ull));
 
@@ -150,7 +176,10 @@ int main(void) {
   msr_area[1][0] = 0x175 | (1ull << 32);           /* reserved bits 63:32 of the first quadword */
   CASE("msr-load-reserved-bits-entry-2", K_MSR, 2, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
   msr_area[1][0] = 0x808;                          /* x2APIC MSR range 0x800-0x8ff */
-  CASE("msr-load-x2apic-entry-2", K_MSR, 2, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
+  u32 a1, b1, c1, d1;
+  cpuid(1, 0, &a1, &b1, &c1, &d1);
+  if (c1 & (1u << 21))   /* the x2APIC check applies when the CPU supports x2APIC mode */
+    CASE("msr-load-x2apic-entry-2", K_MSR, 2, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
   msr_area[0][0] = MSR_EFER; msr_area[0][1] = l1_efer | 2;   /* WRMSR would #GP */
   CASE("msr-load-gp-entry-1", K_MSR, 1, vmw(ENTRY_MSR_LOAD_COUNT, 2); vmw(ENTRY_MSR_LOAD_ADDR, (uptr)msr_area));
 

@@ -323,6 +323,28 @@ int main(void) {
     expect("external-interrupt-acked-if1 interruption-info", vmread(EXIT_INTR_INFO) & 0x800007ff, 0x80000020);
     outb(0x20, 0x20);
     vmw(EXIT_CTLS, xc);
+    /* HLT activity state (IA32_VMX_MISC[6]), no preemption timer: an external interrupt ends it
+       with an exit that saves activity state HLT; without external-interrupt exiting it wakes the
+       L2, which takes it through its IDT (the trap hook resumes at g_after_ud: VMCALL) */
+    if (vmx_misc & (1u << 6)) {
+      vmw(PIN_CTLS, ctl(PIN_EXT_INT, msr_pin));
+      vmw(EXIT_CTLS, xc | (1u << 15));
+      vmw(GUEST_RIP, (uptr)g_loop); vmw(GUEST_RFLAGS, 0x202); vmw(GUEST_ACTIVITY, 1); vmw(GUEST_INTERRUPTIBILITY, 0);
+      exit_is("hlt-state-external-interrupt", run_guest(), EXIT_EXT_INT, g_loop, -1);
+      expect("hlt-state-external-interrupt saved activity", vmread(GUEST_ACTIVITY), 1);
+      outb(0x20, 0x20);
+      vmw(EXIT_CTLS, xc);
+      vmw(PIN_CTLS, ctl(0, msr_pin));
+      vmw(EXC_BITMAP, 0);
+      fixup_ip = (uptr)g_after_ud; last_trap.vec = 0xff;
+      vmw(GUEST_RIP, (uptr)g_loop); vmw(GUEST_RFLAGS, 0x202); vmw(GUEST_ACTIVITY, 1);
+      exit_is("hlt-state-woken-by-interrupt", run_guest(), EXIT_VMCALL, g_after_ud, 3);
+      expect("hlt-state-woken-by-interrupt vector in l2", last_trap.vec, 0x20);
+      expect("hlt-state-woken-by-interrupt activity", vmread(GUEST_ACTIVITY), 0);
+      fixup_ip = 0;
+      outb(0x20, 0x20);   /* the L2's handler did not EOI */
+      vmw(EXC_BITMAP, 0xffffffff);
+    }
     outb(0x21, 0xff);   /* mask everything again; the pending IRQ 0 stays in the IRR */
     vmw(PIN_CTLS, ctl(0, msr_pin));
   }

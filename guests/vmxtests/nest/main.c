@@ -13,7 +13,9 @@ static u8 l2_vmxon_region[4096] __attribute__((aligned(4096)));
 static u8 l2_vmcs12[4096] __attribute__((aligned(4096)));   /* the L2's idea of its VMCS */
 static u8 l3_stack[8192] __attribute__((aligned(16)));
 static u64 l2regs[15], l3regs_l1[15], l3regs_l2[15];
-static u64 exit12[4];   /* reason, qualification, instruction length, interruption info */
+static u64 exit12[5];   /* reason, qualification, instruction length, interruption info, guest-physical address */
+static u8 l3_pages[2][4096] __attribute__((aligned(4096)));   /* L2's EPT maps [0] to [1] for L3 */
+static int l2_ept;   /* the L2 gives its L3 an EPT (when the CPU has EPT) */
 static int l2_exits[64];
 
 /* ---- L3 ---- */
@@ -26,6 +28,12 @@ static void l3_main(void) {
   else puts_("L3: CPUID not answered by L2\n");
   __asm__ volatile("ud2");   /* the L2 intercepts #UD and skips it */
   puts_("L3: past ud2\n");
+  if (l2_ept) {
+    u64 v = *(volatile u64 *)l3_pages[0];   /* the L2's EPT maps this page to l3_pages[1] */
+    __asm__ volatile("vmcall" :: "a"(3), "b"(v) : "memory");
+    v = *(volatile u64 *)(l3_pages[1] + 8);   /* not present in the L2's EPT until it maps it */
+    __asm__ volatile("vmcall" :: "a"(4), "b"(v) : "memory");
+  }
   __asm__ volatile("vmcall" :: "a"(2), "b"(b) : "memory");
   for (;;) __asm__ volatile("hlt");
 }
@@ -37,6 +45,16 @@ static void l2_main(void) {
   *(u32 *)l2_vmxon_region = rev_id;
   expect("l2-vmxon", vmxon((uptr)l2_vmxon_region), 0);
   vmcs_default(l2_vmcs12, l3_main);   /* VMCLEAR + VMPTRLD (emulated), VMWRITEs (shadowed) */
+  if (l2_ept) {   /* an identity EPT with l3_pages[0] -> l3_pages[1] and l3_pages[1] not present */
+    ept_identity();
+    *ept_pte4k((uptr)l3_pages[0]) = (uptr)l3_pages[1] | (6 << 3) | 7;
+    *ept_pte4k((uptr)l3_pages[1]) = 0;
+    *(u64 *)l3_pages[0] = 0x1010101010101010ull; *(u64 *)l3_pages[1] = 0x2020202020202020ull;
+    *(u64 *)(l3_pages[1] + 8) = 0x3030303030303030ull;
+    vmw(PROC_CTLS, ctl(PROC_SECONDARY, msr_proc) & ~(PROC_CR3_LOAD | PROC_CR3_STORE));
+    vmw(PROC_CTLS2, PROC2_EPT);
+    vmw(EPT_POINTER, eptp_of(ept_pml4, 0));
+  }
   /* GUEST_RSP through memory operands: VMWRITE from base + index * 8 + 8, VMREAD to base + 24 */
   static u64 memops[4];
   memops[2] = (uptr)(l3_stack + sizeof l3_stack - 8); memops[3] = 0;
@@ -62,6 +80,23 @@ static void l2_main(void) {
   expect("l2-sees-l3-exception", vmread(EXIT_REASON), EXIT_EXCEPTION);
   expect("l2-sees-l3-exception interruption-info", vmread(EXIT_INTR_INFO) & 0x80000fff, 0x80000306);
   vmw(GUEST_RIP, vmread(GUEST_RIP) + 2);
+  if (l2_ept) {
+    r = vm_enter(l3regs_l2, 1);
+    expect("l2-sees-l3-vmcall-3", vmread(EXIT_REASON), EXIT_VMCALL);
+    expect("l2-ept-remap-seen-by-l3", l3regs_l2[G_RBX], 0x2020202020202020ull);
+    vmw(GUEST_RIP, vmread(GUEST_RIP) + vmread(EXIT_INSTR_LEN));
+    r = vm_enter(l3regs_l2, 1);
+    expect("l2-sees-l3-ept-violation", vmread(EXIT_REASON), EXIT_EPT_VIOLATION);
+    expect("l2-sees-l3-ept-violation gpa", vmread(GUEST_PHYS_ADDR), (uptr)l3_pages[1] + 8);
+    expect("l2-sees-l3-ept-violation qualification", vmread(EXIT_QUAL) & 0x1bf, 0x181);
+    *ept_pte4k((uptr)l3_pages[1]) = (uptr)l3_pages[1] | (6 << 3) | 7;
+    struct inv_desc d = { eptp_of(ept_pml4, 0), 0 };
+    expect("l2-invept", invept(2, &d), 0);
+    r = vm_enter(l3regs_l2, 1);   /* the load is retried */
+    expect("l2-sees-l3-vmcall-4", vmread(EXIT_REASON), EXIT_VMCALL);
+    expect("l2-ept-mapped-page-seen-by-l3", l3regs_l2[G_RBX], 0x3030303030303030ull);
+    vmw(GUEST_RIP, vmread(GUEST_RIP) + vmread(EXIT_INSTR_LEN));
+  }
   r = vm_enter(l3regs_l2, 1);
   expect("l2-vmresume-l3-again", r, 0);
   expect("l2-sees-l3-second-vmcall", vmread(EXIT_REASON), EXIT_VMCALL);
@@ -102,16 +137,23 @@ static void run_l3(int launch) {
   shadow_begin();
   u64 rip = vmread(GUEST_RIP), rsp = vmread(GUEST_RSP), rfl = vmread(GUEST_RFLAGS);
   u64 hrip = vmread(HOST_RIP), hrsp = vmread(HOST_RSP);
+  u64 proc12 = vmread(PROC_CTLS), proc2_12 = vmread(PROC_CTLS2), eptp12 = vmread(EPT_POINTER);
   shadow_end();
   if (launch) { vmcs_default(vmcs3, (void *)(uptr)rip); launched02 = 0; }
   else vmptrld((uptr)vmcs3);
   vmw(GUEST_RIP, rip); vmw(GUEST_RSP, rsp); vmw(GUEST_RFLAGS, rfl);
+  /* the L2's EPT: L2-physical = L1-physical (L1 runs the L2 without EPT), so vmcs02 uses the
+     L2's EPT tables as they are */
+  if ((proc12 & PROC_SECONDARY) && (proc2_12 & PROC2_EPT)) {
+    vmw(PROC_CTLS, vmread(PROC_CTLS) | PROC_SECONDARY); vmw(PROC_CTLS2, PROC2_EPT); vmw(EPT_POINTER, eptp12);
+  }
   memcpy(l3regs_l1, l2regs, sizeof l2regs);   /* GPRs pass through VM entry and exit */
   int r = vm_enter(l3regs_l1, launched02);
   if (r) { printf("FAIL l1-vmentry-l3: got %d want 0 (error %lu)\n", r, (unsigned long)vmread(VM_INSTR_ERROR)); vmxt_finish("nest"); }
   launched02 = 1;
   exit12[0] = vmread(EXIT_REASON); exit12[1] = vmread(EXIT_QUAL);
   exit12[2] = vmread(EXIT_INSTR_LEN); exit12[3] = vmread(EXIT_INTR_INFO);
+  exit12[4] = vmread(GUEST_PHYS_ADDR);
   rip = vmread(GUEST_RIP); rsp = vmread(GUEST_RSP); rfl = vmread(GUEST_RFLAGS);
   shadow_begin();
   vmw(GUEST_RIP, rip); vmw(GUEST_RSP, rsp); vmw(GUEST_RFLAGS, rfl);
@@ -168,6 +210,7 @@ static void scenario(int shadow) {
           else if (field == EXIT_QUAL) val = exit12[1];
           else if (field == EXIT_INSTR_LEN) val = exit12[2];
           else if (field == EXIT_INTR_INFO) val = exit12[3];
+          else if (field == GUEST_PHYS_ADDR) val = exit12[4];
         } else { shadow_begin(); vmread_s(field, &val); shadow_end(); }
         if (reg) { u64 *d = gpr(info >> 3); if (d) *d = val; else vmw(GUEST_RSP, val); }
         else *(u64 *)(uptr)addr = val;
@@ -176,6 +219,12 @@ static void scenario(int shadow) {
         shadow_begin(); vmwrite_s(field, val); shadow_end();
         vmwrite_exits++;
       }
+      skip_ok();
+      continue;
+    }
+    if (reason == EXIT_INVEPT) {   /* the L2's EPT is used as is by vmcs02: flush it all */
+      struct inv_desc d = { 0, 0 };
+      invept(2, &d);
       skip_ok();
       continue;
     }
@@ -190,15 +239,16 @@ static void scenario(int shadow) {
     break;
   }
   expect("l1-l2-finished", (u32)l2regs[G_RAX], 0xd0e);
-  expect("l1-l3-entries", l3_runs, 4);
+  expect("l1-l3-entries", l3_runs, l2_ept ? 7 : 4);
   expect("l1-vmlaunch-exits", l2_exits[EXIT_VMLAUNCH], 1);
-  expect("l1-vmresume-exits", l2_exits[EXIT_VMRESUME], 3);
+  expect("l1-vmresume-exits", l2_exits[EXIT_VMRESUME], l2_ept ? 6 : 3);
+  if (l2_ept) expect("l1-invept-exits", l2_exits[EXIT_INVEPT], 1);
   if (shadow) {
     expect("l1-no-vmwrite-exits (shadowed)", vmwrite_exits, 0);
-    expect("l1-vmread-exits (exit-information fields only)", l2_exits[EXIT_VMREAD], 8);
+    expect("l1-vmread-exits (exit-information fields only)", l2_exits[EXIT_VMREAD], l2_ept ? 15 : 8);
   } else {
     expect_true("l1-vmwrite-exits (all trapped)", vmwrite_exits >= 60, vmwrite_exits);
-    expect("l1-vmread-exits (all trapped)", l2_exits[EXIT_VMREAD], 13);
+    expect("l1-vmread-exits (all trapped)", l2_exits[EXIT_VMREAD], l2_ept ? 22 : 13);
   }
   shadow_begin();
   expect("l1-shadow-has-l2-host-rip", vmread(HOST_RIP), (uptr)vm_exit_point);
@@ -213,6 +263,7 @@ int main(void) {
   if (!((rdmsr(msr_proc) >> 63) && (proc2_cap & PROC2_SHADOW_VMCS))) {
     note("no VMCS shadowing"); vmxt_finish("nest");
   }
+  l2_ept = (proc2_cap & PROC2_EPT) && (ept_cap & (1u << 6)) && (ept_cap & (1u << 26));
   scenario(1);
   scenario(0);
   vmxt_finish("nest");
