@@ -179,6 +179,7 @@ export class Machine {
     this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
     this.apicBus.onNmi = (i) => this.sched.nmi(i);
     this.apicBus.onInit = (i) => this.sched.init(i);
+    this.sched.onBspInit = () => this.firmwarePost();
     this.apicBus.onSipi = (i, v) => this.sched.sipi(i, v);
     this.ioapic.deliver = (msg) => this.apicBus.deliver(msg);
     this.ioapic.attach(this.mmio);
@@ -397,7 +398,14 @@ export class Machine {
   private rebootNow(hard: boolean): void {
     this.resetRequested = false; this.resetHard = false;
     if (hard) this.reset();
-    else { this.core.reset(); for (const a of this.apics) a.reset(); this.updateIntr(); }
+    else {
+      // INIT# reaches every processor: the BSP goes to the firmware, the APs wait for a SIPI.
+      this.selectCpu(0);
+      this.core.reset();
+      this.sched.cloneResetState();
+      for (const a of this.apics) a.reset();
+      this.updateIntr();
+    }
     this.firmwarePost();
   }
   /** SeaBIOS-style POST decision (host/firmware.ts). */
