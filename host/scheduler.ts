@@ -126,6 +126,10 @@ export class Scheduler {
         this.core.startupCpu(e.vector);
         v.state = "run"; v.halted = false;
         this.hint = e.cpu;
+      } else {
+        // A running vCPU whose L2 is in the wait-for-SIPI activity state takes a VM exit.
+        this.switchTo(e.cpu);
+        if (this.core.sipiSignal(e.vector)) { v.halted = false; this.hint = e.cpu; }
       }
     }
   }

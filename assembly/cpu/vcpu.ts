@@ -8,8 +8,8 @@ import { resetInterrupts } from "./interrupts";
 import { syncBreakpoints } from "./control";
 import { tlbFlushAll } from "../mmu/access";
 import { invalidateFetch } from "./decode";
-import { vmxOn, nonRoot, setInitPending, initAfterVmxoff, setInitAfterVmxoff } from "../vmx/vstate";
-import { vmExit, EXIT_INIT } from "../vmx/exit";
+import { vmxOn, nonRoot, setInitPending, initAfterVmxoff, setInitAfterVmxoff, waitSipi } from "../vmx/vstate";
+import { vmExit, EXIT_INIT, EXIT_SIPI } from "../vmx/exit";
 
 import { setApicIdRaw } from "./vcpu_id";
 
@@ -58,6 +58,15 @@ export function takeInit(): bool {
   const t = initAfterVmxoff;
   setInitAfterVmxoff(false);
   return t;
+}
+
+// A SIPI for a vCPU that is not waiting for one as a whole (the host's wait-for-SIPI state):
+// with its L2 in the wait-for-SIPI activity state it is a VM exit (reason 4, qualification
+// the vector; SDM 25.2), otherwise it is ignored (SDM 10.4.4). Returns true if it exited.
+export function sipiSignal(vector: u32): bool {
+  if (!nonRoot || !waitSipi) return false;
+  vmExit(EXIT_SIPI, <u64>(vector & 0xff), 0, 0);
+  return true;
 }
 
 // Start-up IPI with vector V (SDM 10.4.4.1 / 11.6.1): real mode at CS = V << 8, base V << 12, IP 0.

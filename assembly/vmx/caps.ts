@@ -61,7 +61,7 @@ export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
 export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 5;
-export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16);
+export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (1 << 8) | (<u64>CR3_TARGETS << 16);
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; any of bits 31:0 may be 1, as real
 // processors report (MOV CR0 ignores writes to its reserved low bits, SDM 2.5, so a narrower

@@ -249,7 +249,8 @@ function checkGuest(): i32 {
   if ((ii & 0x80000000) != 0 && ((ii >> 8) & 7) == 0 && (rfl & 0x200) == 0) return 0;
   // 26.3.1.5 non-register state.
   const act = rd(F.GUEST_ACTIVITY);
-  if (act > 1) return 0;                                 // only active and HLT are supported
+  if (act == 2 || act > 3) return 0;                     // active, HLT and wait-for-SIPI are supported
+  if (act == 3 && (ii & 0x80000000) != 0) return 0;      // no event injection into wait-for-SIPI
   if (act == 1 && ssDpl != 0) return 0;
   const ib = rd(F.GUEST_INTERRUPTIBILITY);
   if ((ib & ~(<u64>0xf)) != 0 || (ib & 3) == 3) return 0;
@@ -310,7 +311,9 @@ function loadGuest(tag: u32, flush: bool): void {
   D.setNextRip(S.rip);
   setRflags(rd(F.GUEST_RFLAGS));
   S.setVm86(false);
-  S.setHalted(rd(F.GUEST_ACTIVITY) == 1);
+  const act = rd(F.GUEST_ACTIVITY);
+  S.setHalted(act == 1 || act == 3);
+  V.setWaitSipi(act == 3);
   const blk = <u32>rd(F.GUEST_INTERRUPTIBILITY) & 3;
   if ((blk & 2) != 0) setMovSsShadow(); else setIntShadow(blk != 0);
   enterNmiState((rd(F.GUEST_INTERRUPTIBILITY) & 8) != 0);

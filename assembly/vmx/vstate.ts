@@ -41,6 +41,10 @@ export let initPending: bool = false;
 export function setInitPending(v: bool): void { initPending = v; }
 // VMXOFF found an INIT pending: the host takes it (takeInit) and delivers it now.
 export let initAfterVmxoff: bool = false;
+// L2 entered in the wait-for-SIPI activity state (3): it runs nothing, external interrupts and
+// NMIs are blocked, and a SIPI is a VM exit (reason 4). Cleared by any VM exit.
+export let waitSipi: bool = false;
+export function setWaitSipi(v: bool): void { waitSipi = v; }
 export function setInitAfterVmxoff(v: bool): void { initAfterVmxoff = v; }
 export let timerArmed: bool = false;
 export let timerDeadline: u64 = 0;     // raw TSC value at which the timer reaches 0 (intercept.ts)
@@ -58,5 +62,5 @@ export let movSsBlocking: bool = false;
 export function setMovSsBlocking(v: bool): void { movSsBlocking = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; mtfForced = false; initPending = false; initAfterVmxoff = false; unrestricted = false; curShadow = false; shadowing = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; mtfForced = false; initPending = false; initAfterVmxoff = false; waitSipi = false; unrestricted = false; curShadow = false; shadowing = false;
 }

@@ -105,7 +105,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x482)).toBe(0xffd9fffe0401e172);   // + NMI-window, PAUSE, MWAIT, MONITOR exiting
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
-    expect(readMsr(0x485)).toBe(0x40065);                 // + preemption-timer rate 5
+    expect(readMsr(0x485)).toBe(0x40165);                 // + preemption-timer rate 5, wait-for-SIPI
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
     expect(readMsr(0x488)).toBe(0x2000);

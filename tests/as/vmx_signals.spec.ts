@@ -1,10 +1,13 @@
 // INIT in VMX operation: held pending in root (SDM 24.8), a VM exit with reason 3 in non-root
 // (SDM 25.2) -- also right after a VM entry that finds it pending -- and released by VMXOFF.
 import * as S from "../../assembly/cpu/state";
-import { initCpu, takeInit } from "../../assembly/cpu/vcpu";
+import { initCpu, takeInit, sipiSignal } from "../../assembly/cpu/vcpu";
+import { readMsr } from "../../assembly/cpu/msr";
+import { checkInterrupts } from "../../assembly/cpu/interrupts";
+import { setIntrLine } from "../../assembly/index";
 import * as V from "../../assembly/vmx/vstate";
 import * as F from "../../assembly/vmx/fields";
-import { vmcsRead as rd } from "../../assembly/vmx/fields";
+import { vmcsRead as rd, vmcsWrite as wr } from "../../assembly/vmx/fields";
 import { pollExits } from "../../assembly/vmx/intercept";
 import { GUEST_RIP, HOST_RIP, exec, guest, l1, launch } from "./vmx_harness";
 
@@ -43,5 +46,36 @@ describe("INIT signal and VMX", () => {
     expect(takeInit()).toBe(false);
     expect(initCpu()).toBe(true);             // now a real INIT: the vCPU resets
     expect(S.rip).toBe(0xfff0);
+  });
+});
+
+describe("wait-for-SIPI activity state", () => {
+  it("is advertised (IA32_VMX_MISC bit 8); entry with it and an injected event fails (reason 33)", () => {
+    l1();
+    expect(readMsr(0x485) & (1 << 8)).toBe(1 << 8);
+    wr(F.GUEST_ACTIVITY, 3);
+    wr(F.ENTRY_INTR_INFO, 0x80000020);       // external interrupt 0x20
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(rd(F.EXIT_REASON)).toBe(0x80000021);
+    expect(V.nonRoot).toBe(false);
+  });
+  it("runs nothing, ignores interrupts, and a SIPI exits with reason 4 and the vector", () => {
+    l1();
+    wr(F.GUEST_ACTIVITY, 3);
+    wr(F.GUEST_RFLAGS, 0x202);
+    launch();
+    expect(S.halted).toBe(true);
+    expect(V.waitSipi).toBe(true);
+    setIntrLine(true);
+    expect(checkInterrupts()).toBe(false);   // blocked: no delivery, no wake-up
+    expect(S.halted).toBe(true);
+    setIntrLine(false);
+    expect(sipiSignal(0x9a)).toBe(true);
+    expect(V.nonRoot).toBe(false);
+    expect(rd(F.EXIT_REASON)).toBe(4);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x9a);
+    expect(rd(F.GUEST_ACTIVITY)).toBe(3);
+    expect(V.waitSipi).toBe(false);
+    expect(sipiSignal(0x9a)).toBe(false);    // in VMX root: ignored
   });
 });
