@@ -10,7 +10,7 @@ import { miscEnable, MISC_MONITOR } from "./misc_enable";
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
 export const FEAT_PSE36: bool = true;    // PSE-36 (mmu/paging.ts)
-export const FEAT_PCID: bool = true;     // CR4.PCIDE (mmu/tlb.ts tags); INVPCID is not advertised
+export const FEAT_PCID: bool = true;     // CR4.PCIDE (mmu/tlb.ts tags) and INVPCID (leaf 7 EBX[10])
 export const FEAT_LA57: bool = true;     // 5-level paging (mmu/paging.ts)
 export const FEAT_SMEP: bool = true;     // implemented by the MMU engineer
 export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
@@ -39,10 +39,10 @@ export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) 
 export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
   | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
   | (FEAT_X2APIC ? 1 << 21 : 0) | (FEAT_TSC_DEADLINE ? 1 << 24 : 0);   // VMX (5): cpuid() with --nested on
-// Leaf 7.0 EBX: FSGSBASE(0) TSC_ADJUST(1) SMEP(7) RDSEED(18) SMAP(20) CLFLUSHOPT(23); ECX: UMIP(2) LA57(16).
+// Leaf 7.0 EBX: FSGSBASE(0) TSC_ADJUST(1) SMEP(7) INVPCID(10) RDSEED(18) SMAP(20) CLFLUSHOPT(23); ECX: UMIP(2) LA57(16).
 // (No BMI1: TZCNT/ANDN are not advertised even though F3 0F BC decodes as TZCNT.)
 export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0)
-  | (FEAT_TSC_ADJUST ? 1 << 1 : 0) | (1 << 18) | (1 << 23);
+  | (FEAT_TSC_ADJUST ? 1 << 1 : 0) | (1 << 18) | (1 << 23) | (FEAT_PCID ? 1 << 10 : 0);
 export const L7_ECX: u32 = (FEAT_UMIP ? 1 << 2 : 0) | (FEAT_LA57 ? 1 << 16 : 0);
 // 0x80000001 ECX: LAHF/SAHF in 64-bit (0), LZCNT/ABM (5). EDX: SYSCALL(11) NX(20) 1GB(26) RDTSCP(27) LM(29).
 export const X1_ECX: u32 = (1 << 0) | (1 << 5);

@@ -686,7 +686,7 @@ describe("CPUID, MSRs, TSC", () => {
     expect<u64>(S.getReg64(S.RDX)).toBe(0x2c100800, "SYSCALL NX 1GB RDTSCP LM");
     S.setRip(0x7c00); S.setHalted(false); S.setReg64(S.RAX, 7); S.setReg64(S.RCX, 0);
     run(10);
-    expect<u64>(S.getReg64(S.RBX)).toBe(0x00940082, "TSC_ADJUST SMEP RDSEED SMAP CLFLUSHOPT");
+    expect<u64>(S.getReg64(S.RBX)).toBe(0x00940482, "TSC_ADJUST SMEP INVPCID RDSEED SMAP CLFLUSHOPT");
   });
   it("CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN; APIC MSRs go to the host", () => {
     real();
