@@ -441,7 +441,11 @@ export class Machine {
           const toDl = this.tsc === "icount" ? Math.ceil((dl - tnow) / this.nsPerInsn) : Math.floor(((dl - tnow) / 1e6) * this.insPerMs);
           budget = Math.max(this.tsc === "icount" ? 1 : 1000, Math.min(budget, toDl));
         }
-        if (smp) budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
+        // Quanta only matter when another vCPU could run now: an IPI, SIPI or NMI for one that
+        // sleeps ends the slice (Scheduler.prefer), and timers bound it by their deadline.
+        if (smp && (sched.boosted || sched.vcpus.some((x) => x !== v && sched.runnable(x, intrFor)))) {
+          budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
+        }
 
         const ts = perfNow();
         const ic = this.core.icount;
