@@ -28,7 +28,7 @@ if (process.argv[2] === "--child") {
       // The environment goes in as the first multiboot module, as kvm-unit-tests' runner passes
       // its env file with -initrd (lib/x86/setup.c reads it into environ).
       modules: spec.env ? [{ data: new TextEncoder().encode(spec.env + "\n"), cmdline: "env" }] : undefined,
-      name: spec.file, maxSeconds: spec.timeout,
+      name: spec.file, maxSeconds: spec.timeout, reboot: spec.reboot,
       serialOut: (b) => { out += Buffer.from(b).toString("latin1"); },
     });
   } catch (e) {
@@ -205,6 +205,11 @@ function runChild(cmd, args, timeoutS) {
   });
 }
 
+// Upstream's runner passes --no-reboot, so its cfg entries stop on a reset. Images without a
+// cfg entry (init.flat, which upstream leaves commented out because it must reboot through
+// the firmware) run on a machine that reboots, nestvm and QEMU alike.
+function rebootAllowed(e) { return e.groups === "(no cfg entry)"; }
+
 // Environment per image for nestvm (plus every --env): apic.flat's PV-IPI subtest issues KVM's
 // KVM_HC_SEND_IPI hypercall (VMCALL) unless TEST_DEVICE=0; nestvm is not KVM and has no
 // paravirtual hypercalls, so that subtest is skipped as on a machine without the test device.
@@ -212,7 +217,7 @@ const NESTVM_ENV = { "apic.flat": ["TEST_DEVICE=0"] };
 async function runNestvm(e) {
   const timeout = opt.timeout ?? e.timeout;
   const env = [...(NESTVM_ENV[e.file] ?? []), ...opt.env].join("\n");
-  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, env, timeout };
+  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, env, timeout, reboot: rebootAllowed(e) };
   const r = await runChild(process.execPath, [fileURLToPath(import.meta.url), "--child", JSON.stringify(spec)], timeout + 30);
   const i = r.stdout.lastIndexOf("\n@@KUT@@");
   if (i < 0) {
@@ -228,7 +233,7 @@ async function runQemu(e) {
   if (!qemuBin) return undefined;
   if (e.accel && !/tcg/.test(e.accel)) return { status: `SKIP (${e.accel} only)`, counts: { pass: 0, fail: 0, skip: 0, xfail: 0 }, seconds: 0, log: "" };
   const timeout = opt.timeout ?? e.timeout;
-  const args = ["--no-reboot", "-nodefaults", "-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4",
+  const args = [...(rebootAllowed(e) ? [] : ["--no-reboot"]), "-nodefaults", "-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4",
     "-display", "none", "-serial", "stdio", "-device", "pci-testdev", "-machine", "accel=tcg",
     "-kernel", join(opt.dir, e.file), "-smp", String(e.smp), ...shellWords(e.params)];
   if (e.args) args.push("-append", e.args);
