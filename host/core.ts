@@ -48,6 +48,7 @@ interface RawExports {
   getIcountNow?(): bigint;
   setTscMode?(mode: number): void;
   setNested?(on: number): void;
+  vmxTimerNs?(): number;
   isHalted(): number;
   setSegment(s: number, sel: number, base: bigint, limit: number, attr: number): void;
   getSegSel(s: number): number;
@@ -168,6 +169,8 @@ export class Core {
   /** Offer VMX to the guest (CPUID, CR4.VMXE, VMX MSRs and instructions), as `--nested on|off`. */
   setNested(on: boolean): void { this.raw.setNested?.(on ? 1 : 0); }
   run(budget: number): number { return this.raw.run(budget >>> 0) >>> 0; }
+  /** Host time (ns, as nowNs) at which the running L2's VMX-preemption timer expires, or -1. */
+  get vmxTimerNs(): number { return this.raw.vmxTimerNs ? this.raw.vmxTimerNs() : -1; }
   requestStop(): void { this.raw.requestStop(); }
   setIntrLine(level: boolean): void { this.raw.setIntrLine(level ? 1 : 0); }
   raiseNmi(): void { this.raw.raiseNmi(); }

@@ -179,6 +179,7 @@ export class Machine {
     this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
     this.apicBus.onNmi = (i) => this.sched.nmi(i);
     this.apicBus.onInit = (i) => this.sched.init(i);
+    this.sched.onBspInit = () => this.firmwarePost();
     this.apicBus.onSipi = (i, v) => this.sched.sipi(i, v);
     this.ioapic.deliver = (msg) => this.apicBus.deliver(msg);
     this.ioapic.attach(this.mmio);
@@ -213,6 +214,8 @@ export class Machine {
     this.cmos.setIrq = (l) => { if (!this.hpetLegacy) this.setIrq(8, l); };
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
+    // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
+    this.timers.push({ tick() {}, nextDeadline: () => { const d = core.vmxTimerNs; return d < 0 ? Infinity : d; } });
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -396,8 +399,10 @@ export class Machine {
     this.resetRequested = false; this.resetHard = false;
     if (hard) this.reset();
     else {
-      // INIT of every vCPU: the BSP runs the firmware, the APs wait for a SIPI again.
-      this.selectCpu(0); this.core.reset(); this.sched.cloneResetState();
+      // INIT# reaches every processor: the BSP goes to the firmware, the APs wait for a SIPI.
+      this.selectCpu(0);
+      this.core.reset();
+      this.sched.cloneResetState();
       for (const a of this.apics) a.reset();
       this.updateIntr();
     }
@@ -538,7 +543,7 @@ export class Machine {
         v.halted = r === RUN_HLT;
         if (v.halted) v.haltIf = (this.core.rflags & 0x200n) !== 0n;
         if (r === RUN_HLT && !smp && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
-          if (!v.haltIf) return finish("halt", { message: "HLT with interrupts disabled" });
+          if (!v.haltIf && this.core.vmxTimerNs < 0) return finish("halt", { message: "HLT with interrupts disabled" });
           // Wake at once if the HLT ended the slice with an interrupt already pending.
           this.serviceTimers(this.nowNs());
           this.updateIntr();

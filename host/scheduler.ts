@@ -42,6 +42,8 @@ export class Scheduler {
   /** The vCPU to prefer next (target of an IPI sent by the running vCPU), or -1. */
   private hint = -1;
   private next = 0;
+  /** Called with vCPU 0 loaded after an INIT reached it (the machine runs the firmware). */
+  onBspInit: (() => void) | undefined;
   /** The last pick() chose the IPI target (use QUANTUM_IPI). */
   boosted = false;
 
@@ -114,6 +116,9 @@ export class Scheduler {
         this.switchTo(e.cpu);
         if (this.core.initCpu()) {   // blocked in VMX root operation (SDM 24.8): dropped
           v.state = "sipi"; v.halted = false; v.nmiPending = false;
+          // After INIT the bootstrap processor starts at the reset vector (SDM 9.1, 10.4.7.3):
+          // the firmware runs, only the APs wait for a SIPI.
+          if (e.cpu === 0 && this.onBspInit) { v.state = "run"; this.onBspInit(); }
         }
       } else if (v.state === "sipi") {
         // A SIPI is ignored unless the target waits for one (SDM 10.4.4).

@@ -34,10 +34,11 @@ if (process.argv[2] === "--child") {
   } catch (e) {
     r = { reason: "error", message: String(e && e.message || e) };
   }
-  process.stdout.write("\n@@KUT@@" + JSON.stringify({
+  // Exit only once a large log has reached the pipe (process.exit drops pending pipe writes).
+  await new Promise((done) => process.stdout.write("\n@@KUT@@" + JSON.stringify({
     reason: r.reason, exitCode: r.exitCode, message: r.message, seconds: (performance.now() - t0) / 1000,
     instructions: r.instructions !== undefined ? String(r.instructions) : undefined, serial: out,
-  }) + "\n");
+  }) + "\n", done));
   process.exit(0);
 }
 

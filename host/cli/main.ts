@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   let quitByKey = false;
   let m: Machine | undefined;
   const m0 = await Machine.create({
-    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested, reboot: a.reboot, cpus: a.smp,
+    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested, cpus: a.smp, reboot: a.reboot,
     serialIn: useStdin ? (push) => {
       let escape = false;
       process.stdin.on("data", (d: Uint8Array) => {
