@@ -11,6 +11,7 @@ import { loadPdptes } from "./mmu/paging";
 import { tlbFlushAll, tlbFlushEverything, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
+import { resetMonitor } from "./cpu/ops/sys_monitor";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
@@ -49,6 +50,7 @@ export function reset(): void {
   S.vm86 = false;
   resetInterrupts();
   resetMsrs();
+  resetMonitor();
   resetVmxState();
   resetEpt();
   setTlbTag(0);   // VMX root / no VPID context

@@ -33,6 +33,7 @@ export const PROC_RDTSC: u32 = 1 << 12, PROC_CR3_LOAD: u32 = 1 << 15, PROC_CR3_S
 export const PROC_CR8_LOAD: u32 = 1 << 19, PROC_CR8_STORE: u32 = 1 << 20, PROC_NMI_WINDOW: u32 = 1 << 22;
 export const PROC_MOV_DR: u32 = 1 << 23, PROC_UNCOND_IO: u32 = 1 << 24, PROC_IO_BITMAPS: u32 = 1 << 25;
 export const PROC_MSR_BITMAPS: u32 = 1 << 28, PROC_PAUSE: u32 = 1 << 30;
+export const PROC_MWAIT: u32 = 1 << 10, PROC_MONITOR: u32 = 1 << 29;
 export const EC_LOAD_DEBUG: u32 = 1 << 2, EC_IA32E: u32 = 1 << 9, EC_LOAD_PAT: u32 = 1 << 14, EC_LOAD_EFER: u32 = 1 << 15;
 
 const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);

@@ -22,7 +22,7 @@ import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
+  PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_MWAIT, PROC_MONITOR, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -383,6 +383,18 @@ export function fastLoopFloor(left: u32): u32 {
   return left > TIMER_POLL ? left - TIMER_POLL : 0;
 }
 
+// MONITOR / MWAIT with their controls (SDM 26.1.3): reasons 39 / 36. The MWAIT qualification's
+// bit 0 says whether the monitor hardware was armed (SDM 28.2.1).
+export function exitMonitor(): bool {
+  if ((proc() & PROC_MONITOR) == 0) return false;
+  instrExit(X.EXIT_MONITOR, 0, 0);
+  return true;
+}
+export function exitMwait(armed: bool): bool {
+  if ((proc() & PROC_MWAIT) == 0) return false;
+  instrExit(X.EXIT_MWAIT, armed ? 1 : 0, 0);
+  return true;
+}
 // PAUSE with "PAUSE exiting" (SDM 26.1.3): reason 40. ("PAUSE-loop exiting" is not offered.)
 export function exitPause(): bool {
   if ((proc() & PROC_PAUSE) == 0) return false;
