@@ -37,7 +37,7 @@ function protectedMode(core, cr3) {
 }
 const runAt = (m, rip) => { m.core.rip = BigInt(rip); return m.core.run(10); };
 
-test("two vCPUs keep their own registers, segments, CRs, MSRs, SSE state and TLB", async () => {
+test("two vCPUs keep their own registers, segments, CRs, MSRs, x87/SSE state and TLB", async () => {
   const m = await Machine.create({ memBytes: 8 << 20, cpus: 2 });
   const core = m.core, raw = core.raw;
   setupRam(m.ram);
@@ -79,6 +79,13 @@ test("two vCPUs keep their own registers, segments, CRs, MSRs, SSE state and TLB
       core.setReg(3, p.rbx);
     }
   }
+  // x87 control word: FLDCW on each vCPU, then FNSTCW on each reads back its own.
+  const dv = new DataView(m.ram.buffer, m.ram.byteOffset);
+  m.ram.set([0xd9, 0x2d, 0x00, 0x13, 0x00, 0x00, 0xeb, 0xfe], 0x1200);   // fldcw [0x1300]; jmp $
+  m.ram.set([0xd9, 0x3d, 0x20, 0x13, 0x00, 0x00, 0xeb, 0xfe], 0x1210);   // fnstcw [0x1320]; jmp $
+  const cw = [0x027f, 0x0e7f];
+  for (const i of [0, 1]) { dv.setUint16(0x1300, cw[i], true); m.selectCpu(i); runAt(m, 0x1200); }
+  for (const i of [1, 0]) { m.selectCpu(i); runAt(m, 0x1210); assert.equal(dv.getUint16(0x1320, true), cw[i], `vCPU ${i} FPU CW`); }
   assert.ok(m.sched.switches >= 4);
 });
 
