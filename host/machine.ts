@@ -215,7 +215,13 @@ export class Machine {
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
     // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
-    this.timers.push({ tick() {}, nextDeadline: () => { const d = core.vmxTimerNs; return d < 0 ? Infinity : d; } });
+    // With several vCPUs each keeps the deadline it had when it last stopped (Vcpu.wakeNs).
+    this.timers.push({ tick() {}, nextDeadline: () => {
+      const d = core.vmxTimerNs;
+      let dl = d < 0 ? Infinity : d;
+      if (this.sched.count > 1) for (const v of this.sched.vcpus) if (v.index !== this.sched.cur && v.wakeNs < dl) dl = v.wakeNs;
+      return dl;
+    } });
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -498,7 +504,7 @@ export class Machine {
         this.serviceTimers(tnow);
         if (sched.hasEvents) sched.processEvents();
         // Which vCPU runs: the loaded one when it is the only one, else round robin.
-        const v = smp ? sched.pick(intrFor) : sched.current;
+        const v = smp ? sched.pick(intrFor, tnow) : sched.current;
         if (!v) {
           // Every vCPU is halted or waits for a SIPI.
           const w = await this.idle(wallEnd, true);
@@ -518,7 +524,7 @@ export class Machine {
         }
         // Quanta only matter when another vCPU could run now: an IPI, SIPI or NMI for one that
         // sleeps ends the slice (Scheduler.prefer), and timers bound it by their deadline.
-        if (smp && (sched.boosted || sched.vcpus.some((x) => x !== v && sched.runnable(x, intrFor)))) {
+        if (smp && (sched.boosted || sched.vcpus.some((x) => x !== v && sched.runnable(x, intrFor, tnow)))) {
           budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
         }
 
@@ -541,6 +547,7 @@ export class Machine {
           continue;
         }
         v.halted = r === RUN_HLT;
+        if (smp) { const d = this.core.vmxTimerNs; v.wakeNs = d < 0 ? Infinity : d; }
         if (v.halted) v.haltIf = (this.core.rflags & 0x200n) !== 0n;
         if (r === RUN_HLT && !smp && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
           if (!v.haltIf && this.core.vmxTimerNs < 0) return finish("halt", { message: "HLT with interrupts disabled" });
@@ -569,10 +576,10 @@ export class Machine {
     if (checkDead) {
       this.serviceTimers(now);
       if (this.sched.hasEvents) return "busy";
-      if (this.sched.vcpus.every((v) => v.state !== "run" || (v.halted && !v.haltIf && !v.nmiPending))) {
+      if (this.sched.vcpus.every((v) => v.state !== "run" || (v.halted && !v.haltIf && !v.nmiPending && v.wakeNs === Infinity))) {
         return this.exitStatus === undefined && !this.stopRequested && !this.resetRequested ? "dead" : "busy";
       }
-      if (this.sched.vcpus.some((v) => this.sched.runnable(v, (x) => this.intrFor(x))) || this.uart.hasInput) return "busy";
+      if (this.sched.vcpus.some((v) => this.sched.runnable(v, (x) => this.intrFor(x), now)) || this.uart.hasInput) return "busy";
     }
     const dl = this.nextDeadline(now);
     if (this.tsc === "icount" && dl !== Infinity) {
