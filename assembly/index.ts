@@ -144,5 +144,5 @@ export function setMxcsr(v: u32): void { S.setMxcsr(v); }
 
 // ---- SMP (docs/smp.md): the host switches vCPUs with cpuSave/cpuLoad, which the build adds
 // (scripts/cpu-state-pass.mjs); these are the pieces it cannot generate.
-export { staticEnd, initCpu, startupCpu, setApicId } from "./cpu/vcpu";
+export { staticEnd, initCpu, startupCpu, setApicId, takeInit } from "./cpu/vcpu";
 export { setPauseYield, setCpuCount } from "./cpu/vcpu_id";

@@ -535,6 +535,7 @@ export class Machine {
         const done = this.core.icount - ic;
         this.retiredBase += done; this.runStartIc = this.core.icountNow;
         v.instructions += done;
+        if (this.core.takeInit()) this.sched.init(v.index);
         this.uart.flush();
         if (r === 0 && budget === this.slice) {  // adapt: aim for ~2-5 ms per slice
           if (dt < 2 && this.slice < SLICE_MAX) this.slice = Math.min(SLICE_MAX, this.slice * 2);

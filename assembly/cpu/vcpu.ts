@@ -8,7 +8,8 @@ import { resetInterrupts } from "./interrupts";
 import { syncBreakpoints } from "./control";
 import { tlbFlushAll } from "../mmu/access";
 import { invalidateFetch } from "./decode";
-import { vmxOn } from "../vmx/vstate";
+import { vmxOn, nonRoot, setInitPending, initAfterVmxoff, setInitAfterVmxoff } from "../vmx/vstate";
+import { vmExit, EXIT_INIT } from "../vmx/exit";
 
 import { setApicIdRaw } from "./vcpu_id";
 
@@ -23,7 +24,13 @@ export function staticEnd(): usize { return __heap_base; }
 // SIPI (the host keeps that wait-for-SIPI state). Returns false if INIT is blocked: in VMX
 // root operation INIT is held pending (SDM 24.8) -- the host drops it then.
 export function initCpu(): bool {
-  if (vmxOn) return false;
+  if (vmxOn) {
+    // SDM 25.2: in VMX non-root operation INIT causes a VM exit (reason 3); SDM 24.8: in VMX
+    // root operation it is blocked and held pending (vmx/vstate.ts initPending).
+    if (nonRoot) vmExit(EXIT_INIT, 0, 0, 0);
+    else setInitPending(true);
+    return false;
+  }
   for (let i: u32 = 0; i < 16; i++) S.setReg64(i, 0);
   S.setReg64(S.RDX, 0x600);
   setRflags(2);
@@ -44,6 +51,13 @@ export function initCpu(): bool {
   tlbFlushAll(false);
   invalidateFetch();
   return true;
+}
+
+// After a run: VMXOFF released a held INIT, which the host must now deliver to this vCPU.
+export function takeInit(): bool {
+  const t = initAfterVmxoff;
+  setInitAfterVmxoff(false);
+  return t;
 }
 
 // Start-up IPI with vector V (SDM 10.4.4.1 / 11.6.1): real mode at CS = V << 8, base V << 12, IP 0.

@@ -394,7 +394,8 @@ function armPoll(injected: bool): void {
     armTimer(<u32>rd(F.PREEMPT_TIMER));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
-  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF | PROC_NMI_WINDOW)) != 0 || V.mtfForced);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF | PROC_NMI_WINDOW)) != 0 || V.mtfForced
+    || V.initPending);
 }
 export function icountNow(): u64 { return S.icount + inFlight(); }
 

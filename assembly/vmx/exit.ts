@@ -19,7 +19,7 @@ import { timerValue } from "./intercept";
 import { inFlight } from "../cpu/run";
 
 // Basic exit reasons (SDM Appendix C).
-export const EXIT_EXCEPTION: u32 = 0, EXIT_EXT_INTR: u32 = 1, EXIT_TRIPLE_FAULT: u32 = 2;
+export const EXIT_EXCEPTION: u32 = 0, EXIT_EXT_INTR: u32 = 1, EXIT_TRIPLE_FAULT: u32 = 2, EXIT_INIT: u32 = 3;
 export const EXIT_CPUID: u32 = 10, EXIT_HLT: u32 = 12, EXIT_INVD: u32 = 13, EXIT_INVLPG: u32 = 14;
 export const EXIT_RDTSC: u32 = 16, EXIT_VMCALL: u32 = 18, EXIT_VMCLEAR: u32 = 19, EXIT_VMLAUNCH: u32 = 20;
 export const EXIT_VMPTRLD: u32 = 21, EXIT_VMPTRST: u32 = 22, EXIT_VMREAD: u32 = 23, EXIT_VMRESUME: u32 = 24;

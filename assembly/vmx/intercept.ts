@@ -349,6 +349,12 @@ function mtfDue(): bool {
 }
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
+  // A pending INIT (SDM 25.2, reason 3) ranks above the preemption timer and MTF (SDM 6.9).
+  if (V.initPending) {
+    V.setInitPending(false);
+    vmExit(X.EXIT_INIT, 0, 0, 0);
+    return true;
+  }
   if (V.timerArmed && timerNow() >= V.timerDeadline) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
@@ -377,7 +383,7 @@ export function pollExits(): bool {
 const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
-  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced) return left;
+  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced || V.initPending) return left;
   if (!V.timerArmed) return 0;
   if (timerNow() >= V.timerDeadline) return left;
   return left > TIMER_POLL ? left - TIMER_POLL : 0;
