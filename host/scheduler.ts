@@ -117,7 +117,7 @@ export class Scheduler {
       if (!v) continue;
       if (e.kind === "init") {
         this.switchTo(e.cpu);
-        if (this.core.initCpu()) {   // blocked in VMX root operation (SDM 24.8): dropped
+        if (this.core.initCpu()) {   // false: held pending by VMX operation (the core, SDM 24.8)
           v.state = "sipi"; v.halted = false; v.nmiPending = false;
           // After INIT the bootstrap processor starts at the reset vector (SDM 9.1, 10.4.7.3):
           // the firmware runs, only the APs wait for a SIPI.
