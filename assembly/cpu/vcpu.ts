@@ -21,8 +21,8 @@ export function staticEnd(): usize { return __heap_base; }
 
 // INIT (SDM 9.1.1, Table 9-1, column INIT): like RESET, except that x87/SSE state, MXCSR,
 // the TSC, MTRRs and the other MSRs, and CR0.CD/NW are unchanged. The vCPU then waits for a
-// SIPI (the host keeps that wait-for-SIPI state). Returns false if INIT is blocked: in VMX
-// root operation INIT is held pending (SDM 24.8) -- the host drops it then.
+// SIPI (the host keeps that wait-for-SIPI state). Returns false in VMX operation, where INIT
+// is a VM exit or held pending instead (below).
 export function initCpu(): bool {
   if (vmxOn) {
     // SDM 25.2: in VMX non-root operation INIT causes a VM exit (reason 3); SDM 24.8: in VMX
