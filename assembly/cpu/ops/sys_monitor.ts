@@ -12,6 +12,8 @@ import { translate, ACC_READ } from "../../mmu/access";
 import { miscEnable, MISC_MONITOR } from "../misc_enable";
 import { nonRoot } from "../../vmx/vstate";
 import * as VX from "../../vmx/intercept";
+import { pauseYield } from "../vcpu_id";
+import { requestStop } from "../run";
 
 // IA32_MISC_ENABLE[18] "ENABLE MONITOR FSM": clear = MONITOR/MWAIT #UD, CPUID.1:ECX[3] = 0.
 @inline export function monitorEnabled(): bool { return (miscEnable & MISC_MONITOR) != 0; }
@@ -49,4 +51,5 @@ export function mwait(): void {
   if (nonRoot && VX.exitMwait(monitorArmed())) return;
   if ((S.getReg32(RCX) & ~1) != 0) { raiseGP(0); return; }
   armedLine = u64.MAX_VALUE;   // the wait ends and disarms the monitor
+  if (pauseYield) requestStop();   // with other vCPUs: let them run (they are what it waits for)
 }
