@@ -3,13 +3,14 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC } from "./features";
 import { nested } from "./vstate";
 
 // VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
 // Base fields, IA32_PAT / IA32_EFER (load/save controls offered), EPT and VPID.
 export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) | (1 << FT_EPT) | (1 << FT_VPID)
-  | (1 << FT_PREEMPT) | (1 << FT_SHADOW);
+  | (1 << FT_PREEMPT) | (1 << FT_SHADOW)
+  | (1 << FT_TPR) | (1 << FT_APICACC);   // vapic.ts: TPR shadow, virtualize APIC accesses
 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
 // structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
@@ -42,12 +43,15 @@ export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
 // unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28). Bit 31 (activate secondary
 // controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
-  | (1 << 24) | (1 << 25) | (1 << 28);
+  | (1 << 24) | (1 << 25) | (1 << 28)
+  | (1 << 21);   // use TPR shadow (vapic.ts)
 // Secondary: enable EPT (1), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
 // VMCS shadowing (14).
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
 export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW;
+export const PROC2_VAPIC: u32 = 1 << 0;   // virtualize APIC accesses (vapic.ts)
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW
+  | PROC2_VAPIC;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);

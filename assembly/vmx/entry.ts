@@ -19,6 +19,7 @@ import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
 import * as E from "./ept";
 import { setPdpte } from "./pdpte";
+import * as VA from "./vapic";
 import { inFlight } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
@@ -62,6 +63,7 @@ function checkControls(): bool {
   if ((p2 & C.PROC2_UNRESTRICTED) != 0 && (p2 & C.PROC2_EPT) == 0) return false;
   if ((p2 & C.PROC2_SHADOW) != 0 && (!pageAddrOk(rd(F.VMREAD_BITMAP)) || !pageAddrOk(rd(F.VMWRITE_BITMAP)))) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
+  if (!VA.controlsOk(pin, proc, p2)) return false;   // TPR shadow, APIC-access page (vapic.ts)
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
   if (!ctlOk(xc, C.EXIT_CTLS)) return false;
@@ -333,6 +335,7 @@ export function vmEntry(launch: bool): u32 {
   V.setVpidActive(vpid);
   V.setUnrestricted((p2 & C.PROC2_UNRESTRICTED) != 0);
   V.setShadowing((p2 & C.PROC2_SHADOW) != 0);
+  VA.enter(proc, p2);
   loadGuest(tag, !vpid || E.ctxEvicted);
   if (pae) {
     if (ept) { for (let i: u32 = 0; i < 4; i++) setPdpte(i, rd(F.GUEST_PDPTE0 + i * 2)); }
@@ -353,6 +356,7 @@ export function vmEntry(launch: bool): u32 {
   }
   const injected = injectEvent();
   armPoll(injected);
+  VA.afterEntry();   // TPR threshold above VTPR with the APIC-access page: exit at once (vapic.ts)
   return ENTRY_OK;
 }
 

@@ -19,6 +19,7 @@ import * as V from "./vstate";
 import { inFlight } from "../cpu/run";
 import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
+import * as VA from "./vapic";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
   PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
@@ -120,6 +121,7 @@ export function exitMovCr(toCr: bool, n: u32, reg: u32, v: u64): bool {
       return crExit(3, 0, reg);
     }
     if (n == 8 && (p & PROC_CR8_LOAD) != 0) return crExit(8, 0, reg);
+    if (n == 8 && (p & VA.PROC_TPR_SHADOW) != 0) return VA.cr8Write(v);   // to VTPR (vapic.ts)
     return false;
   }
   if (n == 3 && (p & PROC_CR3_STORE) != 0) return crExit(3, 1, reg);
@@ -130,6 +132,7 @@ export function exitMovCr(toCr: bool, n: u32, reg: u32, v: u64): bool {
 export function crRead(n: u32, v: u64): u64 {
   if (n == 0) { const m = rd(F.CR0_MASK); return (v & ~m) | (rd(F.CR0_SHADOW) & m); }
   if (n == 4) { const m = rd(F.CR4_MASK); return (v & ~m) | (rd(F.CR4_SHADOW) & m); }
+  if (n == 8 && (proc() & VA.PROC_TPR_SHADOW) != 0) return VA.cr8Read();   // VTPR (vapic.ts)
   return v;
 }
 // A MOV to CR0/CR4 that did not exit leaves the bits L1 owns unchanged.
@@ -163,6 +166,7 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
     vmExit(E.eptExitReason, E.eptQual, 0, 0);
     return true;
   }
+  if (vec == VA.VEC_APIC) return VA.apicExit(false);   // APIC-access VM exit (vapic.ts)
   if (vec > 31) return false;
   const bm = <u32>rd(F.EXCEPTION_BITMAP);
   let exit = (bm & (1 << vec)) != 0;
@@ -189,6 +193,7 @@ export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
 export function faultDuringDelivery(vec: u32, err: u32, hasErr: bool, nv: u32): bool {
   if (vec <= 31) X.setIdtVectoring(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000, err);
   if (nv == E.VEC_EPT) return exitException(nv, 0, false);
+  if (nv == VA.VEC_APIC) return VA.apicExit(true);
   return false;
 }
 
@@ -290,6 +295,7 @@ function operandInfo(): u32 {
 // no STI / MOV SS blocking, which run.ts has already honoured).
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
+  if (VA.pollVtpr()) return true;   // APIC-write emulation of a VTPR write (vapic.ts)
   // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
   const idle = S.halted && !intrLine && !nmiPending;
   if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {

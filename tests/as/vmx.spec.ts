@@ -83,7 +83,7 @@ describe("VMCS field table", () => {
     expect(fieldSlot(0x681f)).toBe(-1);           // ... or a natural-width one
     expect(fieldSlot(0x201a)).toBeGreaterThan(0); // EPTP: EPT offered
     expect(fieldSlot(0x0000)).toBe(0);            // VPID: offered
-    expect(fieldSlot(0x2012)).toBe(-1);           // virtual-APIC address: no TPR shadow
+    expect(fieldSlot(0x2016)).toBe(-1);           // posted-interrupt descriptor: not offered
     expect(fieldSlot(0x0002)).toBe(-1);           // posted-interrupt vector: not offered
     expect(fieldSlot(0x482e)).toBeGreaterThan(0);  // preemption timer: offered
     expect(fieldSlot(0x1000 | 0x4002)).toBe(-1);  // reserved bit 12
@@ -102,7 +102,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
     expect(readMsr(0x481)).toBe(0x0000005f00000016);
-    expect(readMsr(0x482)).toBe(0x9f99fbfe0401e172);
+    expect(readMsr(0x482)).toBe(0x9fb9fbfe0401e172);   // + use TPR shadow (21)
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
     expect(readMsr(0x485)).toBe(0x20040060);   // bit 29: VMWRITE to exit-information fields
@@ -110,8 +110,8 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2e);
-    expect(readMsr(0x48e)).toBe(0x9f99fbfe04006172);
-    expect(readMsr(0x48b)).toBe(0x000040e200000000);   // secondary: EPT, VPID, unrestricted guest, VMCS shadowing
+    expect(readMsr(0x48e)).toBe(0x9fb9fbfe04006172);
+    expect(readMsr(0x48b)).toBe(0x000040e300000000);   // secondary: virtualize APIC accesses, EPT, VPID, unrestricted guest, VMCS shadowing
     expect(readMsr(0x48c)).toBe(0xf0106334141);
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);

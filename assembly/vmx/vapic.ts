@@ -1,0 +1,150 @@
+// APIC virtualization for L2 (SDM Vol.3C ch. 30 "APIC Virtualization and Virtual Interrupts"):
+//  - TPR shadow (30.1.1-30.1.2, 30.3): the virtual-APIC page, VTPR at its offset 080H, the TPR
+//    threshold; MOV from/to CR8 read/write VTPR[7:4]; a write that leaves VTPR[7:4] below
+//    TPR threshold[3:0] is followed by a trap-like "TPR below threshold" VM exit (reason 43).
+//  - Virtualize APIC accesses (30.4): an L2 access whose physical address (after EPT, i.e.
+//    L1-physical here) is on the APIC-access page is either virtualized (with "use TPR shadow":
+//    a data access of at most 4 bytes at offset 080H goes to VTPR) or causes an APIC-access VM
+//    exit (reason 44, qualification: page offset, access type, Table 28-? "APIC-access").
+// Not offered: virtualize x2APIC mode, APIC-register virtualization, virtual-interrupt
+// delivery, posted interrupts (their secondary controls stay reserved in caps.ts).
+//
+// Hooks: entry.ts (control checks, state at entry, the TPR check right after entry),
+// intercept.ts (MOV CR8, the VEC_APIC pseudo-fault, the VTPR write trap in pollExits),
+// mmu/access.ts (translate: the APIC-access frame is never cached in the TLB).
+import * as S from "../cpu/state";
+import * as D from "../cpu/decode";
+import { physRead, physWrite } from "../mmu/phys";
+import { tlbFlushAll } from "../mmu/tlb";
+import { raiseGP, raiseFault } from "../cpu/fault";
+import { PHYS_ADDR_BITS } from "../cpu/cpuid";
+import { vmcsRead as rd } from "./fields";
+import * as V from "./vstate";
+import { vmExit, setIdtVectoring } from "./exit";
+
+// Controls (SDM 25.6.2).
+export const PROC_TPR_SHADOW: u32 = 1 << 21;
+export const PROC2_VAPIC: u32 = 1 << 0, PROC2_X2APIC: u32 = 1 << 4, PROC2_APIC_REG: u32 = 1 << 8, PROC2_VID: u32 = 1 << 9;
+export const PIN_POSTED: u32 = 1 << 7;
+// Fields (SDM Appendix B).
+export const VIRTUAL_APIC_ADDR: u32 = 0x2012, APIC_ACCESS_ADDR: u32 = 0x2014, TPR_THRESHOLD: u32 = 0x401c;
+// Exit reasons (Appendix C).
+export const EXIT_TPR_BELOW: u32 = 43, EXIT_APIC_ACCESS: u32 = 44;
+// Pseudo-fault raised by the MMU for an APIC-access VM exit (like ept.ts VEC_EPT).
+export const VEC_APIC: u32 = 0x101;
+const OFF_VTPR: u64 = 0x80;
+const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
+const NONE: u64 = u64.MAX_VALUE;
+
+// State of the running L2, set at VM entry (only read while V.nonRoot).
+export let tprShadow: bool = false;
+export let vapicPage: u64 = 0;        // virtual-APIC page (L1-physical)
+export let apicFrame: u64 = NONE;     // APIC-access page while "virtualize APIC accesses", else NONE
+let vtprPending: bool = false;        // a virtualized write to VTPR awaits APIC-write emulation
+
+// Size of the memory access being translated (mmu/access.ts readSlow/writeSlow set it).
+export let accSize: u32 = 4;
+@inline export function noteAccSize(n: u32): void { accSize = n; }
+
+@inline function pageAddrOk(a: u64): bool { return (a & 0xfff) == 0 && (a & PA_RSVD) == 0; }
+@inline function vtprClass(): u32 { return (<u32>physRead(vapicPage + OFF_VTPR, 4) >> 4) & 0xf; }
+
+// SDM 26.2.1.1: the checks on the APIC-virtualization controls. true if valid.
+export function controlsOk(pin: u32, proc: u32, p2: u32): bool {
+  const tpr = (proc & PROC_TPR_SHADOW) != 0;
+  if (tpr) {
+    const va = rd(VIRTUAL_APIC_ADDR);
+    if (!pageAddrOk(va)) return false;
+    const th = <u32>rd(TPR_THRESHOLD);
+    if ((p2 & PROC2_VID) == 0) {
+      if ((th >> 4) != 0) return false;
+      // Without "virtualize APIC accesses" a threshold above VTPR[7:4] fails the entry (with it,
+      // the entry succeeds and exits at once: afterEntry).
+      if ((p2 & PROC2_VAPIC) == 0 && (th & 0xf) > ((<u32>physRead(va + OFF_VTPR, 1) >> 4) & 0xf)) return false;
+    }
+  } else if ((p2 & (PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID)) != 0) return false;
+  if ((p2 & PROC2_X2APIC) != 0 && (p2 & PROC2_VAPIC) != 0) return false;
+  if ((p2 & PROC2_VID) != 0 && (pin & 1) == 0) return false;
+  if ((p2 & PROC2_VAPIC) != 0 && !pageAddrOk(rd(APIC_ACCESS_ADDR))) return false;
+  if ((pin & PIN_POSTED) != 0 && (p2 & PROC2_VID) == 0) return false;
+  return true;
+}
+
+// VM entry: remember the controls of the L2 about to run.
+export function enter(proc: u32, p2: u32): void {
+  tprShadow = (proc & PROC_TPR_SHADOW) != 0;
+  vapicPage = tprShadow ? rd(VIRTUAL_APIC_ADDR) : 0;
+  const f = (p2 & PROC2_VAPIC) != 0 ? rd(APIC_ACCESS_ADDR) : NONE;
+  // Entries for a page that has just become the APIC-access page must not be used (L2 TLB
+  // entries survive entries with VPID).
+  if (f != apicFrame && f != NONE) tlbFlushAll(false);
+  apicFrame = f;
+  vtprPending = false;
+}
+
+// SDM 26.7.7: with "use TPR shadow" and "virtualize APIC accesses" (no virtual-interrupt
+// delivery), a TPR threshold above VTPR[7:4] causes a TPR-below-threshold VM exit right after
+// the VM entry (before any L2 instruction). Returns true if it exited.
+export function afterEntry(): bool {
+  if (!tprShadow || apicFrame == NONE) return false;
+  if ((<u32>rd(TPR_THRESHOLD) & 0xf) <= vtprClass()) return false;
+  vmExit(EXIT_TPR_BELOW, 0, 0, 0);
+  return true;
+}
+
+// TPR virtualization (SDM 30.1.2) after a write to VTPR: a trap-like VM exit, the saved RIP is
+// `next` (the instruction after the write). Returns true if it caused the VM exit.
+function tprVirtualize(next: u64): bool {
+  if ((<u32>rd(TPR_THRESHOLD) & 0xf) <= vtprClass()) return false;
+  S.setRip(next);
+  vmExit(EXIT_TPR_BELOW, 0, 0, 0);
+  return true;
+}
+
+// MOV from CR8 with "use TPR shadow" (SDM 30.3): VTPR[7:4], zero-extended.
+export function cr8Read(): u64 { return <u64>vtprClass(); }
+// MOV to CR8 with "use TPR shadow" and CR8-load exiting 0 (SDM 30.3): #GP(0) for bits 63:4,
+// else VTPR = source[3:0] << 4 (bytes 3:1 of the VTPR dword cleared), then TPR
+// virtualization. Always handled here (the caller commits nothing else).
+export function cr8Write(v: u64): bool {
+  if ((v & ~(<u64>0xf)) != 0) { raiseGP(0); return true; }
+  physWrite(vapicPage + OFF_VTPR, 4, (v & 0xf) << 4);
+  tprVirtualize(D.nextRip);      // without an exit the run loop advances RIP as usual
+  return true;
+}
+
+// An L2 translation reached the APIC-access page (SDM 30.4). acc: 0 read, 1 write, 2 fetch
+// (mmu/access.ts ACC_*). Returns the physical address to use, or NONE with VEC_APIC raised.
+let apicQual: u64 = 0;
+export function apicAccess(lin: u64, acc: u32): u64 {
+  const off = <u32>lin & 0xfff;
+  // Without APIC-register virtualization only VTPR is virtualized: a data access of at most
+  // 4 bytes at offset 080H (SDM 30.4.2, 30.4.3).
+  if (acc != 2 && tprShadow && off == <u32>OFF_VTPR && accSize <= 4) {
+    if (acc == 1) { vtprPending = true; V.setVmxPoll(true); }
+    return vapicPage + <u64>off;
+  }
+  // Qualification (SDM 28.2.1): bits 11:0 offset, bits 15:12 access type (0 data read,
+  // 1 data write, 2 instruction fetch; 3 = during event delivery, set by apicExit).
+  apicQual = <u64>off | (<u64>acc << 12);
+  raiseFault(VEC_APIC, 0, false);
+  return NONE;
+}
+// The VEC_APIC pseudo-fault becomes the APIC-access VM exit (intercept.ts). `delivering`:
+// the access was made while delivering event `vecInfo` (IDT-vectoring information set).
+export function apicExit(delivering: bool): bool {
+  let q = apicQual;
+  if (delivering) q = (q & 0xfff) | (3 << 12);
+  else setIdtVectoring(0, 0);
+  vmExit(EXIT_APIC_ACCESS, q, 0, 0);
+  return true;
+}
+
+// Between instructions (intercept.ts pollExits): APIC-write emulation of a virtualized VTPR
+// write (SDM 30.4.3.3): bytes 3:1 of VTPR are cleared, then TPR virtualization.
+export function pollVtpr(): bool {
+  if (!vtprPending) return false;
+  vtprPending = false;
+  physWrite(vapicPage + OFF_VTPR, 4, physRead(vapicPage + OFF_VTPR, 1));
+  return tprVirtualize(S.rip);
+}
