@@ -8,7 +8,7 @@ import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
 import { physInit, ramBase } from "./mmu/phys";
 import { loadPdptes } from "./mmu/paging";
-import { tlbFlushAll, setTlbTag } from "./mmu/access";
+import { tlbFlushAll, tlbFlushEverything, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
@@ -55,7 +55,7 @@ export function reset(): void {
   resetFpuState();
   syncBreakpoints();
   S.updateMode();
-  tlbFlushAll(false);
+  tlbFlushEverything();
   invalidateFetch();
 }
 

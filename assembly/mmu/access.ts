@@ -24,7 +24,7 @@ import {
 
 export { MAXPHYADDR, loadPdptes, pagingMode } from "./paging";
 export {
-  tlbFlushAll, tlbFlushPage, tlbFlushPcid, tlbCr3Written, setImplicitSupervisor,
+  tlbFlushAll, tlbFlushEverything, tlbFlushPage, tlbFlushPcid, tlbCr3Written, setImplicitSupervisor,
   implicitSupervisor, setTlbTag, tlbTag,
 } from "./tlb";
 

@@ -5,7 +5,7 @@
 //   +0  u64 key    linear address of the 4 KiB page; bit 0 set = MMIO frame (KEY_SLOW):
 //                  the fast path never matches it, the slow path (tlbFind) still uses
 //                  the cached translation so MMIO accesses do not walk every time
-//   +8  u32 tag    (tlbTag << 12) | PCID when CR4.PCIDE = 1, else (tlbTag << 12) | gen:
+//   +8  u32 tag    (physTag << 12) | PCID when CR4.PCIDE = 1, else (physTag << 12) | gen:
 //                  without PCIDs the low 12 bits are a flush generation, so a CR3 load
 //                  (non-global flush) is O(1): bump gen; scan only when it wraps.
 //   +12 u32 perm   allowed accesses, bit (cls*8 + acc): cls 0 user, 1 supervisor with
@@ -43,10 +43,22 @@ export const KEY_SLOW: u64 = 1;
 // Permission-class shifts.
 export const CLS_USER: u32 = 0, CLS_SUP: u32 = 8, CLS_SUP_AC: u32 = 16;
 
-// Tag of the translation context (0 for now; VPID / EPTP will allocate values later).
-// Up to 20 bits: it is combined with the 12-bit PCID.
+// tlbTag is the logical translation context (0 = VPID 0 / VMX root, 1.. = VPID+EPTP
+// contexts, vmx/ept.ts contextTag). Entries are tagged with the context's *physical* tag
+// (20 bits, combined with the 12-bit PCID/generation): flushing every mapping of a context
+// (MOV CR0/CR4, VM entry/exit without VPID, INVEPT, INVVPID) gives it a fresh physical tag
+// in O(1) instead of clearing 128 KiB, and the old entries can never match again. Only when
+// the 20-bit space wraps is the array cleared.
 export let tlbTag: u32 = 0;
 export let curTag: u32 = 0;
+const CTX_MAX: u32 = 256;
+const PHYS: usize = memory.data(CTX_MAX * 4, 4);   // logical context -> physical tag (0 = none yet)
+const PHYS_LIMIT: u32 = 1 << 20;
+let physNext: u32 = 1;
+let physTag: u32 = 0;
+// Set once a context other than 0 was used: until then a context flush may also clear the
+// large-page filter (no other context can own large-page pieces).
+let manyContexts: bool = false;
 // Flush generation: the low tag bits while CR4.PCIDE = 0. When it wraps to 0 the
 // non-global entries are scanned out, so no stale generation can match again.
 let gen: u32 = 0;
@@ -58,11 +70,38 @@ const LARGE_FILTER: usize = memory.data(4 * 8, 8);
 
 // Recompute curTag from tlbTag, CR3 and CR4.PCIDE, and the canonical width from CR4.LA57.
 export function syncTag(): void {
-  curTag = (tlbTag << 12) | ((cr4 & CR4_PCIDE) != 0 ? <u32>(cr3 & 0xfff) : gen);
+  curTag = (physTag << 12) | ((cr4 & CR4_PCIDE) != 0 ? <u32>(cr3 & 0xfff) : gen);
   // SDM 4.5.1: with 5-level paging linear addresses are 57 bits.
   setCanonicalBits((cr4 & CR4_LA57) != 0 && (efer & EFER_LMA) != 0 ? 57 : 48);
 }
-export function setTlbTag(t: u32): void { tlbTag = t; syncTag(); bumpCodeEpoch(); }
+export function setTlbTag(t: u32): void {
+  tlbTag = t & (CTX_MAX - 1);
+  if (tlbTag != 0) manyContexts = true;
+  physTag = load<u32>(PHYS + (<usize>tlbTag << 2));
+  if (physTag == 0) physTag = freshPhysTag();
+  syncTag();
+  bumpCodeEpoch();
+}
+
+// A physical tag no entry carries, recorded for the current logical context.
+function freshPhysTag(): u32 {
+  if (physNext == PHYS_LIMIT) {
+    memory.fill(TLB, 0, <usize>TLB_SETS * TLB_ENTRY);
+    memory.fill(LARGE_FILTER, 0, 32);
+    memory.fill(PHYS, 0, CTX_MAX * 4);
+    physNext = 1;
+  }
+  const t = physNext++;
+  store<u32>(PHYS + (<usize>tlbTag << 2), t);
+  return t;
+}
+
+// Every mapping of every context (INVEPT, INVVPID, reset): forget all physical tags, so
+// each context gets a fresh one when it is next used.
+export function tlbFlushEverything(): void {
+  memory.fill(PHYS, 0, CTX_MAX * 4);
+  tlbFlushAll(false);
+}
 
 // Permission class of the current access (SDM 4.6): implicit supervisor accesses
 // (GDT/LDT/IDT/TSS, set by system code around them) use supervisor rules even at CPL 3.
@@ -98,14 +137,14 @@ export function tlbInstall(lin: u64, gpa: u64, host: usize, perm: u32, global: b
 }
 
 // Slow-path lookup: the entry for lin's page in the current context, or 0. A global entry
-// installed under another PCID (same tlbTag) is valid for every PCID (SDM 4.10.2.4):
+// installed under another PCID (same physical tag) is valid for every PCID (SDM 4.10.2.4):
 // it is re-tagged so the fast path hits it.
 export function tlbFind(lin: u64): usize {
   const e = tlbEntry(lin);
   if (load<u32>(e + E_PERM) == 0 || (load<u64>(e + E_KEY) & ~KEY_SLOW) != (lin & ~(<u64>0xfff))) return 0;
   const t = load<u32>(e + E_TAG);
   if (t == curTag) return e;
-  if ((load<u32>(e + E_FLAGS) & TF_GLOBAL) != 0 && (t >> 12) == tlbTag) {
+  if ((load<u32>(e + E_FLAGS) & TF_GLOBAL) != 0 && (t >> 12) == physTag) {
     store<u32>(e + E_TAG, curTag);
     return e;
   }
@@ -115,13 +154,14 @@ export function tlbFind(lin: u64): usize {
 @inline function kill(e: usize): void { store<u32>(e + E_PERM, 0); store<u64>(e + E_KEY, 1); }
 
 // Every flush bumps codeEpoch so the fetcher drops its cached code page.
-// keepGlobal: MOV to CR3 (PCIDE=0) keeps global entries; CR0/CR4 changes drop all
-// (SDM 4.10.4.1). Also resynchronises curTag and the canonical width.
+// Flushes the current context (all its PCIDs). keepGlobal: MOV to CR3 (PCIDE=0) keeps
+// global entries; CR0/CR4 changes drop all (SDM 4.10.4.1). Also resynchronises curTag and
+// the canonical width.
 export function tlbFlushAll(keepGlobal: bool): void {
   bumpCodeEpoch();
   if (!keepGlobal) {
-    memory.fill(TLB, 0, <usize>TLB_SETS * TLB_ENTRY);
-    memory.fill(LARGE_FILTER, 0, 32);
+    physTag = freshPhysTag();
+    if (!manyContexts) memory.fill(LARGE_FILTER, 0, 32);
     syncTag();
     return;
   }
@@ -193,7 +233,7 @@ export function tlbCr3Written(noFlush: bool): void {
 // 1 single context (non-global, that PCID), 2 all contexts incl. globals, 3 all but globals.
 // With CR4.PCIDE = 0 the current context is PCID 0 (system code checks the operand).
 export function tlbFlushPcid(type: u32, pcid: u32, lin: u64): void {
-  const tag = (cr4 & CR4_PCIDE) != 0 ? (tlbTag << 12) | (pcid & 0xfff) : curTag;
+  const tag = (cr4 & CR4_PCIDE) != 0 ? (physTag << 12) | (pcid & 0xfff) : curTag;
   bumpCodeEpoch();
   if (type == 0) flushAddr(lin, true, tag, true);
   else if (type == 1) flushTag(tag);

@@ -20,7 +20,7 @@ import { physRead } from "../mmu/phys";
 import { exitVmxInstr } from "./intercept";
 import * as X from "./exit";
 import { vmEntry, eptpOk, ENTRY_BAD_CTLS, ENTRY_BAD_HOST } from "./entry";
-import { tlbFlushAll } from "../mmu/access";
+import { tlbFlushEverything } from "../mmu/access";
 import { isCanonical } from "../cpu/segmem";
 
 // SDM 31.4 VM-instruction error numbers.
@@ -243,7 +243,7 @@ export function invEptVpid(vpid: bool): void {
     if (type != 1 && type != 2) { vmFail(ERR_INVALID_INVEPT); return; }
     if (type == 1 && !eptpOk(lo)) { vmFail(ERR_INVALID_INVEPT); return; }
   }
-  tlbFlushAll(false);
+  tlbFlushEverything();
   vmSucceed();
 }
 

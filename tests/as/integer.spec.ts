@@ -341,6 +341,53 @@ describe("string instructions", () => {
   });
 });
 
+describe("string block fast path (forward REP MOVS/STOS on host memory)", () => {
+  test("overlapping rep movsb with destination one ahead replicates the first byte", () => {
+    mode64();
+    setM8(DATA, 0x5a);
+    for (let i: u32 = 1; i < 64; i++) setM8(DATA + i, i);
+    setR(RSI, DATA); setR(RDI, DATA + 1); setR(RCX, 40);
+    expect(run("f3 a4" /* rep movsb */)).toBe(-1);
+    for (let i: u32 = 0; i <= 40; i++) expect(m8(DATA + i)).toBe(0x5a);
+    expect(m8(DATA + 41)).toBe(41);
+  });
+  test("overlapping rep movsd by two bytes follows element order", () => {
+    mode64();
+    for (let i: u32 = 0; i < 16; i++) setM8(DATA + i, i + 1);
+    setR(RSI, DATA); setR(RDI, DATA + 2); setR(RCX, 3);
+    expect(run("f3 a5" /* rep movsd */)).toBe(-1);
+    expect(m64(DATA)).toBe(0x0403040302010201);       // 01 02 01 02 03 04 03 04
+    expect(m64(DATA + 8)).toBe(0x100f0c0b08070807);   // 07 08 07 08 0b 0c 0f 10
+  });
+  test("rep stosd stops at the ES limit with #GP and registers at the faulting element", () => {
+    mode32();
+    S.setSeg(S.ES, 0x10, 0, <u32>DATA + 0x1003, 0x4093);   // byte-granular limit
+    setR(RDI, DATA + 0xff0); setR(RCX, 0x500); setR(RAX, 0xcafef00d);
+    expect(run("f3 ab" /* rep stosd */)).toBe(GP);
+    expect(R(RCX)).toBe(0x500 - 5);
+    expect(R(RDI)).toBe(DATA + 0xff0 + 20);
+    expect(m32(DATA + 0x1000)).toBe(0xcafef00d);
+    expect(m32(DATA + 0x1004)).toBe(0);
+  });
+  test("16-bit address size wraps DI inside a block", () => {
+    mode32();
+    setR(RDI, 0xfffe); setR(RCX, 4); setR(RAX, 0x77);
+    expect(run("67 f3 aa" /* rep stosb [di] */)).toBe(-1);
+    expect(m8(0xfffe)).toBe(0x77); expect(m8(0xffff)).toBe(0x77);
+    expect(m8(0)).toBe(0x77); expect(m8(1)).toBe(0x77); expect(m8(2)).toBe(0);
+    expect(R(RDI)).toBe(2);
+    expect(R(RCX)).toBe(0);
+  });
+  test("rep movsq across pages copies everything", () => {
+    mode64();
+    for (let i: u32 = 0; i < 1024; i++) setM64(DATA + 0xf00 + <u64>i * 8, 0x0101010101010101 * <u64>(i & 0xff));
+    setR(RSI, DATA + 0xf00); setR(RDI, DATA + 0x10f08); setR(RCX, 1024);
+    expect(run("f3 48 a5" /* rep movsq */)).toBe(-1);
+    for (let i: u32 = 0; i < 1024; i++) expect(m64(DATA + 0x10f08 + <u64>i * 8)).toBe(0x0101010101010101 * <u64>(i & 0xff));
+    expect(R(RSI)).toBe(DATA + 0xf00 + 8192);
+  });
+});
+
 describe("faults", () => {
   test("#DE on divide by zero and quotient overflow", () => {
     mode64();

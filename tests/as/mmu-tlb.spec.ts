@@ -3,7 +3,7 @@
 import * as S from "../../assembly/cpu/state";
 import {
   translate, readLin, writeLin, codePage, ACC_READ, ACC_WRITE, tlbFlushAll, tlbFlushPage,
-  tlbFlushPcid, tlbCr3Written, tlbPermOf, setTlbTag, readLinBytes, writeLinBytes,
+  tlbFlushPcid, tlbCr3Written, tlbPermOf, setTlbTag, tlbFlushEverything, readLinBytes, writeLinBytes,
   readLin8, readLin16, readLin32, readLin64, writeLin8, writeLin16, writeLin32, writeLin64,
 } from "../../assembly/mmu/access";
 import { faultPending, faultError, faultAddr, faultVector, clearFault } from "../../assembly/cpu/fault";
@@ -145,6 +145,32 @@ describe("PCID and tags", () => {
     w64(PTE, 0x10000 | PRWU);
     expectNew();                            // tag 7's entry is now stale and kept
     setTlbTag(0); expectOld();              // tag 0 walks again
+  });
+  test("a full flush drops only the current context's entries, globals included", () => {
+    // The TLB is direct-mapped: each step touches L4 in one context only, so no context's
+    // entry is evicted by another's install.
+    fresh(); build4(PRWU | G, PRWU); markers();
+    setPaging(0x1000, S.CR4_PAE | S.CR4_PGE, S.EFER_LME | S.EFER_LMA, false);
+    setTlbTag(3); expectOld();              // context 3 caches the global mapping of 0x10000
+    remap();
+    setTlbTag(0); tlbFlushAll(false);       // e.g. VM exit without VPID: context 0 only
+    setTlbTag(3); expectOld();              // context 3 kept its (now stale) global entry
+    tlbFlushAll(false);
+    expectNew();                            // a flush of context 3 drops it
+    setTlbTag(0); w64(PTE, 0x10000 | PRWU | G);
+    expectOld();                            // context 0 caches 0x10000
+    remap();
+    setTlbTag(3); tlbFlushEverything();     // INVEPT / INVVPID from any context
+    setTlbTag(0); expectNew();              // drops context 0's entry too
+  });
+  test("physical tags wrap: after 2^20 context flushes no stale entry matches again", () => {
+    fresh(); build4(PRWU, PRWU); markers(); long4(false);
+    setTlbTag(5); expectOld();
+    setTlbTag(0);
+    for (let i = 0; i < (1 << 20) + 8; i++) tlbFlushAll(false);
+    remap();
+    setTlbTag(5); expectNew();              // context 5's old physical tag was reissued or cleared
+    setTlbTag(0); expectNew();
   });
 });
 

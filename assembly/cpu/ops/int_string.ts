@@ -6,7 +6,9 @@
 import * as D from "../decode";
 import { getReg64, getReg32, getReg16, setReg64, setReg32, setReg16, getRegSized, setRegSized, RAX, RCX, RSI, RDI, ES } from "../state";
 import { faultPending } from "../fault";
-import { readMem, writeMem } from "../segmem";
+import { readMem, writeMem, linearAddr, BAD_ADDR } from "../segmem";
+import { code64, segBase, segLimit, segAttr, FS, AR_S, AR_TYPE } from "../state";
+import { tlbHostRead, tlbHostWrite } from "../../mmu/access";
 import { getDF, setLazy, LF_SUB } from "../flags";
 import * as F from "../flags";
 
@@ -31,7 +33,20 @@ export function stringOp(kind: u32, size: u32): void {
     if (cnt == 0) return;
   }
   let n: u32 = 0;
+  const block = rep && (kind == 0 || kind == 2) && delta == <u64>size;
   while (true) {
+    if (block) {
+      const k = blockRun(kind, size, a, cnt, srcSeg, REP_CHUNK - n);
+      if (k == FAULTED) return;   // the first element's segment check faulted
+      if (k != 0) {
+        cnt -= k;
+        setA(RCX, a, cnt);
+        if (cnt == 0) return;
+        n += <u32>k;
+        if (n >= REP_CHUNK) { D.nextRip = D.instrStart; return; }
+        continue;
+      }
+    }
     switch (kind) {
       case 0: {
         const si = getA(RSI, a), di = getA(RDI, a);
@@ -91,3 +106,86 @@ export function stringOp(kind: u32, size: u32): void {
   }
 }
 
+
+// ---- block fast path for forward REP MOVS / REP STOS ----------------------------------
+// Runs, directly on host memory, the elements that stay inside one page of each operand,
+// inside the segment limits and inside the address size, when the TLB already allows the
+// access (so A/D bits, permissions, MMIO and data-breakpoint pages keep the element path,
+// which also installs the entries). The result is exactly the element-by-element one,
+// including overlapping MOVS. Returns the elements done, 0 = use the element path,
+// FAULTED = a fault is pending.
+
+// Offsets [off, off + k*size) of seg stay valid for k elements; returns that k bound.
+function segElems(seg: u32, off: u64, size: u32, a: u32): u64 {
+  const amask: u64 = a == 8 ? 0xffffffffffffffff : (a == 4 ? 0xffffffff : 0xffff);
+  let maxOff = amask;
+  if (!code64) {
+    const attr = segAttr(seg);
+    if ((attr & AR_S) != 0 && (attr & AR_TYPE & 0xc) == 4) return 0;   // expand-down: element path
+    const lim = <u64>segLimit(seg);
+    if (lim < maxOff) maxOff = lim;
+  }
+  if (off > maxOff) return 0;
+  return (maxOff - off + 1) / <u64>size;
+}
+
+// Elements of `size` bytes from lin to the end of its page.
+@inline function pageElems(lin: u64, size: u32): u64 { return (0x1000 - (lin & 0xfff)) / <u64>size; }
+
+function linOf(seg: u32, off: u64, size: u32, write: bool): u64 {
+  if (code64) return seg >= FS ? off + segBase(seg) : off;   // canonical: implied by a TLB hit
+  return linearAddr(seg, off, size, write);
+}
+
+// The segment check of the first element raised #GP/#SS (the element path would too).
+const FAULTED: u64 = u64.MAX_VALUE;
+
+function blockRun(kind: u32, size: u32, a: u32, cnt: u64, srcSeg: u32, budget: u32): u64 {
+  const di = getA(RDI, a);
+  let k = cnt < <u64>budget ? cnt : <u64>budget;
+  let e = segElems(ES, di, size, a);
+  if (e < k) k = e;
+  if (k < 2) return 0;
+  const dl = linOf(ES, di, size, true);
+  if (dl == BAD_ADDR) return FAULTED;
+  e = pageElems(dl, size);
+  if (e < k) k = e;
+  if (k < 2) return 0;
+  const dh = tlbHostWrite(dl, size);
+  if (dh == 0) return 0;
+  const bytes = <usize>(k * <u64>size);
+  if (kind == 2) {
+    const v = getRegSized(RAX, size, false);
+    if (size == 1) memory.fill(dh, <u8>v, bytes);
+    else for (let p = dh, end = dh + bytes; p < end; p += size) {
+      if (size == 8) store<u64>(p, v); else if (size == 4) store<u32>(p, <u32>v); else store<u16>(p, <u16>v);
+    }
+    setA(RDI, a, di + <u64>bytes);
+    return k;
+  }
+  const si = getA(RSI, a);
+  e = segElems(srcSeg, si, size, a);
+  if (e < k) k = e;
+  if (k < 2) return 0;
+  const sl = linOf(srcSeg, si, size, false);
+  if (sl == BAD_ADDR) return FAULTED;
+  e = pageElems(sl, size);
+  if (e < k) k = e;
+  if (k < 2) return 0;
+  const sh = tlbHostRead(sl, size);
+  if (sh == 0) return 0;
+  const n = <usize>(k * <u64>size);
+  if (dh <= sh || dh >= sh + n) memory.copy(dh, sh, n);   // same result as the element loop
+  else {
+    // Destination overlaps ahead of the source: the element loop re-reads what it wrote.
+    for (let i: usize = 0; i < n; i += size) {
+      if (size == 8) store<u64>(dh + i, load<u64>(sh + i));
+      else if (size == 4) store<u32>(dh + i, load<u32>(sh + i));
+      else if (size == 2) store<u16>(dh + i, load<u16>(sh + i));
+      else store<u8>(dh + i, load<u8>(sh + i));
+    }
+  }
+  setA(RSI, a, si + <u64>n);
+  setA(RDI, a, di + <u64>n);
+  return k;
+}
