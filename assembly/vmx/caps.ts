@@ -3,21 +3,24 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC, FT_VMFUNC, FT_TSCSCALE } from "./features";
+import { FEAT_LA57 } from "../cpu/cpuid";
 import { nested } from "./vstate";
 
 // VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
 // Base fields, IA32_PAT / IA32_EFER (load/save controls offered), EPT and VPID.
 export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) | (1 << FT_EPT) | (1 << FT_VPID)
   | (1 << FT_PREEMPT) | (1 << FT_SHADOW)
-  | (1 << FT_TPR) | (1 << FT_APICACC);   // vapic.ts: TPR shadow, virtualize APIC accesses
+  | (1 << FT_TPR) | (1 << FT_APICACC)    // vapic.ts: TPR shadow, virtualize APIC accesses
+  | (1 << FT_VMFUNC) | (1 << FT_TSCSCALE); // vmfunc.ts, tsc.ts
 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
 // structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
 // INVVPID (32) individual-address (40), single-context (41), all-context (42),
-// single-context-retaining-globals (43), accessed/dirty flags (21). No 5-level EPT.
+// single-context-retaining-globals (43), accessed/dirty flags (21); 5-level walks (7) with
+// LA57 (ept.ts walkLengthOk).
 export const EPT_VPID_CAP: u64 = 1 | (1 << 6) | (1 << 8) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 20) | (1 << 21)
-  | (1 << 25) | (1 << 26) | (<u64>1 << 32) | (<u64>0xf << 40);
+  | (1 << 25) | (1 << 26) | (<u64>1 << 32) | (<u64>0xf << 40) | (FEAT_LA57 ? 1 << 7 : 0);
 
 // IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical
 // addresses (bit 48 = 0), no dual-monitor SMM (49), write-back VMCS (53:50 = 6), TRUE
@@ -50,8 +53,12 @@ export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
 export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
 export const PROC2_VAPIC: u32 = 1 << 0;   // virtualize APIC accesses (vapic.ts)
+export const PROC2_VMFUNC: u32 = 1 << 13; // enable VM functions (vmfunc.ts)
+// IA32_VMX_VMFUNC (A.11): bit n = VM function n may be enabled; only EPTP switching (0).
+export const VMFUNC_CAP: u64 = 1;
+export const PROC2_TSC_SCALING: u32 = 1 << 25;   // use TSC scaling (tsc.ts)
 export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW
-  | PROC2_VAPIC;
+  | PROC2_VAPIC | PROC2_VMFUNC | PROC2_TSC_SCALING;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);
@@ -126,7 +133,7 @@ export function readVmxCap(m: u32, cr4Valid: u64): u64 {
         if ((PROC2_OPT1 & ((1 << 1) | (1 << 5))) != 0) return EPT_VPID_CAP;
         break;
       case MSR_VMX_VMFUNC:     // A.11: exists with "enable VM functions"
-        if ((PROC2_OPT1 & (1 << 13)) != 0) return 0;
+        if ((PROC2_OPT1 & (1 << 13)) != 0) return VMFUNC_CAP;
         break;
       default: break;          // 0x492/0x493: no tertiary / secondary exit controls
     }

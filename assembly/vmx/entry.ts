@@ -20,6 +20,7 @@ import * as V from "./vstate";
 import * as E from "./ept";
 import { setPdpte } from "./pdpte";
 import * as VA from "./vapic";
+import * as VF from "./vmfunc";
 import { inFlight } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
@@ -64,6 +65,7 @@ function checkControls(): bool {
   if ((p2 & C.PROC2_SHADOW) != 0 && (!pageAddrOk(rd(F.VMREAD_BITMAP)) || !pageAddrOk(rd(F.VMWRITE_BITMAP)))) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
   if (!VA.controlsOk(pin, proc, p2)) return false;   // TPR shadow, APIC-access page (vapic.ts)
+  if (!VF.controlsOk(p2)) return false;              // VM functions (vmfunc.ts)
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
   if (!ctlOk(xc, C.EXIT_CTLS)) return false;
@@ -95,12 +97,12 @@ function checkControls(): bool {
   return true;
 }
 
-// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level walk, bit 6 A/D (offered),
-// bits 11:7 and 63:N reserved.
+// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level (or 5-level, ept.ts) walk,
+// bit 6 A/D (offered), bits 11:7 and 63:N reserved.
 export function eptpOk(e: u64): bool {
   const mt = <u32>e & 7;
   if (mt != 0 && mt != 6) return false;
-  if (((<u32>e >> 3) & 7) != 3) return false;
+  if (!E.walkLengthOk((<u32>e >> 3) & 7)) return false;
   if ((e & 0xf80) != 0) return false;
   return (e & PA_RSVD) == 0;
 }

@@ -6,7 +6,7 @@
 // is abandoned like any fault and deliverFault turns it into the VM exit (intercept.ts).
 import { physRead, physWrite } from "../mmu/phys";
 import { raiseFault, faultPending } from "../cpu/fault";
-import { PHYS_ADDR_BITS } from "../cpu/cpuid";
+import { PHYS_ADDR_BITS, FEAT_LA57 } from "../cpu/cpuid";
 
 export const VEC_EPT: u32 = 0x100;   // never a real vector (deliverFault hands it to the VMX code)
 export const EXIT_EPT_VIOLATION: u32 = 48, EXIT_EPT_MISCONFIG: u32 = 49;
@@ -17,11 +17,18 @@ export const EA_READ: u32 = 1, EA_WRITE: u32 = 2, EA_EXEC: u32 = 4;
 export let eptActive: bool = false;
 export let eptRoot: u64 = 0;          // PML4 address from the EPTP
 export let eptAD: bool = false;       // EPTP bit 6: accessed and dirty flags (SDM 29.3.5)
+export let eptLevels: u32 = 4;        // EPTP bits 5:3 + 1: 4-level or 5-level walk
 export function setEpt(on: bool, eptp: u64): void {
   eptActive = on;
   eptRoot = eptp & PA_MASK;
   eptAD = on && (eptp & 0x40) != 0;
+  eptLevels = ((<u32>eptp >> 3) & 7) == 4 ? 5 : 4;
 }
+// 5-level EPT (EPTP page-walk length 4, IA32_VMX_EPT_VPID_CAP bit 7) is offered with LA57
+// (SDM 29.3.2: the PML5 table covers guest-physical bits 56:48).
+export const EPT5: bool = FEAT_LA57;
+// EPTP bits 5:3 (page-walk length - 1) that this core accepts (SDM 26.2.1.1).
+export function walkLengthOk(len: u32): bool { return len == 3 || (EPT5 && len == 4); }
 // Dirty flag of the last successful leaf (always true without A/D): a TLB entry without it must
 // not allow writes, so the first write walks again and sets it.
 export let eptDirty: bool = true;
@@ -76,7 +83,7 @@ function badEntry(e: u64, level: u32, leaf: bool): bool {
     if (level == 2 && (e & 0x1ff000) != 0) return true;        // 2M page: bits 20:12
     if (level == 3 && (e & 0x3ffff000) != 0) return true;      // 1G page: bits 29:12
   } else {
-    if ((e & 0xf8) != 0 && level == 4) return true;            // PML4E bits 7:3 reserved
+    if ((e & 0xf8) != 0 && level >= 4) return true;            // PML5E/PML4E bits 7:3 reserved
     if (level < 4 && (e & 0x78) != 0) return true;             // bits 6:3 reserved in non-leaf
   }
   return false;
@@ -89,14 +96,14 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
   if ((gpa >> <u64>PHYS_ADDR_BITS) != 0) return violation(gpa, acc, 0);
   let table = eptRoot;
   let perm: u32 = 7;
-  for (let level: u32 = 4; level >= 1; level--) {
+  for (let level: u32 = eptLevels; level >= 1; level--) {
     const shift = <u64>(12 + 9 * (level - 1));
     const ea = table + (((gpa >> shift) & 511) << 3);
     const e = physRead(ea, 8);
     const rwx = <u32>e & 7;
     if (rwx == 0) return violation(gpa, acc, 0);          // not present
     const leaf = level == 1 || (level <= 3 && (e & 0x80) != 0);
-    if (level == 4 && (e & 0x80) != 0) return misconfig(gpa);
+    if (level >= 4 && (e & 0x80) != 0) return misconfig(gpa);
     if (badEntry(e, level, leaf)) return misconfig(gpa);
     perm &= rwx;
     if (leaf) {

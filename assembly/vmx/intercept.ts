@@ -56,8 +56,8 @@ export function exitRdtsc(): bool {
   instrExit(D.opcode == 0x131 ? X.EXIT_RDTSC : 51, 0, 0);   // 51: RDTSCP
   return true;
 }
-// The TSC value the guest sees is the host's plus the offset when "use TSC offsetting" is 1.
-export function tscOffset(): u64 { return (proc() & PROC_TSC_OFFSET) != 0 ? rd(F.TSC_OFFSET) : 0; }
+// The TSC value the guest sees: offset and scaled (vmx/tsc.ts).
+export { guestTsc } from "./tsc";
 
 // I/O instructions (SDM 26.1.3): unconditional I/O exiting or the I/O bitmaps.
 export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, imm: bool): bool {

@@ -90,7 +90,7 @@ describe("VMCS field table", () => {
     expect(fieldSlot(0x100004002)).toBe(-1);      // bits 63:15 reserved
     expect(fieldSlot(0x4830)).toBe(-1);           // unused index
     expect(fieldSlot(0x6c16)).toBeGreaterThan(0);
-    expect(highestIndex()).toBe(0x17);            // VMX-preemption timer value (0x482e)
+    expect(highestIndex()).toBe(0x19);            // TSC multiplier (0x2032)
   });
 });
 
@@ -109,14 +109,15 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
     expect(readMsr(0x488)).toBe(0x2000);
-    expect(readMsr(0x48a)).toBe(0x2e);
+    expect(readMsr(0x48a)).toBe(0x32);   // highest index 25: TSC multiplier (2032H)
     expect(readMsr(0x48e)).toBe(0x9fb9fbfe04006172);
-    expect(readMsr(0x48b)).toBe(0x000040e300000000);   // secondary: virtualize APIC accesses, EPT, VPID, unrestricted guest, VMCS shadowing
-    expect(readMsr(0x48c)).toBe(0xf0106334141);
+    expect(readMsr(0x48b)).toBe(0x020060e300000000);   // secondary: virtualize APIC accesses, EPT, VPID, unrestricted guest, VM functions, VMCS shadowing, TSC scaling
+    expect(readMsr(0x48c)).toBe(0xf01063341c1);   // incl. 5-level walks (bit 7)
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);
+    expect(readMsr(0x491)).toBe(1);               // VM functions: EPTP switching only
     expect(msrOk).toBe(true);
-    readMsr(0x491);                               // no VM functions: the MSR does not exist
+    readMsr(0x492);                               // no tertiary controls: the MSR does not exist
     expect(msrOk).toBe(false);
     clearFault();
     expect(writeMsr(0x480, 0)).toBe(false);       // read-only

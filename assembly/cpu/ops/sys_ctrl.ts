@@ -166,7 +166,8 @@ export function wrmsr(): void {
 export function rdmsr(): void {
   if (!privCheck()) return;
   if (nonRoot && VX.exitMsr(false)) return;
-  const v = M.readMsr(S.getReg32(RCX));
+  let v = M.readMsr(S.getReg32(RCX));
+  if (nonRoot && S.getReg32(RCX) == M.MSR_TSC) v = VX.guestTsc(v);   // SDM 25.3
   if (faultPending) return;
   S.setReg32(RAX, <u32>v);
   S.setReg32(RDX, <u32>(v >> 32));
@@ -178,14 +179,14 @@ function tsdBlocked(): bool {
 export function rdtsc(): void {
   if (tsdBlocked()) return;
   if (nonRoot && VX.exitRdtsc()) return;
-  const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);
+  const t = nonRoot ? VX.guestTsc(readTsc()) : readTsc();
   S.setReg32(RAX, <u32>t);
   S.setReg32(RDX, <u32>(t >> 32));
 }
 export function rdtscp(): void {
   if (tsdBlocked()) return;
   if (nonRoot && VX.exitRdtsc()) return;
-  const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);
+  const t = nonRoot ? VX.guestTsc(readTsc()) : readTsc();
   S.setReg32(RAX, <u32>t);
   S.setReg32(RDX, <u32>(t >> 32));
   S.setReg32(RCX, <u32>M.tscAux);
