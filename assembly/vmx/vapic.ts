@@ -6,8 +6,11 @@
 //    L1-physical here) is on the APIC-access page is either virtualized (with "use TPR shadow":
 //    a data access of at most 4 bytes at offset 080H goes to VTPR) or causes an APIC-access VM
 //    exit (reason 44, qualification: page offset, access type, Table 28-? "APIC-access").
-// Not offered: virtualize x2APIC mode, APIC-register virtualization, virtual-interrupt
-// delivery, posted interrupts (their secondary controls stay reserved in caps.ts).
+//  - Virtualize x2APIC mode (30.5): RDMSR/WRMSR of the x2APIC TPR (MSR 808H) that the MSR
+//    bitmap lets through read/write VTPR (bytes 087H:080H); a write is followed by TPR
+//    virtualization. The other x2APIC MSRs behave as without VMX.
+// Not offered: APIC-register virtualization, virtual-interrupt delivery, posted interrupts
+// (their controls stay reserved in caps.ts).
 //
 // Hooks: entry.ts (control checks, state at entry, the TPR check right after entry),
 // intercept.ts (MOV CR8, the VEC_APIC pseudo-fault, the VTPR write trap in pollExits),
@@ -40,6 +43,7 @@ const NONE: u64 = u64.MAX_VALUE;
 export let tprShadow: bool = false;
 export let vapicPage: u64 = 0;        // virtual-APIC page (L1-physical)
 export let apicFrame: u64 = NONE;     // APIC-access page while "virtualize APIC accesses", else NONE
+export let x2apicVirt: bool = false;  // "virtualize x2APIC mode"
 let vtprPending: bool = false;        // a virtualized write to VTPR awaits APIC-write emulation
 
 // Size of the memory access being translated (mmu/access.ts readSlow/writeSlow set it).
@@ -79,6 +83,7 @@ export function enter(proc: u32, p2: u32): void {
   // entries survive entries with VPID).
   if (f != apicFrame && f != NONE) tlbFlushAll(false);
   apicFrame = f;
+  x2apicVirt = (p2 & PROC2_X2APIC) != 0;
   vtprPending = false;
 }
 
@@ -147,4 +152,22 @@ export function pollVtpr(): bool {
   vtprPending = false;
   physWrite(vapicPage + OFF_VTPR, 4, physRead(vapicPage + OFF_VTPR, 1));
   return tprVirtualize(S.rip);
+}
+
+// RDMSR / WRMSR in L2 that did not exit (intercept.ts exitMsr first), with "virtualize x2APIC
+// mode": MSR 808H (TPR) is VTPR (SDM 30.5). Return true when handled here.
+const MSR_X2APIC_TPR: u32 = 0x808;
+export function x2apicRdmsr(idx: u32): bool {
+  if (!x2apicVirt || idx != MSR_X2APIC_TPR) return false;
+  const v = physRead(vapicPage + OFF_VTPR, 8);
+  S.setReg32(S.RAX, <u32>v);
+  S.setReg32(S.RDX, <u32>(v >> 32));
+  return true;
+}
+export function x2apicWrmsr(idx: u32, v: u64): bool {
+  if (!x2apicVirt || idx != MSR_X2APIC_TPR) return false;
+  if ((v >> 8) != 0) { raiseGP(0); return true; }    // EDX and EAX[31:8] must be 0
+  physWrite(vapicPage + OFF_VTPR, 8, v);              // bytes 087H:081H cleared
+  tprVirtualize(D.nextRip);
+  return true;
 }

@@ -37,7 +37,7 @@ describe("TPR shadow", () => {
     l1();
     expect((readMsr(0x48e) >> 32) & TPR_SHADOW).toBe(TPR_SHADOW);
     expect((readMsr(0x48b) >> 32) & 1).toBe(1);                // virtualize APIC accesses
-    expect((readMsr(0x48b) >> 32) & 0x310).toBe(0);            // no x2APIC / register virtualization / VID
+    expect((readMsr(0x48b) >> 32) & 0x310).toBe(0x10);         // x2APIC mode; no register virtualization / VID
     wr(0x2012, 0x1234000);
     expect(rd(0x2012)).toBe(0x1234000);
   });
@@ -115,7 +115,10 @@ describe("APIC-access page", () => {
     wr(0x2014, APIC_ACC | 4);
     vmlaunchFails(7);
     wr(0x2014, APIC_ACC);
-    wr(F.PROC2_CONTROLS, 1 | 0x10);                             // + virtualize x2APIC mode (not offered)
+    wr(F.PROC2_CONTROLS, 1 | 0x10);                             // + virtualize x2APIC mode: exclusive
+    vmlaunchFails(7);
+    wr(F.PROC2_CONTROLS, 0x10);
+    wr(F.PROC_CONTROLS, PROC_BASE | SECONDARY);                 // x2APIC mode without TPR shadow
     vmlaunchFails(7);
   });
   it("virtualizes VTPR reads and writes and exits for other offsets with offset and type", () => {
@@ -208,3 +211,35 @@ function exec_guest_fetch(): bool {
   deliverFault();
   return true;
 }
+
+describe("Virtualize x2APIC mode", () => {
+  it("reads and writes VTPR through MSR 808H and exits below the threshold", () => {
+    l1();
+    tprShadow(2, 0x35);
+    w32(VAPIC + 0x84, 0x99);
+    wr(F.PROC_CONTROLS, rd(F.PROC_CONTROLS) | SECONDARY | (1 << 28));   // MSR bitmaps (all clear)
+    wr(F.MSR_BITMAP, 0x25000);
+    wr(F.PROC2_CONTROLS, 0x10);
+    launch();
+    S.setReg64(S.RCX, 0x808);
+    expect(guest([0x0f, 0x32])).toBe(0);                       // RDMSR
+    expect(S.getReg64(S.RAX)).toBe(0x35);
+    expect(S.getReg64(S.RDX)).toBe(0x99);                       // bytes 087H:084H
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, 0x40); S.setReg64(S.RDX, 0);
+    expect(guest([0x0f, 0x30])).toBe(0);                       // WRMSR: no exit (4 >= 2)
+    expect(V.nonRoot).toBe(true);
+    expect(r32(VAPIC + 0x80)).toBe(0x40);
+    expect(r32(VAPIC + 0x84)).toBe(0);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, 0x140);                                   // bits 31:8: #GP(0)
+    expect(guest([0x0f, 0x30])).toBe(13 + 1);
+    clearFault();
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, 0x10);
+    expect(guest([0x0f, 0x30])).toBe(0);
+    exited(43);                                                 // trap-like
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 2);
+    expect(r32(VAPIC + 0x80)).toBe(0x10);
+  });
+});

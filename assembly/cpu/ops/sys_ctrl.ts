@@ -17,6 +17,7 @@ import { cpuid, cpuidA, cpuidB, cpuidC, cpuidD, FEAT_XSAVE, FEAT_SMAP, XCR0_SUPP
 import { syncMode } from "../descriptors";
 import { nonRoot } from "../../vmx/vstate";
 import * as VX from "../../vmx/intercept";
+import * as VA from "../../vmx/vapic";
 
 // ModRM for MOV CR/DR: mod is ignored, always a register operand (SDM Vol.2 MOV CR).
 function crModrm(): bool {
@@ -161,11 +162,13 @@ export function wrmsr(): void {
   if (!privCheck()) return;
   if (nonRoot && VX.exitMsr(true)) return;
   const v = (<u64>S.getReg32(RDX) << 32) | <u64>S.getReg32(RAX);
+  if (nonRoot && VA.x2apicWrmsr(S.getReg32(RCX), v)) return;   // virtualized x2APIC TPR
   M.writeMsr(S.getReg32(RCX), v);
 }
 export function rdmsr(): void {
   if (!privCheck()) return;
   if (nonRoot && VX.exitMsr(false)) return;
+  if (nonRoot && VA.x2apicRdmsr(S.getReg32(RCX))) return;      // virtualized x2APIC TPR
   let v = M.readMsr(S.getReg32(RCX));
   if (nonRoot && S.getReg32(RCX) == M.MSR_TSC) v = VX.guestTsc(v);   // SDM 25.3
   if (faultPending) return;
