@@ -7,6 +7,7 @@
 import { physRead, physWrite } from "../mmu/phys";
 import { raiseFault, faultPending } from "../cpu/fault";
 import { PHYS_ADDR_BITS, FEAT_LA57 } from "../cpu/cpuid";
+import { apicFrame, apicGuestPhysical } from "./vapic";
 
 export const VEC_EPT: u32 = 0x100;   // never a real vector (deliverFault hands it to the VMX code)
 export const EXIT_EPT_VIOLATION: u32 = 48, EXIT_EPT_MISCONFIG: u32 = 49;
@@ -128,16 +129,20 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
 
 // Guest paging-structure accesses (mmu/paging.ts): read and A/D write-back.
 // With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2).
+// A paging-structure access that lands on the APIC-access page is a guest-physical access to it:
+// an APIC-access VM exit (SDM 30.4.6.1, vmx/vapic.ts).
 export function eptPtRead(gpa: u64, size: u32): u64 {
   eptFinal = false;
   const pa = eptTranslate(gpa, eptAD ? EA_WRITE : EA_READ);
   if (pa == u64.MAX_VALUE) return 0;
+  if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return 0; }
   return physRead(pa, size);
 }
 export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
   eptFinal = false;
   const pa = eptTranslate(gpa, EA_WRITE);
   if (pa == u64.MAX_VALUE) return;
+  if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return; }
   physWrite(pa, size, v);
 }
 

@@ -135,11 +135,18 @@ export function apicAccess(lin: u64, acc: u32): u64 {
   raiseFault(VEC_APIC, 0, false);
   return NONE;
 }
+// A guest-physical access (an L2 paging-structure access translated by EPT) to the APIC-access
+// page: access type 15, page offset undefined (reported as 0) (SDM 28.2.1, 30.4.6.1).
+export function apicGuestPhysical(): void {
+  apicQual = <u64>15 << 12;
+  raiseFault(VEC_APIC, 0, false);
+}
 // The VEC_APIC pseudo-fault becomes the APIC-access VM exit (intercept.ts). `delivering`:
 // the access was made while delivering event `vecInfo` (IDT-vectoring information set).
 export function apicExit(delivering: bool): bool {
   let q = apicQual;
-  if (delivering) q = (q & 0xfff) | (3 << 12);
+  // During event delivery: type 3 (linear) or 10 (guest-physical).
+  if (delivering) q = (q >> 12) == 15 ? <u64>10 << 12 : (q & 0xfff) | (3 << 12);
   else setIdtVectoring(0, 0);
   vmExit(EXIT_APIC_ACCESS, q, 0, 0);
   return true;

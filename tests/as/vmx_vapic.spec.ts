@@ -201,6 +201,15 @@ describe("APIC-access page", () => {
     deliverFault();
     exited(44);
     expect(rd(F.EXIT_QUALIFICATION)).toBe(0x400);
+    // L2's page directory for linear 1G-2G at GPA 2M, i.e. on the APIC-access page: the walk is a
+    // guest-physical access (type 15, SDM 30.4.6.1).
+    w64(0x11008, 0x200007);
+    resume(GUEST_RIP);
+    S.setReg64(S.RAX, 0x40000000);
+    expect(guest([0x8b, 0x18])).toBe(0x101 + 1);
+    deliverFault();
+    exited(44);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0xf000);
   });
 });
 
