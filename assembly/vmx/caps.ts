@@ -54,12 +54,13 @@ export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICT
 export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
 export const PROC2_VAPIC: u32 = 1 << 0;   // virtualize APIC accesses (vapic.ts)
 export const PROC2_X2APIC: u32 = 1 << 4;  // virtualize x2APIC mode (vapic.ts)
+export const PROC2_APIC_REG: u32 = 1 << 8;   // APIC-register virtualization (vapic.ts)
 export const PROC2_VMFUNC: u32 = 1 << 13; // enable VM functions (vmfunc.ts)
 // IA32_VMX_VMFUNC (A.11): bit n = VM function n may be enabled; only EPTP switching (0).
 export const VMFUNC_CAP: u64 = 1;
 export const PROC2_TSC_SCALING: u32 = 1 << 25;   // use TSC scaling (tsc.ts)
 export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW
-  | PROC2_VAPIC | PROC2_X2APIC | PROC2_VMFUNC | PROC2_TSC_SCALING;
+  | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VMFUNC | PROC2_TSC_SCALING;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);

@@ -295,7 +295,7 @@ function operandInfo(): u32 {
 // no STI / MOV SS blocking, which run.ts has already honoured).
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
-  if (VA.pollVtpr()) return true;   // APIC-write emulation of a VTPR write (vapic.ts)
+  if (VA.pollApicWrite()) return true;   // APIC-write emulation (vapic.ts)
   // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
   const idle = S.halted && !intrLine && !nmiPending;
   if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {

@@ -5,12 +5,17 @@
 //  - Virtualize APIC accesses (30.4): an L2 access whose physical address (after EPT, i.e.
 //    L1-physical here) is on the APIC-access page is either virtualized (with "use TPR shadow":
 //    a data access of at most 4 bytes at offset 080H goes to VTPR) or causes an APIC-access VM
-//    exit (reason 44, qualification: page offset, access type, Table 28-? "APIC-access").
+//    exit (reason 44, qualification: page offset and access type, SDM 28.2.1).
+//  - APIC-register virtualization (30.4.2, 30.4.3): reads of the architectural registers and
+//    writes of the writable ones go to the virtual-APIC page; a write is followed by APIC-write
+//    emulation (VTPR: TPR virtualization; ICR high: bits 23:0 cleared; others: a trap-like
+//    APIC-write VM exit, reason 56).
 //  - Virtualize x2APIC mode (30.5): RDMSR/WRMSR of the x2APIC TPR (MSR 808H) that the MSR
 //    bitmap lets through read/write VTPR (bytes 087H:080H); a write is followed by TPR
-//    virtualization. The other x2APIC MSRs behave as without VMX.
-// Not offered: APIC-register virtualization, virtual-interrupt delivery, posted interrupts
-// (their controls stay reserved in caps.ts).
+//    virtualization. With APIC-register virtualization RDMSR reads the other registers from
+//    the virtual-APIC page too. The other x2APIC MSR accesses behave as without VMX.
+// Not offered: virtual-interrupt delivery, posted interrupts (their controls stay reserved in
+// caps.ts).
 //
 // Hooks: entry.ts (control checks, state at entry, the TPR check right after entry),
 // intercept.ts (MOV CR8, the VEC_APIC pseudo-fault, the VTPR write trap in pollExits),
@@ -32,7 +37,7 @@ export const PIN_POSTED: u32 = 1 << 7;
 // Fields (SDM Appendix B).
 export const VIRTUAL_APIC_ADDR: u32 = 0x2012, APIC_ACCESS_ADDR: u32 = 0x2014, TPR_THRESHOLD: u32 = 0x401c;
 // Exit reasons (Appendix C).
-export const EXIT_TPR_BELOW: u32 = 43, EXIT_APIC_ACCESS: u32 = 44;
+export const EXIT_TPR_BELOW: u32 = 43, EXIT_APIC_ACCESS: u32 = 44, EXIT_APIC_WRITE: u32 = 56;
 // Pseudo-fault raised by the MMU for an APIC-access VM exit (like ept.ts VEC_EPT).
 export const VEC_APIC: u32 = 0x101;
 const OFF_VTPR: u64 = 0x80;
@@ -44,7 +49,9 @@ export let tprShadow: bool = false;
 export let vapicPage: u64 = 0;        // virtual-APIC page (L1-physical)
 export let apicFrame: u64 = NONE;     // APIC-access page while "virtualize APIC accesses", else NONE
 export let x2apicVirt: bool = false;  // "virtualize x2APIC mode"
-let vtprPending: bool = false;        // a virtualized write to VTPR awaits APIC-write emulation
+export let regVirt: bool = false;     // "APIC-register virtualization"
+let writePending: i32 = -1;           // register (page offset) of a virtualized write awaiting
+                                      // APIC-write emulation, or -1
 
 // Size of the memory access being translated (mmu/access.ts readSlow/writeSlow set it).
 export let accSize: u32 = 4;
@@ -84,7 +91,8 @@ export function enter(proc: u32, p2: u32): void {
   if (f != apicFrame && f != NONE) tlbFlushAll(false);
   apicFrame = f;
   x2apicVirt = (p2 & PROC2_X2APIC) != 0;
-  vtprPending = false;
+  regVirt = (p2 & PROC2_APIC_REG) != 0;
+  writePending = -1;
 }
 
 // SDM 26.7.7: with "use TPR shadow" and "virtualize APIC accesses" (no virtual-interrupt
@@ -118,16 +126,48 @@ export function cr8Write(v: u64): bool {
   return true;
 }
 
+// Registers whose reads (SDM 30.4.2) / writes (30.4.3.1) are virtualized with "APIC-register
+// virtualization"; `reg` is the 16-byte-aligned page offset.
+function readVirtualized(reg: u32): bool {
+  switch (reg) {
+    case 0x020: case 0x030: case 0x080: case 0x0b0: case 0x0d0: case 0x0e0: case 0x0f0:
+    case 0x280: case 0x300: case 0x310: case 0x380: case 0x3e0: return true;
+    default: break;
+  }
+  return (reg >= 0x100 && reg <= 0x270) || (reg >= 0x320 && reg <= 0x370);   // ISR TMR IRR, LVT
+}
+function writeVirtualized(reg: u32): bool {
+  switch (reg) {
+    case 0x020: case 0x080: case 0x0b0: case 0x0d0: case 0x0e0: case 0x0f0:
+    case 0x280: case 0x300: case 0x310: case 0x380: case 0x3e0: return true;
+    default: break;
+  }
+  return reg >= 0x320 && reg <= 0x370;
+}
+
 // An L2 translation reached the APIC-access page (SDM 30.4). acc: 0 read, 1 write, 2 fetch
-// (mmu/access.ts ACC_*). Returns the physical address to use, or NONE with VEC_APIC raised.
+// (mmu/access.ts ACC_*). Returns the physical address to use (on the virtual-APIC page), or
+// NONE with VEC_APIC raised.
 let apicQual: u64 = 0;
 export function apicAccess(lin: u64, acc: u32): u64 {
   const off = <u32>lin & 0xfff;
-  // Without APIC-register virtualization only VTPR is virtualized: a data access of at most
-  // 4 bytes at offset 080H (SDM 30.4.2, 30.4.3).
-  if (acc != 2 && tprShadow && off == <u32>OFF_VTPR && accSize <= 4) {
-    if (acc == 1) { vtprPending = true; V.setVmxPoll(true); }
-    return vapicPage + <u64>off;
+  if (acc != 2 && tprShadow) {
+    let virt: bool;
+    const reg = off & 0xff0;
+    if (regVirt) {
+      // The access must lie within bytes 3:0 of the register (SDM 30.4.2, 30.4.3.1).
+      virt = (off & 0xf) + accSize <= 4 && (acc == 0 ? readVirtualized(reg) : writeVirtualized(reg));
+    } else {
+      // Without APIC-register virtualization only VTPR is virtualized: an access of at most
+      // 4 bytes at offset 080H.
+      virt = off == <u32>OFF_VTPR && accSize <= 4;
+    }
+    // One APIC-write emulation per instruction: a second register written is an exit.
+    if (virt && acc == 1 && writePending >= 0 && <u32>writePending != reg) virt = false;
+    if (virt) {
+      if (acc == 1) { writePending = <i32>reg; V.setVmxPoll(true); }
+      return vapicPage + <u64>off;
+    }
   }
   // Qualification (SDM 28.2.1): bits 11:0 offset, bits 15:12 access type (0 data read,
   // 1 data write, 2 instruction fetch; 3 = during event delivery, set by apicExit).
@@ -152,21 +192,45 @@ export function apicExit(delivering: bool): bool {
   return true;
 }
 
-// Between instructions (intercept.ts pollExits): APIC-write emulation of a virtualized VTPR
-// write (SDM 30.4.3.3): bytes 3:1 of VTPR are cleared, then TPR virtualization.
-export function pollVtpr(): bool {
-  if (!vtprPending) return false;
-  vtprPending = false;
-  physWrite(vapicPage + OFF_VTPR, 4, physRead(vapicPage + OFF_VTPR, 1));
-  return tprVirtualize(S.rip);
+// Between instructions (intercept.ts pollExits): APIC-write emulation of a virtualized write
+// (SDM 30.4.3.3), after the instruction: VTPR: bytes 3:1 cleared, then TPR virtualization;
+// ICR high: bits 23:0 cleared; any other register: APIC-write VM exit (reason 56, trap-like,
+// qualification = page offset). EOI and ICR low exit too (no virtual-interrupt delivery).
+export function pollApicWrite(): bool {
+  if (writePending < 0) return false;
+  const reg = <u64>writePending;
+  writePending = -1;
+  if (reg == OFF_VTPR) {
+    physWrite(vapicPage + OFF_VTPR, 4, physRead(vapicPage + OFF_VTPR, 1));
+    return tprVirtualize(S.rip);
+  }
+  if (reg == 0x310) {
+    physWrite(vapicPage + reg, 4, physRead(vapicPage + reg, 4) & 0xff000000);
+    return false;
+  }
+  vmExit(EXIT_APIC_WRITE, reg, 0, 0);
+  return true;
 }
 
 // RDMSR / WRMSR in L2 that did not exit (intercept.ts exitMsr first), with "virtualize x2APIC
 // mode": MSR 808H (TPR) is VTPR (SDM 30.5). Return true when handled here.
 const MSR_X2APIC_TPR: u32 = 0x808;
+// With APIC-register virtualization also the other readable x2APIC registers (SDM 30.5): ID,
+// version, PPR, LDR, SVR, ISR, TMR, IRR, ESR, ICR, LVT, initial count, divide configuration:
+// the 64 bits at offset (ECX & FFH) << 4.
+function x2apicReadVirtualized(idx: u32): bool {
+  if (idx == MSR_X2APIC_TPR) return true;
+  if (!regVirt) return false;
+  switch (idx) {
+    case 0x802: case 0x803: case 0x80a: case 0x80d: case 0x80f: case 0x828: case 0x830: case 0x838: case 0x83e:
+      return true;
+    default: break;
+  }
+  return (idx >= 0x810 && idx <= 0x827) || (idx >= 0x832 && idx <= 0x837);
+}
 export function x2apicRdmsr(idx: u32): bool {
-  if (!x2apicVirt || idx != MSR_X2APIC_TPR) return false;
-  const v = physRead(vapicPage + OFF_VTPR, 8);
+  if (!x2apicVirt || !x2apicReadVirtualized(idx)) return false;
+  const v = physRead(vapicPage + (<u64>(idx & 0xff) << 4), 8);
   S.setReg32(S.RAX, <u32>v);
   S.setReg32(S.RDX, <u32>(v >> 32));
   return true;

@@ -111,7 +111,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x32);   // highest index 25: TSC multiplier (2032H)
     expect(readMsr(0x48e)).toBe(0x9fb9fbfe04006172);
-    expect(readMsr(0x48b)).toBe(0x020060f300000000);   // secondary: virtualize APIC accesses, EPT, virtualize x2APIC mode, VPID, WBINVD, unrestricted guest, VM functions, VMCS shadowing, TSC scaling
+    expect(readMsr(0x48b)).toBe(0x020061f300000000);   // secondary: virtualize APIC accesses, EPT, virtualize x2APIC mode, VPID, WBINVD, unrestricted guest, APIC-register virtualization, VM functions, VMCS shadowing, TSC scaling
     expect(readMsr(0x48c)).toBe(0xf01063341c1);   // incl. 5-level walks (bit 7)
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);

@@ -37,7 +37,7 @@ describe("TPR shadow", () => {
     l1();
     expect((readMsr(0x48e) >> 32) & TPR_SHADOW).toBe(TPR_SHADOW);
     expect((readMsr(0x48b) >> 32) & 1).toBe(1);                // virtualize APIC accesses
-    expect((readMsr(0x48b) >> 32) & 0x310).toBe(0x10);         // x2APIC mode; no register virtualization / VID
+    expect((readMsr(0x48b) >> 32) & 0x310).toBe(0x110);        // x2APIC mode, register virtualization; no VID
     wr(0x2012, 0x1234000);
     expect(rd(0x2012)).toBe(0x1234000);
   });
@@ -250,5 +250,85 @@ describe("Virtualize x2APIC mode", () => {
     exited(43);                                                 // trap-like
     expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 2);
     expect(r32(VAPIC + 0x80)).toBe(0x10);
+  });
+});
+
+describe("APIC-register virtualization", () => {
+  it("virtualizes register reads and writes, with APIC-write exits (reason 56)", () => {
+    vapic(true);
+    wr(F.PROC2_CONTROLS, 1 | 0x100);
+    w32(VAPIC + 0x20, 0x11000000); w32(VAPIC + 0x100, 0x5); w32(VAPIC + 0x90, 0x77);
+    launch();
+    S.setReg64(S.RAX, APIC_ACC + 0x20);
+    expect(guest([0x8b, 0x18])).toBe(0);                        // ID
+    expect(S.getReg64(S.RBX)).toBe(0x11000000);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x23);
+    expect(guest([0x8a, 0x18])).toBe(0);                        // MOV BL, [RAX]: byte 3 of ID
+    expect(S.getReg64(S.RBX) & 0xff).toBe(0x11);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x100);
+    expect(guest([0x8b, 0x18])).toBe(0);                        // ISR 0
+    expect(S.getReg64(S.RBX)).toBe(5);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x22);                         // crosses bytes 3:0 of ID
+    expect(guest([0x8b, 0x18])).toBe(0x101 + 1);
+    deliverFault();
+    exited(44);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x022);
+    resume(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x90);                         // APR: not virtualized
+    expect(guest([0x8b, 0x18])).toBe(0x101 + 1);
+    deliverFault();
+    exited(44);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x090);
+    resume(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0xd0); S.setReg64(S.RBX, 0x01000000);
+    expect(guest([0x89, 0x18])).toBe(0);                        // LDR: written, then APIC-write exit
+    expect(r32(VAPIC + 0xd0)).toBe(0x01000000);
+    expect(pollExits()).toBe(true);
+    exited(56);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0xd0);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 2);
+    resume(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x310); S.setReg64(S.RBX, 0x12345678);
+    expect(guest([0x89, 0x18])).toBe(0);                        // ICR high: bits 23:0 cleared, no exit
+    expect(pollExits()).toBe(false);
+    expect(r32(VAPIC + 0x310)).toBe(0x12000000);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x80); S.setReg64(S.RBX, 0x1255);
+    expect(guest([0x89, 0x18])).toBe(0);                        // TPR: TPR virtualization, 5 >= 2
+    expect(pollExits()).toBe(false);
+    expect(r32(VAPIC + 0x80)).toBe(0x55);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, APIC_ACC + 0x100);
+    expect(guest([0x89, 0x18])).toBe(0x101 + 1);                // ISR is read-only: APIC-access exit
+    deliverFault();
+    exited(44);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x1100);
+    expect(r32(VAPIC + 0x100)).toBe(5);
+  });
+  it("reads the x2APIC registers from the virtual-APIC page with virtualize x2APIC mode", () => {
+    l1();
+    tprShadow(0, 0x20);
+    w64(VAPIC + 0x20, 0x0000000300000007);
+    w64(VAPIC + 0x300, 0x000000ff000000fe);
+    wr(F.PROC_CONTROLS, rd(F.PROC_CONTROLS) | SECONDARY | (1 << 28));
+    wr(F.MSR_BITMAP, 0x25000);
+    wr(F.PROC2_CONTROLS, 0x10 | 0x100);
+    launch();
+    S.setReg64(S.RCX, 0x802);                                   // x2APIC ID
+    expect(guest([0x0f, 0x32])).toBe(0);
+    expect(S.getReg64(S.RAX)).toBe(7);
+    expect(S.getReg64(S.RDX)).toBe(3);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RCX, 0x830);                                   // ICR: 64 bits at 300H
+    expect(guest([0x0f, 0x32])).toBe(0);
+    expect(S.getReg64(S.RAX)).toBe(0xfe);
+    expect(S.getReg64(S.RDX)).toBe(0xff);
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RCX, 0x839);                                   // current count: not virtualized
+    expect(guest([0x0f, 0x32])).toBe(13 + 1);                   // (the spec host has no x2APIC: #GP)
+    clearFault();
   });
 });
