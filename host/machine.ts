@@ -7,6 +7,8 @@ import { Pit8254 } from "./devices/pit8254";
 import { Uart16550 } from "./devices/uart16550";
 import { Cmos } from "./devices/cmos";
 import { DebugExit, PostPort, Port92 } from "./devices/misc";
+import { I8042 } from "./devices/i8042";
+import { FIRMWARE_PORT, RESET_STUB_ADDR, resetStub, postAction } from "./firmware";
 import { IoApic } from "./devices/ioapic";
 import { ApicBus, LocalApic } from "./devices/apic";
 import { Hpet } from "./devices/hpet";
@@ -37,6 +39,9 @@ export interface MachineOptions {
   wasm?: Uint8Array;
   /** Offer Intel VMX to the guest (default true); false behaves like a CPU without VMX. */
   nested?: boolean;
+  /** On a reset request or triple fault, reset and run the firmware's POST (host/firmware.ts)
+   *  instead of stopping (default false, like QEMU -no-reboot). */
+  reboot?: boolean;
 }
 export type StopReason = "exit" | "shutdown" | "halt" | "timeout" | "stopped" | "error";
 export interface RunOptions {
@@ -87,6 +92,7 @@ export class Machine {
   readonly cmos: Cmos;
   readonly post = new PostPort();
   readonly port92: Port92;
+  readonly i8042: I8042;
   readonly debugExit: DebugExit;
   readonly ioapic = new IoApic();
   readonly apicBus = new ApicBus();
@@ -110,6 +116,12 @@ export class Machine {
   private t0 = perfNow();
   private exitStatus: number | undefined;
   private resetRequested = false;
+  private resetHard = false;
+  private resetSource = "";
+  private firmwareCall = false;
+  private readonly reboot: boolean;
+  /** Repeats the last load (the firmware's "boot" after a reset). */
+  private bootAgain: (() => void) | undefined;
   private stopRequested = false;
   private errorMessage: string | undefined;
   private wake: (() => void) | null = null;
@@ -129,7 +141,11 @@ export class Machine {
     this.pit = new Pit8254(now);
     this.uart = new Uart16550(0x3f8);
     this.cmos = new Cmos(now, this.memBytes, opts.rtcEpochMs);
-    this.port92 = new Port92(() => this.requestReset());
+    this.port92 = new Port92(() => this.requestReset(false, "port 0x92"));
+    this.reboot = opts.reboot ?? false;
+    this.i8042 = new I8042(() => this.requestReset(false, "8042"));
+    this.i8042.attach(this.io);
+    this.io.register(FIRMWARE_PORT, 1, { width: 1, read: () => 0xff, write: () => { this.firmwareCall = true; this.core.requestStop(); } });
     this.debugExit = new DebugExit((status) => { this.exitStatus = status; this.core.requestStop(); });
 
     this.pic.onIntr = () => this.updateIntr();
@@ -165,7 +181,7 @@ export class Machine {
     this.testdev.attach(this.io, this.mmio);
     const pci = makeI440fx();
     this.pci = pci.host; this.pciTestdev = pci.testdev;
-    this.pci.onReset = () => this.requestReset();
+    this.pci.onReset = (hard) => this.requestReset(hard, "port 0xcf9");
     this.pci.attach(this.io, this.mmio);
     this.cpus = opts.cpus ?? 1;
     this.fwcfg = new FwCfg({ ramBytes: this.memBytes, cpus: this.cpus });
@@ -300,21 +316,64 @@ export class Machine {
   }
 
   // ---- loading ----
-  loadMultiboot(image: Uint8Array, opts: MultibootOptions = {}): MultibootResult { return loadMultiboot(this.core, image, opts); }
-  loadFlat(image: Uint8Array, opts: FlatOptions = {}): FlatResult { return loadFlat(this.core, image, opts); }
+  loadMultiboot(image: Uint8Array, opts: MultibootOptions = {}): MultibootResult {
+    this.bootAgain = () => { loadMultiboot(this.core, image, opts); this.installFirmware(); };
+    const r = loadMultiboot(this.core, image, opts);
+    this.installFirmware();
+    return r;
+  }
+  loadFlat(image: Uint8Array, opts: FlatOptions = {}): FlatResult {
+    this.bootAgain = () => { loadFlat(this.core, image, opts); this.installFirmware(); };
+    const r = loadFlat(this.core, image, opts);
+    this.installFirmware();
+    return r;
+  }
+  /** The reset-vector stub in the reserved BIOS area, unless the image put something there. */
+  private installFirmware(): void {
+    const ram = this.core.ram;
+    if (ram.length < RESET_STUB_ADDR + 16) return;
+    if (ram.subarray(RESET_STUB_ADDR, RESET_STUB_ADDR + 16).some((b) => b !== 0)) return;
+    ram.set(resetStub(), RESET_STUB_ADDR);
+  }
   /** Guest RAM (guest-physical 0 at index 0); re-fetch after anything that may grow memory. */
   get ram(): Uint8Array { return this.core.ram; }
 
   // ---- control ----
   /** Ask a running run() to return 'stopped' (at the next slice boundary). */
   stop(): void { this.stopRequested = true; this.core.requestStop(); this.wakeUp(); }
-  private requestReset(): void { this.resetRequested = true; this.core.requestStop(); }
+  private requestReset(hard: boolean, source: string): void {
+    this.resetRequested = true; this.resetHard ||= hard; this.resetSource = source; this.core.requestStop();
+  }
+
+  /** A reset when rebooting is on: INIT (soft: CPU and local APICs; RAM, devices and port
+   *  0x92 keep their state) or a full reset, then the firmware's POST. */
+  private rebootNow(hard: boolean): void {
+    this.resetRequested = false; this.resetHard = false;
+    if (hard) this.reset();
+    else { this.core.reset(); for (const a of this.apics) a.reset(); this.updateIntr(); }
+    this.firmwarePost();
+  }
+  /** SeaBIOS-style POST decision (host/firmware.ts). */
+  private firmwarePost(): void {
+    const act = postAction(this.cmos.ram[0x0f], this.core.ram);
+    if (act.kind === "boot") {
+      if (!this.bootAgain) throw new CoreAbort("reset: no image to boot again");
+      this.core.reset();
+      this.bootAgain();
+      return;
+    }
+    this.cmos.ram[0x0f] = 0;
+    this.core.reset();
+    if (act.eoi) this.io.write(0x20, 1, 0x20);
+    this.core.setSegment(1, act.cs, act.cs << 4, 0xffff, 0x9b);
+    this.core.rip = BigInt(act.ip);
+  }
   private wakeUp(): void { const w = this.wake; this.wake = null; if (w) w(); }
 
   /** CPU and device reset (RAM is kept; load an image again to boot). */
   reset(): void {
     this.core.reset();
-    this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.cmos.reset();
+    this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.i8042.reset(); this.cmos.reset();
     this.ioapic.reset(); for (const a of this.apics) a.reset();
     this.hpet.reset(); this.hpetLegacy = false; this.acpiPm.reset(); this.testdev.reset(); this.fwcfg.reset();
     this.acpi = buildAcpi(this.core.ram, { cpus: this.cpus });
@@ -360,7 +419,12 @@ export class Machine {
       for (;;) {
         if (this.errorMessage !== undefined) return finish("error", { message: this.errorMessage });
         if (this.exitStatus !== undefined) return finish("exit", { exitCode: this.exitStatus });
-        if (this.resetRequested) return finish("shutdown", { message: "reset requested (port 0x92)" });
+        if (this.resetRequested) {
+          if (!this.reboot) return finish("shutdown", { message: `reset requested (${this.resetSource})` });
+          this.rebootNow(this.resetHard);
+          continue;
+        }
+        if (this.firmwareCall) { this.firmwareCall = false; this.firmwarePost(); continue; }
         if (this.stopRequested) { this.stopRequested = false; return finish("stopped"); }
         let budget = this.slice;
         if (icEnd !== undefined) {
@@ -390,7 +454,11 @@ export class Machine {
           else if (dt > 5 && this.slice > SLICE_MIN) this.slice = Math.max(SLICE_MIN, this.slice >> 1);
         }
         if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(this.core.icount - ic) / dt);
-        if (r === RUN_SHUTDOWN) return finish("shutdown", { message: "triple fault" });
+        if (r === RUN_SHUTDOWN) {
+          if (!this.reboot) return finish("shutdown", { message: "triple fault" });
+          this.rebootNow(true);
+          continue;
+        }
         if (r === RUN_HLT && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
           if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });
           const now = this.nowNs();

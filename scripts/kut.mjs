@@ -25,7 +25,7 @@ if (process.argv[2] === "--child") {
   try {
     r = await runImage(img, {
       memBytes: spec.memMiB * 1024 * 1024, cpus: spec.smp, append: spec.append || undefined,
-      name: spec.file, maxSeconds: spec.timeout,
+      name: spec.file, maxSeconds: spec.timeout, reboot: spec.reboot,
       serialOut: (b) => { out += Buffer.from(b).toString("latin1"); },
     });
   } catch (e) {
@@ -201,9 +201,14 @@ function runChild(cmd, args, timeoutS) {
   });
 }
 
+// Upstream's runner passes --no-reboot, so its cfg entries stop on a reset. Images without a
+// cfg entry (init.flat, which upstream leaves commented out because it must reboot through
+// the firmware) run on a machine that reboots, nestvm and QEMU alike.
+function rebootAllowed(e) { return e.groups === "(no cfg entry)"; }
+
 async function runNestvm(e) {
   const timeout = opt.timeout ?? e.timeout;
-  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, timeout };
+  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, timeout, reboot: rebootAllowed(e) };
   const r = await runChild(process.execPath, [fileURLToPath(import.meta.url), "--child", JSON.stringify(spec)], timeout + 30);
   const i = r.stdout.lastIndexOf("\n@@KUT@@");
   if (i < 0) {
@@ -219,7 +224,7 @@ async function runQemu(e) {
   if (!qemuBin) return undefined;
   if (e.accel && !/tcg/.test(e.accel)) return { status: `SKIP (${e.accel} only)`, counts: { pass: 0, fail: 0, skip: 0, xfail: 0 }, seconds: 0, log: "" };
   const timeout = opt.timeout ?? e.timeout;
-  const args = ["--no-reboot", "-nodefaults", "-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4",
+  const args = [...(rebootAllowed(e) ? [] : ["--no-reboot"]), "-nodefaults", "-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4",
     "-display", "none", "-serial", "stdio", "-device", "pci-testdev", "-machine", "accel=tcg",
     "-kernel", join(opt.dir, e.file), "-smp", String(e.smp), ...shellWords(e.params)];
   if (e.args) args.push("-append", e.args);

@@ -29,6 +29,7 @@ options:
   --max-seconds N       stop after N seconds of wall time (exit status 124)
   --max-instructions N  stop after N instructions (exit status 124)
   --tsc realtime|icount virtual time follows the host clock, or the instruction count
+  --reboot              on a reset request or triple fault, reset and boot again (default: stop)
   --flat[=real]         IMAGE is a raw binary: 32-bit protected mode at 0x100000, or real mode at 0x7c00`;
 
 class UsageError extends Error {}
@@ -64,6 +65,7 @@ interface Args {
   cmd: "run" | "demo"; image?: string; mem: number; append: string; initrd?: string;
   serial: string; maxSeconds?: number; maxInstructions?: bigint; tsc: "realtime" | "icount"; flat?: "protected" | "real";
   nested: boolean;
+  reboot?: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -114,6 +116,7 @@ function parseArgs(argv: string[]): Args {
         if (v !== "on" && v !== "off") throw new UsageError(`invalid --nested '${v}' (on or off)`);
         a.nested = v === "on"; break;
       }
+      case "--reboot": a.reboot = true; break;
       case "--flat":
         if (inline !== undefined && inline !== "real" && inline !== "protected") throw new UsageError(`invalid --flat mode '${inline}' (real or protected)`);
         a.flat = inline === "real" ? "real" : "protected"; break;
@@ -191,7 +194,7 @@ async function main(): Promise<void> {
   let quitByKey = false;
   let m: Machine | undefined;
   const m0 = await Machine.create({
-    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested,
+    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested, reboot: a.reboot,
     serialIn: useStdin ? (push) => {
       let escape = false;
       process.stdin.on("data", (d: Uint8Array) => {

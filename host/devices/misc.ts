@@ -31,7 +31,9 @@ export class Port92 {
       read: () => this.value,
       write: (_p, _s, v) => {
         const old = this.value;
-        this.value = v & 0x02;
+        this.value = v & 0x03;
+        // A rising bit 0 pulses INIT; the bit stays set (cleared only by a hard reset), which
+        // is how firmware tells a soft reset from a power-on one.
         if ((v & 1) && !(old & 1)) this.onReset();
       },
     });

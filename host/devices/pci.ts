@@ -34,7 +34,7 @@ export class PciFunction {
 export class PciHost {
   private addr = 0;
   readonly functions = new Map<number, PciFunction>();   // devfn (bus 0) -> function
-  onReset: () => void = () => {};
+  onReset: (hard: boolean) => void = () => {};
   private io?: IoBus;
 
   constructor() {}
@@ -137,7 +137,7 @@ export class PciHost {
       },
       write: (p, size, v) => {
         if (p === 0xcf8 && size === 4) this.addr = v & 0x80fffffc;
-        else if (p === 0xcf9 && size === 1 && (v & 4)) this.onReset();
+        else if (p === 0xcf9 && size === 1 && (v & 4)) this.onReset((v & 2) !== 0);   // bit 1: hard (full) reset
       },
     });
     io.register(0xcfc, 4, {
