@@ -337,7 +337,7 @@ export function vmEntry(launch: bool): u32 {
   V.setVpidActive(vpid);
   V.setUnrestricted((p2 & C.PROC2_UNRESTRICTED) != 0);
   V.setShadowing((p2 & C.PROC2_SHADOW) != 0);
-  VA.enter(proc, p2);
+  VA.enter(<u32>rd(F.PIN_CONTROLS), proc, p2);
   loadGuest(tag, !vpid || E.ctxEvicted);
   if (pae) {
     if (ept) { for (let i: u32 = 0; i < 4; i++) setPdpte(i, rd(F.GUEST_PDPTE0 + i * 2)); }

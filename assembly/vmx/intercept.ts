@@ -20,6 +20,7 @@ import { inFlight } from "../cpu/run";
 import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import * as VA from "./vapic";
+import * as VID from "./vid";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
   PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
@@ -205,6 +206,7 @@ export function exitExtIntr(): bool {
   if ((<u32>rd(F.EXIT_CONTROLS) & X.XC_ACK_INTR) != 0) {
     const v = intAck();
     if (v < 0) return false;
+    if (VID.posted(<u32>v & 0xff)) return true;   // posted-interrupt notification (vid.ts)
     info = (<u32>v & 0xff) | 0x80000000;
   }
   F.vmcsWrite(F.EXIT_INTR_INFO, <u64>info);   // a halted L2 is saved in the HLT state
@@ -310,6 +312,7 @@ export function pollExits(): bool {
     vmExit(X.EXIT_INTR_WINDOW, 0, 0, 0);
     return true;
   }
+  if (VA.pollVirq()) return true;   // virtual-interrupt delivery (vid.ts)
   return false;
 }
 

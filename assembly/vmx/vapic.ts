@@ -28,7 +28,8 @@ import { raiseGP, raiseFault } from "../cpu/fault";
 import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
-import { vmExit, setIdtVectoring } from "./exit";
+import { vmExit, instrExit, setIdtVectoring } from "./exit";
+import * as VID from "./vid";
 
 // Controls (SDM 25.6.2).
 export const PROC_TPR_SHADOW: u32 = 1 << 21;
@@ -77,12 +78,19 @@ export function controlsOk(pin: u32, proc: u32, p2: u32): bool {
   if ((p2 & PROC2_X2APIC) != 0 && (p2 & PROC2_VAPIC) != 0) return false;
   if ((p2 & PROC2_VID) != 0 && (pin & 1) == 0) return false;
   if ((p2 & PROC2_VAPIC) != 0 && !pageAddrOk(rd(APIC_ACCESS_ADDR))) return false;
-  if ((pin & PIN_POSTED) != 0 && (p2 & PROC2_VID) == 0) return false;
+  if ((pin & PIN_POSTED) != 0) {
+    // Posted interrupts: VID, acknowledge interrupt on exit, vector bits 15:8 clear, a 64-byte
+    // aligned descriptor within the physical-address width.
+    if ((p2 & PROC2_VID) == 0 || (<u32>rd(0x400c) & (1 << 15)) == 0) return false;
+    if ((rd(VID.PI_VECTOR) & 0xff00) != 0) return false;
+    const d = rd(VID.PI_DESC_ADDR);
+    if ((d & 0x3f) != 0 || (d & PA_RSVD) != 0) return false;
+  }
   return true;
 }
 
 // VM entry: remember the controls of the L2 about to run.
-export function enter(proc: u32, p2: u32): void {
+export function enter(pin: u32, proc: u32, p2: u32): void {
   tprShadow = (proc & PROC_TPR_SHADOW) != 0;
   vapicPage = tprShadow ? rd(VIRTUAL_APIC_ADDR) : 0;
   const f = (p2 & PROC2_VAPIC) != 0 ? rd(APIC_ACCESS_ADDR) : NONE;
@@ -93,12 +101,14 @@ export function enter(proc: u32, p2: u32): void {
   x2apicVirt = (p2 & PROC2_X2APIC) != 0;
   regVirt = (p2 & PROC2_APIC_REG) != 0;
   writePending = -1;
+  VID.enter(pin, p2, vapicPage);
 }
 
 // SDM 26.7.7: with "use TPR shadow" and "virtualize APIC accesses" (no virtual-interrupt
 // delivery), a TPR threshold above VTPR[7:4] causes a TPR-below-threshold VM exit right after
 // the VM entry (before any L2 instruction). Returns true if it exited.
 export function afterEntry(): bool {
+  if (VID.vidOn) { VID.atEntry(); return false; }     // PPR virtualization, evaluation (VID)
   if (!tprShadow || apicFrame == NONE) return false;
   if ((<u32>rd(TPR_THRESHOLD) & 0xf) <= vtprClass()) return false;
   vmExit(EXIT_TPR_BELOW, 0, 0, 0);
@@ -108,6 +118,7 @@ export function afterEntry(): bool {
 // TPR virtualization (SDM 30.1.2) after a write to VTPR: a trap-like VM exit, the saved RIP is
 // `next` (the instruction after the write). Returns true if it caused the VM exit.
 function tprVirtualize(next: u64): bool {
+  if (VID.vidOn) { VID.tprVirtualize(); return false; }   // no threshold with VID (30.1.2)
   if ((<u32>rd(TPR_THRESHOLD) & 0xf) <= vtprClass()) return false;
   S.setRip(next);
   vmExit(EXIT_TPR_BELOW, 0, 0, 0);
@@ -159,8 +170,9 @@ export function apicAccess(lin: u64, acc: u32): u64 {
       virt = (off & 0xf) + accSize <= 4 && (acc == 0 ? readVirtualized(reg) : writeVirtualized(reg));
     } else {
       // Without APIC-register virtualization only VTPR is virtualized: an access of at most
-      // 4 bytes at offset 080H.
+      // 4 bytes at offset 080H; with virtual-interrupt delivery also writes of EOI and ICR low.
       virt = off == <u32>OFF_VTPR && accSize <= 4;
+      if (VID.vidOn && acc == 1 && (off == 0xb0 || off == 0x300) && accSize <= 4) virt = true;
     }
     // One APIC-write emulation per instruction: a second register written is an exit.
     if (virt && acc == 1 && writePending >= 0 && <u32>writePending != reg) virt = false;
@@ -188,7 +200,10 @@ export function apicExit(delivering: bool): bool {
   // During event delivery: type 3 (linear) or 10 (guest-physical).
   if (delivering) q = (q >> 12) == 15 ? <u64>10 << 12 : (q & 0xfff) | (3 << 12);
   else setIdtVectoring(0, 0);
-  vmExit(EXIT_APIC_ACCESS, q, 0, 0);
+  // A data access during instruction execution also reports the instruction length (SDM
+  // 28.2.5; L1 may skip the instruction after emulating it).
+  if (!delivering && (q >> 12) <= 1) instrExit(EXIT_APIC_ACCESS, q, 0);
+  else vmExit(EXIT_APIC_ACCESS, q, 0, 0);
   return true;
 }
 
@@ -208,6 +223,11 @@ export function pollApicWrite(): bool {
     physWrite(vapicPage + reg, 4, physRead(vapicPage + reg, 4) & 0xff000000);
     return false;
   }
+  if (VID.vidOn && reg == 0xb0) return VID.eoiVirtualize(S.rip);        // EOI virtualization
+  if (VID.vidOn && reg == 0x300) {
+    const icr = <u32>physRead(vapicPage + reg, 4);
+    if (VID.icrLowIsSelfIpi(icr)) { VID.selfIpi(icr & 0xff); return false; }
+  }
   vmExit(EXIT_APIC_WRITE, reg, 0, 0);
   return true;
 }
@@ -215,18 +235,12 @@ export function pollApicWrite(): bool {
 // RDMSR / WRMSR in L2 that did not exit (intercept.ts exitMsr first), with "virtualize x2APIC
 // mode": MSR 808H (TPR) is VTPR (SDM 30.5). Return true when handled here.
 const MSR_X2APIC_TPR: u32 = 0x808;
-// With APIC-register virtualization also the other readable x2APIC registers (SDM 30.5): ID,
-// version, PPR, LDR, SVR, ISR, TMR, IRR, ESR, ICR, LVT, initial count, divide configuration:
-// the 64 bits at offset (ECX & FFH) << 4.
+// With APIC-register virtualization every RDMSR of 800H-8FFH reads the 64 bits at offset
+// (ECX & FFH) << 4 of the virtual-APIC page (SDM 30.5; kvm-unit-tests virt_x2apic_mode_test
+// expects this for all 256 MSRs, as hardware does).
 function x2apicReadVirtualized(idx: u32): bool {
   if (idx == MSR_X2APIC_TPR) return true;
-  if (!regVirt) return false;
-  switch (idx) {
-    case 0x802: case 0x803: case 0x80a: case 0x80d: case 0x80f: case 0x828: case 0x830: case 0x838: case 0x83e:
-      return true;
-    default: break;
-  }
-  return (idx >= 0x810 && idx <= 0x827) || (idx >= 0x832 && idx <= 0x837);
+  return regVirt && idx >= 0x800 && idx <= 0x8ff;
 }
 export function x2apicRdmsr(idx: u32): bool {
   if (!x2apicVirt || !x2apicReadVirtualized(idx)) return false;
@@ -236,9 +250,28 @@ export function x2apicRdmsr(idx: u32): bool {
   return true;
 }
 export function x2apicWrmsr(idx: u32, v: u64): bool {
-  if (!x2apicVirt || idx != MSR_X2APIC_TPR) return false;
+  if (!x2apicVirt) return false;
+  if (VID.vidOn && idx == 0x80b) {                      // EOI (SDM 30.5): value must be 0
+    if (v != 0) { raiseGP(0); return true; }
+    VID.eoiVirtualize(D.nextRip);
+    return true;
+  }
+  if (VID.vidOn && idx == 0x83f) {                      // SELF IPI
+    if ((v >> 8) != 0) { raiseGP(0); return true; }
+    const vec = <u32>v;
+    if (vec >= 16) { VID.selfIpi(vec); return true; }
+    physWrite(vapicPage + 0x3f0, 4, v);                 // APIC-write exit, trap-like
+    S.setRip(D.nextRip);
+    vmExit(EXIT_APIC_WRITE, 0x3f0, 0, 0);
+    return true;
+  }
+  if (idx != MSR_X2APIC_TPR) return false;
   if ((v >> 8) != 0) { raiseGP(0); return true; }    // EDX and EAX[31:8] must be 0
   physWrite(vapicPage + OFF_VTPR, 8, v);              // bytes 087H:081H cleared
   tprVirtualize(D.nextRip);
   return true;
 }
+
+// Between instructions, after the other VMX checks (intercept.ts pollExits): deliver a
+// recognized virtual interrupt (vid.ts).
+export function pollVirq(): bool { return VID.pollDeliver(); }

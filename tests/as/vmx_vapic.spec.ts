@@ -37,7 +37,7 @@ describe("TPR shadow", () => {
     l1();
     expect((readMsr(0x48e) >> 32) & TPR_SHADOW).toBe(TPR_SHADOW);
     expect((readMsr(0x48b) >> 32) & 1).toBe(1);                // virtualize APIC accesses
-    expect((readMsr(0x48b) >> 32) & 0x310).toBe(0x110);        // x2APIC mode, register virtualization; no VID
+    expect((readMsr(0x48b) >> 32) & 0x310).toBe(0x310);        // x2APIC mode, register virtualization, VID
     wr(0x2012, 0x1234000);
     expect(rd(0x2012)).toBe(0x1234000);
   });
@@ -155,6 +155,7 @@ describe("APIC-access page", () => {
     exited(44);
     expect(rd(F.EXIT_QUALIFICATION)).toBe(0x020);                // data read, offset 020H
     expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(2);
     resume(GUEST_RIP);
     S.setReg64(S.RAX, APIC_ACC + 0x300);
     expect(guest([0x89, 0x18])).toBe(0x101 + 1);
@@ -327,8 +328,18 @@ describe("APIC-register virtualization", () => {
     expect(S.getReg64(S.RAX)).toBe(0xfe);
     expect(S.getReg64(S.RDX)).toBe(0xff);
     S.setRip(GUEST_RIP);
-    S.setReg64(S.RCX, 0x839);                                   // current count: not virtualized
-    expect(guest([0x0f, 0x32])).toBe(13 + 1);                   // (the spec host has no x2APIC: #GP)
+    w64(VAPIC + 0x390, 0x1234);
+    S.setReg64(S.RCX, 0x839);                                   // current count: from the page too
+    expect(guest([0x0f, 0x32])).toBe(0);
+    expect(S.getReg64(S.RAX)).toBe(0x1234);
+    S.setRip(GUEST_RIP);
+    expect(guest([0x0f, 0x01, 0xc1])).toBe(0);                 // VMCALL
+    exited(18);
+    wr(F.PROC2_CONTROLS, 0x10);                                 // without register virtualization:
+    resume(GUEST_RIP);
+    S.setReg64(S.RCX, 0x839);
+    expect(guest([0x0f, 0x32])).toBe(13 + 1);                   // the real x2APIC (none here: #GP)
     clearFault();
   });
 });
+
