@@ -322,6 +322,7 @@ export function pollExits(): bool {
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
   if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0) return left;
+  if (VID.wakePending()) return left;   // a recognized virtual interrupt waits for RFLAGS.IF (vid.ts)
   if (!V.timerArmed) return 0;
   const now = S.icount + inFlight();
   if (now >= V.timerDeadline) return left;
