@@ -299,7 +299,7 @@ export function pollExits(): bool {
   if (!V.vmxPoll) return false;
   if (VA.pollApicWrite()) return true;   // APIC-write emulation (vapic.ts)
   // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
-  const idle = S.halted && !intrLine && !nmiPending;
+  const idle = S.halted && !intrLine && !nmiPending && !VID.wakePending();
   if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
     return true;

@@ -14,8 +14,8 @@
 //    bitmap lets through read/write VTPR (bytes 087H:080H); a write is followed by TPR
 //    virtualization. With APIC-register virtualization RDMSR reads the other registers from
 //    the virtual-APIC page too. The other x2APIC MSR accesses behave as without VMX.
-// Not offered: virtual-interrupt delivery, posted interrupts (their controls stay reserved in
-// caps.ts).
+// Virtual-interrupt delivery and posted interrupts are in vid.ts (EOI and ICR-low writes, MSRs
+// 80BH / 83FH and TPR virtualization reach it from here).
 //
 // Hooks: entry.ts (control checks, state at entry, the TPR check right after entry),
 // intercept.ts (MOV CR8, the VEC_APIC pseudo-fault, the VTPR write trap in pollExits),
