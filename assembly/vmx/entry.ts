@@ -333,6 +333,7 @@ export function vmEntry(launch: bool): u32 {
     }
   }
   E.setEpt(ept, rd(F.EPT_POINTER));
+  E.setPml((p2 & E.PROC2_PML) != 0, rd(E.PML_ADDR));
   const tag = vpid ? E.contextTag(<u32>rd(F.VIRTUAL_PROCESSOR_ID), ept ? rd(F.EPT_POINTER) : 0) : 0;
   V.setVpidActive(vpid);
   V.setUnrestricted((p2 & C.PROC2_UNRESTRICTED) != 0);

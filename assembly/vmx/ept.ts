@@ -8,6 +8,7 @@ import { physRead, physWrite } from "../mmu/phys";
 import { raiseFault, faultPending } from "../cpu/fault";
 import { PHYS_ADDR_BITS, FEAT_LA57 } from "../cpu/cpuid";
 import { apicFrame, apicGuestPhysical } from "./vapic";
+import { vmcsRead, vmcsWrite } from "./fields";
 
 export const VEC_EPT: u32 = 0x100;   // never a real vector (deliverFault hands it to the VMX code)
 export const EXIT_EPT_VIOLATION: u32 = 48, EXIT_EPT_MISCONFIG: u32 = 49;
@@ -116,6 +117,8 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
         // Accessed (bit 8) on every entry used; dirty (bit 9) on the leaf for a write.
         let ne = e | 0x100;
         if ((acc & EA_WRITE) != 0) ne |= 0x200;
+        // Page-modification logging: a dirty flag about to be set logs the page (SDM 29.3.6).
+        if (pmlOn && (ne & 0x200) != 0 && (e & 0x200) == 0 && !pmlLog(gpa)) return u64.MAX_VALUE;
         if (ne != e) physWrite(ea, 8, ne);
         eptDirty = (ne & 0x200) != 0;
       }
@@ -167,3 +170,27 @@ export function contextTag(vpid: u32, eptp: u64): u32 {
   return i + 1;
 }
 export function resetEpt(): void { memory.fill(CTX, 0, CTX_N * 16); ctxNext = 0; eptActive = false; }
+
+// ---- page-modification logging (SDM 29.3.6): "enable PML" (secondary control bit 17) with EPT
+// A/D flags. Each guest-physical page whose EPT dirty flag gets set is written (bits 11:0
+// clear) to PML address + 8 * PML index, and the index (guest-state field 0812H) decrements;
+// with an index outside 0-511 nothing is set or logged and the access becomes a "page-
+// modification log full" VM exit (reason 62, qualification 0).
+export const PROC2_PML: u32 = 1 << 17;
+export const PML_ADDR: u32 = 0x200e, PML_INDEX: u32 = 0x0812, EXIT_PML_FULL: u32 = 62;
+let pmlOn: bool = false;
+let pmlAddr: u64 = 0;
+export function setPml(on: bool, addr: u64): void { pmlOn = on; pmlAddr = addr; }
+function pmlLog(gpa: u64): bool {
+  const idx = <u32>vmcsRead(PML_INDEX) & 0xffff;
+  if (idx > 511) {
+    eptExitReason = EXIT_PML_FULL;
+    eptQual = 0;
+    eptGpa = gpa;
+    raiseFault(VEC_EPT, 0, false);
+    return false;
+  }
+  physWrite(pmlAddr + (<u64>idx << 3), 8, gpa & ~(<u64>0xfff));
+  vmcsWrite(PML_INDEX, <u64>((idx - 1) & 0xffff));
+  return true;
+}

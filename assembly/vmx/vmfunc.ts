@@ -27,6 +27,11 @@ const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
 // bits; EPTP switching needs "enable EPT" and a page-aligned EPTP-list address within the
 // physical-address width. true if valid.
 export function controlsOk(p2: u32): bool {
+  // "Enable PML" (ept.ts) needs "enable EPT" and a page-aligned PML address (SDM 26.2.1.1).
+  if ((p2 & E.PROC2_PML) != 0) {
+    const a = rd(E.PML_ADDR);
+    if ((p2 & PROC2_EPT) == 0 || (a & 0xfff) != 0 || (a & PA_RSVD) != 0) return false;
+  }
   if ((p2 & PROC2_VMFUNC) == 0) return true;
   const c = rd(VMFUNC_CONTROLS);
   if ((c & ~VMFUNC_CAP) != 0) return false;

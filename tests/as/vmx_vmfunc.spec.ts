@@ -1,7 +1,7 @@
 // VM functions (vmx/vmfunc.ts: VMFUNC leaf 0, EPTP switching), 5-level EPT walks (vmx/ept.ts)
 // and the TSC an L2 reads with TSC offsetting and scaling (vmx/tsc.ts).
 import * as S from "../../assembly/cpu/state";
-import { w32, w64, r32 } from "./sys_helpers";
+import { w32, w64, r32, r64 } from "./sys_helpers";
 import { clearFault } from "../../assembly/cpu/fault";
 import { getRflags } from "../../assembly/cpu/flags";
 import { deliverFault } from "../../assembly/cpu/interrupts";
@@ -194,5 +194,52 @@ describe("TSC offsetting and scaling", () => {
     const hi = readTsc();
     const v = (<u64>S.getReg32(S.RDX) << 32) | <u64>S.getReg32(S.RAX);
     expect(v >= lo && v <= hi).toBe(true);
+  });
+});
+
+describe("page-modification logging", () => {
+  it("logs pages whose EPT dirty flag gets set and exits when the log is full (reason 62)", () => {
+    setupVmfunc();
+    const PML: u32 = 0x2a000;
+    wr(F.PROC2_CONTROLS, 2 | (1 << 17));                        // EPT, enable PML
+    wr(F.EPT_POINTER, EPTP_A | 0x40);                           // A/D flags on
+    wr(0x200e, PML | 8);                                        // not page-aligned
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(getRflags() & STATUS).toBe(ZF);
+    wr(F.PROC2_CONTROLS, 1 << 17);                              // PML without EPT
+    wr(0x200e, PML);
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(getRflags() & STATUS).toBe(ZF);
+    wr(F.PROC2_CONTROLS, 2 | (1 << 17));
+    wr(0x0812, 511);
+    launch();
+    S.setReg64(S.RAX, 0x200010); S.setReg64(S.RBX, 0x1234);
+    expect(guest([0x89, 0x18])).toBe(0);                        // MOV [RAX], EBX: GPA 0x200010
+    const idx = <u32>rd(0x0812);
+    expect(idx < 511).toBe(true);
+    expect(r64(PML + (idx + 1) * 8)).toBe(0x200000);            // the data page, logged last
+    let pml4 = false;                                           // before it L2's paging structures
+    for (let i = idx + 1; i < 512; i++) if (r64(PML + i * 8) == 0x10000) pml4 = true;   // (A/D: writes)
+    expect(pml4).toBe(true);
+    expect(r64(EPT_A + 0x3000) & 0x200).toBe(0x200);            // EPT dirty flag set
+    const before = idx + 1;
+    S.setRip(GUEST_RIP);
+    expect(guest([0x89, 0x18])).toBe(0);                        // dirty already: nothing logged
+    expect(<u32>rd(0x0812)).toBe(before - 1);
+    // Full log: the write is not done, the dirty flag stays clear.
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RAX, 0x200020);
+    expect(guest([0x0f, 0x01, 0xc1])).toBe(0);                  // VMCALL to L1
+    exited(18);
+    w64(EPT_A + 0x3000, 0x301000 | 7 | WB);                     // clear A/D of GPA 2M
+    wr(0x0812, 0xffff);
+    resume(GUEST_RIP);                                          // no VPID: the TLB was flushed
+    S.setReg64(S.RBX, 0x5678);
+    expect(guest([0x89, 0x18])).toBe(256 + 1);
+    deliverFault();
+    exited(62);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0);
+    expect(r32(0x301020)).toBe(0);
+    expect(r64(EPT_A + 0x3000) & 0x200).toBe(0);
   });
 });
