@@ -131,12 +131,14 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
 }
 
 // Guest paging-structure accesses (mmu/paging.ts): read and A/D write-back.
-// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2).
+// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2);
+// a violation on such a read reports a read and a write access (as hardware does; kvm-unit-tests
+// "EPT A/D enabled" checks it).
 // A paging-structure access that lands on the APIC-access page is a guest-physical access to it:
 // an APIC-access VM exit (SDM 30.4.6.1, vmx/vapic.ts).
 export function eptPtRead(gpa: u64, size: u32): u64 {
   eptFinal = false;
-  const pa = eptTranslate(gpa, eptAD ? EA_WRITE : EA_READ);
+  const pa = eptTranslate(gpa, eptAD ? EA_READ | EA_WRITE : EA_READ);
   if (pa == u64.MAX_VALUE) return 0;
   if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return 0; }
   return physRead(pa, size);

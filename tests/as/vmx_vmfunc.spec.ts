@@ -243,3 +243,20 @@ describe("page-modification logging", () => {
     expect(r64(EPT_A + 0x3000) & 0x200).toBe(0);
   });
 });
+
+describe("EPT A/D and paging-structure violations", () => {
+  it("reports a read and a write for a paging-structure access with A/D flags (SDM 29.3.3.2)", () => {
+    setupVmfunc();
+    wr(F.PROC2_CONTROLS, 2);
+    wr(F.EPT_POINTER, EPTP_A | 0x40);
+    // GPA 0-2M through 4K entries, with the page holding L2's PDPT (0x11000) absent.
+    w64(EPT_A + 0x2000, (EPT_A + 0x4000) | 7);
+    for (let i: u32 = 0; i < 512; i++) w64(EPT_A + 0x4000 + i * 8, i == 0x11 ? 0 : (<u64>i << 12) | 7 | WB);
+    launch();
+    expect(guest([0x90])).toBe(256 + 1);                        // the fetch walks L2's tables
+    deliverFault();
+    exited(48);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x83);                // read + write, linear valid, not final
+    expect(rd(F.GUEST_PHYSICAL_ADDR)).toBe(0x11000);
+  });
+});
