@@ -359,7 +359,7 @@ export function vmEntry(launch: bool): u32 {
   }
   const injected = injectEvent();
   armPoll(injected);
-  VA.afterEntry();   // TPR threshold above VTPR with the APIC-access page: exit at once (vapic.ts)
+  VA.afterEntry();   // VID: PPR virtualization + evaluation; else a TPR-threshold exit (vapic.ts)
   return ENTRY_OK;
 }
 

@@ -143,9 +143,11 @@ export function eptPtRead(gpa: u64, size: u32): u64 {
   if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return 0; }
   return physRead(pa, size);
 }
+// The guest's A/D update is a locked read-modify-write: a violation reports read and write
+// (kvm-unit-tests ept_access_test_paddr_*_ad_disabled).
 export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
   eptFinal = false;
-  const pa = eptTranslate(gpa, EA_WRITE);
+  const pa = eptTranslate(gpa, EA_READ | EA_WRITE);
   if (pa == u64.MAX_VALUE) return;
   if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return; }
   physWrite(pa, size, v);
