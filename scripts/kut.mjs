@@ -31,10 +31,11 @@ if (process.argv[2] === "--child") {
   } catch (e) {
     r = { reason: "error", message: String(e && e.message || e) };
   }
+  // Exit only once a large log has reached the pipe (process.exit drops pending pipe writes).
   await new Promise((done) => process.stdout.write("\n@@KUT@@" + JSON.stringify({
     reason: r.reason, exitCode: r.exitCode, message: r.message, seconds: (performance.now() - t0) / 1000,
     instructions: r.instructions !== undefined ? String(r.instructions) : undefined, serial: out,
-  }) + "\n", done));   // a large log must drain into the pipe before exit
+  }) + "\n", done));
   process.exit(0);
 }
 

@@ -131,26 +131,29 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
 }
 
 // Guest paging-structure accesses (mmu/paging.ts): read and A/D write-back.
-// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2);
-// a violation on such a read reports a read and a write access (as hardware does; kvm-unit-tests
-// "EPT A/D enabled" checks it).
-// A paging-structure access that lands on the APIC-access page is a guest-physical access to it:
-// an APIC-access VM exit (SDM 30.4.6.1, vmx/vapic.ts).
+// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2)
+// and a violation reports both read and write (qualification bits 0 and 1, SDM 28.2.1).
 export function eptPtRead(gpa: u64, size: u32): u64 {
   eptFinal = false;
   const pa = eptTranslate(gpa, eptAD ? EA_READ | EA_WRITE : EA_READ);
   if (pa == u64.MAX_VALUE) return 0;
-  if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return 0; }
+  if (onApicPage(pa)) return 0;
   return physRead(pa, size);
 }
-// The guest's A/D update is a locked read-modify-write: a violation reports read and write
-// (kvm-unit-tests ept_access_test_paddr_*_ad_disabled).
 export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
   eptFinal = false;
+  // The A/D update is a locked read-modify-write: a violation reports read and write.
   const pa = eptTranslate(gpa, EA_READ | EA_WRITE);
   if (pa == u64.MAX_VALUE) return;
-  if ((pa & ~(<u64>0xfff)) == apicFrame) { apicGuestPhysical(); return; }
+  if (onApicPage(pa)) return;
   physWrite(pa, size, v);
+}
+// A paging-structure access that lands on the APIC-access page is a guest-physical access to it:
+// an APIC-access VM exit (SDM 30.4.6.1, vmx/vapic.ts). true with the exit's pseudo-fault raised.
+function onApicPage(pa: u64): bool {
+  if ((pa & ~(<u64>0xfff)) != apicFrame) return false;
+  apicGuestPhysical();
+  return true;
 }
 
 // ---- TLB context tags (SDM 29.4): one tag per (VPID, EPTP) context, 1..CTX_N; tag 0 is
