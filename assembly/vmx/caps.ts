@@ -75,7 +75,7 @@ export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 // IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
 // timer's TSC is the retired-instruction count, see intercept.ts), activity state HLT (bit 6),
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0,
-// VMWRITE to any supported field incl. the VM-exit information fields (bit 29, SDM 25.11.? / A.6).
+// VMWRITE to any supported field incl. the VM-exit information fields (bit 29, SDM A.6).
 export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 0;
 export const MISC_VMWRITE_ALL: u64 = 1 << 29;
