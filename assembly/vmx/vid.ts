@@ -95,12 +95,12 @@ export function eoiVirtualize(next: u64): bool {
   const v = svi();
   clrBit(OFF_ISR, v);
   setStatus(rvi(), highest(OFF_ISR));
+  pprVirtualize();
   if ((rd(EOI_EXIT0 + ((v >> 6) << 1)) & (<u64>1 << <u64>(v & 63))) != 0) {
     S.setRip(next);
     vmExit(EXIT_VIRT_EOI, <u64>v, 0, 0);
     return true;
   }
-  pprVirtualize();
   evaluate();
   return false;
 }

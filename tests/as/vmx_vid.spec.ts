@@ -103,6 +103,7 @@ describe("virtual-interrupt delivery", () => {
     expect(rd(F.GUEST_RIP)).toBe(HANDLER + 2);
     expect(visr(0x45)).toBe(0);
     expect(rd(STATUS_FIELD)).toBe(0);
+    expect(r32(VAPIC + 0xa0)).toBe(0);                           // PPR virtualization before the exit
   });
   it("lets VTPR hold a virtual interrupt back until MOV CR8 lowers it", () => {
     vid();
