@@ -4,6 +4,7 @@
 import * as S from "./state";
 import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
+import { apicId, cpuCount } from "./vcpu_id";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -19,7 +20,7 @@ export const FEAT_APIC: bool = true;     // local APIC in the host (host/devices
 export const FEAT_X2APIC: bool = true;   // x2APIC MSRs 0x800-0x8ff, forwarded to the host's APIC
 export const FEAT_TSC_DEADLINE: bool = true;  // IA32_TSC_DEADLINE (0x6e0), forwarded to the host's APIC
 export const FEAT_TSC_ADJUST: bool = true;    // IA32_TSC_ADJUST (0x3b, cpu/tsc.ts)
-export const APIC_ID: u32 = 0;           // the one vCPU's initial APIC ID
+export const APIC_ID: u32 = 0;           // vCPU 0's initial APIC ID (each vCPU: vcpu.ts apicId)
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
 export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
@@ -81,10 +82,20 @@ export function cpuid(leaf: u32, sub: u32): void {
         store<u64>(CPUID_APIC_BASE, 0);
         if (msrRead(0x1b, CPUID_APIC_BASE) != 0 && (load<u64>(CPUID_APIC_BASE) & 0x800) == 0) d &= ~(<u32>1 << 9);
       }
-      set4(SIGNATURE, 0x00010800 | (APIC_ID << 24), c, d);
+      set4(SIGNATURE, 0x00010800 | (apicId << 24), c, d);
       return;
     }
     case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors
+    case 0xb: {
+      // Extended topology (SDM Vol.2 CPUID 0BH): level 0 SMT (1 thread), level 1 core (all vCPUs);
+      // EDX is the x2APIC ID of this vCPU at every level.
+      const coreBits: u32 = cpuCount <= 1 ? 0 : 32 - clz<u32>(cpuCount - 1);
+      const lvl = sub & 0xff;
+      if (lvl == 0) set4(0, 1, 0x100, apicId);
+      else if (lvl == 1) set4(coreBits, cpuCount, 0x200 | 1, apicId);
+      else set4(0, 0, lvl, apicId);
+      return;
+    }
     case 7:
       if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);
       return;

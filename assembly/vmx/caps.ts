@@ -42,19 +42,22 @@ export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug 
 export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-// Pin: external-interrupt exiting (0), NMI exiting (3), activate VMX-preemption timer (6),
+// Pin: external-interrupt exiting (0), NMI exiting (3), virtual NMIs (5), activate VMX-preemption timer (6),
 // process posted interrupts (7, vid.ts).
-export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6) | (1 << 7);
-// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
-// unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28). Bit 31 (activate secondary
-// controls) follows PROC2_OPT1.
+export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7);
+// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20),
+// use TPR shadow (21, vapic.ts), NMI-window exiting (22), MOV DR (23), unconditional I/O (24), I/O bitmaps (25), monitor trap
+// flag (27), MSR bitmaps (28), PAUSE exiting (30). Not offered: MWAIT (10) / MONITOR (29) exiting (the core has no
+// MONITOR/MWAIT: #UD). Bit 31 (activate secondary controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
-  | (1 << 24) | (1 << 25) | (1 << 28)
+  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30)
   | (1 << 21);   // use TPR shadow (vapic.ts)
-// Secondary: enable EPT (1), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
-// VMCS shadowing (14).
+// Secondary: descriptor-table exiting (2), enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
+// unrestricted guest (7), RDRAND exiting (11), VMCS shadowing (14), RDSEED exiting (16); and below the APIC
+// virtualization controls, VM functions, PML, TSC scaling.
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
-export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
+export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6, PROC2_RDTSCP: u32 = 1 << 3;
+export const PROC2_DESC_TABLE: u32 = 1 << 2, PROC2_RDRAND: u32 = 1 << 11, PROC2_RDSEED: u32 = 1 << 16;
 export const PROC2_VAPIC: u32 = 1 << 0;   // virtualize APIC accesses (vapic.ts)
 export const PROC2_X2APIC: u32 = 1 << 4;  // virtualize x2APIC mode (vapic.ts)
 export const PROC2_APIC_REG: u32 = 1 << 8;   // APIC-register virtualization (vapic.ts)
@@ -64,7 +67,8 @@ export const PROC2_VMFUNC: u32 = 1 << 13; // enable VM functions (vmfunc.ts)
 export const VMFUNC_CAP: u64 = 1;
 export const PROC2_TSC_SCALING: u32 = 1 << 25;   // use TSC scaling (tsc.ts)
 export const PROC2_PML: u32 = 1 << 17;    // enable PML (ept.ts)
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP
+  | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED
   | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
@@ -72,14 +76,14 @@ export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 
 // Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
-// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
-// timer's TSC is the retired-instruction count, see intercept.ts), activity state HLT (bit 6),
+// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 5 (bits 4:0: the timer counts
+// down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity state HLT (bit 6),
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0,
 // VMWRITE to any supported field incl. the VM-exit information fields (bit 29, SDM A.6).
 export const CR3_TARGETS: u32 = 4;
-export const PREEMPT_RATE: u32 = 0;
+export const PREEMPT_RATE: u32 = 5;
 export const MISC_VMWRITE_ALL: u64 = 1 << 29;
-export const VMX_MISC: u64 = (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16) | MISC_VMWRITE_ALL;
+export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16) | MISC_VMWRITE_ALL;
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; any of bits 31:0 may be 1, as real
 // processors report (MOV CR0 ignores writes to its reserved low bits, SDM 2.5, so a narrower

@@ -171,7 +171,7 @@ describe("TSC offsetting and scaling", () => {
     l1();
     wr(F.PROC_CONTROLS, PROC_BASE | 8 | (1 << 28));          // TSC offsetting, MSR bitmaps (all clear)
     wr(F.MSR_BITMAP, MSRBM);
-    wr(F.PROC2_CONTROLS, 1 << 25);                           // TSC scaling
+    wr(F.PROC2_CONTROLS, (1 << 25) | (1 << 3));              // TSC scaling, enable RDTSCP
     wr(0x2032, <u64>3 << 48);                                // x3
     wr(F.TSC_OFFSET, 0x1000000);
     launch();
