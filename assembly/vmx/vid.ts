@@ -74,9 +74,12 @@ export function tprVirtualize(): void { pprVirtualize(); evaluate(); }
 
 // Between instructions (intercept.ts pollExits): deliver a recognized virtual interrupt
 // (30.2.2). Returns true if one was delivered.
-export function pollDeliver(): bool {
+export function pollDeliver(): bool { return deliver(false); }
+// `afterAck`: right after a posted-interrupt notification was acknowledged (the host's line may
+// not have dropped yet).
+function deliver(afterAck: bool): bool {
   if (!pending) return false;
-  if ((getRflags() & 0x200) == 0 || intrLine || (nmiPending && !nmiBlocked)) return false;
+  if ((getRflags() & 0x200) == 0 || (intrLine && !afterAck) || (nmiPending && !nmiBlocked)) return false;
   const v = rvi();
   setBit(OFF_ISR, v);
   physWrite(page + OFF_PPR, 4, <u64>(v & 0xf0));
@@ -137,6 +140,9 @@ export function posted(vec: u32): bool {
   }
   if (top > rvi()) setStatus(top, svi());
   evaluate();
+  // Deliver at this boundary (SDM 30.2.2): a halted L2 wakes here, the run loop would otherwise
+  // return to the host as still halted.
+  deliver(true);
   return true;
 }
 // A halted L2 with a recognized virtual interrupt is not idle (intercept.ts pollExits).
