@@ -12,6 +12,8 @@ import { raisePF, raiseFault, faultPending, EXC_AC } from "../cpu/fault";
 import { flagsRaw, F_AC } from "../cpu/flags";
 import { dataBpMask, dataBpAccess } from "../cpu/databp";
 import { eptActive, eptTranslate, eptPerm, eptDirty, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
+import { apicFrame, apicAccess, noteAccSize } from "../vmx/vapic";
+import { nonRoot } from "../vmx/vstate";
 import {
   pagingMode, walk, setAccessedDirty, wFrame, wUser, wWrite, wNx, wGlobal, wDirty, wSize, wErr,
   PG_NONE, PG_32, PF_P, PF_W, PF_U, PF_I, SZ_4K,
@@ -74,6 +76,8 @@ export function translate(lin: u64, acc: u32): u64 {
   const perm = permWord(wUser, wWrite, wNx, true);
   if (((perm >> (sh + acc)) & 1) == 0) { pageFault(lin, acc, sh, mode, PF_P); return NOT_MAPPED; }
   setAccessedDirty(acc == ACC_WRITE);
+  // The APIC-access page of an L2 is never cached: every access is checked (vmx/vapic.ts).
+  if (nonRoot && wFrame == apicFrame) return apicAccess(lin, acc);
   // MMIO frames (host 0) are cached for the slow path only (tlb.ts KEY_SLOW).
   tlbInstall(lin, wFrame, physHost(wFrame, 4096), permWord(wUser, wWrite, wNx, wDirty), wGlobal, wSize);
   return wFrame | (lin & 0xfff);
@@ -106,6 +110,7 @@ function translateEpt(lin: u64, acc: u32, sh: u32, mode: u32): u64 {
     perm = permWord(wUser, wWrite, wNx, dirty);
   }
   perm &= (m << CLS_USER) | (m << CLS_SUP) | (m << CLS_SUP_AC);
+  if (frame == apicFrame) return apicAccess(lin, acc);   // SDM 30.4: after EPT (vmx/vapic.ts)
   tlbInstall(lin, frame, physHost(frame, 4096), perm, global, size);
   return frame | (lin & 0xfff);
 }
@@ -142,6 +147,7 @@ function acFault(lin: u64, size: u32): bool {
 }
 function readSlow(lin: u64, size: u32): u64 {
   if (dataBpMask != 0) dataBpAccess(lin, size, false);
+  noteAccSize(size);
   if ((<u32>lin & 0xfff) + size <= 0x1000) {
     const pa = translate(lin, ACC_READ);
     if (pa == NOT_MAPPED || acFault(lin, size)) return 0;
@@ -164,6 +170,7 @@ function readSlow(lin: u64, size: u32): u64 {
 
 function writeSlow(lin: u64, size: u32, v: u64): void {
   if (dataBpMask != 0) dataBpAccess(lin, size, true);
+  noteAccSize(size);
   if ((<u32>lin & 0xfff) + size <= 0x1000) {
     const pa = translate(lin, ACC_WRITE);
     if (pa == NOT_MAPPED || acFault(lin, size)) return;
@@ -200,6 +207,7 @@ export function probeRead(lin: u64, size: u32): bool {
 // All-or-nothing: both pages are translated (and #PF raised) before any byte moves.
 // Returns false on a fault.
 export function readLinBytes(lin: u64, dst: usize, n: u32): bool {
+  noteAccSize(n);
   const off = <u32>lin & 0xfff;
   const n1 = off + n <= 0x1000 ? n : 0x1000 - off;
   const pa1 = translate(lin, ACC_READ);
@@ -211,6 +219,7 @@ export function readLinBytes(lin: u64, dst: usize, n: u32): bool {
   return true;
 }
 export function writeLinBytes(lin: u64, src: usize, n: u32): bool {
+  noteAccSize(n);
   const off = <u32>lin & 0xfff;
   const n1 = off + n <= 0x1000 ? n : 0x1000 - off;
   const pa1 = translate(lin, ACC_WRITE);

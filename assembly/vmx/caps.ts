@@ -3,20 +3,26 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC, FT_VMFUNC, FT_TSCSCALE, FT_VINTR, FT_POSTED, FT_PML } from "./features";
+import { FEAT_LA57 } from "../cpu/cpuid";
 import { nested } from "./vstate";
 
 // VMCS-field features present (bit n = fields.ts FT_*). Only the base field set so far.
 // Base fields, IA32_PAT / IA32_EFER (load/save controls offered), EPT and VPID.
 export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) | (1 << FT_EPT) | (1 << FT_VPID)
-  | (1 << FT_PREEMPT) | (1 << FT_SHADOW);
+  | (1 << FT_PREEMPT) | (1 << FT_SHADOW)
+  | (1 << FT_TPR) | (1 << FT_APICACC)    // vapic.ts: TPR shadow, virtualize APIC accesses
+  | (1 << FT_VMFUNC) | (1 << FT_TSCSCALE)  // vmfunc.ts, tsc.ts
+  | (1 << FT_VINTR) | (1 << FT_POSTED)     // vid.ts: virtual-interrupt delivery, posted interrupts
+  | (1 << FT_PML);                         // ept.ts: page-modification logging
 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
 // structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
 // INVVPID (32) individual-address (40), single-context (41), all-context (42),
-// single-context-retaining-globals (43), accessed/dirty flags (21). No 5-level EPT.
+// single-context-retaining-globals (43), accessed/dirty flags (21); 5-level walks (7) with
+// LA57 (ept.ts walkLengthOk).
 export const EPT_VPID_CAP: u64 = 1 | (1 << 6) | (1 << 8) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 20) | (1 << 21)
-  | (1 << 25) | (1 << 26) | (<u64>1 << 32) | (<u64>0xf << 40);
+  | (1 << 25) | (1 << 26) | (<u64>1 << 32) | (<u64>0xf << 40) | (FEAT_LA57 ? 1 << 7 : 0);
 
 // IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical
 // addresses (bit 48 = 0), no dual-monitor SMM (49), write-back VMCS (53:50 = 6), TRUE
@@ -36,20 +42,34 @@ export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug 
 export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-// Pin: external-interrupt exiting (0), NMI exiting (3), virtual NMIs (5), activate VMX-preemption timer (6).
-export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 6);
+// Pin: external-interrupt exiting (0), NMI exiting (3), virtual NMIs (5), activate VMX-preemption timer (6),
+// process posted interrupts (7, vid.ts).
+export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7);
 // Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20),
-// NMI-window exiting (22), MOV DR (23), unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28),
-// PAUSE exiting (30), MWAIT (10) / MONITOR (29) exiting. Bit 31 (activate secondary controls) follows PROC2_OPT1.
+// use TPR shadow (21, vapic.ts), NMI-window exiting (22), MOV DR (23), unconditional I/O (24), I/O bitmaps (25), monitor trap
+// flag (27), MSR bitmaps (28), PAUSE exiting (30), MWAIT (10) / MONITOR (29) exiting. Bit 31 (activate secondary controls)
+// follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
-  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30) | (1 << 10) | (1 << 29);
+  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30) | (1 << 10) | (1 << 29)
+  | (1 << 21);   // use TPR shadow (vapic.ts)
 // Secondary: descriptor-table exiting (2), enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
-// unrestricted guest (7), RDRAND exiting (11), VMCS shadowing (14), RDSEED exiting (16).
+// unrestricted guest (7), RDRAND exiting (11), VMCS shadowing (14), RDSEED exiting (16); and below the APIC
+// virtualization controls, VM functions, PML, TSC scaling.
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
 export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6, PROC2_RDTSCP: u32 = 1 << 3;
 export const PROC2_DESC_TABLE: u32 = 1 << 2, PROC2_RDRAND: u32 = 1 << 11, PROC2_RDSEED: u32 = 1 << 16;
+export const PROC2_VAPIC: u32 = 1 << 0;   // virtualize APIC accesses (vapic.ts)
+export const PROC2_X2APIC: u32 = 1 << 4;  // virtualize x2APIC mode (vapic.ts)
+export const PROC2_APIC_REG: u32 = 1 << 8;   // APIC-register virtualization (vapic.ts)
+export const PROC2_VID: u32 = 1 << 9;     // virtual-interrupt delivery (vid.ts)
+export const PROC2_VMFUNC: u32 = 1 << 13; // enable VM functions (vmfunc.ts)
+// IA32_VMX_VMFUNC (A.11): bit n = VM function n may be enabled; only EPTP switching (0).
+export const VMFUNC_CAP: u64 = 1;
+export const PROC2_TSC_SCALING: u32 = 1 << 25;   // use TSC scaling (tsc.ts)
+export const PROC2_PML: u32 = 1 << 17;    // enable PML (ept.ts)
 export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP
-  | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED;
+  | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED
+  | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);
@@ -57,11 +77,13 @@ export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
 // IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 5 (bits 4:0: the timer counts
-// down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity state HLT (bit 6),
-// 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
+// down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity states HLT (bit 6) and wait-for-SIPI (8),
+// 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0,
+// VMWRITE to any supported field incl. the VM-exit information fields (bit 29, SDM A.6).
 export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 5;
-export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (1 << 8) | (<u64>CR3_TARGETS << 16);
+export const MISC_VMWRITE_ALL: u64 = 1 << 29;
+export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (1 << 8) | (<u64>CR3_TARGETS << 16) | MISC_VMWRITE_ALL;
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; any of bits 31:0 may be 1, as real
 // processors report (MOV CR0 ignores writes to its reserved low bits, SDM 2.5, so a narrower
@@ -122,7 +144,7 @@ export function readVmxCap(m: u32, cr4Valid: u64): u64 {
         if ((PROC2_OPT1 & ((1 << 1) | (1 << 5))) != 0) return EPT_VPID_CAP;
         break;
       case MSR_VMX_VMFUNC:     // A.11: exists with "enable VM functions"
-        if ((PROC2_OPT1 & (1 << 13)) != 0) return 0;
+        if ((PROC2_OPT1 & (1 << 13)) != 0) return VMFUNC_CAP;
         break;
       default: break;          // 0x492/0x493: no tertiary / secondary exit controls
     }

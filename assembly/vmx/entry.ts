@@ -19,6 +19,8 @@ import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
 import * as E from "./ept";
 import { setPdpte } from "./pdpte";
+import * as VA from "./vapic";
+import * as VF from "./vmfunc";
 import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
@@ -64,6 +66,8 @@ function checkControls(): bool {
   if ((p2 & C.PROC2_UNRESTRICTED) != 0 && (p2 & C.PROC2_EPT) == 0) return false;
   if ((p2 & C.PROC2_SHADOW) != 0 && (!pageAddrOk(rd(F.VMREAD_BITMAP)) || !pageAddrOk(rd(F.VMWRITE_BITMAP)))) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
+  if (!VA.controlsOk(pin, proc, p2)) return false;   // TPR shadow, APIC-access page (vapic.ts)
+  if (!VF.controlsOk(p2)) return false;              // VM functions (vmfunc.ts)
   // 26.2.1.2 VM-exit control fields.
   const xc = <u32>rd(F.EXIT_CONTROLS);
   if (!ctlOk(xc, C.EXIT_CTLS)) return false;
@@ -98,12 +102,12 @@ function checkControls(): bool {
   return true;
 }
 
-// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level walk, bit 6 A/D (offered),
-// bits 11:7 and 63:N reserved.
+// EPTP (SDM 25.6.11 / 26.2.1.1): memory type UC or WB, 4-level (or 5-level, ept.ts) walk,
+// bit 6 A/D (offered), bits 11:7 and 63:N reserved.
 export function eptpOk(e: u64): bool {
   const mt = <u32>e & 7;
   if (mt != 0 && mt != 6) return false;
-  if (((<u32>e >> 3) & 7) != 3) return false;
+  if (!E.walkLengthOk((<u32>e >> 3) & 7)) return false;
   if ((e & 0xf80) != 0) return false;
   return (e & PA_RSVD) == 0;
 }
@@ -358,10 +362,12 @@ export function vmEntry(launch: bool): u32 {
     }
   }
   E.setEpt(ept, rd(F.EPT_POINTER));
+  E.setPml((p2 & E.PROC2_PML) != 0, rd(E.PML_ADDR));
   const tag = vpid ? E.contextTag(<u32>rd(F.VIRTUAL_PROCESSOR_ID), ept ? rd(F.EPT_POINTER) : 0) : 0;
   V.setVpidActive(vpid);
   V.setUnrestricted((p2 & C.PROC2_UNRESTRICTED) != 0);
   V.setShadowing((p2 & C.PROC2_SHADOW) != 0);
+  VA.enter(<u32>rd(F.PIN_CONTROLS), proc, p2);
   loadGuest(tag, !vpid || E.ctxEvicted);
   if (pae) {
     if (ept) { for (let i: u32 = 0; i < 4; i++) setPdpte(i, rd(F.GUEST_PDPTE0 + i * 2)); }
@@ -382,6 +388,7 @@ export function vmEntry(launch: bool): u32 {
   }
   const injected = injectEvent();
   armPoll(injected);
+  VA.afterEntry();   // VID: PPR virtualization + evaluation; else a TPR-threshold exit (vapic.ts)
   return ENTRY_OK;
 }
 

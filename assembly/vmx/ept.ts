@@ -6,7 +6,9 @@
 // is abandoned like any fault and deliverFault turns it into the VM exit (intercept.ts).
 import { physRead, physWrite } from "../mmu/phys";
 import { raiseFault, faultPending } from "../cpu/fault";
-import { PHYS_ADDR_BITS } from "../cpu/cpuid";
+import { PHYS_ADDR_BITS, FEAT_LA57 } from "../cpu/cpuid";
+import { apicFrame, apicGuestPhysical } from "./vapic";
+import { vmcsRead, vmcsWrite } from "./fields";
 
 export const VEC_EPT: u32 = 0x100;   // never a real vector (deliverFault hands it to the VMX code)
 export const EXIT_EPT_VIOLATION: u32 = 48, EXIT_EPT_MISCONFIG: u32 = 49;
@@ -17,11 +19,18 @@ export const EA_READ: u32 = 1, EA_WRITE: u32 = 2, EA_EXEC: u32 = 4;
 export let eptActive: bool = false;
 export let eptRoot: u64 = 0;          // PML4 address from the EPTP
 export let eptAD: bool = false;       // EPTP bit 6: accessed and dirty flags (SDM 29.3.5)
+export let eptLevels: u32 = 4;        // EPTP bits 5:3 + 1: 4-level or 5-level walk
 export function setEpt(on: bool, eptp: u64): void {
   eptActive = on;
   eptRoot = eptp & PA_MASK;
   eptAD = on && (eptp & 0x40) != 0;
+  eptLevels = ((<u32>eptp >> 3) & 7) == 4 ? 5 : 4;
 }
+// 5-level EPT (EPTP page-walk length 4, IA32_VMX_EPT_VPID_CAP bit 7) is offered with LA57
+// (SDM 29.3.2: the PML5 table covers guest-physical bits 56:48).
+export const EPT5: bool = FEAT_LA57;
+// EPTP bits 5:3 (page-walk length - 1) that this core accepts (SDM 26.2.1.1).
+export function walkLengthOk(len: u32): bool { return len == 3 || (EPT5 && len == 4); }
 // Dirty flag of the last successful leaf (always true without A/D): a TLB entry without it must
 // not allow writes, so the first write walks again and sets it.
 export let eptDirty: bool = true;
@@ -76,7 +85,7 @@ function badEntry(e: u64, level: u32, leaf: bool): bool {
     if (level == 2 && (e & 0x1ff000) != 0) return true;        // 2M page: bits 20:12
     if (level == 3 && (e & 0x3ffff000) != 0) return true;      // 1G page: bits 29:12
   } else {
-    if ((e & 0xf8) != 0 && level == 4) return true;            // PML4E bits 7:3 reserved
+    if ((e & 0xf8) != 0 && level >= 4) return true;            // PML5E/PML4E bits 7:3 reserved
     if (level < 4 && (e & 0x78) != 0) return true;             // bits 6:3 reserved in non-leaf
   }
   return false;
@@ -89,14 +98,14 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
   if ((gpa >> <u64>PHYS_ADDR_BITS) != 0) return violation(gpa, acc, 0);
   let table = eptRoot;
   let perm: u32 = 7;
-  for (let level: u32 = 4; level >= 1; level--) {
+  for (let level: u32 = eptLevels; level >= 1; level--) {
     const shift = <u64>(12 + 9 * (level - 1));
     const ea = table + (((gpa >> shift) & 511) << 3);
     const e = physRead(ea, 8);
     const rwx = <u32>e & 7;
     if (rwx == 0) return violation(gpa, acc, 0);          // not present
     const leaf = level == 1 || (level <= 3 && (e & 0x80) != 0);
-    if (level == 4 && (e & 0x80) != 0) return misconfig(gpa);
+    if (level >= 4 && (e & 0x80) != 0) return misconfig(gpa);
     if (badEntry(e, level, leaf)) return misconfig(gpa);
     perm &= rwx;
     if (leaf) {
@@ -108,6 +117,8 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
         // Accessed (bit 8) on every entry used; dirty (bit 9) on the leaf for a write.
         let ne = e | 0x100;
         if ((acc & EA_WRITE) != 0) ne |= 0x200;
+        // Page-modification logging: a dirty flag about to be set logs the page (SDM 29.3.6).
+        if (pmlOn && (ne & 0x200) != 0 && (e & 0x200) == 0 && !pmlLog(gpa)) return u64.MAX_VALUE;
         if (ne != e) physWrite(ea, 8, ne);
         eptDirty = (ne & 0x200) != 0;
       }
@@ -126,6 +137,7 @@ export function eptPtRead(gpa: u64, size: u32): u64 {
   eptFinal = false;
   const pa = eptTranslate(gpa, eptAD ? EA_READ | EA_WRITE : EA_READ);
   if (pa == u64.MAX_VALUE) return 0;
+  if (onApicPage(pa)) return 0;
   return physRead(pa, size);
 }
 export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
@@ -133,7 +145,15 @@ export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
   // The A/D update is a locked read-modify-write: a violation reports read and write.
   const pa = eptTranslate(gpa, EA_READ | EA_WRITE);
   if (pa == u64.MAX_VALUE) return;
+  if (onApicPage(pa)) return;
   physWrite(pa, size, v);
+}
+// A paging-structure access that lands on the APIC-access page is a guest-physical access to it:
+// an APIC-access VM exit (SDM 30.4.6.1, vmx/vapic.ts). true with the exit's pseudo-fault raised.
+function onApicPage(pa: u64): bool {
+  if ((pa & ~(<u64>0xfff)) != apicFrame) return false;
+  apicGuestPhysical();
+  return true;
 }
 
 // ---- TLB context tags (SDM 29.4): one tag per (VPID, EPTP) context, 1..CTX_N; tag 0 is
@@ -157,3 +177,27 @@ export function contextTag(vpid: u32, eptp: u64): u32 {
   return i + 1;
 }
 export function resetEpt(): void { memory.fill(CTX, 0, CTX_N * 16); ctxNext = 0; eptActive = false; }
+
+// ---- page-modification logging (SDM 29.3.6): "enable PML" (secondary control bit 17) with EPT
+// A/D flags. Each guest-physical page whose EPT dirty flag gets set is written (bits 11:0
+// clear) to PML address + 8 * PML index, and the index (guest-state field 0812H) decrements;
+// with an index outside 0-511 nothing is set or logged and the access becomes a "page-
+// modification log full" VM exit (reason 62, qualification 0).
+export const PROC2_PML: u32 = 1 << 17;
+export const PML_ADDR: u32 = 0x200e, PML_INDEX: u32 = 0x0812, EXIT_PML_FULL: u32 = 62;
+let pmlOn: bool = false;
+let pmlAddr: u64 = 0;
+export function setPml(on: bool, addr: u64): void { pmlOn = on; pmlAddr = addr; }
+function pmlLog(gpa: u64): bool {
+  const idx = <u32>vmcsRead(PML_INDEX) & 0xffff;
+  if (idx > 511) {
+    eptExitReason = EXIT_PML_FULL;
+    eptQual = 0;
+    eptGpa = gpa;
+    raiseFault(VEC_EPT, 0, false);
+    return false;
+  }
+  physWrite(pmlAddr + (<u64>idx << 3), 8, gpa & ~(<u64>0xfff));
+  vmcsWrite(PML_INDEX, <u64>((idx - 1) & 0xffff));
+  return true;
+}

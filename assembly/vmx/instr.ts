@@ -13,7 +13,7 @@ import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { CR4_VALID } from "../cpu/control";
 import * as V from "./vstate";
 import { fieldSlot, readField, writeField, encReadOnly, VM_INSTRUCTION_ERROR, vmcsWrite } from "./fields";
-import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
+import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0, VMX_MISC, MISC_VMWRITE_ALL } from "./caps";
 import { makeCurrent, clearVmcs, flushCurrent, regionRevision, shadowRead, shadowWrite } from "./vmcs";
 import * as F from "./fields";
 import { vmcsRead, encHigh, encWidth, W16, W32 } from "./fields";
@@ -180,8 +180,8 @@ export function vmwrite(): void {
   const enc = S.getRegSized(D.modReg, size, false);
   const slot = fieldSlot(enc);
   if (slot < 0) { vmFailValid(ERR_UNSUPPORTED_FIELD); return; }
-  // IA32_VMX_MISC bit 29 is 0: the VM-exit information fields are read-only.
-  if (encReadOnly(<u32>enc)) { vmFailValid(ERR_WRITE_RO); return; }
+  // The VM-exit information fields are read-only unless IA32_VMX_MISC bit 29 is 1.
+  if (encReadOnly(<u32>enc) && (VMX_MISC & MISC_VMWRITE_ALL) == 0) { vmFailValid(ERR_WRITE_RO); return; }
   let v: u64;
   if (D.modMod == 3) v = S.getRegSized(D.modRm, size, false);
   else { v = readMem(D.eaSeg, D.eaAddr(), size); if (faultPending) return; }
@@ -274,7 +274,7 @@ function shadowAccess(write: bool): bool {
     vmSucceed();
     return true;
   }
-  if (encReadOnly(<u32>enc)) { shadowFail(link, ERR_WRITE_RO); return true; }
+  if (encReadOnly(<u32>enc) && (VMX_MISC & MISC_VMWRITE_ALL) == 0) { shadowFail(link, ERR_WRITE_RO); return true; }
   let v: u64;
   if (D.modMod == 3) v = S.getRegSized(D.modRm, size, false);
   else { v = readMem(D.eaSeg, D.eaAddr(), size); if (faultPending) return true; }
@@ -287,8 +287,9 @@ function shadowAccess(write: bool): bool {
   vmSucceed();
   return true;
 }
-// VMfailValid for a shadow access: the error goes into the shadow VMCS's error field.
+// VMfailValid for a shadow access: the error goes into the VM-instruction error field of the
+// current VMCS (the one L1 entered L2 with), not the shadow VMCS (SDM 31 VMREAD: VMfailValid
+// names the current VMCS; kvm-unit-tests vmx_vmcs_shadow_test reads it there).
 function shadowFail(link: u64, err: u32): void {
-  setStatusFlags(F_STATUS, F_ZF);
-  shadowWrite(link, <u32>fieldSlot(<u64>VM_INSTRUCTION_ERROR), <u64>err);
+  vmFailValid(err);
 }

@@ -20,6 +20,8 @@ import * as V from "./vstate";
 import { inFlight } from "../cpu/run";
 import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
+import * as VA from "./vapic";
+import * as VID from "./vid";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
   PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_MWAIT, PROC_MONITOR, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
@@ -65,8 +67,8 @@ export function rdtscpUd(): bool {
   raiseUD();
   return true;
 }
-// The TSC value the guest sees is the host's plus the offset when "use TSC offsetting" is 1.
-export function tscOffset(): u64 { return (proc() & PROC_TSC_OFFSET) != 0 ? rd(F.TSC_OFFSET) : 0; }
+// The TSC value the guest sees: offset and scaled (vmx/tsc.ts).
+export { guestTsc } from "./tsc";
 
 // I/O instructions (SDM 26.1.3): unconditional I/O exiting or the I/O bitmaps.
 export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, imm: bool): bool {
@@ -130,6 +132,7 @@ export function exitMovCr(toCr: bool, n: u32, reg: u32, v: u64): bool {
       return crExit(3, 0, reg);
     }
     if (n == 8 && (p & PROC_CR8_LOAD) != 0) return crExit(8, 0, reg);
+    if (n == 8 && (p & VA.PROC_TPR_SHADOW) != 0) return VA.cr8Write(v);   // to VTPR (vapic.ts)
     return false;
   }
   if (n == 3 && (p & PROC_CR3_STORE) != 0) return crExit(3, 1, reg);
@@ -140,6 +143,7 @@ export function exitMovCr(toCr: bool, n: u32, reg: u32, v: u64): bool {
 export function crRead(n: u32, v: u64): u64 {
   if (n == 0) { const m = rd(F.CR0_MASK); return (v & ~m) | (rd(F.CR0_SHADOW) & m); }
   if (n == 4) { const m = rd(F.CR4_MASK); return (v & ~m) | (rd(F.CR4_SHADOW) & m); }
+  if (n == 8 && (proc() & VA.PROC_TPR_SHADOW) != 0) return VA.cr8Read();   // VTPR (vapic.ts)
   return v;
 }
 // A MOV to CR0/CR4 that did not exit leaves the bits L1 owns unchanged.
@@ -173,6 +177,7 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
     vmExit(E.eptExitReason, E.eptQual, 0, 0);
     return true;
   }
+  if (vec == VA.VEC_APIC) return VA.apicExit(false);   // APIC-access VM exit (vapic.ts)
   if (vec > 31) return false;
   const bm = <u32>rd(F.EXCEPTION_BITMAP);
   let exit = (bm & (1 << vec)) != 0;
@@ -223,6 +228,7 @@ export function noteEvent(vec: u32, type: u32): void {
 export function faultDuringDelivery(vec: u32, err: u32, hasErr: bool, nv: u32): bool {
   if (vec <= 31) X.setIdtVectoring(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000, err);
   if (nv == E.VEC_EPT) return exitException(nv, 0, false);
+  if (nv == VA.VEC_APIC) return VA.apicExit(true);
   return false;
 }
 
@@ -234,6 +240,7 @@ export function exitExtIntr(): bool {
   if ((<u32>rd(F.EXIT_CONTROLS) & X.XC_ACK_INTR) != 0) {
     const v = intAck();
     if (v < 0) return false;
+    if (VID.posted(<u32>v & 0xff)) return true;   // posted-interrupt notification (vid.ts)
     info = (<u32>v & 0xff) | 0x80000000;
   }
   F.vmcsWrite(F.EXIT_INTR_INFO, <u64>info);   // a halted L2 is saved in the HLT state
@@ -355,6 +362,7 @@ export function pollExits(): bool {
     vmExit(X.EXIT_INIT, 0, 0, 0);
     return true;
   }
+  if (VA.pollApicWrite()) return true;   // APIC-write emulation (vapic.ts)
   if (V.timerArmed && timerNow() >= V.timerDeadline) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
@@ -372,6 +380,7 @@ export function pollExits(): bool {
     vmExit(X.EXIT_INTR_WINDOW, 0, 0, 0);
     return true;
   }
+  if (VA.pollVirq()) return true;   // virtual-interrupt delivery (vid.ts)
   return false;
 }
 
@@ -384,6 +393,7 @@ const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
   if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced || V.initPending) return left;
+  if (VID.wakePending()) return left;   // a recognized virtual interrupt waits for RFLAGS.IF (vid.ts)
   if (!V.timerArmed) return 0;
   if (timerNow() >= V.timerDeadline) return left;
   return left > TIMER_POLL ? left - TIMER_POLL : 0;

@@ -83,14 +83,14 @@ describe("VMCS field table", () => {
     expect(fieldSlot(0x681f)).toBe(-1);           // ... or a natural-width one
     expect(fieldSlot(0x201a)).toBeGreaterThan(0); // EPTP: EPT offered
     expect(fieldSlot(0x0000)).toBe(0);            // VPID: offered
-    expect(fieldSlot(0x2012)).toBe(-1);           // virtual-APIC address: no TPR shadow
-    expect(fieldSlot(0x0002)).toBe(-1);           // posted-interrupt vector: not offered
+    expect(fieldSlot(0x202a)).toBe(-1);           // #VE information address: not offered
+    expect(fieldSlot(0x0004)).toBe(-1);           // EPTP index (#VE): not offered
     expect(fieldSlot(0x482e)).toBeGreaterThan(0);  // preemption timer: offered
     expect(fieldSlot(0x1000 | 0x4002)).toBe(-1);  // reserved bit 12
     expect(fieldSlot(0x100004002)).toBe(-1);      // bits 63:15 reserved
     expect(fieldSlot(0x4830)).toBe(-1);           // unused index
     expect(fieldSlot(0x6c16)).toBeGreaterThan(0);
-    expect(highestIndex()).toBe(0x17);            // VMX-preemption timer value (0x482e)
+    expect(highestIndex()).toBe(0x19);            // TSC multiplier (0x2032)
   });
 });
 
@@ -101,22 +101,23 @@ describe("VMX capabilities and the nested switch", () => {
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
-    expect(readMsr(0x481)).toBe(0x0000007f00000016);   // + virtual NMIs
-    expect(readMsr(0x482)).toBe(0xffd9fffe0401e172);   // + NMI-window, PAUSE, MWAIT, MONITOR exiting
+    expect(readMsr(0x481)).toBe(0x000000ff00000016);   // + virtual NMIs (5), process posted interrupts (7)
+    expect(readMsr(0x482)).toBe(0xfff9fffe0401e172);   // + use TPR shadow (21), NMI-window, PAUSE, MWAIT, MONITOR exiting
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
-    expect(readMsr(0x485)).toBe(0x40165);                 // + preemption-timer rate 5, wait-for-SIPI
+    expect(readMsr(0x485)).toBe(0x20040165);   // preemption-timer rate 5, wait-for-SIPI; bit 29: VMWRITE to exit-information fields
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
     expect(readMsr(0x488)).toBe(0x2000);
-    expect(readMsr(0x48a)).toBe(0x2e);
-    expect(readMsr(0x48e)).toBe(0xffd9fffe04006172);
-    expect(readMsr(0x48b)).toBe(0x000148ee00000000);   // secondary: desc-table, EPT, RDTSCP, VPID, WBINVD, URG, RDRAND, shadowing, RDSEED
-    expect(readMsr(0x48c)).toBe(0xf0106334141);
+    expect(readMsr(0x48a)).toBe(0x32);   // highest index 25: TSC multiplier (2032H)
+    expect(readMsr(0x48e)).toBe(0xfff9fffe04006172);
+    expect(readMsr(0x48b)).toBe(0x02036bff00000000);   // secondary: virtualize APIC accesses, EPT, desc-table, RDTSCP, virtualize x2APIC mode, VPID, WBINVD, URG, APIC-register virtualization, VID, RDRAND, VM functions, shadowing, RDSEED, PML, TSC scaling
+    expect(readMsr(0x48c)).toBe(0xf01063341c1);   // incl. 5-level walks (bit 7)
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);
+    expect(readMsr(0x491)).toBe(1);               // VM functions: EPTP switching only
     expect(msrOk).toBe(true);
-    readMsr(0x491);                               // no VM functions: the MSR does not exist
+    readMsr(0x492);                               // no tertiary controls: the MSR does not exist
     expect(msrOk).toBe(false);
     clearFault();
     expect(writeMsr(0x480, 0)).toBe(false);       // read-only
@@ -280,12 +281,13 @@ describe("VMCLEAR / VMPTRLD / VMPTRST / VMREAD / VMWRITE", () => {
     expect(vmread(0x2000)).toBe(0xbbccdd9955667000);
     expect(vmwrite(0x681e, 0xffffffff80001000)).toBe(0);  // natural: guest RIP
     expect(vmread(0x681e)).toBe(0xffffffff80001000);
-    expect(vmwrite(0x4402, 1)).toBe(0);                   // exit reason: read-only
-    expect(status()).toBe(ZF);
-    expect(vmread(0x4400)).toBe(13);
-    expect(vmwrite(0x2012, 0)).toBe(0);                    // virtual-APIC address: no such field here
+    expect(vmwrite(0x4402, 0x1234)).toBe(0);              // exit reason: writable (IA32_VMX_MISC bit 29)
+    expect(status()).toBe(0);
+    expect(vmread(0x4402)).toBe(0x1234);
+    expect(vmwrite(0x4402, 0)).toBe(0);
+    expect(vmwrite(0x202a, 0)).toBe(0);                    // #VE information address: no such field here
     expect(vmread(0x4400)).toBe(12);
-    expect(vmread(0x0002)).toBe(0xdeadbeef);               // posted-int vector: VMREAD fails, RBX untouched
+    expect(vmread(0x0004)).toBe(0xdeadbeef);               // EPTP index: VMREAD fails, RBX untouched
     expect(status()).toBe(ZF);
     expect(vmread(0x4400)).toBe(12);
     expect(vmread(0x4402)).toBe(0);                        // success clears ZF

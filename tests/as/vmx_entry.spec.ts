@@ -533,10 +533,16 @@ describe("VMCS shadowing", () => {
     expect(r64(SH + 16 + flSlot * 8)).toBe(0x46);
     expect(rd(F.GUEST_RFLAGS)).toBe(2);                        // L1's VMCS untouched
     S.setRip(GUEST_RIP);
-    S.setReg64(S.RCX, 0x0002);                                 // no such field
+    S.setReg64(S.RCX, 0x0004);                                 // no such field (EPTP index)
     expect(guest([0x0f, 0x78, 0xcb])).toBe(0);
     expect(getRflags() & STATUS).toBe(ZF);
-    expect(r64(SH + 16 + errSlot * 8)).toBe(12);
+    expect(rd(0x4400)).toBe(12);                               // error in the current VMCS (SDM 31 VMREAD)
+    expect(r64(SH + 16 + errSlot * 8)).toBe(0);                // not in the shadow
+    S.setRip(GUEST_RIP);
+    S.setReg64(S.RCX, 0x4402); S.setReg64(S.RBX, 0x77);
+    expect(guest([0x0f, 0x79, 0xcb])).toBe(0);                // VMWRITE of an exit-information field (MISC bit 29)
+    expect(getRflags() & STATUS).toBe(0);
+    expect(r64(SH + 16 + <u32>F.fieldSlot(0x4402) * 8)).toBe(0x77);
     S.setRip(GUEST_RIP);
     S.setReg64(S.RCX, 0x681c);
     expect(guest([0x0f, 0x79, 0xcb])).toBe(0);                // bitmap bit set: VM exit

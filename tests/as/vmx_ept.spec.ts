@@ -131,7 +131,7 @@ describe("EPT", () => {
   it("checks the EPTP and the VPID at VM entry", () => {
     l1();
     enableEpt(true);
-    wr(F.EPT_POINTER, EPT_PML4 | 6 | (4 << 3));               // 5-level walk: not offered
+    wr(F.EPT_POINTER, EPT_PML4 | 6 | (2 << 3));               // 3-level walk: not offered
     expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
     expect(getRflags() & STATUS).toBe(ZF);
     expect(rd(F.VM_INSTRUCTION_ERROR)).toBe(7);

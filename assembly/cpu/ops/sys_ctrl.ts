@@ -17,6 +17,7 @@ import { cpuid, cpuidA, cpuidB, cpuidC, cpuidD, FEAT_XSAVE, FEAT_SMAP, XCR0_SUPP
 import { syncMode } from "../descriptors";
 import { nonRoot } from "../../vmx/vstate";
 import * as VX from "../../vmx/intercept";
+import * as VA from "../../vmx/vapic";
 
 // ModRM for MOV CR/DR: mod is ignored, always a register operand (SDM Vol.2 MOV CR).
 function crModrm(): bool {
@@ -161,12 +162,15 @@ export function wrmsr(): void {
   if (!privCheck()) return;
   if (nonRoot && VX.exitMsr(true)) return;
   const v = (<u64>S.getReg32(RDX) << 32) | <u64>S.getReg32(RAX);
+  if (nonRoot && VA.x2apicWrmsr(S.getReg32(RCX), v)) return;   // virtualized x2APIC TPR
   M.writeMsr(S.getReg32(RCX), v);
 }
 export function rdmsr(): void {
   if (!privCheck()) return;
   if (nonRoot && VX.exitMsr(false)) return;
-  const v = M.readMsr(S.getReg32(RCX));
+  if (nonRoot && VA.x2apicRdmsr(S.getReg32(RCX))) return;      // virtualized x2APIC TPR
+  let v = M.readMsr(S.getReg32(RCX));
+  if (nonRoot && S.getReg32(RCX) == M.MSR_TSC) v = VX.guestTsc(v);   // SDM 25.3
   if (faultPending) return;
   S.setReg32(RAX, <u32>v);
   S.setReg32(RDX, <u32>(v >> 32));
@@ -178,7 +182,7 @@ function tsdBlocked(): bool {
 export function rdtsc(): void {
   if (tsdBlocked()) return;
   if (nonRoot && VX.exitRdtsc()) return;
-  const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);
+  const t = nonRoot ? VX.guestTsc(readTsc()) : readTsc();
   S.setReg32(RAX, <u32>t);
   S.setReg32(RDX, <u32>(t >> 32));
 }
@@ -186,7 +190,7 @@ export function rdtscp(): void {
   if (nonRoot && VX.rdtscpUd()) return;   // "enable RDTSCP" = 0: #UD (before the CR4.TSD #GP)
   if (tsdBlocked()) return;
   if (nonRoot && VX.exitRdtsc()) return;
-  const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);
+  const t = nonRoot ? VX.guestTsc(readTsc()) : readTsc();
   S.setReg32(RAX, <u32>t);
   S.setReg32(RDX, <u32>(t >> 32));
   S.setReg32(RCX, <u32>M.tscAux);

@@ -12,6 +12,8 @@ import * as Io from "./sys_io";
 import * as Ctl from "./sys_ctrl";
 import * as Mon from "./sys_monitor";
 import * as Vmx from "../../vmx/instr";
+import * as VF from "../../vmx/vmfunc";
+import { eptpOk } from "../../vmx/entry";
 
 export function execSystem(op: u32): void {
   // None of these instructions is lockable (SDM Vol.2 LOCK): #UD.
@@ -113,6 +115,7 @@ function group7(): void {
     case 0xc2: Vmx.vmlaunch(false); return;
     case 0xc3: Vmx.vmlaunch(true); return;
     case 0xc4: Vmx.vmxoff(); return;
+    case 0xd4: VF.vmfunc(eptpOk); return;   // VMFUNC (vmx/vmfunc.ts)
     case 0xd0: Ctl.xgetbv(); return;
     case 0xd1: Ctl.xsetbv(); return;
     case 0xf8: Ctl.swapgs(); return;
