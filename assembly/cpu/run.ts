@@ -2,7 +2,7 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
-import { hotStep, NOT_HOT } from "./ops/integer";
+import { hotStep, NOT_HOT } from "./hot";
 import { faultPending } from "./fault";
 import { halted } from "./state";
 import * as S from "./state";
@@ -28,6 +28,19 @@ let sliceLeft: u32 = 0;
 let notRetired: u32 = 0;   // budget used by instruction-breakpoint #DBs (no instruction retired)
 export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notRetired); }
 
+// A separate (not inlined) function, so that V8 keeps this small loop's values in registers.
+function hotRun(left: u32, floor: u32): u32 {
+  let r = S.rip;
+  while (left > floor) {
+    const nr = hotStep(r);
+    if (nr == NOT_HOT) break;
+    r = nr;
+    left--;
+  }
+  S.setRip(r);
+  return left;
+}
+
 export function runSlice(budget: u32): u32 {
   stopRequested = false;
   sliceBudget = budget;
@@ -49,16 +62,9 @@ export function runSlice(budget: u32): u32 {
     while (left > floor && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
            (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
       if (S.code64) {
-        // Runs of hot instructions (ops/integer.ts hotStep) with RIP in a local: they
+        // Runs of hot instructions (cpu/hot.ts hotStep) with RIP in a local: they
         // cannot fault or change anything the attention checks above look at.
-        let r = S.rip;
-        while (left > floor) {
-          const nr = hotStep(r);
-          if (nr == NOT_HOT) break;
-          r = nr;
-          left--;
-        }
-        S.setRip(r);
+        left = hotRun(left, floor);
         sliceLeft = left;
         if (left == floor) break;
       }

@@ -7,9 +7,9 @@ import * as S from "../../assembly/cpu/state";
 import { getRflags } from "../../assembly/cpu/flags";
 import { step } from "../../assembly/cpu/exec";
 import { runSlice } from "../../assembly/cpu/run";
-import { hotStep, NOT_HOT } from "../../assembly/cpu/ops/integer";
+import { hotStep, NOT_HOT } from "../../assembly/cpu/hot";
 import { faultPending, clearFault } from "../../assembly/cpu/fault";
-import { invalidateFetch } from "../../assembly/cpu/decode";
+import { invalidateFetch, hotFetch } from "../../assembly/cpu/decode";
 
 const REGS_SAVE: usize = memory.data(17 * 8 * 2);
 const DATA_LEN: u32 = 64;
@@ -25,12 +25,12 @@ function setup(): void {
   setFlags(0x8d5);
 }
 
-// "mov ecx, 3; L: body; dec ecx; jnz L; hlt"
+// "mov ecx, 3; L: body; dec ecx; jnz L (rel32); hlt"
 function loadCode(body: string): void {
-  const n = poke(CODE, "b9 03 00 00 00 " + body + " ff c9 75 00 f4");
+  const n = poke(CODE, "b9 03 00 00 00 " + body + " ff c9 0f 85 00 00 00 00 f4");
   // Patch the jnz displacement back to L (CODE + 5): jnz ends at CODE + n - 1.
-  const jnzEnd = <i32>n - 1;
-  poke(CODE + <u64>(n - 2), hex8(<u32>(5 - jnzEnd) & 0xff));
+  const rel = <u32>(5 - (<i32>n - 1));
+  poke(CODE + <u64>(n - 5), hex8(rel & 0xff) + hex8((rel >> 8) & 0xff) + hex8((rel >> 16) & 0xff) + hex8(rel >> 24));
   invalidateFetch();
   S.rip = CODE;
 }
@@ -86,16 +86,55 @@ describe("hot path matches the full decoder (64-bit)", () => {
   test("Jcc rel8 / rel32 and JMP, taken and not taken", () => {
     check("39 c0 74 02 eb 00 0f 85 10 00 00 00 0f 84 00 00 00 00 e9 00 00 00 00 72 00 eb 00");
   });
+  // FL: pushfq; pop r11; add r13, r11 — folds the flags after the previous instruction into r13.
+  test("shifts, rotates, group 3, IMUL, DIV/IDIV (register forms)", () => {
+    const FL = " 9c 41 5b 4d 01 dd ";
+    check("d1 e0" + FL + "48 d1 f8" + FL + "c1 ee 05" + FL + "48 c1 c2 0d" + FL + "d3 e6" + FL + "c1 e7 00" + FL +
+          "41 d0 ea" + FL + "d0 dc" + FL + "48 d3 cf" + FL + "41 c1 d4 03" + FL + "41 c1 dc 1f" + FL +
+          "f7 d8" + FL + "48 f7 d2" + FL + "f7 c6 ff 00 ff 00" + FL + "48 f7 e7" + FL + "f7 ef" + FL + "f6 e4" + FL +
+          "0f af c7" + FL + "48 0f af d6" + FL + "6b c0 07" + FL + "48 69 d2 11 22 33 84" + FL + "f6 dc" + FL +
+          "ba 00 00 00 00 41 b8 39 30 00 00 41 f7 f0 48 99 49 f7 f8 48 c7 c2 05 00 00 00 49 f7 f0 " +
+          "66 b8 34 01 b2 07 f6 f2 f6 fa" + FL + "f9 13 c1" + FL + "48 1b d3" + FL + "f9 1a e0" + FL);
+  });
+  test("stack: PUSH/POP, CALL/RET, LEAVE, FF /2 /4 /6", () => {
+    check("50 41 57 5a 41 58 e8 00 00 00 00 41 59 e8 02 00 00 00 eb 01 c3 " +
+          "55 48 89 e5 48 83 ec 10 c9 ff 33 41 5a ff 73 08 41 5c " +
+          "48 8d 05 04 00 00 00 ff d0 eb 01 c3 48 8d 05 03 00 00 00 ff e0 f4 " +
+          "48 8d 05 09 00 00 00 48 89 43 30 ff 53 30 eb 01 c3 54 5c 54 41 5e");
+  });
+  test("MOVZX/MOVSX/MOVSXD, CMOVcc, SETcc, CWDE/CDQ, MOV imm, NOPs", () => {
+    check("0f b6 c3 48 0f bf 53 02 0f be 73 05 4c 63 43 08 63 d0 39 c2 0f 44 c2 48 0f 4f 53 10 " +
+          "0f 9c c0 40 0f 95 c6 0f 97 43 20 41 0f 92 c7 98 48 98 99 48 99 b8 78 56 34 12 " +
+          "49 ba 88 77 66 55 44 33 22 11 b4 7f 41 b3 80 90 0f 1f 00 0f 1f 44 00 00 66 0f 1f 44 00 00 " +
+          "66 2e 0f 1f 84 00 00 00 00 00 66 66 2e 0f 1f 84 00 00 00 00 00 0f 1f c0 48 0f 4c 7b 08 0f 43 f8 " +
+          "0f b7 d7 45 0f be c8 0f be d4");
+  });
+  test("byte ALU, group 1 byte, memory RMW shifts / group 3 / INC / DEC", () => {
+    const FL = " 9c 41 5b 4d 01 dd ";
+    check("00 c4" + FL + "40 28 fe" + FL + "30 e2" + FL + "3a 43 01" + FL + "02 63 02" + FL + "00 43 03" + FL +
+          "80 43 04 7f" + FL + "80 7b 05 10" + FL + "80 f2 55" + FL + "84 c4" + FL + "84 43 06" + FL + "04 05" + FL +
+          "3c 7f" + FL + "a8 01" + FL + "48 a9 00 00 00 80" + FL + "c0 63 07 03" + FL + "48 d1 63 08" + FL +
+          "d3 6b 10" + FL + "f6 5b 18" + FL + "48 f7 53 20" + FL + "f6 43 28 81" + FL + "fe 43 29" + FL +
+          "48 ff 4b 30" + FL + "fe c4" + FL + "48 f7 63 08" + FL + "48 ff c7" + FL + "41 fe cf" + FL +
+          "1c 01" + FL + "48 15 ff ff ff 7f" + FL + "18 63 38" + FL + "10 e3" + FL + "48 83 53 38 ff" + FL);
+  });
   test("hotStep declines prefixed and non-hot instructions", () => {
     setup();
     poke(CODE, "66 01 d8");
     invalidateFetch(); S.rip = CODE;
     step();  // loads the fetch window (prefixed: full decoder)
-    poke(CODE, "66 01 d8 f0 01 03 d1 e0 48 0f af c3 ff c0");
+    poke(CODE, "66 01 d8 f0 01 03 41 f7 f1 0f a2 66 90 d1 e0 48 0f af c3 ff c0");
+    setR(9, 0);
     expect(hotStep(CODE)).toBe(NOT_HOT);        // 66 prefix
     expect(hotStep(CODE + 3)).toBe(NOT_HOT);    // LOCK
-    expect(hotStep(CODE + 6)).toBe(NOT_HOT);    // shift
-    expect(hotStep(CODE + 8)).toBe(NOT_HOT);    // 0F AF
-    expect(hotStep(CODE + 12)).toBe(NOT_HOT);   // INC
+    expect(hotStep(CODE + 6)).toBe(NOT_HOT);    // DIV by zero: the full path raises #DE
+    expect(faultPending).toBe(false);
+    expect(hotStep(CODE + 9)).toBe(NOT_HOT);    // CPUID
+    expect(hotStep(CODE + 11)).toBe(NOT_HOT);   // 66 90 (not a 0F 1F NOP)
+
+
+    expect(hotStep(CODE + 13)).toBe(CODE + 15); // shift: hot
+    expect(hotStep(CODE + 15)).toBe(CODE + 19); // 0F AF: hot
+    expect(hotStep(CODE + 19)).toBe(CODE + 21); // INC: hot
   });
 });

@@ -1,0 +1,412 @@
+// The run loop's hot path for 64-bit mode (cpu/run.ts): hotStep(r) executes the instruction
+// at RIP r if it is one of the common integer shapes below, without legacy prefixes (except
+// the 66/2E padding in front of multi-byte NOPs), and returns the next RIP. Anything else —
+// or any case that would fault, miss the TLB, leave the canonical range, divide by zero or
+// overflow — returns NOT_HOT with nothing changed, and the full decoder (cpu/exec.ts) runs it.
+// Nothing here uses the decode context (cpu/decode.ts globals): the caller keeps RIP in a
+// local across a run of hot instructions. Semantics are exactly those of the general handlers
+// (ops/integer.ts, ops/int_bits.ts, ops/int_alu.ts); tests/as/hotpath.spec.ts compares them.
+//
+// Shapes: ALU (00-3B forms 0-3, rAX/AL immediate forms), group 1 (80 81 83), TEST, MOV
+// (88-8B, C6, C7, B0-BF), LEA, MOVSXD, IMUL (69 6B 0F AF), shifts/rotates (C0 C1 D0-D3),
+// group 3 (F6 F7: TEST NOT NEG MUL IMUL DIV IDIV), INC/DEC, CALL/JMP/PUSH r/m (FF), PUSH/POP r,
+// CALL rel32, RET, LEAVE, CWDE/CDQE, CDQ/CQO, Jcc rel8/rel32, JMP rel8/rel32, CMOVcc, SETcc,
+// MOVZX/MOVSX, NOP (90, 0F 18-1F, with 66/2E padding), in register and TLB-hit memory forms.
+import * as D from "./decode";
+import * as F from "./flags";
+import { setLazy, setLazyIncDec, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flags";
+import { getReg64, setReg64, getReg32, setReg32, getReg16, setReg16, getReg8, setReg8, RAX, RCX, RDX, RSP, RBP } from "./state";
+import { faultPending, clearFault } from "./fault";
+import { isCanonical } from "./segmem";
+import { aluCin, aluResult, aluFlags, shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
+import { tlbHostRead, tlbHostWrite } from "../mmu/access";
+
+export const NOT_HOT: u64 = u64.MAX_VALUE;
+
+// Class of each one-byte opcode (after an optional REX): 0 = not hot.
+const HC_MODRM: u32 = 1, HC_ACC: u32 = 2, HC_JCC8: u32 = 3, HC_0F: u32 = 4, HC_JMP: u32 = 5;
+const HC_PUSH: u32 = 6, HC_POP: u32 = 7, HC_MOVI: u32 = 8, HC_MOVI8: u32 = 9, HC_CALL: u32 = 10;
+const HC_RET: u32 = 11, HC_LEAVE: u32 = 12, HC_CXX: u32 = 13, HC_TESTI: u32 = 14, HC_PFX: u32 = 15;
+const HC_NOP: u32 = 16;
+const HOT_CLASS: usize = memory.data<u8>([1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 4, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 15, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 0, 15, 0, 0, 1, 0, 1, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 0, 11, 0, 0, 1, 1, 0, 12, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1]);
+// ModRM shapes, index opcode (0F map at 0x100): bit 7 hot; bits 1:0 memory access (0 none,
+// 1 read, 2 write or read-modify-write, 3 depends on ModRM.reg); bits 3:2 memory operand size
+// (0 operand size, 1 byte, 2 word, 3 dword); bits 6:4 immediate bytes after the ModRM operand.
+const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 133, 129, 133, 129, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 141, 0, 0, 0, 0, 0, 193, 0, 145, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 151, 195, 0, 147, 133, 129, 0, 0, 134, 130, 133, 129, 0, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 150, 146, 0, 0, 0, 0, 150, 194, 0, 0, 0, 0, 0, 0, 0, 0, 134, 130, 134, 130, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 135, 131, 0, 0, 0, 0, 0, 0, 135, 131, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 129, 0, 0, 0, 0, 0, 0, 133, 137, 0, 0, 0, 0, 0, 0, 133, 137, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+// Registers by size; byte registers follow the REX rule (without REX, 4-7 are AH..BH).
+@inline function rget(r: u32, sz: u32, rex: u32): u64 {
+  if (sz == 8) return getReg64(r);
+  if (sz == 4) return <u64>getReg32(r);
+  if (sz == 2) return <u64>getReg16(r);
+  return <u64>getReg8(r, rex != 0);
+}
+@inline function rset(r: u32, sz: u32, v: u64, rex: u32): void {
+  if (sz == 8) setReg64(r, v);
+  else if (sz == 4) setReg32(r, <u32>v);
+  else if (sz == 2) setReg16(r, <u32>v);
+  else setReg8(r, <u32>v, rex != 0);
+}
+@inline function ld(h: usize, sz: u32): u64 {
+  if (sz == 8) return load<u64>(h);
+  if (sz == 4) return <u64>load<u32>(h);
+  if (sz == 2) return <u64>load<u16>(h);
+  return <u64>load<u8>(h);
+}
+@inline function st(h: usize, sz: u32, v: u64): void {
+  if (sz == 8) store<u64>(h, v);
+  else if (sz == 4) store<u32>(h, <u32>v);
+  else if (sz == 2) store<u16>(h, <u16>v);
+  else store<u8>(h, <u8>v);
+}
+@inline function sext(v: u64, sz: u32): u64 {
+  if (sz == 1) return <u64><i64><i8>v;
+  if (sz == 2) return <u64><i64><i16>v;
+  if (sz == 4) return <u64><i64><i32>v;
+  return v;
+}
+@inline function cond(cc: u32): bool { return F.testCCInline(cc); }
+
+// Push a 64-bit value (no 66h prefix on the hot path): false if the stack slot misses the TLB.
+@inline function push64(v: u64): bool {
+  const sp = getReg64(RSP) - 8;
+  const h = tlbHostWrite(sp, 8);
+  if (h == 0) return false;
+  store<u64>(h, v);
+  setReg64(RSP, sp);
+  return true;
+}
+
+// Bytes of ModRM + SIB + displacement at host address p (32/64-bit addressing).
+@inline function modrmLen(p: usize): u64 {
+  const m = <u32>load<u8>(p);
+  const mod = m >> 6, rm = m & 7;
+  if (mod == 3) return 1;
+  let n: u64 = 1;
+  if (rm == 4) { n++; if (mod == 0 && (load<u8>(p + 1) & 7) == 5) n += 4; }
+  else if (rm == 5 && mod == 0) n += 4;
+  if (mod == 1) n++; else if (mod == 2) n += 4;
+  return n;
+}
+
+@inline export function hotStep(r: u64): u64 {
+  const h = D.hotFetch(r);  // 15 bytes at h are readable
+  if (h == 0) return NOT_HOT;
+  let b = <u32>load<u8>(h);
+  let n: usize = 1;
+  let rex: u32 = 0;
+  if ((b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
+  const s: u32 = (rex & 8) != 0 ? 8 : 4;
+  switch (<u32>load<u8>(HOT_CLASS + <usize>b)) {
+    case HC_MODRM: break;
+    case HC_JCC8: {
+      const t = r + <u64>n + 1;
+      if (!cond(b & 15)) return t;
+      const x = t + <u64><i64>load<i8>(h + n);
+      return isCanonical(x) ? x : NOT_HOT;
+    }
+    case HC_0F: {
+      const b2 = <u32>load<u8>(h + n);
+      if ((b2 & 0xf0) == 0x80) {  // Jcc rel32
+        const t = r + <u64>n + 5;
+        if (!cond(b2 & 15)) return t;
+        const x = t + <u64><i64>load<i32>(h + n + 1);
+        return isCanonical(x) ? x : NOT_HOT;
+      }
+      b = 0x100 | b2;
+      n++;
+      break;
+    }
+    case HC_ACC: {  // ALU AL, Ib / rAX, Iz (imm32 sign-extended for 64-bit)
+      const kind = b >> 3;
+      const sz: u32 = (b & 1) != 0 ? s : 1;
+      const imm = sz == 1 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
+      const a = rget(RAX, sz, 1);
+      const cin = aluCin(kind);
+      const res = aluResult(kind, a, imm, cin);
+      if (kind != 7) rset(RAX, sz, res, 1);
+      aluFlags(kind, sz, a, imm, res, cin);
+      return r + <u64>n + (sz == 1 ? 1 : 4);
+    }
+    case HC_TESTI: {  // TEST AL, Ib / rAX, Iz
+      const sz: u32 = b == 0xa8 ? 1 : s;
+      const imm = sz == 1 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
+      const a = rget(RAX, sz, 1);
+      setLazy(LF_LOGIC, sz, a, imm, a & imm);
+      return r + <u64>n + (sz == 1 ? 1 : 4);
+    }
+    case HC_JMP: {
+      const x = b == 0xeb ? r + <u64>n + 1 + <u64><i64>load<i8>(h + n)
+                          : r + <u64>n + 4 + <u64><i64>load<i32>(h + n);
+      return isCanonical(x) ? x : NOT_HOT;
+    }
+    case HC_PUSH: {
+      const v = getReg64((b & 7) | ((rex & 1) << 3));
+      return push64(v) ? r + <u64>n : NOT_HOT;
+    }
+    case HC_POP: {
+      const sp = getReg64(RSP);
+      const mh = tlbHostRead(sp, 8);
+      if (mh == 0) return NOT_HOT;
+      const v = load<u64>(mh);
+      setReg64(RSP, sp + 8);
+      setReg64((b & 7) | ((rex & 1) << 3), v);  // POP RSP: the popped value wins
+      return r + <u64>n;
+    }
+    case HC_MOVI: {
+      const reg = (b & 7) | ((rex & 1) << 3);
+      if (s == 8) { setReg64(reg, load<u64>(h + n)); return r + <u64>n + 8; }
+      setReg32(reg, load<u32>(h + n));
+      return r + <u64>n + 4;
+    }
+    case HC_MOVI8:
+      setReg8((b & 7) | ((rex & 1) << 3), <u32>load<u8>(h + n), rex != 0);
+      return r + <u64>n + 1;
+    case HC_CALL: {
+      const t = r + <u64>n + 4;
+      const x = t + <u64><i64>load<i32>(h + n);
+      if (!isCanonical(x) || !push64(t)) return NOT_HOT;
+      return x;
+    }
+    case HC_RET: {
+      const sp = getReg64(RSP);
+      const mh = tlbHostRead(sp, 8);
+      if (mh == 0) return NOT_HOT;
+      const x = load<u64>(mh);
+      if (!isCanonical(x)) return NOT_HOT;
+      setReg64(RSP, sp + 8);
+      return x;
+    }
+    case HC_LEAVE: {
+      const sp = getReg64(RBP);
+      const mh = tlbHostRead(sp, 8);
+      if (mh == 0) return NOT_HOT;
+      const v = load<u64>(mh);
+      setReg64(RSP, sp + 8);
+      setReg64(RBP, v);
+      return r + <u64>n;
+    }
+    case HC_CXX: {
+      if (b == 0x98) {  // CWDE / CDQE
+        if (s == 8) setReg64(RAX, <u64><i64><i32>getReg32(RAX));
+        else setReg32(RAX, <u32><i32><i16>getReg16(RAX));
+      } else {          // CDQ / CQO
+        if (s == 8) setReg64(RDX, <u64>(<i64>getReg64(RAX) >> 63));
+        else setReg32(RDX, <u32>(<i32>getReg32(RAX) >> 31));
+      }
+      return r + <u64>n;
+    }
+    case HC_NOP:
+      if ((rex & 1) != 0) return NOT_HOT;  // XCHG r8, rAX
+      return r + <u64>n;
+    case HC_PFX: {
+      // 66 / 2E padding in front of NOP Ev (0F 1F), as compilers align loops with. At most 4
+      // prefixes + REX + 0F 1F + ModRM/SIB/disp32 = 13 bytes: inside the 15 readable ones.
+      if (rex != 0) return NOT_HOT;
+      let q: usize = 1;
+      while (q < 4) {
+        const c = <u32>load<u8>(h + q);
+        if (c != 0x66 && c != 0x2e) break;
+        q++;
+      }
+      if ((<u32>load<u8>(h + q) & 0xf0) == 0x40) q++;
+      if (load<u8>(h + q) != 0x0f || load<u8>(h + q + 1) != 0x1f) return NOT_HOT;
+      return r + <u64>(q + 2) + modrmLen(h + q + 2);
+    }
+    default: return NOT_HOT;
+  }
+
+  // ---- ModRM forms (b: one-byte opcode or 0x100 | 0F opcode) ----
+  const info = <u32>load<u8>(MODINFO + <usize>b);
+  if (info == 0) return NOT_HOT;
+  const m = <u32>load<u8>(h + n);
+  const sub = (m >> 3) & 7;
+  const reg = sub | ((rex & 4) << 1);
+  let acc = info & 3;
+  const mc = (info >> 2) & 3;
+  let msz: u32 = mc == 0 ? s : (mc == 1 ? 1 : (mc == 2 ? 2 : 4));
+  let imm = <usize>((info >> 4) & 7);
+  if (acc == 3) {  // group 80/81/83, F6/F7, FE/FF
+    if (b < 0x84) acc = sub == 7 ? 1 : 2;
+    else if (b < 0xf8) {
+      acc = sub == 2 || sub == 3 ? 2 : 1;
+      if (sub < 2) imm = b == 0xf6 ? 1 : 4;
+    } else if (sub < 2) acc = 2;
+    else if (b == 0xff && (sub == 2 || sub == 4 || sub == 6)) { acc = 1; msz = 8; }
+    else return NOT_HOT;
+  }
+  if ((b == 0xc6 || b == 0xc7) && sub != 0) return NOT_HOT;  // XABORT / XBEGIN
+  let rm: u32 = 0;
+  let mh: usize = 0;
+  let next: u64;
+  if (m >= 0xc0) {
+    if (b == 0x8d) return NOT_HOT;  // LEA with a register operand: #UD
+    rm = (m & 7) | ((rex & 1) << 3);
+    next = r + <u64>(n + 1 + imm);
+  } else {
+    // 64-bit effective address (SDM Vol.2 2.2.1); segment bases are 0 for DS/SS/ES.
+    const mod = m >> 6;
+    const rmb = m & 7;
+    let p: usize = n + 1;
+    let ea: u64 = 0;
+    let ripRel = false;
+    if (rmb == 4) {
+      const sib = <u32>load<u8>(h + p);
+      p++;
+      const idx = ((sib >> 3) & 7) | ((rex & 2) << 2);
+      if (idx != 4) ea = getReg64(idx) << <u64>(sib >> 6);
+      const base = sib & 7;
+      if (base == 5 && mod == 0) { ea += <u64><i64>load<i32>(h + p); p += 4; }
+      else ea += getReg64(base | ((rex & 1) << 3));
+    } else if (rmb == 5 && mod == 0) {
+      ripRel = true;
+      ea = <u64><i64>load<i32>(h + p);
+      p += 4;
+    } else ea = getReg64(rmb | ((rex & 1) << 3));
+    if (mod == 1) { ea += <u64><i64>load<i8>(h + p); p++; }
+    else if (mod == 2) { ea += <u64><i64>load<i32>(h + p); p += 4; }
+    n = p;  // n: offset of the immediate from here on
+    next = r + <u64>(p + imm);
+    if (ripRel) ea += next;
+    if (b == 0x8d) {  // LEA: the address truncated to the operand size
+      rset(reg, s, ea, 1);
+      return next;
+    }
+    if (acc != 0) {
+      mh = acc == 1 ? tlbHostRead(ea, msz) : tlbHostWrite(ea, msz);
+      if (mh == 0) return NOT_HOT;  // TLB miss or fault: the full path redoes it
+    } else return next;  // NOP Ev: no access
+  }
+  if (m >= 0xc0) n++;
+  // From here: the E operand is register rm (mh == 0) or memory at mh; immediates at h + n.
+
+  if (b < 0x40) {  // ALU Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev
+    const kind = b >> 3;
+    const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+    const g = rget(reg, msz, rex);
+    const toG = (b & 2) != 0;
+    const a = toG ? g : v, c = toG ? v : g;
+    const cin = aluCin(kind);
+    const res = aluResult(kind, a, c, cin);
+    if (kind != 7) {
+      if (toG) rset(reg, msz, res, rex);
+      else if (mh != 0) st(mh, msz, res);
+      else rset(rm, msz, res, rex);
+    }
+    aluFlags(kind, msz, a, c, res, cin);
+    return next;
+  }
+  switch (b) {
+    case 0x80: case 0x81: case 0x83: {
+      // The immediate is sign-extended to 64 bits; results and flags only use the low bytes.
+      const c = b == 0x80 ? <u64>load<u8>(h + n)
+              : (b == 0x83 ? <u64><i64>load<i8>(h + n) : <u64><i64>load<i32>(h + n));
+      const a = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+      const cin = aluCin(sub);
+      const res = aluResult(sub, a, c, cin);
+      if (sub != 7) { if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex); }
+      aluFlags(sub, msz, a, c, res, cin);
+      return next;
+    }
+    case 0x84: case 0x85: {
+      const a = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+      const g = rget(reg, msz, rex);
+      setLazy(LF_LOGIC, msz, a, g, a & g);
+      return next;
+    }
+    case 0x88: case 0x89: {
+      const g = rget(reg, msz, rex);
+      if (mh != 0) st(mh, msz, g); else rset(rm, msz, g, rex);
+      return next;
+    }
+    case 0x8a: case 0x8b:
+      rset(reg, msz, mh != 0 ? ld(mh, msz) : rget(rm, msz, rex), rex);
+      return next;
+    case 0xc6: case 0xc7: {
+      const c = b == 0xc6 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
+      if (mh != 0) st(mh, msz, c); else rset(rm, msz, c, rex);
+      return next;
+    }
+    case 0x63: {  // MOVSXD (REX.W); without REX.W a 32-bit move
+      const v = mh != 0 ? ld(mh, 4) : rget(rm, 4, rex);
+      rset(reg, s, s == 8 ? <u64><i64><i32>v : v, rex);
+      return next;
+    }
+    case 0x69: case 0x6b: {
+      const c = b == 0x6b ? <u64><i64>load<i8>(h + n) : <u64><i64>load<i32>(h + n);
+      const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
+      rset(reg, s, imulTrunc(s, v, c), rex);
+      return next;
+    }
+    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+      const count: u32 = b < 0xd0 ? <u32>load<u8>(h + n) : (b < 0xd2 ? 1 : getReg8(RCX, false));
+      const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+      if ((count & (msz == 8 ? 0x3f : 0x1f)) == 0) {
+        // No change and no flags; a 32-bit register is still written (zero-extended).
+        if (mh == 0 && msz == 4) rset(rm, 4, v, rex);
+        return next;
+      }
+      const res = shiftOp(sub, msz, v, count);
+      if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex);
+      return next;
+    }
+    case 0xf6: case 0xf7: {
+      const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+      if (sub < 2) {  // TEST Ev, Iz
+        const c = msz == 1 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
+        setLazy(LF_LOGIC, msz, v, c, v & c);
+        return next;
+      }
+      if (sub < 4) {  // NOT / NEG
+        const res = sub == 2 ? ~v : <u64>0 - v;
+        if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex);
+        if (sub == 3) setLazy(LF_SUB, msz, 0, v, res);
+        return next;
+      }
+      // MUL / IMUL / DIV / IDIV: mulDivAcc raises #DE before it changes anything; then the
+      // full path redoes the instruction and delivers it.
+      mulDivAcc(sub, msz, v);
+      if (faultPending) { clearFault(); return NOT_HOT; }
+      return next;
+    }
+    case 0xfe: case 0xff: {
+      const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+      if (sub < 2) {  // INC / DEC
+        const res = sub == 0 ? v + 1 : v - 1;
+        if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex);
+        setLazyIncDec(sub == 0 ? LF_INC : LF_DEC, msz, v, res);
+        return next;
+      }
+      // FF /2 CALL, /4 JMP, /6 PUSH with a 64-bit operand.
+      const t = mh != 0 ? v : getReg64(rm);
+      if (sub == 6) return push64(t) ? next : NOT_HOT;
+      if (!isCanonical(t)) return NOT_HOT;
+      if (sub == 2 && !push64(next)) return NOT_HOT;
+      return t;
+    }
+    case 0x1af: {
+      const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
+      rset(reg, s, imulTrunc(s, rget(reg, s, rex), v), rex);
+      return next;
+    }
+    case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: {
+      const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
+      rset(reg, s, b >= 0x1be ? sext(v, msz) : v, rex);
+      return next;
+    }
+    default: break;
+  }
+  if ((b & 0x1f0) == 0x140) {  // CMOVcc: the source is read whatever the condition
+    const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
+    if (cond(b & 15)) rset(reg, s, v, rex);
+    else if (s == 4) setReg32(reg, getReg32(reg));  // 32-bit CMOV always zero-extends
+    return next;
+  }
+  if ((b & 0x1f0) == 0x190) {  // SETcc
+    const v: u64 = cond(b & 15) ? 1 : 0;
+    if (mh != 0) store<u8>(mh, <u8>v); else setReg8(rm, <u32>v, rex != 0);
+    return next;
+  }
+  if (b >= 0x118 && b <= 0x11f) return next;  // NOP Ev, hint NOPs (register form)
+  return NOT_HOT;
+}
