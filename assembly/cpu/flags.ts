@@ -30,8 +30,11 @@ export let fA: u64 = 0, fR: u64 = 0;
 
 @inline function lazyKind(): u32 { return fOp >> 4; }
 @inline function lazySize(): u32 { return fOp & 15; }
-@inline function signBit(size: u32): u64 { return (<u64>1) << (<u64>(size * 8 - 1)); }
-@inline function sizeMask(size: u32): u64 { return size == 8 ? 0xffffffffffffffff : ((<u64>1) << (<u64>(size * 8))) - 1; }
+// Mask and sign bit by operand size (1, 2, 4, 8) as table loads: no branch on the size.
+const SIZE_MASK: usize = memory.data<u64>([0, 0xff, 0xffff, 0, 0xffffffff, 0, 0, 0, 0xffffffffffffffff]);
+const SIGN_BIT: usize = memory.data<u64>([0, 0x80, 0x8000, 0, 0x80000000, 0, 0, 0, 0x8000000000000000]);
+@inline function signBit(size: u32): u64 { return load<u64>(SIGN_BIT + (<usize>(size & 15) << 3)); }
+@inline function sizeMask(size: u32): u64 { return load<u64>(SIZE_MASK + (<usize>(size & 15) << 3)); }
 // The second operand of the recorded operation (see above).
 @inline function lazyB(k: u32): u64 {
   if (k == LF_ADD) return fR - fA;

@@ -14,11 +14,11 @@
 // MOVZX/MOVSX, NOP (90, 0F 18-1F, with 66/2E padding), in register and TLB-hit memory forms.
 import * as D from "./decode";
 import * as F from "./flags";
-import { setLazy, setLazyIncDec, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flags";
+import { setLazy, setLazyCarry, setLazyIncDec, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flags";
 import { getReg64, setReg64, getReg32, setReg32, getReg16, setReg16, getReg8, setReg8, RAX, RCX, RDX, RSP, RBP } from "./state";
 import { faultPending, clearFault } from "./fault";
 import { isCanonical } from "./segmem";
-import { aluCin, aluResult, aluFlags, shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
+import { shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
 import { tlbHostRead, tlbHostWrite } from "../mmu/access";
 
 export const NOT_HOT: u64 = u64.MAX_VALUE;
@@ -65,6 +65,18 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
   if (sz == 4) return <u64><i64><i32>v;
   return v;
 }
+// The eight ALU operations with their lazy flags, one dispatch on the kind.
+@inline function alu(kind: u32, sz: u32, a: u64, c: u64): u64 {
+  switch (kind) {
+    case 0: { const r = a + c; setLazy(LF_ADD, sz, a, c, r); return r; }
+    case 1: { const r = a | c; setLazy(LF_LOGIC, sz, a, c, r); return r; }
+    case 2: { const cin: u64 = F.getCF() ? 1 : 0; const r = a + c + cin; setLazyCarry(LF_ADD, sz, a, c, r, cin); return r; }
+    case 3: { const cin: u64 = F.getCF() ? 1 : 0; const r = a - c - cin; setLazyCarry(LF_SUB, sz, a, c, r, cin); return r; }
+    case 4: { const r = a & c; setLazy(LF_LOGIC, sz, a, c, r); return r; }
+    case 6: { const r = a ^ c; setLazy(LF_LOGIC, sz, a, c, r); return r; }
+    default: { const r = a - c; setLazy(LF_SUB, sz, a, c, r); return r; }  // SUB, CMP
+  }
+}
 @inline function cond(cc: u32): bool { return F.testCCInline(cc); }
 
 // Push a 64-bit value (no 66h prefix on the hot path): false if the stack slot misses the TLB.
@@ -89,9 +101,13 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
   return n;
 }
 
-@inline export function hotStep(r: u64): u64 {
-  const h = D.hotFetch(r);  // 15 bytes at h are readable
-  if (h == 0) return NOT_HOT;
+export function hotStep(r: u64): u64 {
+  const h = D.hotFetch(r);
+  return h == 0 ? NOT_HOT : hotStepAt(r, h);
+}
+
+// The instruction at RIP r, whose 15 bytes are readable at host address h.
+@inline export function hotStepAt(r: u64, h: usize): u64 {
   let b = <u32>load<u8>(h);
   let n: usize = 1;
   let rex: u32 = 0;
@@ -121,11 +137,8 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
       const kind = b >> 3;
       const sz: u32 = (b & 1) != 0 ? s : 1;
       const imm = sz == 1 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
-      const a = rget(RAX, sz, 1);
-      const cin = aluCin(kind);
-      const res = aluResult(kind, a, imm, cin);
+      const res = alu(kind, sz, rget(RAX, sz, 1), imm);
       if (kind != 7) rset(RAX, sz, res, 1);
-      aluFlags(kind, sz, a, imm, res, cin);
       return r + <u64>n + (sz == 1 ? 1 : 4);
     }
     case HC_TESTI: {  // TEST AL, Ib / rAX, Iz
@@ -286,14 +299,12 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
     const g = rget(reg, msz, rex);
     const toG = (b & 2) != 0;
     const a = toG ? g : v, c = toG ? v : g;
-    const cin = aluCin(kind);
-    const res = aluResult(kind, a, c, cin);
+    const res = alu(kind, msz, a, c);
     if (kind != 7) {
       if (toG) rset(reg, msz, res, rex);
       else if (mh != 0) st(mh, msz, res);
       else rset(rm, msz, res, rex);
     }
-    aluFlags(kind, msz, a, c, res, cin);
     return next;
   }
   switch (b) {
@@ -301,11 +312,8 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
       // The immediate is sign-extended to 64 bits; results and flags only use the low bytes.
       const c = b == 0x80 ? <u64>load<u8>(h + n)
               : (b == 0x83 ? <u64><i64>load<i8>(h + n) : <u64><i64>load<i32>(h + n));
-      const a = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
-      const cin = aluCin(sub);
-      const res = aluResult(sub, a, c, cin);
+      const res = alu(sub, msz, mh != 0 ? ld(mh, msz) : rget(rm, msz, rex), c);
       if (sub != 7) { if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex); }
-      aluFlags(sub, msz, a, c, res, cin);
       return next;
     }
     case 0x84: case 0x85: {

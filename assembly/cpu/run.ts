@@ -2,7 +2,8 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
-import { hotStep, NOT_HOT } from "./hot";
+import { hotStepAt, NOT_HOT } from "./hot";
+import * as D from "./decode";
 import { faultPending } from "./fault";
 import { halted } from "./state";
 import * as S from "./state";
@@ -29,10 +30,13 @@ let notRetired: u32 = 0;   // budget used by instruction-breakpoint #DBs (no ins
 export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notRetired); }
 
 // A separate (not inlined) function, so that V8 keeps this small loop's values in registers.
+// The fetch window is read once: hot instructions cannot change it (cpu/hot.ts).
 function hotRun(left: u32, floor: u32): u32 {
   let r = S.rip;
-  while (left > floor) {
-    const nr = hotStep(r);
+  const lo = D.hotLo(), hi = D.hotHi();
+  const bias = D.hotBias();
+  while (left > floor && r >= lo && r <= hi) {
+    const nr = hotStepAt(r, bias + <usize>r);
     if (nr == NOT_HOT) break;
     r = nr;
     left--;
