@@ -114,7 +114,37 @@ export function hotStep(r: u64): u64 {
   if ((b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
   const s: u32 = (rex & 8) != 0 ? 8 : 4;
   switch (<u32>load<u8>(HOT_CLASS + <usize>b)) {
-    case HC_MODRM: break;
+    case HC_MODRM: {
+      // Register forms of the commonest shapes first, before the general ModRM decode.
+      const m = <u32>load<u8>(h + n);
+      if (m < 0xc0) break;
+      const rm = (m & 7) | ((rex & 1) << 3);
+      const reg = ((m >> 3) & 7) | ((rex & 4) << 1);
+      if (b < 0x40) {
+        if ((b & 1) == 0) break;  // byte forms
+        // ALU Ev,Gv / Gv,Ev
+        const kind = b >> 3;
+        const toG = (b & 2) != 0;
+        const d = toG ? reg : rm;
+        const res = alu(kind, s, rget(d, s, rex), rget(toG ? rm : reg, s, rex));
+        if (kind != 7) rset(d, s, res, rex);
+        return r + <u64>n + 1;
+      }
+      if (b == 0x89) { rset(rm, s, rget(reg, s, rex), rex); return r + <u64>n + 1; }
+      if (b == 0x8b) { rset(reg, s, rget(rm, s, rex), rex); return r + <u64>n + 1; }
+      if (b == 0x83) {
+        const kind = (m >> 3) & 7;
+        const res = alu(kind, s, rget(rm, s, rex), <u64><i64>load<i8>(h + n + 1));
+        if (kind != 7) rset(rm, s, res, rex);
+        return r + <u64>n + 2;
+      }
+      if (b == 0x85) {
+        const a = rget(rm, s, rex), c = rget(reg, s, rex);
+        setLazy(LF_LOGIC, s, a, c, a & c);
+        return r + <u64>n + 1;
+      }
+      break;
+    }
     case HC_JCC8: {
       const t = r + <u64>n + 1;
       if (!cond(b & 15)) return t;
