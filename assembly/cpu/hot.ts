@@ -19,7 +19,18 @@ import { getReg64, setReg64, getReg32, setReg32, getReg16, setReg16, getReg8, se
 import { faultPending, clearFault } from "./fault";
 import { isCanonical } from "./segmem";
 import { shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
-import { tlbHostRead, tlbHostWrite } from "../mmu/access";
+import { TLB, TLB_MASK, E_KEY, E_TAG, E_PERM, E_HOST, curTag, permShift } from "../mmu/tlb";
+
+// TLB hit test of mmu/access.ts hitHost, with the permission bit for the current class
+// (pbit = access bit << permShift()) and the tag passed in: neither changes during a hot run.
+@inline function tlbHit(lin: u64, size: u32, pbit: u32, tag: u32): usize {
+  const e = TLB + ((<usize>(lin >> 12) & TLB_MASK) << 5);
+  if (load<u64>(e + E_KEY) == ((lin + <u64>(size - 1)) & ~(<u64>0xfff)) &&
+      load<u32>(e + E_TAG) == tag && (load<u32>(e + E_PERM) & pbit) != 0) {
+    return <usize>load<u32>(e + E_HOST) + (<usize>lin & 0xfff);
+  }
+  return 0;
+}
 
 export const NOT_HOT: u64 = u64.MAX_VALUE;
 
@@ -33,6 +44,10 @@ const HOT_CLASS: usize = memory.data<u8>([1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2,
 // 1 read, 2 write or read-modify-write, 3 depends on ModRM.reg); bits 3:2 memory operand size
 // (0 operand size, 1 byte, 2 word, 3 dword); bits 6:4 immediate bytes after the ModRM operand.
 const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 134, 130, 133, 129, 0, 0, 0, 0, 133, 129, 133, 129, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 141, 0, 0, 0, 0, 0, 193, 0, 145, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 151, 195, 0, 147, 133, 129, 0, 0, 134, 130, 133, 129, 0, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 150, 146, 0, 0, 0, 0, 150, 194, 0, 0, 0, 0, 0, 0, 0, 0, 134, 130, 134, 130, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 135, 131, 0, 0, 0, 0, 0, 0, 135, 131, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 128, 128, 128, 128, 128, 128, 128, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 129, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 134, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 129, 0, 0, 0, 0, 0, 0, 133, 137, 0, 0, 0, 0, 0, 0, 133, 137, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+// Handler of each ModRM shape (index as MODINFO), for one dispatch after the operand decode.
+const M_ALU: u32 = 1, M_GRP1: u32 = 2, M_TEST: u32 = 3, M_MOVST: u32 = 4, M_MOVLD: u32 = 5, M_MOVI: u32 = 6, M_MOVSXD: u32 = 7, M_IMUL3: u32 = 8, M_SHIFT: u32 = 9, M_GRP3: u32 = 10, M_GRP45: u32 = 11, M_IMUL2: u32 = 12, M_MOVX: u32 = 13, M_CMOV: u32 = 14, M_SETCC: u32 = 15, M_NOP: u32 = 16;
+const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2, 3, 3, 0, 0, 4, 4, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 0, 0, 0, 0, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 10, 0, 0, 0, 0, 0, 0, 11, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
 // Registers by size; byte registers follow the REX rule (without REX, 4-7 are AH..BH).
 @inline function rget(r: u32, sz: u32, rex: u32): u64 {
@@ -80,9 +95,9 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
 @inline function cond(cc: u32): bool { return F.testCCInline(cc); }
 
 // Push a 64-bit value (no 66h prefix on the hot path): false if the stack slot misses the TLB.
-@inline function push64(v: u64): bool {
+@inline function push64(v: u64, wr: u32, tag: u32): bool {
   const sp = getReg64(RSP) - 8;
-  const h = tlbHostWrite(sp, 8);
+  const h = tlbHit(sp, 8, wr, tag);
   if (h == 0) return false;
   store<u64>(h, v);
   setReg64(RSP, sp);
@@ -103,11 +118,14 @@ const MODINFO: usize = memory.data<u8>([134, 130, 133, 129, 0, 0, 0, 0, 134, 130
 
 export function hotStep(r: u64): u64 {
   const h = D.hotFetch(r);
-  return h == 0 ? NOT_HOT : hotStepAt(r, h);
+  const ps = permShift();
+  return h == 0 ? NOT_HOT : hotStepAt(r, h, 1 << ps, 2 << ps, curTag);
 }
 
-// The instruction at RIP r, whose 15 bytes are readable at host address h.
-@inline export function hotStepAt(r: u64, h: usize): u64 {
+// The instruction at RIP r, whose 15 bytes are readable at host address h. rd / wr: the TLB
+// permission bits of reads / writes for the current access class (1 / 2 << permShift()),
+// tag: the current TLB tag (mmu/tlb.ts curTag).
+@inline export function hotStepAt(r: u64, h: usize, rd: u32, wr: u32, tag: u32): u64 {
   let b = <u32>load<u8>(h);
   let n: usize = 1;
   let rex: u32 = 0;
@@ -137,6 +155,12 @@ export function hotStep(r: u64): u64 {
         const res = alu(kind, s, rget(rm, s, rex), <u64><i64>load<i8>(h + n + 1));
         if (kind != 7) rset(rm, s, res, rex);
         return r + <u64>n + 2;
+      }
+      if (b == 0x81) {
+        const kind = (m >> 3) & 7;
+        const res = alu(kind, s, rget(rm, s, rex), <u64><i64>load<i32>(h + n + 1));
+        if (kind != 7) rset(rm, s, res, rex);
+        return r + <u64>n + 5;
       }
       if (b == 0x85) {
         const a = rget(rm, s, rex), c = rget(reg, s, rex);
@@ -185,11 +209,11 @@ export function hotStep(r: u64): u64 {
     }
     case HC_PUSH: {
       const v = getReg64((b & 7) | ((rex & 1) << 3));
-      return push64(v) ? r + <u64>n : NOT_HOT;
+      return push64(v, wr, tag) ? r + <u64>n : NOT_HOT;
     }
     case HC_POP: {
       const sp = getReg64(RSP);
-      const mh = tlbHostRead(sp, 8);
+      const mh = tlbHit(sp, 8, rd, tag);
       if (mh == 0) return NOT_HOT;
       const v = load<u64>(mh);
       setReg64(RSP, sp + 8);
@@ -208,12 +232,12 @@ export function hotStep(r: u64): u64 {
     case HC_CALL: {
       const t = r + <u64>n + 4;
       const x = t + <u64><i64>load<i32>(h + n);
-      if (!isCanonical(x) || !push64(t)) return NOT_HOT;
+      if (!isCanonical(x) || !push64(t, wr, tag)) return NOT_HOT;
       return x;
     }
     case HC_RET: {
       const sp = getReg64(RSP);
-      const mh = tlbHostRead(sp, 8);
+      const mh = tlbHit(sp, 8, rd, tag);
       if (mh == 0) return NOT_HOT;
       const x = load<u64>(mh);
       if (!isCanonical(x)) return NOT_HOT;
@@ -222,7 +246,7 @@ export function hotStep(r: u64): u64 {
     }
     case HC_LEAVE: {
       const sp = getReg64(RBP);
-      const mh = tlbHostRead(sp, 8);
+      const mh = tlbHit(sp, 8, rd, tag);
       if (mh == 0) return NOT_HOT;
       const v = load<u64>(mh);
       setReg64(RSP, sp + 8);
@@ -267,7 +291,7 @@ export function hotStep(r: u64): u64 {
   const reg = sub | ((rex & 4) << 1);
   let acc = info & 3;
   const mc = (info >> 2) & 3;
-  let msz: u32 = mc == 0 ? s : (mc == 1 ? 1 : (mc == 2 ? 2 : 4));
+  let msz: u32 = mc == 0 ? s : <u32>1 << (mc - 1);
   let imm = <usize>((info >> 4) & 7);
   if (acc == 3) {  // group 80/81/83, F6/F7, FE/FF
     if (b < 0x84) acc = sub == 7 ? 1 : 2;
@@ -316,14 +340,15 @@ export function hotStep(r: u64): u64 {
       return next;
     }
     if (acc != 0) {
-      mh = acc == 1 ? tlbHostRead(ea, msz) : tlbHostWrite(ea, msz);
+      mh = tlbHit(ea, msz, acc == 1 ? rd : wr, tag);
       if (mh == 0) return NOT_HOT;  // TLB miss or fault: the full path redoes it
     } else return next;  // NOP Ev: no access
   }
   if (m >= 0xc0) n++;
   // From here: the E operand is register rm (mh == 0) or memory at mh; immediates at h + n.
 
-  if (b < 0x40) {  // ALU Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev
+  switch (<u32>load<u8>(MODOP + <usize>b)) {
+    case M_ALU: {  // ALU Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev
     const kind = b >> 3;
     const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
     const g = rget(reg, msz, rex);
@@ -337,8 +362,7 @@ export function hotStep(r: u64): u64 {
     }
     return next;
   }
-  switch (b) {
-    case 0x80: case 0x81: case 0x83: {
+    case M_GRP1: {
       // The immediate is sign-extended to 64 bits; results and flags only use the low bytes.
       const c = b == 0x80 ? <u64>load<u8>(h + n)
               : (b == 0x83 ? <u64><i64>load<i8>(h + n) : <u64><i64>load<i32>(h + n));
@@ -346,37 +370,37 @@ export function hotStep(r: u64): u64 {
       if (sub != 7) { if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex); }
       return next;
     }
-    case 0x84: case 0x85: {
+    case M_TEST: {
       const a = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
       const g = rget(reg, msz, rex);
       setLazy(LF_LOGIC, msz, a, g, a & g);
       return next;
     }
-    case 0x88: case 0x89: {
+    case M_MOVST: {
       const g = rget(reg, msz, rex);
       if (mh != 0) st(mh, msz, g); else rset(rm, msz, g, rex);
       return next;
     }
-    case 0x8a: case 0x8b:
+    case M_MOVLD:
       rset(reg, msz, mh != 0 ? ld(mh, msz) : rget(rm, msz, rex), rex);
       return next;
-    case 0xc6: case 0xc7: {
+    case M_MOVI: {
       const c = b == 0xc6 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
       if (mh != 0) st(mh, msz, c); else rset(rm, msz, c, rex);
       return next;
     }
-    case 0x63: {  // MOVSXD (REX.W); without REX.W a 32-bit move
+    case M_MOVSXD: {  // MOVSXD (REX.W); without REX.W a 32-bit move
       const v = mh != 0 ? ld(mh, 4) : rget(rm, 4, rex);
       rset(reg, s, s == 8 ? <u64><i64><i32>v : v, rex);
       return next;
     }
-    case 0x69: case 0x6b: {
+    case M_IMUL3: {
       const c = b == 0x6b ? <u64><i64>load<i8>(h + n) : <u64><i64>load<i32>(h + n);
       const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
       rset(reg, s, imulTrunc(s, v, c), rex);
       return next;
     }
-    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case M_SHIFT: {
       const count: u32 = b < 0xd0 ? <u32>load<u8>(h + n) : (b < 0xd2 ? 1 : getReg8(RCX, false));
       const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
       if ((count & (msz == 8 ? 0x3f : 0x1f)) == 0) {
@@ -388,7 +412,7 @@ export function hotStep(r: u64): u64 {
       if (mh != 0) st(mh, msz, res); else rset(rm, msz, res, rex);
       return next;
     }
-    case 0xf6: case 0xf7: {
+    case M_GRP3: {
       const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
       if (sub < 2) {  // TEST Ev, Iz
         const c = msz == 1 ? <u64>load<u8>(h + n) : <u64><i64>load<i32>(h + n);
@@ -407,7 +431,7 @@ export function hotStep(r: u64): u64 {
       if (faultPending) { clearFault(); return NOT_HOT; }
       return next;
     }
-    case 0xfe: case 0xff: {
+    case M_GRP45: {
       const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
       if (sub < 2) {  // INC / DEC
         const res = sub == 0 ? v + 1 : v - 1;
@@ -417,34 +441,33 @@ export function hotStep(r: u64): u64 {
       }
       // FF /2 CALL, /4 JMP, /6 PUSH with a 64-bit operand.
       const t = mh != 0 ? v : getReg64(rm);
-      if (sub == 6) return push64(t) ? next : NOT_HOT;
+      if (sub == 6) return push64(t, wr, tag) ? next : NOT_HOT;
       if (!isCanonical(t)) return NOT_HOT;
-      if (sub == 2 && !push64(next)) return NOT_HOT;
+      if (sub == 2 && !push64(next, wr, tag)) return NOT_HOT;
       return t;
     }
-    case 0x1af: {
+    case M_IMUL2: {
       const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
       rset(reg, s, imulTrunc(s, rget(reg, s, rex), v), rex);
       return next;
     }
-    case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: {
+    case M_MOVX: {
       const v = mh != 0 ? ld(mh, msz) : rget(rm, msz, rex);
       rset(reg, s, b >= 0x1be ? sext(v, msz) : v, rex);
       return next;
     }
-    default: break;
-  }
-  if ((b & 0x1f0) == 0x140) {  // CMOVcc: the source is read whatever the condition
+    case M_CMOV: {  // CMOVcc: the source is read whatever the condition
     const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
     if (cond(b & 15)) rset(reg, s, v, rex);
     else if (s == 4) setReg32(reg, getReg32(reg));  // 32-bit CMOV always zero-extends
     return next;
   }
-  if ((b & 0x1f0) == 0x190) {  // SETcc
+    case M_SETCC: {
     const v: u64 = cond(b & 15) ? 1 : 0;
     if (mh != 0) store<u8>(mh, <u8>v); else setReg8(rm, <u32>v, rex != 0);
     return next;
   }
-  if (b >= 0x118 && b <= 0x11f) return next;  // NOP Ev, hint NOPs (register form)
-  return NOT_HOT;
+    case M_NOP: return next;  // NOP Ev, hint NOPs (register form)
+    default: return NOT_HOT;
+  }
 }

@@ -4,6 +4,7 @@
 import { step } from "./exec";
 import { hotStepAt, NOT_HOT } from "./hot";
 import * as D from "./decode";
+import { permShift, curTag } from "../mmu/tlb";
 import { faultPending } from "./fault";
 import { halted } from "./state";
 import * as S from "./state";
@@ -30,13 +31,16 @@ let notRetired: u32 = 0;   // budget used by instruction-breakpoint #DBs (no ins
 export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notRetired); }
 
 // A separate (not inlined) function, so that V8 keeps this small loop's values in registers.
-// The fetch window is read once: hot instructions cannot change it (cpu/hot.ts).
+// The fetch window, the TLB tag and the access class are read once: hot instructions cannot
+// change them (cpu/hot.ts).
 function hotRun(left: u32, floor: u32): u32 {
   let r = S.rip;
   const lo = D.hotLo(), hi = D.hotHi();
   const bias = D.hotBias();
+  const ps = permShift();
+  const rd: u32 = 1 << ps, wr: u32 = 2 << ps, tag = curTag;
   while (left > floor && r >= lo && r <= hi) {
-    const nr = hotStepAt(r, bias + <usize>r);
+    const nr = hotStepAt(r, bias + <usize>r, rd, wr, tag);
     if (nr == NOT_HOT) break;
     r = nr;
     left--;
