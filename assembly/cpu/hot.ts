@@ -15,7 +15,8 @@
 import * as D from "./decode";
 import * as F from "./flags";
 import { setLazy, setLazyCarry, setLazyIncDec, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flags";
-import { getReg64, setReg64, getReg32, setReg32, getReg16, setReg16, getReg8, setReg8, RAX, RCX, RDX, RSP, RBP } from "./state";
+import { getReg64, setReg64, getReg32, setReg32, getReg16, setReg16, getReg8, setReg8, RAX, RCX, RDX, RSP, RBP, XMM } from "./state";
+import * as S from "./state";
 import { faultPending, clearFault } from "./fault";
 import { isCanonical } from "./segmem";
 import { shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
@@ -39,7 +40,7 @@ const HC_MODRM: u32 = 1, HC_ACC: u32 = 2, HC_JCC8: u32 = 3, HC_0F: u32 = 4, HC_J
 const HC_PUSH: u32 = 6, HC_POP: u32 = 7, HC_MOVI: u32 = 8, HC_MOVI8: u32 = 9, HC_CALL: u32 = 10;
 const HC_RET: u32 = 11, HC_LEAVE: u32 = 12, HC_CXX: u32 = 13, HC_TESTI: u32 = 14, HC_PFX: u32 = 15;
 const HC_NOP: u32 = 16;
-const HOT_CLASS: usize = memory.data<u8>([1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 4, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 15, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 0, 15, 0, 0, 1, 0, 1, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 0, 11, 0, 0, 1, 1, 0, 12, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1]);
+const HOT_CLASS: usize = memory.data<u8>([1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 4, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 15, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 0, 15, 0, 0, 1, 0, 1, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 0, 11, 0, 0, 1, 1, 0, 12, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1]);
 // ModRM shapes, index opcode (0F map at 0x100): bit 7 hot; bits 1:0 memory access (0 none,
 // 1 read, 2 write or read-modify-write, 3 depends on ModRM.reg); bits 3:2 memory operand size
 // (0 operand size, 1 byte, 2 word, 3 dword); bits 6:4 immediate bytes after the ModRM operand.
@@ -119,13 +120,17 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
 export function hotStep(r: u64): u64 {
   const h = D.hotFetch(r);
   const ps = permShift();
-  return h == 0 ? NOT_HOT : hotStepAt(r, h, 1 << ps, 2 << ps, curTag);
+  return h == 0 ? NOT_HOT : hotStepAt(r, h, 1 << ps, 2 << ps, curTag, sseUsable());
+}
+// SSE instructions run without #UD / #NM (SDM Vol.1 13.1.3: CR0.EM = 0, CR4.OSFXSR = 1; CR0.TS = 0).
+@inline export function sseUsable(): bool {
+  return (S.cr0 & (S.CR0_EM | S.CR0_TS)) == 0 && (S.cr4 & S.CR4_OSFXSR) != 0;
 }
 
 // The instruction at RIP r, whose 15 bytes are readable at host address h. rd / wr: the TLB
 // permission bits of reads / writes for the current access class (1 / 2 << permShift()),
-// tag: the current TLB tag (mmu/tlb.ts curTag).
-@inline export function hotStepAt(r: u64, h: usize, rd: u32, wr: u32, tag: u32): u64 {
+// tag: the current TLB tag (mmu/tlb.ts curTag); sse: sseUsable().
+@inline export function hotStepAt(r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: bool): u64 {
   let b = <u32>load<u8>(h);
   let n: usize = 1;
   let rex: u32 = 0;
@@ -183,6 +188,7 @@ export function hotStep(r: u64): u64 {
         const x = t + <u64><i64>load<i32>(h + n + 1);
         return isCanonical(x) ? x : NOT_HOT;
       }
+      if (b2 == 0x28 || b2 == 0x29 || b2 == 0xc6) return sse ? hotSse(r, h, 0, rex, n + 1, b2, rd, wr, tag) : NOT_HOT;
       b = 0x100 | b2;
       n++;
       break;
@@ -270,6 +276,18 @@ export function hotStep(r: u64): u64 {
       // 66 / 2E padding in front of NOP Ev (0F 1F), as compilers align loops with. At most 4
       // prefixes + REX + 0F 1F + ModRM/SIB/disp32 = 13 bytes: inside the 15 readable ones.
       if (rex != 0) return NOT_HOT;
+      if (b != 0x2e) {
+        // 66 / F3 [REX] 0F op: SSE2 integer shapes (hotSse), except 66 0F 1F (a NOP).
+        let q: usize = 1;
+        let rx: u32 = 0;
+        const c = <u32>load<u8>(h + 1);
+        if ((c & 0xf0) == 0x40) { rx = c; q = 2; }
+        if (load<u8>(h + q) == 0x0f) {
+          const o = <u32>load<u8>(h + q + 1);
+          if (o != 0x1f) return sse ? hotSse(r, h, b == 0x66 ? 1 : 2, rx, q + 2, o, rd, wr, tag) : NOT_HOT;
+        }
+        if (b == 0xf3) return NOT_HOT;
+      }
       let q: usize = 1;
       while (q < 4) {
         const c = <u32>load<u8>(h + q);
@@ -470,4 +488,191 @@ export function hotStep(r: u64): u64 {
     case M_NOP: return next;  // NOP Ev, hint NOPs (register form)
     default: return NOT_HOT;
   }
+}
+
+// ---- SSE2 integer moves and arithmetic (tests/as/hotpath.spec.ts compares them) ----
+// The common 128-bit integer shapes of compiled code: MOVDQA/MOVDQU/MOVAPS/MOVAPD loads and
+// stores, MOVD/MOVQ, PXOR PAND PANDN POR, PADDD/Q PSUBD/Q, PMULUDQ, PUNPCKL/HDQ, PUNPCKL/HQDQ,
+// PSHUFD, SHUFPS, shifts by immediate (66 0F 72/73). Only when SSE is usable without a fault
+// (CR0.EM = 0, CR0.TS = 0, CR4.OSFXSR = 1: the caller checks); a misaligned operand of an
+// aligned form (#GP) or a TLB miss returns NOT_HOT. pf: 0 none, 1 = 66, 2 = F3; p: offset of
+// the ModRM byte; o: the 0F-map opcode byte.
+let sseEnd: usize = 0;  // hotEa: offset of the first byte after the ModRM operand
+@inline function hotEa(r: u64, h: usize, p: usize, rex: u32, imm: usize): u64 {
+  const m = <u32>load<u8>(h + p);
+  const mod = m >> 6, rmb = m & 7;
+  p++;
+  let ea: u64 = 0;
+  let ripRel = false;
+  if (rmb == 4) {
+    const sib = <u32>load<u8>(h + p);
+    p++;
+    const idx = ((sib >> 3) & 7) | ((rex & 2) << 2);
+    if (idx != 4) ea = getReg64(idx) << <u64>(sib >> 6);
+    const base = sib & 7;
+    if (base == 5 && mod == 0) { ea += <u64><i64>load<i32>(h + p); p += 4; }
+    else ea += getReg64(base | ((rex & 1) << 3));
+  } else if (rmb == 5 && mod == 0) {
+    ripRel = true;
+    ea = <u64><i64>load<i32>(h + p);
+    p += 4;
+  } else ea = getReg64(rmb | ((rex & 1) << 3));
+  if (mod == 1) { ea += <u64><i64>load<i8>(h + p); p++; }
+  else if (mod == 2) { ea += <u64><i64>load<i32>(h + p); p += 4; }
+  sseEnd = p;
+  if (ripRel) ea += r + <u64>(p + imm);
+  return ea;
+}
+
+export function hotSse(r: u64, h: usize, pf: u32, rex: u32, p: usize, o: u32, rd: u32, wr: u32, tag: u32): u64 {
+  // Shape: 1 load to xmm, 2 store from xmm, 3 binary op, 4 PSHUFD, 5 shift by imm (reg only),
+  // 6 MOVD/MOVQ to xmm, 7 MOVD/MOVQ from xmm, 8 SHUFPS, 9 MOVQ xmm, xmm/m64 (F3 7E),
+  // 10 MOVQ xmm/m64, xmm (66 D6).
+  let shape: u32 = 0;
+  let align = true;
+  if (pf == 0) {
+    if (o == 0x28) shape = 1; else if (o == 0x29) shape = 2; else if (o == 0xc6) shape = 8;
+  } else if (pf == 2) {
+    if (o == 0x6f) { shape = 1; align = false; }
+    else if (o == 0x7f) { shape = 2; align = false; }
+    else if (o == 0x7e) shape = 9;
+  } else {
+    switch (o) {
+      case 0x28: case 0x6f: shape = 1; break;
+      case 0x29: case 0x7f: shape = 2; break;
+      case 0xef: case 0xdb: case 0xdf: case 0xeb: case 0xfe: case 0xd4: case 0xfa: case 0xfb:
+      case 0xf4: case 0x62: case 0x6a: case 0x6c: case 0x6d: shape = 3; break;
+      case 0x70: shape = 4; break;
+      case 0x72: case 0x73: shape = 5; break;
+      case 0x6e: shape = 6; break;
+      case 0x7e: shape = 7; break;
+      case 0xd6: shape = 10; break;
+      default: break;
+    }
+  }
+  if (shape == 0) return NOT_HOT;
+  const m = <u32>load<u8>(h + p);
+  const reg = ((m >> 3) & 7) | ((rex & 4) << 1);
+  const x = XMM + (<usize>reg << 4);
+  const imm: usize = shape == 4 || shape == 5 || shape == 8 ? 1 : 0;
+  let src: usize;  // the xmm/m operand (register file or guest memory)
+  let end: usize;
+  const gsz: u32 = (rex & 8) != 0 ? 8 : 4;  // MOVD / MOVQ with a GPR or memory
+  if (m >= 0xc0) {
+    src = XMM + (<usize>((m & 7) | ((rex & 1) << 3)) << 4);
+    end = p + 1;
+  } else {
+    if (shape == 5) return NOT_HOT;  // #UD
+    const ea = hotEa(r, h, p, rex, imm);
+    end = sseEnd;
+    const msz: u32 = shape == 6 || shape == 7 ? gsz : (shape == 9 || shape == 10 ? 8 : 16);
+    if (msz == 16 && align && (ea & 15) != 0) return NOT_HOT;  // #GP
+    src = tlbHit(ea, msz, shape == 2 || shape == 7 || shape == 10 ? wr : rd, tag);
+    if (src == 0) return NOT_HOT;
+  }
+  const next = r + <u64>(end + imm);
+  switch (shape) {
+    case 1: store<u64>(x, load<u64>(src)); store<u64>(x + 8, load<u64>(src + 8)); return next;
+    case 2: store<u64>(src, load<u64>(x)); store<u64>(src + 8, load<u64>(x + 8)); return next;
+    case 6: {
+      const v: u64 = m >= 0xc0 ? (gsz == 8 ? getReg64((m & 7) | ((rex & 1) << 3)) : <u64>getReg32((m & 7) | ((rex & 1) << 3)))
+                               : (gsz == 8 ? load<u64>(src) : <u64>load<u32>(src));
+      store<u64>(x, v); store<u64>(x + 8, 0);
+      return next;
+    }
+    case 7: {
+      const v: u64 = gsz == 8 ? load<u64>(x) : <u64>load<u32>(x);
+      if (m >= 0xc0) {
+        const g = (m & 7) | ((rex & 1) << 3);
+        if (gsz == 8) setReg64(g, v); else setReg32(g, <u32>v);
+      } else if (gsz == 8) store<u64>(src, v); else store<u32>(src, <u32>v);
+      return next;
+    }
+    case 9: store<u64>(x, load<u64>(src)); store<u64>(x + 8, 0); return next;
+    case 10:
+      store<u64>(src, load<u64>(x));
+      if (m >= 0xc0) store<u64>(src + 8, 0);
+      return next;
+    case 4: {  // PSHUFD
+      const c = <u32>load<u8>(h + end);
+      const d0 = load<u32>(src + (<usize>(c & 3) << 2)), d1 = load<u32>(src + (<usize>((c >> 2) & 3) << 2));
+      const d2 = load<u32>(src + (<usize>((c >> 4) & 3) << 2)), d3 = load<u32>(src + (<usize>((c >> 6) & 3) << 2));
+      store<u32>(x, d0); store<u32>(x + 4, d1); store<u32>(x + 8, d2); store<u32>(x + 12, d3);
+      return next;
+    }
+    case 8: {  // SHUFPS: two dwords of the destination, two of the source
+      const c = <u32>load<u8>(h + end);
+      const d0 = load<u32>(x + (<usize>(c & 3) << 2)), d1 = load<u32>(x + (<usize>((c >> 2) & 3) << 2));
+      const d2 = load<u32>(src + (<usize>((c >> 4) & 3) << 2)), d3 = load<u32>(src + (<usize>((c >> 6) & 3) << 2));
+      store<u32>(x, d0); store<u32>(x + 4, d1); store<u32>(x + 8, d2); store<u32>(x + 12, d3);
+      return next;
+    }
+    case 5: {  // 66 0F 72 /2 /4 /6 (dwords), 66 0F 73 /2 /3 /6 /7 (qwords, bytes); src is the destination
+      const c = <u64>load<u8>(h + end);
+      const k = (m >> 3) & 7;
+      const lo = load<u64>(src), hi = load<u64>(src + 8);
+      if (o == 0x73) {
+        if (k == 2 || k == 6) {
+          const l = c > 63 ? 0 : (k == 2 ? lo >> c : lo << c);
+          const u = c > 63 ? 0 : (k == 2 ? hi >> c : hi << c);
+          store<u64>(src, l); store<u64>(src + 8, u);
+          return next;
+        }
+        if (k == 3 || k == 7) {  // PSRLDQ / PSLLDQ: bytes
+          const bits = (c > 16 ? <u64>16 : c) * 8;
+          let l: u64, u: u64;
+          if (bits == 0) { l = lo; u = hi; }
+          else if (bits >= 128) { l = 0; u = 0; }
+          else if (k == 3) {
+            if (bits >= 64) { l = hi >> (bits - 64); u = 0; }
+            else { l = (lo >> bits) | (hi << (64 - bits)); u = hi >> bits; }
+          } else {
+            if (bits >= 64) { u = lo << (bits - 64); l = 0; }
+            else { u = (hi << bits) | (lo >> (64 - bits)); l = lo << bits; }
+          }
+          store<u64>(src, l); store<u64>(src + 8, u);
+          return next;
+        }
+        return NOT_HOT;
+      }
+      if (k != 2 && k != 4 && k != 6) return NOT_HOT;
+      for (let i: usize = 0; i < 16; i += 4) {
+        const v = load<u32>(src + i);
+        let w: u32;
+        if (k == 4) w = <u32>(<i32>v >> <i32>(c > 31 ? 31 : c));
+        else if (c > 31) w = 0;
+        else w = k == 2 ? v >> <u32>c : v << <u32>c;
+        store<u32>(src + i, w);
+      }
+      return next;
+    }
+    default: break;
+  }
+  // shape 3: binary op, destination xmm (x), source src.
+  const a0 = load<u64>(x), a1 = load<u64>(x + 8);
+  const b0 = load<u64>(src), b1 = load<u64>(src + 8);
+  let r0: u64, r1: u64;
+  switch (o) {
+    case 0xef: r0 = a0 ^ b0; r1 = a1 ^ b1; break;
+    case 0xdb: r0 = a0 & b0; r1 = a1 & b1; break;
+    case 0xdf: r0 = ~a0 & b0; r1 = ~a1 & b1; break;
+    case 0xeb: r0 = a0 | b0; r1 = a1 | b1; break;
+    case 0xd4: r0 = a0 + b0; r1 = a1 + b1; break;
+    case 0xfb: r0 = a0 - b0; r1 = a1 - b1; break;
+    case 0xfe:
+      r0 = <u64>(<u32>a0 + <u32>b0) | (((a0 >> 32) + (b0 >> 32)) << 32);
+      r1 = <u64>(<u32>a1 + <u32>b1) | (((a1 >> 32) + (b1 >> 32)) << 32);
+      break;
+    case 0xfa:
+      r0 = <u64>(<u32>a0 - <u32>b0) | (((a0 >> 32) - (b0 >> 32)) << 32);
+      r1 = <u64>(<u32>a1 - <u32>b1) | (((a1 >> 32) - (b1 >> 32)) << 32);
+      break;
+    case 0xf4: r0 = (a0 & 0xffffffff) * (b0 & 0xffffffff); r1 = (a1 & 0xffffffff) * (b1 & 0xffffffff); break;
+    case 0x62: r0 = (a0 & 0xffffffff) | (b0 << 32); r1 = (a0 >> 32) | (b0 & 0xffffffff00000000); break;
+    case 0x6a: r0 = (a1 & 0xffffffff) | (b1 << 32); r1 = (a1 >> 32) | (b1 & 0xffffffff00000000); break;
+    case 0x6c: r0 = a0; r1 = b0; break;
+    default: r0 = a1; r1 = b1; break;  // 0x6d PUNPCKHQDQ
+  }
+  store<u64>(x, r0); store<u64>(x + 8, r1);
+  return next;
 }

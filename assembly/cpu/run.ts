@@ -2,7 +2,7 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
-import { hotStepAt, NOT_HOT } from "./hot";
+import { hotStepAt, NOT_HOT, sseUsable } from "./hot";
 import * as D from "./decode";
 import { permShift, curTag } from "../mmu/tlb";
 import { faultPending } from "./fault";
@@ -39,8 +39,9 @@ function hotRun(left: u32, floor: u32): u32 {
   const bias = D.hotBias();
   const ps = permShift();
   const rd: u32 = 1 << ps, wr: u32 = 2 << ps, tag = curTag;
+  const sse = sseUsable();
   while (left > floor && r >= lo && r <= hi) {
-    const nr = hotStepAt(r, bias + <usize>r, rd, wr, tag);
+    const nr = hotStepAt(r, bias + <usize>r, rd, wr, tag, sse);
     if (nr == NOT_HOT) break;
     r = nr;
     left--;

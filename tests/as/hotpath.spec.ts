@@ -15,8 +15,12 @@ const REGS_SAVE: usize = memory.data(17 * 8 * 2);
 const DATA_LEN: u32 = 64;
 const DATA_SAVE: usize = memory.data(64);
 
+const XMM_SAVE: usize = memory.data(2 * 256);
+
 function setup(): void {
   mode64();
+  S.setCr4Raw(S.cr4 | S.CR4_OSFXSR);  // SSE usable: the hot path takes SSE2 integer shapes
+  for (let i: u32 = 0; i < 32; i++) store<u64>(S.XMM + <usize>(i * 8), 0x9e3779b97f4a7c15 * (<u64>i + 3) ^ (<u64>i << 40));
   for (let r: u32 = 0; r < 16; r++) setR(r, 0x0123456789abcdef * (<u64>r + 1) ^ (<u64>r << 56));
   setR(RBX, DATA);
   setR(RSI, 2);
@@ -43,6 +47,7 @@ function snapshot(slot: u32): void {
   const p = REGS_SAVE + <usize>(slot * 17 * 8);
   for (let r: u32 = 0; r < 16; r++) store<u64>(p + <usize>(r * 8), R(r));
   store<u64>(p + 128, S.rip);
+  memory.copy(XMM_SAVE + <usize>(slot * 256), S.XMM, 256);
   if (slot == 0) for (let i: u32 = 0; i < DATA_LEN; i += 8) store<u64>(DATA_SAVE + <usize>i, m64(DATA + <u64>i));
 }
 
@@ -63,6 +68,7 @@ function check(body: string): void {
     expect(load<u64>(REGS_SAVE + <usize>(r * 8))).toBe(load<u64>(REGS_SAVE + 136 + <usize>(r * 8)));
   }
   expect(fl0).toBe(getRflags());
+  for (let i: u32 = 0; i < 256; i += 8) expect(load<u64>(XMM_SAVE + <usize>i)).toBe(load<u64>(XMM_SAVE + 256 + <usize>i));
   for (let i: u32 = 0; i < DATA_LEN; i += 8) expect(load<u64>(DATA_SAVE + <usize>i)).toBe(m64(DATA + <u64>i));
   S.setHalted(false);
 }
@@ -117,6 +123,37 @@ describe("hot path matches the full decoder (64-bit)", () => {
           "d3 6b 10" + FL + "f6 5b 18" + FL + "48 f7 53 20" + FL + "f6 43 28 81" + FL + "fe 43 29" + FL +
           "48 ff 4b 30" + FL + "fe c4" + FL + "48 f7 63 08" + FL + "48 ff c7" + FL + "41 fe cf" + FL +
           "1c 01" + FL + "48 15 ff ff ff 7f" + FL + "18 63 38" + FL + "10 e3" + FL + "48 83 53 38 ff" + FL);
+  });
+  test("SSE2 integer shapes: moves, logic, add/sub, PMULUDQ, unpacks, shuffles, shifts by imm", () => {
+    // rbx = DATA (16-byte aligned), rsi = 2.
+    // Each result is folded into xmm15 (PADDQ xmm15, xmmN) so a wrong lane anywhere shows.
+    check("66 0f 6f c1 66 44 0f d4 f8 66 44 0f 6f 43 10 66 45 0f d4 f8 f3 0f 6f 53 01 66 44 0f d4 fa 66 0f " +
+          "7f 63 20 f3 44 0f 7f 4b 09 0f 28 ea 66 44 0f d4 fd 0f 29 6b 30 66 0f 28 f0 66 44 0f d4 fe 66 0f " +
+          "29 73 10 66 0f ef c1 66 44 0f d4 f8 66 0f db d3 66 44 0f d4 fa 66 41 0f df e0 66 44 0f d4 fc 66 " +
+          "0f eb 6b 10 66 44 0f d4 fd 66 0f fe c5 66 44 0f d4 f8 66 0f d4 4b 20 66 44 0f d4 f9 66 0f fa d0 " +
+          "66 44 0f d4 fa 66 0f fb e1 66 44 0f d4 fc 66 0f f4 e9 66 44 0f d4 fd 66 0f 62 f2 66 44 0f d4 fe " +
+          "66 0f 6a 7b 30 66 44 0f d4 ff 66 0f 6c c7 66 44 0f d4 f8 66 45 0f 6d c1 66 45 0f d4 f8 66 0f 70 " +
+          "c8 1b 66 44 0f d4 f9 66 0f 70 53 10 e4 66 44 0f d4 fa 0f c6 d9 4e 66 44 0f d4 fb 0f c6 63 20 b1 " +
+          "66 44 0f d4 fc 66 0f 73 d0 05 66 44 0f d4 f8 66 0f 73 f1 3f 66 44 0f d4 f9 66 0f 73 da 03 66 44 " +
+          "0f d4 fa 66 0f 73 fb 0b 66 44 0f d4 fb 66 0f 73 d4 40 66 44 0f d4 fc 66 0f 72 e5 1f 66 44 0f d4 " +
+          "fd 66 0f 72 d6 07 66 44 0f d4 fe 66 0f 72 f7 21 66 44 0f d4 ff 66 0f 73 d9 11 66 44 0f d4 f9 66 " +
+          "0f 6e c0 66 44 0f d4 f8 66 48 0f 6e 4b 08 66 44 0f d4 f9 66 0f 7e d2 66 48 0f 7e 5b 18 f3 0f 7e " +
+          "e3 66 44 0f d4 fc f3 0f 7e 6b 28 66 44 0f d4 fd 66 0f d6 73 30 66 0f d6 fe 66 44 0f d4 fe 66 48 " +
+          "0f 7e c7 ");
+  });
+  test("hotStep declines SSE with a misaligned aligned-form operand, or with CR0.TS = 1", () => {
+    setup();
+    poke(CODE, "48 8b 03");
+    invalidateFetch(); S.rip = CODE;
+    step();  // loads the fetch window and the TLB entry of DATA
+    poke(CODE, "66 0f 6f 43 01 66 0f 6f 43 10 f3 0f 6f 43 01 66 0f ef c1");
+    expect(hotStep(CODE)).toBe(NOT_HOT);        // MOVDQA from DATA + 1: #GP on the full path
+    expect(hotStep(CODE + 5)).toBe(CODE + 10);  // MOVDQA from DATA + 16
+    expect(hotStep(CODE + 10)).toBe(CODE + 15); // MOVDQU: no alignment rule
+    expect(hotStep(CODE + 15)).toBe(CODE + 19);
+    S.setCr0Raw(S.cr0 | S.CR0_TS);
+    expect(hotStep(CODE + 15)).toBe(NOT_HOT);   // #NM on the full path
+    S.setCr0Raw(S.cr0 & ~S.CR0_TS);
   });
   test("hotStep declines prefixed and non-hot instructions", () => {
     setup();
