@@ -94,6 +94,42 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
   }
 }
 @inline function cond(cc: u32): bool { return F.testCCInline(cc); }
+// Condition cc (SDM Vol.1 B.1). Flags from SUB/CMP or a logic op (the common cases) are
+// evaluated from the operands directly: with both shifted so the operand size's top bit is
+// bit 63, B is a <u b, L is a <s b, BE / LE add equality, E is r == 0, S is r <s 0 (after a
+// logic op CF = OF = 0). Anything else goes through flags.ts.
+@inline function jcond(cc: u32): bool {
+  const k = F.fOp;
+  const kind = k >> 4;
+  if (kind == LF_SUB || kind == LF_LOGIC) {
+    const sh = <u64>(64 - ((k & 15) << 3));
+    const rr = F.fR << sh;
+    let v: bool;
+    if (kind == LF_SUB) {
+      const a = F.fA << sh;
+      const bb = a - rr;  // b, shifted (r = a - b)
+      switch (cc >> 1) {
+        case 1: v = a < bb; break;
+        case 2: v = rr == 0; break;
+        case 3: v = a <= bb; break;
+        case 4: v = <i64>rr < 0; break;
+        case 6: v = <i64>a < <i64>bb; break;
+        case 7: v = <i64>a <= <i64>bb; break;
+        default: return cond(cc);  // O, P
+      }
+    } else {
+      switch (cc >> 1) {
+        case 0: case 1: v = false; break;
+        case 2: case 3: v = rr == 0; break;
+        case 4: case 6: v = <i64>rr < 0; break;
+        case 7: v = <i64>rr <= 0; break;
+        default: return cond(cc);  // P
+      }
+    }
+    return (cc & 1) != 0 ? !v : v;
+  }
+  return cond(cc);
+}
 
 // Push a 64-bit value (no 66h prefix on the hot path): false if the stack slot misses the TLB.
 @inline function push64(v: u64, wr: u32, tag: u32): bool {
@@ -176,7 +212,7 @@ export function hotStep(r: u64): u64 {
     }
     case HC_JCC8: {
       const t = r + <u64>n + 1;
-      if (!cond(b & 15)) return t;
+      if (!jcond(b & 15)) return t;
       const x = t + <u64><i64>load<i8>(h + n);
       return isCanonical(x) ? x : NOT_HOT;
     }
@@ -184,7 +220,7 @@ export function hotStep(r: u64): u64 {
       const b2 = <u32>load<u8>(h + n);
       if ((b2 & 0xf0) == 0x80) {  // Jcc rel32
         const t = r + <u64>n + 5;
-        if (!cond(b2 & 15)) return t;
+        if (!jcond(b2 & 15)) return t;
         const x = t + <u64><i64>load<i32>(h + n + 1);
         return isCanonical(x) ? x : NOT_HOT;
       }
@@ -476,12 +512,12 @@ export function hotStep(r: u64): u64 {
     }
     case M_CMOV: {  // CMOVcc: the source is read whatever the condition
     const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
-    if (cond(b & 15)) rset(reg, s, v, rex);
+    if (jcond(b & 15)) rset(reg, s, v, rex);
     else if (s == 4) setReg32(reg, getReg32(reg));  // 32-bit CMOV always zero-extends
     return next;
   }
     case M_SETCC: {
-    const v: u64 = cond(b & 15) ? 1 : 0;
+    const v: u64 = jcond(b & 15) ? 1 : 0;
     if (mh != 0) store<u8>(mh, <u8>v); else setReg8(rm, <u32>v, rex != 0);
     return next;
   }

@@ -36,18 +36,21 @@ export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notReti
 function hotRun(left: u32, floor: u32): u32 {
   let r = S.rip;
   const lo = D.hotLo(), hi = D.hotHi();
+  if (lo > hi) return left;
+  const span = hi - lo;
   const bias = D.hotBias();
   const ps = permShift();
   const rd: u32 = 1 << ps, wr: u32 = 2 << ps, tag = curTag;
   const sse = sseUsable();
-  while (left > floor && r >= lo && r <= hi) {
+  let n = left - floor;  // the caller has left > floor
+  while (n != 0 && r - lo <= span) {
     const nr = hotStepAt(r, bias + <usize>r, rd, wr, tag, sse);
     if (nr == NOT_HOT) break;
     r = nr;
-    left--;
+    n--;
   }
   S.setRip(r);
-  return left;
+  return floor + n;
 }
 
 export function runSlice(budget: u32): u32 {
