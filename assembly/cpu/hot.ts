@@ -176,7 +176,20 @@ export function hotStep(r: u64): u64 {
     case HC_MODRM: {
       // Register forms of the commonest shapes first, before the general ModRM decode.
       const m = <u32>load<u8>(h + n);
-      if (m < 0xc0) break;
+      if (m < 0xc0) {
+        // MOV load / store and LEA, the commonest memory shapes, before the general decode.
+        if (b == 0x8b || b == 0x89 || b == 0x8d) {
+          const reg = ((m >> 3) & 7) | ((rex & 4) << 1);
+          const ea = hotEa(r, h, n, rex, 0);
+          const next = r + <u64>sseEnd;
+          if (b == 0x8d) { rset(reg, s, ea, rex); return next; }
+          const mh = tlbHit(ea, s, b == 0x8b ? rd : wr, tag);
+          if (mh == 0) return NOT_HOT;
+          if (b == 0x8b) rset(reg, s, ld(mh, s), rex); else st(mh, s, rget(reg, s, rex));
+          return next;
+        }
+        break;
+      }
       const rm = (m & 7) | ((rex & 1) << 3);
       const reg = ((m >> 3) & 7) | ((rex & 4) << 1);
       if (b < 0x40) {
