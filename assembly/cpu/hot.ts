@@ -39,8 +39,8 @@ export const NOT_HOT: u64 = u64.MAX_VALUE;
 const HC_MODRM: u32 = 1, HC_ACC: u32 = 2, HC_JCC8: u32 = 3, HC_0F: u32 = 4, HC_JMP: u32 = 5;
 const HC_PUSH: u32 = 6, HC_POP: u32 = 7, HC_MOVI: u32 = 8, HC_MOVI8: u32 = 9, HC_CALL: u32 = 10;
 const HC_RET: u32 = 11, HC_LEAVE: u32 = 12, HC_CXX: u32 = 13, HC_TESTI: u32 = 14, HC_PFX: u32 = 15;
-const HC_NOP: u32 = 16;
-const HOT_CLASS: usize = memory.data<u8>([1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 4, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 15, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 0, 15, 0, 0, 1, 0, 1, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 0, 11, 0, 0, 1, 1, 0, 12, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1]);
+const HC_NOP: u32 = 16, HC_INCDEC: u32 = 17;
+const HOT_CLASS: usize = memory.data<u8>([1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 4, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 15, 0, 1, 1, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 0, 15, 0, 0, 1, 0, 1, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 0, 11, 0, 0, 1, 1, 0, 12, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1]);
 // ModRM shapes, index opcode (0F map at 0x100): bit 7 hot; bits 1:0 memory access (0 none,
 // 1 read, 2 write or read-modify-write, 3 depends on ModRM.reg); bits 3:2 memory operand size
 // (0 operand size, 1 byte, 2 word, 3 dword); bits 6:4 immediate bytes after the ModRM operand.
@@ -131,14 +131,47 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
   return cond(cc);
 }
 
-// Push a 64-bit value (no 66h prefix on the hot path): false if the stack slot misses the TLB.
-@inline function push64(v: u64, wr: u32, tag: u32): bool {
+// Push of the near operand size (no 66h prefix on the hot path): 8 bytes, or 4 in flat 32-bit
+// mode (c32). False if the stack slot misses the TLB or (c32) crosses the 4 GiB SS limit.
+@inline function pushN(v: u64, c32: bool, wr: u32, tag: u32): bool {
+  if (c32) {
+    const sp = (getReg64(RSP) - 4) & 0xffffffff;
+    if (sp > 0xfffffffc) return false;
+    const h = tlbHit(sp, 4, wr, tag);
+    if (h == 0) return false;
+    store<u32>(h, <u32>v);
+    setReg32(RSP, <u32>sp);
+    return true;
+  }
   const sp = getReg64(RSP) - 8;
   const h = tlbHit(sp, 8, wr, tag);
   if (h == 0) return false;
   store<u64>(h, v);
   setReg64(RSP, sp);
   return true;
+}
+// Host address of the stack top for a pop of the near operand size, or 0.
+@inline function popAt(sp: u64, c32: bool, rd: u32, tag: u32): usize {
+  if (c32 && sp > 0xfffffffc) return 0;
+  return tlbHit(sp, c32 ? 4 : 8, rd, tag);
+}
+// A near branch target: canonical in 64-bit mode (else NOT_HOT: #GP on the full path); in flat
+// 32-bit mode EIP is 32 bits and every value is inside the 4 GiB CS limit.
+@inline function tgt(x: u64, c32: bool): u64 { return c32 ? x & 0xffffffff : (isCanonical(x) ? x : NOT_HOT); }
+// Flat 32-bit mode: an access of size bytes at offset ea must not cross the 4 GiB limit.
+@inline function overLimit(ea: u64, size: u32, c32: bool): bool { return c32 && ea + <u64>(size - 1) > 0xffffffff; }
+
+// Flat 32-bit protected mode (SDM 3.2.1, basic flat model): 32-bit code and stack, and CS, DS,
+// ES, SS with base 0 and a 4 GiB limit, DS/ES/SS present writable expand-up data segments. There
+// every offset is its linear address and the only segment check left is the 4 GiB wrap.
+@inline function flatData(seg: u32): bool {
+  return (S.segAttr(seg) & (S.AR_UNUSABLE | S.AR_P | S.AR_S | 0xe)) == (S.AR_P | S.AR_S | 2) &&
+         S.segBase(seg) == 0 && S.segLimit(seg) == 0xffffffff;
+}
+export function flat32(): bool {
+  if (S.code64 || !S.protMode || S.vm86 || !S.codeDefault32 || !S.stack32) return false;
+  if (S.segBase(S.CS) != 0 || S.segLimit(S.CS) != 0xffffffff) return false;
+  return flatData(S.DS) && flatData(S.ES) && flatData(S.SS);
 }
 
 // Bytes of ModRM + SIB + displacement at host address p (32/64-bit addressing).
@@ -156,7 +189,8 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
 export function hotStep(r: u64): u64 {
   const h = D.hotFetch(r);
   const ps = permShift();
-  return h == 0 ? NOT_HOT : hotStepAt(r, h, 1 << ps, 2 << ps, curTag, sseUsable());
+  if (h == 0 || (!S.code64 && !flat32())) return NOT_HOT;
+  return hotStepAt(r, h, 1 << ps, 2 << ps, curTag, sseUsable(), !S.code64);
 }
 // SSE instructions run without #UD / #NM (SDM Vol.1 13.1.3: CR0.EM = 0, CR4.OSFXSR = 1; CR0.TS = 0).
 @inline export function sseUsable(): bool {
@@ -165,12 +199,14 @@ export function hotStep(r: u64): u64 {
 
 // The instruction at RIP r, whose 15 bytes are readable at host address h. rd / wr: the TLB
 // permission bits of reads / writes for the current access class (1 / 2 << permShift()),
-// tag: the current TLB tag (mmu/tlb.ts curTag); sse: sseUsable().
-@inline export function hotStepAt(r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: bool): u64 {
+// tag: the current TLB tag (mmu/tlb.ts curTag); sse: sseUsable(); c32: flat 32-bit protected
+// mode (flat32()) instead of 64-bit mode: no REX (40-4F are INC/DEC), 32-bit addresses and EIP,
+// 4-byte stack slots, no MOVSXD.
+@inline export function hotStepAt(r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: bool, c32: bool): u64 {
   let b = <u32>load<u8>(h);
   let n: usize = 1;
   let rex: u32 = 0;
-  if ((b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
+  if (!c32 && (b & 0xf0) == 0x40) { rex = b; b = <u32>load<u8>(h + 1); n = 2; }
   const s: u32 = (rex & 8) != 0 ? 8 : 4;
   switch (<u32>load<u8>(HOT_CLASS + <usize>b)) {
     case HC_MODRM: {
@@ -180,9 +216,10 @@ export function hotStep(r: u64): u64 {
         // MOV load / store and LEA, the commonest memory shapes, before the general decode.
         if (b == 0x8b || b == 0x89 || b == 0x8d) {
           const reg = ((m >> 3) & 7) | ((rex & 4) << 1);
-          const ea = hotEa(r, h, n, rex, 0);
+          const ea = hotEa(r, h, n, rex, 0, c32);
           const next = r + <u64>sseEnd;
           if (b == 0x8d) { rset(reg, s, ea, rex); return next; }
+          if (overLimit(ea, s, c32)) return NOT_HOT;
           const mh = tlbHit(ea, s, b == 0x8b ? rd : wr, tag);
           if (mh == 0) return NOT_HOT;
           if (b == 0x8b) rset(reg, s, ld(mh, s), rex); else st(mh, s, rget(reg, s, rex));
@@ -226,18 +263,16 @@ export function hotStep(r: u64): u64 {
     case HC_JCC8: {
       const t = r + <u64>n + 1;
       if (!jcond(b & 15)) return t;
-      const x = t + <u64><i64>load<i8>(h + n);
-      return isCanonical(x) ? x : NOT_HOT;
+      return tgt(t + <u64><i64>load<i8>(h + n), c32);
     }
     case HC_0F: {
       const b2 = <u32>load<u8>(h + n);
       if ((b2 & 0xf0) == 0x80) {  // Jcc rel32
         const t = r + <u64>n + 5;
         if (!jcond(b2 & 15)) return t;
-        const x = t + <u64><i64>load<i32>(h + n + 1);
-        return isCanonical(x) ? x : NOT_HOT;
+        return tgt(t + <u64><i64>load<i32>(h + n + 1), c32);
       }
-      if (b2 == 0x28 || b2 == 0x29 || b2 == 0xc6) return sse ? hotSse(r, h, 0, rex, n + 1, b2, rd, wr, tag) : NOT_HOT;
+      if (b2 == 0x28 || b2 == 0x29 || b2 == 0xc6) return sse ? hotSse(r, h, 0, rex, n + 1, b2, rd, wr, tag, c32) : NOT_HOT;
       b = 0x100 | b2;
       n++;
       break;
@@ -260,19 +295,35 @@ export function hotStep(r: u64): u64 {
     case HC_JMP: {
       const x = b == 0xeb ? r + <u64>n + 1 + <u64><i64>load<i8>(h + n)
                           : r + <u64>n + 4 + <u64><i64>load<i32>(h + n);
-      return isCanonical(x) ? x : NOT_HOT;
+      return tgt(x, c32);
     }
     case HC_PUSH: {
       const v = getReg64((b & 7) | ((rex & 1) << 3));
-      return push64(v, wr, tag) ? r + <u64>n : NOT_HOT;
+      return pushN(v, c32, wr, tag) ? r + <u64>n : NOT_HOT;
     }
     case HC_POP: {
-      const sp = getReg64(RSP);
-      const mh = tlbHit(sp, 8, rd, tag);
+      const sp = c32 ? <u64>getReg32(RSP) : getReg64(RSP);
+      const mh = popAt(sp, c32, rd, tag);
       if (mh == 0) return NOT_HOT;
-      const v = load<u64>(mh);
-      setReg64(RSP, sp + 8);
-      setReg64((b & 7) | ((rex & 1) << 3), v);  // POP RSP: the popped value wins
+      const reg = (b & 7) | ((rex & 1) << 3);
+      if (c32) {
+        const v = load<u32>(mh);
+        setReg32(RSP, <u32>sp + 4);
+        setReg32(reg, v);  // POP ESP: the popped value wins
+      } else {
+        const v = load<u64>(mh);
+        setReg64(RSP, sp + 8);
+        setReg64(reg, v);  // POP RSP: the popped value wins
+      }
+      return r + <u64>n;
+    }
+    case HC_INCDEC: {  // 40-4F outside 64-bit mode: INC / DEC r32
+      if (!c32) return NOT_HOT;  // a second REX
+      const reg = b & 7;
+      const v = <u64>getReg32(reg);
+      const res = b < 0x48 ? v + 1 : v - 1;
+      setReg32(reg, <u32>res);
+      setLazyIncDec(b < 0x48 ? LF_INC : LF_DEC, 4, v, res);
       return r + <u64>n;
     }
     case HC_MOVI: {
@@ -286,26 +337,36 @@ export function hotStep(r: u64): u64 {
       return r + <u64>n + 1;
     case HC_CALL: {
       const t = r + <u64>n + 4;
-      const x = t + <u64><i64>load<i32>(h + n);
-      if (!isCanonical(x) || !push64(t, wr, tag)) return NOT_HOT;
+      const x = tgt(t + <u64><i64>load<i32>(h + n), c32);
+      if (x == NOT_HOT || !pushN(t, c32, wr, tag)) return NOT_HOT;
       return x;
     }
     case HC_RET: {
-      const sp = getReg64(RSP);
-      const mh = tlbHit(sp, 8, rd, tag);
+      const sp = c32 ? <u64>getReg32(RSP) : getReg64(RSP);
+      const mh = popAt(sp, c32, rd, tag);
       if (mh == 0) return NOT_HOT;
+      if (c32) {
+        setReg32(RSP, <u32>sp + 4);
+        return <u64>load<u32>(mh);
+      }
       const x = load<u64>(mh);
       if (!isCanonical(x)) return NOT_HOT;
       setReg64(RSP, sp + 8);
       return x;
     }
     case HC_LEAVE: {
-      const sp = getReg64(RBP);
-      const mh = tlbHit(sp, 8, rd, tag);
+      const sp = c32 ? <u64>getReg32(RBP) : getReg64(RBP);
+      const mh = popAt(sp, c32, rd, tag);
       if (mh == 0) return NOT_HOT;
-      const v = load<u64>(mh);
-      setReg64(RSP, sp + 8);
-      setReg64(RBP, v);
+      if (c32) {
+        const v = load<u32>(mh);
+        setReg32(RSP, <u32>sp + 4);
+        setReg32(RBP, v);
+      } else {
+        const v = load<u64>(mh);
+        setReg64(RSP, sp + 8);
+        setReg64(RBP, v);
+      }
       return r + <u64>n;
     }
     case HC_CXX: {
@@ -330,10 +391,10 @@ export function hotStep(r: u64): u64 {
         let q: usize = 1;
         let rx: u32 = 0;
         const c = <u32>load<u8>(h + 1);
-        if ((c & 0xf0) == 0x40) { rx = c; q = 2; }
+        if (!c32 && (c & 0xf0) == 0x40) { rx = c; q = 2; }
         if (load<u8>(h + q) == 0x0f) {
           const o = <u32>load<u8>(h + q + 1);
-          if (o != 0x1f) return sse ? hotSse(r, h, b == 0x66 ? 1 : 2, rx, q + 2, o, rd, wr, tag) : NOT_HOT;
+          if (o != 0x1f) return sse ? hotSse(r, h, b == 0x66 ? 1 : 2, rx, q + 2, o, rd, wr, tag, c32) : NOT_HOT;
         }
         if (b == 0xf3) return NOT_HOT;
       }
@@ -343,7 +404,7 @@ export function hotStep(r: u64): u64 {
         if (c != 0x66 && c != 0x2e) break;
         q++;
       }
-      if ((<u32>load<u8>(h + q) & 0xf0) == 0x40) q++;
+      if (!c32 && (<u32>load<u8>(h + q) & 0xf0) == 0x40) q++;
       if (load<u8>(h + q) != 0x0f || load<u8>(h + q + 1) != 0x1f) return NOT_HOT;
       return r + <u64>(q + 2) + modrmLen(h + q + 2);
     }
@@ -352,7 +413,7 @@ export function hotStep(r: u64): u64 {
 
   // ---- ModRM forms (b: one-byte opcode or 0x100 | 0F opcode) ----
   const info = <u32>load<u8>(MODINFO + <usize>b);
-  if (info == 0) return NOT_HOT;
+  if (info == 0 || (c32 && b == 0x63)) return NOT_HOT;  // 63 is ARPL outside 64-bit mode
   const m = <u32>load<u8>(h + n);
   const sub = (m >> 3) & 7;
   const reg = sub | ((rex & 4) << 1);
@@ -366,7 +427,7 @@ export function hotStep(r: u64): u64 {
       acc = sub == 2 || sub == 3 ? 2 : 1;
       if (sub < 2) imm = b == 0xf6 ? 1 : 4;
     } else if (sub < 2) acc = 2;
-    else if (b == 0xff && (sub == 2 || sub == 4 || sub == 6)) { acc = 1; msz = 8; }
+    else if (b == 0xff && (sub == 2 || sub == 4 || sub == 6)) { acc = 1; msz = c32 ? 4 : 8; }
     else return NOT_HOT;
   }
   if ((b == 0xc6 || b == 0xc7) && sub != 0) return NOT_HOT;  // XABORT / XBEGIN
@@ -393,12 +454,13 @@ export function hotStep(r: u64): u64 {
       if (base == 5 && mod == 0) { ea += <u64><i64>load<i32>(h + p); p += 4; }
       else ea += getReg64(base | ((rex & 1) << 3));
     } else if (rmb == 5 && mod == 0) {
-      ripRel = true;
+      ripRel = !c32;  // SDM 2.2.1.6; outside 64-bit mode disp32 alone
       ea = <u64><i64>load<i32>(h + p);
       p += 4;
     } else ea = getReg64(rmb | ((rex & 1) << 3));
     if (mod == 1) { ea += <u64><i64>load<i8>(h + p); p++; }
     else if (mod == 2) { ea += <u64><i64>load<i32>(h + p); p += 4; }
+    if (c32) ea &= 0xffffffff;
     n = p;  // n: offset of the immediate from here on
     next = r + <u64>(p + imm);
     if (ripRel) ea += next;
@@ -407,6 +469,7 @@ export function hotStep(r: u64): u64 {
       return next;
     }
     if (acc != 0) {
+      if (overLimit(ea, msz, c32)) return NOT_HOT;  // #GP / #SS on the full path
       mh = tlbHit(ea, msz, acc == 1 ? rd : wr, tag);
       if (mh == 0) return NOT_HOT;  // TLB miss or fault: the full path redoes it
     } else return next;  // NOP Ev: no access
@@ -506,12 +569,11 @@ export function hotStep(r: u64): u64 {
         setLazyIncDec(sub == 0 ? LF_INC : LF_DEC, msz, v, res);
         return next;
       }
-      // FF /2 CALL, /4 JMP, /6 PUSH with a 64-bit operand.
-      const t = mh != 0 ? v : getReg64(rm);
-      if (sub == 6) return push64(t, wr, tag) ? next : NOT_HOT;
-      if (!isCanonical(t)) return NOT_HOT;
-      if (sub == 2 && !push64(next, wr, tag)) return NOT_HOT;
-      return t;
+      // FF /2 CALL, /4 JMP, /6 PUSH with the near operand size (v was read with it).
+      if (sub == 6) return pushN(v, c32, wr, tag) ? next : NOT_HOT;
+      if (!c32 && !isCanonical(v)) return NOT_HOT;
+      if (sub == 2 && !pushN(next, c32, wr, tag)) return NOT_HOT;
+      return v;
     }
     case M_IMUL2: {
       const v = mh != 0 ? ld(mh, s) : rget(rm, s, rex);
@@ -547,7 +609,7 @@ export function hotStep(r: u64): u64 {
 // aligned form (#GP) or a TLB miss returns NOT_HOT. pf: 0 none, 1 = 66, 2 = F3; p: offset of
 // the ModRM byte; o: the 0F-map opcode byte.
 let sseEnd: usize = 0;  // hotEa: offset of the first byte after the ModRM operand
-@inline function hotEa(r: u64, h: usize, p: usize, rex: u32, imm: usize): u64 {
+@inline function hotEa(r: u64, h: usize, p: usize, rex: u32, imm: usize, c32: bool): u64 {
   const m = <u32>load<u8>(h + p);
   const mod = m >> 6, rmb = m & 7;
   p++;
@@ -562,18 +624,19 @@ let sseEnd: usize = 0;  // hotEa: offset of the first byte after the ModRM opera
     if (base == 5 && mod == 0) { ea += <u64><i64>load<i32>(h + p); p += 4; }
     else ea += getReg64(base | ((rex & 1) << 3));
   } else if (rmb == 5 && mod == 0) {
-    ripRel = true;
+    ripRel = !c32;
     ea = <u64><i64>load<i32>(h + p);
     p += 4;
   } else ea = getReg64(rmb | ((rex & 1) << 3));
   if (mod == 1) { ea += <u64><i64>load<i8>(h + p); p++; }
   else if (mod == 2) { ea += <u64><i64>load<i32>(h + p); p += 4; }
   sseEnd = p;
+  if (c32) return ea & 0xffffffff;
   if (ripRel) ea += r + <u64>(p + imm);
   return ea;
 }
 
-export function hotSse(r: u64, h: usize, pf: u32, rex: u32, p: usize, o: u32, rd: u32, wr: u32, tag: u32): u64 {
+export function hotSse(r: u64, h: usize, pf: u32, rex: u32, p: usize, o: u32, rd: u32, wr: u32, tag: u32, c32: bool): u64 {
   // Shape: 1 load to xmm, 2 store from xmm, 3 binary op, 4 PSHUFD, 5 shift by imm (reg only),
   // 6 MOVD/MOVQ to xmm, 7 MOVD/MOVQ from xmm, 8 SHUFPS, 9 MOVQ xmm, xmm/m64 (F3 7E),
   // 10 MOVQ xmm/m64, xmm (66 D6).
@@ -612,10 +675,11 @@ export function hotSse(r: u64, h: usize, pf: u32, rex: u32, p: usize, o: u32, rd
     end = p + 1;
   } else {
     if (shape == 5) return NOT_HOT;  // #UD
-    const ea = hotEa(r, h, p, rex, imm);
+    const ea = hotEa(r, h, p, rex, imm, c32);
     end = sseEnd;
     const msz: u32 = shape == 6 || shape == 7 ? gsz : (shape == 9 || shape == 10 ? 8 : 16);
     if (msz == 16 && align && (ea & 15) != 0) return NOT_HOT;  // #GP
+    if (overLimit(ea, msz, c32)) return NOT_HOT;
     src = tlbHit(ea, msz, shape == 2 || shape == 7 || shape == 10 ? wr : rd, tag);
     if (src == 0) return NOT_HOT;
   }

@@ -2,7 +2,7 @@
 // match the full decoder exactly. Each case runs a loop body three times (so memory forms
 // hit the TLB on later iterations and take the hot path) once through runSlice and once
 // through step(), and compares all GPRs, RIP, RFLAGS and the data area.
-import { mode64, poke, R, setR, setFlags, m64, setM64, CODE, DATA, RAX, RCX, RBX, RSI } from "./harness";
+import { mode64, mode32, poke, R, setR, setFlags, m64, setM64, CODE, DATA, RAX, RCX, RBX, RSI } from "./harness";
 import * as S from "../../assembly/cpu/state";
 import { getRflags } from "../../assembly/cpu/flags";
 import { step } from "../../assembly/cpu/exec";
@@ -17,8 +17,10 @@ const DATA_SAVE: usize = memory.data(64);
 
 const XMM_SAVE: usize = memory.data(2 * 256);
 
+let use32 = false;  // setup() in flat 32-bit protected mode (harness mode32) instead of 64-bit
+
 function setup(): void {
-  mode64();
+  if (use32) mode32(); else mode64();
   S.setCr4Raw(S.cr4 | S.CR4_OSFXSR);  // SSE usable: the hot path takes SSE2 integer shapes
   for (let i: u32 = 0; i < 32; i++) store<u64>(S.XMM + <usize>(i * 8), 0x9e3779b97f4a7c15 * (<u64>i + 3) ^ (<u64>i << 40));
   for (let r: u32 = 0; r < 16; r++) setR(r, 0x0123456789abcdef * (<u64>r + 1) ^ (<u64>r << 56));
@@ -172,6 +174,7 @@ describe("hot path matches the full decoder (64-bit)", () => {
           "9e 43 0e 0f 9f 43 0f 4c 8b 33 4c 8b 7b 08 4d 01 f4 4d 01 fd ");
   });
   test("hotStep declines SSE with a misaligned aligned-form operand, or with CR0.TS = 1", () => {
+    use32 = false;
     setup();
     poke(CODE, "48 8b 03");
     invalidateFetch(); S.rip = CODE;
@@ -185,7 +188,20 @@ describe("hot path matches the full decoder (64-bit)", () => {
     expect(hotStep(CODE + 15)).toBe(NOT_HOT);   // #NM on the full path
     S.setCr0Raw(S.cr0 & ~S.CR0_TS);
   });
+  test("flat 32-bit protected mode: ALU, INC/DEC r32, stack, MOV/LEA memory, Jcc, SSE", () => {
+    use32 = true;
+    // 9c = PUSHFD, 58+r = POP r32: fold the flags into ebp (pushfd; pop edx; add ebp, edx).
+    const F2 = " 9c 5a 01 d5 ";
+    check("01 d8" + F2 + "29 f0" + F2 + "40" + F2 + "4f" + F2 + "47 4a" + F2 + "83 c0 7f" + F2 + "81 ee 00 00 00 80" + F2 +
+          "50 57 5e 58 e8 00 00 00 00 5f e8 02 00 00 00 eb 01 c3 55 89 e5 83 ec 10 c9 " +
+          "8b 03 89 43 08 8d 44 b3 07 8d 3c 5b 01 43 10" + F2 + "ff 43 14" + F2 + "c1 63 18 03" + F2 + "0f b6 53 01 " +
+          "8d 05 00 00 00 00 a1 00 00 02 00 " +
+          "39 c2 7c 02 eb 00 0f 8f 00 00 00 00 0f 44 c2 0f 92 c6 66 0f 6f 43 10 66 0f ef c8 66 0f 7e cf " +
+          "98 99 b8 78 56 34 12 b4 7f");
+    use32 = false;
+  });
   test("hotStep declines prefixed and non-hot instructions", () => {
+    use32 = false;
     setup();
     poke(CODE, "66 01 d8");
     invalidateFetch(); S.rip = CODE;
