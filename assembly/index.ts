@@ -11,11 +11,13 @@ import { loadPdptes } from "./mmu/paging";
 import { tlbFlushAll, tlbFlushEverything, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
+import { resetMonitor } from "./cpu/ops/sys_monitor";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
 import { resetVmxState, setNestedFlag } from "./vmx/vstate";
 import { resetEpt } from "./vmx/ept";
+import { timerDeadlineNs } from "./vmx/intercept";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
@@ -48,6 +50,7 @@ export function reset(): void {
   S.vm86 = false;
   resetInterrupts();
   resetMsrs();
+  resetMonitor();
   resetVmxState();
   resetEpt();
   setTlbTag(0);   // VMX root / no VPID context
@@ -63,6 +66,9 @@ export function run(budget: u32): u32 { return runSlice(budget); }
 // `--nested on|off` (default on): off hides VMX (CPUID, CR4.VMXE, capability MSRs) as on a CPU
 // without it. Set before reset()/boot; takes effect for the next instructions.
 export function setNested(on: bool): void { setNestedFlag(on); }
+// Host time (ns, as env.nowNs) at which the running L2's VMX-preemption timer expires, or -1.
+// The host must call run() again by then, also while the CPU is halted (vmx/intercept.ts).
+export function vmxTimerNs(): f64 { return timerDeadlineNs(); }
 export function requestStop(): void { reqStop(); }
 export function setIntrLine(level: bool): void { setIntr(level); }
 export function raiseNmi(): void { nmi(); }
@@ -135,3 +141,8 @@ export function setTscMode(mode: u32): void { tscMode(mode); }
 // MXCSR raw access (differential tests, snapshots). No reserved-bit check: callers own that.
 export function getMxcsr(): u32 { return S.mxcsr; }
 export function setMxcsr(v: u32): void { S.setMxcsr(v); }
+
+// ---- SMP (docs/smp.md): the host switches vCPUs with cpuSave/cpuLoad, which the build adds
+// (scripts/cpu-state-pass.mjs); these are the pieces it cannot generate.
+export { staticEnd, initCpu, startupCpu, setApicId } from "./cpu/vcpu";
+export { setPauseYield, setCpuCount } from "./cpu/vcpu_id";

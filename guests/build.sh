@@ -17,10 +17,11 @@ BASE_CFLAGS=(-ffreestanding -nostdlib -nostdinc -isystem "$($CC -print-file-name
   -ffile-prefix-map="$PWD"=. -fdebug-prefix-map="$PWD"=. -fmacro-prefix-map="$PWD"=.)
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=($(for d in */build.conf; do dirname "$d"; done | sort))
+  # guests/<name>/ and the VMX test programs guests/vmxtests/<name>/ (image vmxtests-<name>.elf)
+  names=($(for d in */build.conf vmxtests/*/build.conf; do [ -e "$d" ] && dirname "$d"; done | sort))
 fi
 for name in "${names[@]}"; do
-  BITS=32; CFLAGS_EXTRA=""; SRC_DIR=""
+  BITS=32; CFLAGS_EXTRA=""; SRC_DIR=""; EXTRA_SRCS=""
   # shellcheck disable=SC1090
   . "$name/build.conf"
   if [ "$BITS" = 64 ]; then
@@ -31,7 +32,8 @@ for name in "${names[@]}"; do
   mkdir -p "$OBJ/$name"
   objs=()
   SRC_DIR="${SRC_DIR:-$name}"
-  for src in $(ls lib/*.c lib/*.S "$SRC_DIR"/*.c "$SRC_DIR"/*.S 2>/dev/null | sort); do
+  # EXTRA_SRCS (build.conf): more sources shared with other guests, e.g. minivisor/vmentry.S
+  for src in $(ls lib/*.c lib/*.S "$SRC_DIR"/*.c "$SRC_DIR"/*.S $EXTRA_SRCS 2>/dev/null | sort); do
     o="$OBJ/$name/$(echo "$src" | tr / _).o"
     # shellcheck disable=SC2086
     $CC "${ARCH[@]}" "${BASE_CFLAGS[@]}" $CFLAGS_EXTRA -c "$src" -o "$o"
@@ -41,11 +43,11 @@ for name in "${names[@]}"; do
   $LD -m $EMU -nostdlib --build-id=none -z max-page-size=4096 -z noexecstack \
       --no-warn-rwx-segments -T lib/link.ld -o "$OBJ/$name/image.elf" "${objs[@]}" "$libgcc"
   if [ "$BITS" = 64 ]; then
-    $OBJCOPY -O elf32-i386 "$OBJ/$name/image.elf" "$OUT/$name.elf"
+    $OBJCOPY -O elf32-i386 "$OBJ/$name/image.elf" "$OUT/${name//\//-}.elf"
   else
-    cp "$OBJ/$name/image.elf" "$OUT/$name.elf"
+    cp "$OBJ/$name/image.elf" "$OUT/${name//\//-}.elf"
   fi
-  chmod 644 "$OUT/$name.elf"
+  chmod 644 "$OUT/${name//\//-}.elf"
 done
 # The toolchain the images were built with: repro.test.mjs only demands byte equality with it.
 { $CC --version | head -1; $LD --version | head -1; $OBJCOPY --version | head -1; } > "$OUT/TOOLCHAIN"

@@ -19,6 +19,7 @@ import { FwCfg } from "./platform/fwcfg";
 import { buildAcpi, type AcpiLayout } from "./platform/acpi";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
+import { Scheduler, QUANTUM, QUANTUM_IPI, type Vcpu } from "./scheduler";
 
 export type TscMode = "realtime" | "icount";
 export interface MachineOptions {
@@ -33,7 +34,8 @@ export interface MachineOptions {
   nsPerInstruction?: number;
   /** Wall-clock time the RTC starts from (ms since epoch; default now). */
   rtcEpochMs?: number;
-  /** Number of vCPUs reported by fw_cfg and ACPI (default 1; only vCPU 0 runs today). */
+  /** Number of vCPUs (default 1, at most 16): vCPU 0 starts at reset, the others wait for
+   *  INIT/SIPI (docs/smp.md). fw_cfg and the ACPI MADT report this count. */
   cpus?: number;
   /** Alternative wasm core bytes (default: the one embedded in the bundle). */
   wasm?: Uint8Array;
@@ -62,6 +64,7 @@ export interface RunResult {
 }
 
 const MAX_MEM = 3 * 1024 * 1024 * 1024;
+export const MAX_CPUS = 16;
 const SLICE_MIN = 10_000, SLICE_MAX = 2_000_000;
 const YIELD_MS = 10;
 
@@ -96,8 +99,13 @@ export class Machine {
   readonly debugExit: DebugExit;
   readonly ioapic = new IoApic();
   readonly apicBus = new ApicBus();
-  /** Local APIC of each vCPU (one vCPU today). */
+  /** Local APIC of each vCPU (APIC ID = index). */
   readonly apics: LocalApic[] = [];
+  /** The vCPUs and which one the core runs (host/scheduler.ts). */
+  readonly sched: Scheduler;
+  /** Instructions retired by all vCPUs before the current core.run (see totalIcount). */
+  private retiredBase = 0n;
+  private runStartIc = 0n;
   /** The INTR input of the CPU as last computed (APIC pending or ExtINT from the 8259). */
   intrLevel = false;
   readonly hpet: Hpet;
@@ -152,20 +160,29 @@ export class Machine {
     this.pic.attach(this.io);
     // Interrupt routing as on a PC: every ISA IRQ goes to both the 8259 pair and the IOAPIC
     // (IRQ0 on IOAPIC pin 2); the local APIC takes the 8259's INTR through LINT0 (ExtINT).
-    const lapic = new LocalApic(0, {
-      nowNs: now,
-      tsc: () => this.guestTsc(),
-      tscPerNs: () => this.tscPerNs(),
-    });
-    lapic.x2apicSupported = true;   // the core advertises x2APIC (CPUID.1:ECX[21]) and forwards its MSRs
-    lapic.onChange = () => this.updateIntr();
-    this.apics.push(lapic);
-    this.apicBus.add(lapic);
+    const ncpu = opts.cpus ?? 1;
+    if (!Number.isInteger(ncpu) || ncpu < 1 || ncpu > MAX_CPUS) throw new RangeError(`cpus must be 1..${MAX_CPUS} (got ${ncpu})`);
+    for (let i = 0; i < ncpu; i++) {
+      const lapic = new LocalApic(i, {
+        nowNs: now,
+        tsc: () => this.guestTsc(),
+        tscPerNs: () => this.tscPerNs(),
+      });
+      lapic.x2apicSupported = true;   // the core advertises x2APIC (CPUID.1:ECX[21]) and forwards its MSRs
+      lapic.onChange = () => this.apicChanged(i);
+      this.apics.push(lapic);
+      this.apicBus.add(lapic);
+      this.timers.push(lapic);
+    }
+    this.sched = new Scheduler(core, this.apics);
+    this.retiredBase = core.icountNow; this.runStartIc = core.icountNow;
     this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
-    this.apicBus.onNmi = () => this.core.raiseNmi();
+    this.apicBus.onNmi = (i) => this.sched.nmi(i);
+    this.apicBus.onInit = (i) => this.sched.init(i);
+    this.sched.onBspInit = () => this.firmwarePost();
+    this.apicBus.onSipi = (i, v) => this.sched.sipi(i, v);
     this.ioapic.deliver = (msg) => this.apicBus.deliver(msg);
     this.ioapic.attach(this.mmio);
-    this.timers.push(lapic);
     // HPET legacy replacement disconnects the PIT (IRQ0) and RTC (IRQ8) outputs.
     this.pit.setIrq0 = (l) => { if (!this.hpetLegacy) this.setIrq(0, l); };
     this.pit.pulseIrq0 = () => { if (!this.hpetLegacy) { this.setIrq(0, true); this.setIrq(0, false); } };
@@ -183,7 +200,7 @@ export class Machine {
     this.pci = pci.host; this.pciTestdev = pci.testdev;
     this.pci.onReset = (hard) => this.requestReset(hard, "port 0xcf9");
     this.pci.attach(this.io, this.mmio);
-    this.cpus = opts.cpus ?? 1;
+    this.cpus = ncpu;
     this.fwcfg = new FwCfg({ ramBytes: this.memBytes, cpus: this.cpus });
     this.fwcfg.attach(this.io);
     this.acpi = buildAcpi(core.ram, { cpus: this.cpus });
@@ -197,6 +214,8 @@ export class Machine {
     this.cmos.setIrq = (l) => { if (!this.hpetLegacy) this.setIrq(8, l); };
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
+    // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
+    this.timers.push({ tick() {}, nextDeadline: () => { const d = core.vmxTimerNs; return d < 0 ? Infinity : d; } });
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -232,6 +251,30 @@ export class Machine {
     this.ioapic.setIrq(n, level);
   }
 
+  /** A vCPU's APIC changed what it has pending. */
+  private apicChanged(i: number): void {
+    if (i === this.sched.cur) { this.updateIntr(); return; }
+    // An interrupt for a vCPU that is not loaded (IPI, IOAPIC): end the quantum so it runs soon.
+    if (this.apics[i].pendingVector() >= 0) this.sched.prefer(i);
+  }
+  /** Is an interrupt pending for vCPU v (its APIC, or the 8259 through the BSP's LINT0)? */
+  private intrFor(v: Vcpu): boolean {
+    const a = v.apic;
+    return a.pendingVector() >= 0 || (v.index === 0 && this.pic.intrLevel && a.acceptsPic());
+  }
+  /** Instructions retired by all vCPUs, including the quantum in flight. */
+  get totalIcount(): bigint { return this.retiredBase + (this.core.icountNow - this.runStartIc); }
+  /** The vCPU whose state is in the core now (its APIC answers MMIO, MSRs and INTA). */
+  get curCpu(): number { return this.sched.cur; }
+  /** Load vCPU i into the core (tests, debuggers); run() ends with vCPU 0 loaded. */
+  selectCpu(i: number): void {
+    if (i < 0 || i >= this.cpus) throw new RangeError(`no vCPU ${i}`);
+    this.retiredBase = this.totalIcount;
+    this.sched.switchTo(i);
+    this.runStartIc = this.core.icountNow;
+    this.updateIntr();
+  }
+
   /** The guest TSC (0 if the core cannot tell) and its rate per virtual ns. */
   guestTsc(): bigint {
     const raw = this.core.raw as unknown as { getMsr?: (i: number) => bigint };
@@ -240,14 +283,14 @@ export class Machine {
   tscPerNs(): number { return this.tsc === "icount" ? 1 / this.nsPerInsn : 2.0; }
 
   mmioRead(pa: number, size: number): number {
-    const apic = this.apics[0];
+    const apic = this.apics[this.sched.cur];
     if (pa >= 0xfee00000 || ((pa & ~0xfff) >>> 0) === apic.mmioBase) {
       if (((pa & ~0xfff) >>> 0) === apic.mmioBase && apic.hwEnabled) return apic.mmioRead(pa & 0xfff, size);
     }
     return this.mmio.read(pa, size);
   }
   mmioWrite(pa: number, size: number, value: number): void {
-    const apic = this.apics[0];
+    const apic = this.apics[this.sched.cur];
     if (pa >= 0xfee00000 || ((pa & ~0xfff) >>> 0) === apic.mmioBase) {
       if (((pa & ~0xfff) >>> 0) === apic.mmioBase && apic.hwEnabled) {
         const tpr = apic.tpr;
@@ -262,14 +305,14 @@ export class Machine {
   // ---- hooks for the core (env.msrRead / env.msrWrite / env.tprWrite, host/core.ts) ----
   /** RDMSR forwarded by the core for IA32_APIC_BASE (0x1b), IA32_TSC_DEADLINE (0x6e0) and
    *  the x2APIC range 0x800-0x8ff: the value, or undefined for #GP(0). */
-  msrRead(index: number, cpu = 0): bigint | undefined {
+  msrRead(index: number, cpu = this.sched.cur): bigint | undefined {
     const apic = this.apics[cpu];
     if (!apic) return undefined;
     if (index === 0x1b) return BigInt(apic.base >>> 0);
     return apic.msrRead(index);
   }
   /** WRMSR forwarded by the core (same MSRs): false for #GP(0). */
-  msrWrite(index: number, value: bigint, cpu = 0): boolean {
+  msrWrite(index: number, value: bigint, cpu = this.sched.cur): boolean {
     const apic = this.apics[cpu];
     if (!apic) return false;
     if (index === 0x1b) {
@@ -277,11 +320,11 @@ export class Machine {
       return apic.writeBase(value);
     }
     const ok = apic.msrWrite(index, value);
-    if (ok && index === 0x808) this.core.setCr8Mirror(apic.tpr >> 4);
+    if (ok && index === 0x808 && cpu === this.sched.cur) this.core.setCr8Mirror(apic.tpr >> 4);
     return ok;
   }
   /** MOV to CR8 forwarded by the core: TPR[7:4] = CR8[3:0] (SDM 11.8.6). */
-  tprWrite(cr8: number, cpu = 0): void {
+  tprWrite(cr8: number, cpu = this.sched.cur): void {
     const apic = this.apics[cpu];
     if (!apic) return;
     apic.tpr = (cr8 & 0xf) << 4;
@@ -290,18 +333,21 @@ export class Machine {
 
   /** INTA: the local APIC's highest deliverable vector, else the 8259's through LINT0 (ExtINT). */
   intAck(): number {
-    const apic = this.apics[0];
+    const cur = this.sched.cur;
+    const apic = this.apics[cur];
     let v = apic.pendingVector() >= 0 ? apic.acknowledge() : -1;
-    if (v < 0 && this.pic.intrLevel && apic.acceptsPic()) v = this.pic.acknowledge();
+    if (v < 0 && cur === 0 && this.pic.intrLevel && apic.acceptsPic()) v = this.pic.acknowledge();
     this.updateIntr();
     return v;
   }
 
-  /** Recompute the CPU's INTR input. */
+  /** Recompute the loaded vCPU's INTR input (the 8259 reaches only the BSP, through LINT0). */
   updateIntr(): void {
-    const apic = this.apics[0];
+    const cur = this.sched?.cur ?? 0;
+    const apic = this.apics[cur];
     if (!apic) { this.intrLevel = this.pic.intrLevel; this.core.setIntrLine(this.intrLevel); return; }
-    const level = apic.pendingVector() >= 0 || (this.pic.intrLevel && apic.acceptsPic());
+    if (cur !== 0 && this.pic.intrLevel && this.apics[0].acceptsPic()) this.sched.prefer(0);
+    const level = apic.pendingVector() >= 0 || (cur === 0 && this.pic.intrLevel && apic.acceptsPic());
     this.intrLevel = level;
     this.core.setIntrLine(level);
   }
@@ -311,7 +357,9 @@ export class Machine {
     // icount: deterministic time from instructions retired (live inside a slice) plus the
     // time skipped over in HLT. The core's RDTSC reads this too (core TSC mode 0 = nowNs
     // at 2 GHz), so TSC, PIT and RTC agree and all advance across skipped HLT time.
-    if (this.tsc === "icount") return Number(this.core.icountNow) * this.nsPerInsn + this.skippedNs;
+    // With several vCPUs the clock counts the instructions of all of them (one host CPU
+    // running them in turn, like QEMU's round-robin TCG).
+    if (this.tsc === "icount") return Number(this.totalIcount) * this.nsPerInsn + this.skippedNs;
     return (perfNow() - this.t0) * 1e6;
   }
 
@@ -350,7 +398,14 @@ export class Machine {
   private rebootNow(hard: boolean): void {
     this.resetRequested = false; this.resetHard = false;
     if (hard) this.reset();
-    else { this.core.reset(); for (const a of this.apics) a.reset(); this.updateIntr(); }
+    else {
+      // INIT# reaches every processor: the BSP goes to the firmware, the APs wait for a SIPI.
+      this.selectCpu(0);
+      this.core.reset();
+      this.sched.cloneResetState();
+      for (const a of this.apics) a.reset();
+      this.updateIntr();
+    }
     this.firmwarePost();
   }
   /** SeaBIOS-style POST decision (host/firmware.ts). */
@@ -372,7 +427,9 @@ export class Machine {
 
   /** CPU and device reset (RAM is kept; load an image again to boot). */
   reset(): void {
+    this.selectCpu(0);
     this.core.reset();
+    this.sched.cloneResetState();
     this.pic.reset(); this.pit.reset(); this.uart.reset(); this.port92.reset(); this.i8042.reset(); this.cmos.reset();
     this.ioapic.reset(); for (const a of this.apics) a.reset();
     this.hpet.reset(); this.hpetLegacy = false; this.acpiPm.reset(); this.testdev.reset(); this.fwcfg.reset();
@@ -406,14 +463,17 @@ export class Machine {
     this.running = true;
     const wall0 = perfNow();
     const wallEnd = opts.maxSeconds !== undefined ? wall0 + opts.maxSeconds * 1000 : Infinity;
-    const ic0 = this.core.icount;
+    const ic0 = this.totalIcount;
     const icEnd = opts.maxInstructions !== undefined ? ic0 + BigInt(opts.maxInstructions) : undefined;
     this.stopRequested = false;
     let lastYield = perfNow();
+    const sched = this.sched, smp = sched.count > 1;
+    const intrFor = (v: Vcpu) => this.intrFor(v);
     const finish = (reason: StopReason, extra: Partial<RunResult> = {}): RunResult => {
       this.running = false;
       this.uart.flush();
-      return { reason, instructions: this.core.icount - ic0, seconds: (perfNow() - wall0) / 1000, ...extra };
+      if (smp) this.selectCpu(0);   // callers inspect the BSP's state after run()
+      return { reason, instructions: this.totalIcount - ic0, seconds: (perfNow() - wall0) / 1000, ...extra };
     };
     try {
       for (;;) {
@@ -428,13 +488,25 @@ export class Machine {
         if (this.stopRequested) { this.stopRequested = false; return finish("stopped"); }
         let budget = this.slice;
         if (icEnd !== undefined) {
-          const left = icEnd - this.core.icount;
+          const left = icEnd - this.totalIcount;
           if (left <= 0n) return finish("timeout", { message: "instruction limit reached" });
           if (left < BigInt(budget)) budget = Number(left);
         }
         if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached" });
         const tnow = this.nowNs();
-          this.serviceTimers(tnow);
+        this.serviceTimers(tnow);
+        if (sched.hasEvents) sched.processEvents();
+        // Which vCPU runs: the loaded one when it is the only one, else round robin.
+        const v = smp ? sched.pick(intrFor) : sched.current;
+        if (!v) {
+          // Every vCPU is halted or waits for a SIPI.
+          const w = await this.idle(wallEnd, true);
+          if (w === "dead") return finish("halt", { message: "HLT with interrupts disabled" });
+          if (w === "slept") { lastYield = perfNow(); continue; }
+          if (perfNow() - lastYield >= YIELD_MS) { await yieldNow(); lastYield = perfNow(); }
+          continue;
+        }
+        if (v.index !== sched.cur) this.selectCpu(v.index);
         this.updateIntr();
         // End the slice near the next timer deadline so interrupts are not late by a whole
         // slice: exactly in icount mode, by the measured instruction rate in realtime mode.
@@ -443,38 +515,36 @@ export class Machine {
           const toDl = this.tsc === "icount" ? Math.ceil((dl - tnow) / this.nsPerInsn) : Math.floor(((dl - tnow) / 1e6) * this.insPerMs);
           budget = Math.max(this.tsc === "icount" ? 1 : 1000, Math.min(budget, toDl));
         }
+        if (smp) budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
 
         const ts = perfNow();
         const ic = this.core.icount;
         const r = this.core.run(budget);
         const dt = perfNow() - ts;
+        const done = this.core.icount - ic;
+        this.retiredBase += done; this.runStartIc = this.core.icountNow;
+        v.instructions += done;
         this.uart.flush();
         if (r === 0 && budget === this.slice) {  // adapt: aim for ~2-5 ms per slice
           if (dt < 2 && this.slice < SLICE_MAX) this.slice = Math.min(SLICE_MAX, this.slice * 2);
           else if (dt > 5 && this.slice > SLICE_MIN) this.slice = Math.max(SLICE_MIN, this.slice >> 1);
         }
-        if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(this.core.icount - ic) / dt);
+        if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(done) / dt);
         if (r === RUN_SHUTDOWN) {
           if (!this.reboot) return finish("shutdown", { message: "triple fault" });
           this.rebootNow(true);
           continue;
         }
-        if (r === RUN_HLT && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
-          if ((this.core.rflags & 0x200n) === 0n) return finish("halt", { message: "HLT with interrupts disabled" });
-          const now = this.nowNs();
-          this.serviceTimers(now);
+        v.halted = r === RUN_HLT;
+        if (v.halted) v.haltIf = (this.core.rflags & 0x200n) !== 0n;
+        if (r === RUN_HLT && !smp && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
+          if (!v.haltIf && this.core.vmxTimerNs < 0) return finish("halt", { message: "HLT with interrupts disabled" });
+          // Wake at once if the HLT ended the slice with an interrupt already pending.
+          this.serviceTimers(this.nowNs());
           this.updateIntr();
-          if (!this.intrLevel && !this.uart.hasInput) {
-            const dl = this.nextDeadline(now);
-            if (this.tsc === "icount" && dl !== Infinity) {
-              this.skippedNs += Math.max(0, dl - now) + 1;   // jump virtual time to the next timer
-            } else {
-              // Sleep until the next timer, input, stop() or the time limit (re-checked each second).
-              const ms = Math.min(dl === Infinity ? 1000 : (dl - now) / 1e6, wallEnd - perfNow(), 1000);
-              if (ms > 0) await this.sleep(ms);
-              lastYield = perfNow();
-              continue;
-            }
+          if (!this.intrLevel && !this.uart.hasInput && (await this.idle(wallEnd, false)) === "slept") {
+            lastYield = perfNow();
+            continue;
           }
         }
         if (perfNow() - lastYield >= YIELD_MS) { await yieldNow(); lastYield = perfNow(); }
@@ -485,6 +555,29 @@ export class Machine {
       this.errorMessage = msg;
       return finish("error", { message: msg });
     }
+  }
+
+  /** Nothing can run: skip (icount) or sleep to the next timer, input, stop() or the time limit.
+   *  Returns true if nothing can ever wake a vCPU (all halted with IF = 0 or waiting for SIPI). */
+  private async idle(wallEnd: number, checkDead: boolean): Promise<"dead" | "slept" | "skipped" | "busy"> {
+    const now = this.nowNs();
+    if (checkDead) {
+      this.serviceTimers(now);
+      if (this.sched.hasEvents) return "busy";
+      if (this.sched.vcpus.every((v) => v.state !== "run" || (v.halted && !v.haltIf && !v.nmiPending))) {
+        return this.exitStatus === undefined && !this.stopRequested && !this.resetRequested ? "dead" : "busy";
+      }
+      if (this.sched.vcpus.some((v) => this.sched.runnable(v, (x) => this.intrFor(x))) || this.uart.hasInput) return "busy";
+    }
+    const dl = this.nextDeadline(now);
+    if (this.tsc === "icount" && dl !== Infinity) {
+      this.skippedNs += Math.max(0, dl - now) + 1;   // jump virtual time to the next timer
+      return "skipped";
+    }
+    // Sleep until the next timer, input, stop() or the time limit (re-checked each second).
+    const ms = Math.min(dl === Infinity ? 1000 : (dl - now) / 1e6, wallEnd - perfNow(), 1000);
+    if (ms > 0) await this.sleep(ms);
+    return "slept";
   }
 }
 

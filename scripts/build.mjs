@@ -9,6 +9,15 @@ mkdirSync("build", { recursive: true });
 const debugOnly = process.argv.includes("--debug-only");
 const targets = debugOnly ? ["debug"] : ["release", "debug"];
 for (const t of targets) execFileSync(asc, ["assembly/index.ts", "--target", t], { stdio: "inherit" });
+// Per-vCPU state save/load (SMP): generated from the compiled module (scripts/cpu-state-pass.mjs).
+{
+  const { addCpuState } = await import("./cpu-state-pass.mjs");
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  for (const t of targets) {
+    const f = t === "release" ? "build/core.wasm" : "build/core.debug.wasm";
+    writeFileSync(f, addCpuState(readFileSync(f)).bytes);
+  }
+}
 
 // ---- host bundles (esbuild) ----
 const esbuild = await import("esbuild");

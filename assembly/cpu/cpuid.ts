@@ -4,6 +4,8 @@
 import * as S from "./state";
 import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
+import { apicId, cpuCount } from "./vcpu_id";
+import { miscEnable, MISC_MONITOR } from "./misc_enable";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -19,7 +21,7 @@ export const FEAT_APIC: bool = true;     // local APIC in the host (host/devices
 export const FEAT_X2APIC: bool = true;   // x2APIC MSRs 0x800-0x8ff, forwarded to the host's APIC
 export const FEAT_TSC_DEADLINE: bool = true;  // IA32_TSC_DEADLINE (0x6e0), forwarded to the host's APIC
 export const FEAT_TSC_ADJUST: bool = true;    // IA32_TSC_ADJUST (0x3b, cpu/tsc.ts)
-export const APIC_ID: u32 = 0;           // the one vCPU's initial APIC ID
+export const APIC_ID: u32 = 0;           // vCPU 0's initial APIC ID (each vCPU: vcpu.ts apicId)
 
 export const PHYS_ADDR_BITS: u32 = 40;   // MAXPHYADDR (CPUID 0x80000008 EAX[7:0])
 export const LIN_ADDR_BITS: u32 = FEAT_LA57 ? 57 : 48;
@@ -32,7 +34,8 @@ export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) 
   | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 19) | (1 << 23) | (1 << 24)
   | (1 << 25) | (1 << 26) | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
 // Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, x2APIC(21),
-// TSC-deadline(24), VMX when present). OSXSAVE (bit 27) mirrors CR4. No MONITOR (3), SSE4.x, AES, AVX.
+// TSC-deadline(24), VMX when present). OSXSAVE (bit 27) mirrors CR4; MONITOR (3) follows IA32_MISC_ENABLE[18].
+// No SSE4.x, AES, AVX.
 export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
   | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
   | (FEAT_X2APIC ? 1 << 21 : 0) | (FEAT_TSC_DEADLINE ? 1 << 24 : 0);   // VMX (5): cpuid() with --nested on
@@ -73,6 +76,7 @@ export function cpuid(leaf: u32, sub: u32): void {
     case 1: {
       let c = L1_ECX;
       if ((S.cr4 & S.CR4_OSXSAVE) != 0) c |= 1 << 27;
+      if ((miscEnable & MISC_MONITOR) != 0) c |= 1 << 3;   // MONITOR/MWAIT
       if (FEAT_VMX && nested) c |= 1 << 5;
       // EBX: CLFLUSH line 8*8 bytes (15:8), 1 logical processor (23:16), initial APIC ID (31:24).
       // EDX.APIC reads 0 while IA32_APIC_BASE[11] has the APIC disabled (SDM 11.4.3).
@@ -81,10 +85,23 @@ export function cpuid(leaf: u32, sub: u32): void {
         store<u64>(CPUID_APIC_BASE, 0);
         if (msrRead(0x1b, CPUID_APIC_BASE) != 0 && (load<u64>(CPUID_APIC_BASE) & 0x800) == 0) d &= ~(<u32>1 << 9);
       }
-      set4(SIGNATURE, 0x00010800 | (APIC_ID << 24), c, d);
+      set4(SIGNATURE, 0x00010800 | (apicId << 24), c, d);
       return;
     }
     case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors
+    // MONITOR/MWAIT: 64-byte monitor lines; MWAIT extensions enumerated (ECX[0]) and interrupts
+    // as break events when masked (ECX[1]); EDX: one C0 sub-state.
+    case 5: set4(64, 64, 3, 1); return;
+    case 0xb: {
+      // Extended topology (SDM Vol.2 CPUID 0BH): level 0 SMT (1 thread), level 1 core (all vCPUs);
+      // EDX is the x2APIC ID of this vCPU at every level.
+      const coreBits: u32 = cpuCount <= 1 ? 0 : 32 - clz<u32>(cpuCount - 1);
+      const lvl = sub & 0xff;
+      if (lvl == 0) set4(0, 1, 0x100, apicId);
+      else if (lvl == 1) set4(coreBits, cpuCount, 0x200 | 1, apicId);
+      else set4(0, 0, lvl, apicId);
+      return;
+    }
     case 7:
       if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);
       return;

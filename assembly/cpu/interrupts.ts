@@ -260,6 +260,7 @@ export function singleStepTrap(tf: bool): void {
   let bs = tf;
   if (softIntDone) { softIntDone = false; bs = false; }
   if (!bs && bp == 0) return;
+  if (nonRoot && VX.exitDbTrap((bs ? 0x4000 : 0) | bp)) return;   // exception bitmap (DR6 untouched)
   let d6 = S.getDr(6);
   if (bp != 0) d6 = (d6 & ~(<u64>0xf)) | <u64>bp;
   if (bs) d6 |= 0x4000;   // DR6.BS
@@ -279,7 +280,10 @@ export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
     S.setDr(6, (S.getDr(6) & ~(<u64>0xf)) | <u64>pendingDbTrap);
     pendingDbTrap = 0;
   }
+  // Types for IDT-vectoring (vmx/): 5 INT1, 6 INT3 (CC) / INTO (CE), 4 INT n.
+  if (nonRoot) VX.noteEvent(vec, kind == EV_ICEBP ? 5 : (Dec.opcode == 0xcc || Dec.opcode == 0xce ? 6 : 4));
   deliverEvent(vec, 0, false, kind, retRip);
+  if (nonRoot && !faultPending) VX.deliveredOk();
   if (kind == EV_ICEBP) softIntDone = true;
 }
 
@@ -288,11 +292,14 @@ export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
 export function checkInterrupts(): bool {
   softIntDone = false;
   if (nonRoot && VX.pollExits()) return true;   // preemption timer, interrupt window (vmx/)
-  if (nmiPending && !nmiBlocked && nonRoot && VX.exitNmi()) { nmiPending = false; return true; }   // NMI exiting
+  // NMI exiting; with virtual NMIs, L2's nmiBlocked is virtual-NMI blocking and does not hold NMIs.
+  if (nmiPending && nonRoot && (!nmiBlocked || VX.virtualNmis()) && VX.exitNmi()) { nmiPending = false; return true; }
   if (nmiPending && !nmiBlocked) {
     nmiPending = false; nmiBlocked = true;
     S.setHalted(false);
+    if (nonRoot) VX.noteEvent(2, 2);   // IDT-vectoring information if delivery exits (vmx/)
     deliverEvent(2, 0, false, EV_EXT, S.rip);
+    if (nonRoot && !faultPending) VX.deliveredOk();
     return true;
   }
   if (nonRoot && intrLine && VX.exitExtIntr()) return true;   // external-interrupt exiting
@@ -300,7 +307,9 @@ export function checkInterrupts(): bool {
     const v = intAck();
     if (v < 0) return false;
     S.setHalted(false);
+    if (nonRoot) VX.noteEvent(<u32>v & 0xff, 0);
     deliverEvent(<u32>v & 0xff, 0, false, EV_EXT, S.rip);
+    if (nonRoot && !faultPending) VX.deliveredOk();
     return true;
   }
   return false;

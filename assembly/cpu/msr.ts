@@ -3,6 +3,7 @@
 // what the guest wrote so it reads back consistently. The local APIC's MSRs
 // (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800-0x8ff) belong to the host's APIC.
 import * as S from "./state";
+import { miscEnable, resetMiscEnable, writeMiscEnable } from "./misc_enable";
 import { FS, GS } from "./state";
 import { raiseGP } from "./fault";
 import { writeEfer } from "./control";
@@ -19,6 +20,7 @@ export const MSR_TSC: u32 = 0x10, MSR_PLATFORM_ID: u32 = 0x17, MSR_APIC_BASE: u3
 export const MSR_FEATURE_CONTROL: u32 = 0x3a, MSR_TSC_ADJUST: u32 = 0x3b, MSR_BIOS_SIGN: u32 = 0x8b;
 export const MSR_PLATFORM_INFO: u32 = 0xce, MSR_MTRRCAP: u32 = 0xfe;
 export const MSR_SYSENTER_CS: u32 = 0x174, MSR_SYSENTER_ESP: u32 = 0x175, MSR_SYSENTER_EIP: u32 = 0x176;
+export const MSR_DEBUGCTL: u32 = 0x1d9;
 export const MSR_MCG_CAP: u32 = 0x179, MSR_MCG_STATUS: u32 = 0x17a, MSR_MISC_ENABLE: u32 = 0x1a0;
 export const MSR_PAT: u32 = 0x277, MSR_MTRR_DEF: u32 = 0x2ff, MSR_TSC_DEADLINE: u32 = 0x6e0;
 export const MSR_EFER: u32 = 0xc0000080, MSR_STAR: u32 = 0xc0000081, MSR_LSTAR: u32 = 0xc0000082;
@@ -30,9 +32,15 @@ export let sysenterCs: u64 = 0, sysenterEsp: u64 = 0, sysenterEip: u64 = 0;
 export let tscAux: u64 = 0;
 export let pat: u64 = 0x0007040600070406;
 export let featureControl: u64 = 0;
-export let miscEnable: u64 = 1;          // fast-strings
 export let mtrrDef: u64 = 0;
 export let mcgStatus: u64 = 0;
+// IA32_DEBUGCTL (SDM 17.4.1, Vol.4 Table 2-2): the writable bits are LBR (0) and BTF (1), the
+// set the first VMX processors had (SDM 26.3.1.1); the rest are reserved (#GP). Both are held
+// for RDMSR and the VMX debug controls (vmx/entry.ts, exit.ts); this core records no branches
+// and does not narrow single-stepping to branches.
+export const DEBUGCTL_VALID: u64 = 0x3;
+export let debugctl: u64 = 0;
+export function setDebugctl(v: u64): void { debugctl = v & DEBUGCTL_VALID; }
 export const MTRR_VCNT: u32 = 8;
 // Variable MTRR base/mask pairs (0x200..0x20f) and the 11 fixed-range MTRRs.
 const MTRR_VAR: usize = memory.data(16 * 8, 8);
@@ -43,8 +51,8 @@ export function setKernelGsBase(v: u64): void { kernelGsBase = v; }
 export function resetMsrs(): void {
   star = 0; lstar = 0; cstar = 0; fmask = 0; kernelGsBase = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0; tscAux = 0;
-  pat = 0x0007040600070406; featureControl = 0; miscEnable = 1;
-  mtrrDef = 0; mcgStatus = 0;
+  pat = 0x0007040600070406; featureControl = 0; resetMiscEnable();
+  mtrrDef = 0; mcgStatus = 0; debugctl = 0;
   memory.fill(MTRR_VAR, 0, 16 * 8);
   memory.fill(MTRR_FIX, 0, 11 * 8);
 }
@@ -96,6 +104,7 @@ export function readMsr(m: u32): u64 {
     case MSR_SYSENTER_ESP: return sysenterEsp;
     case MSR_SYSENTER_EIP: return sysenterEip;
     case MSR_MCG_CAP: return 0;
+    case MSR_DEBUGCTL: return debugctl;
     case MSR_MCG_STATUS: return mcgStatus;
     case MSR_MISC_ENABLE: return miscEnable;
     case MSR_PAT: return pat;
@@ -147,7 +156,8 @@ export function writeMsr(m: u32, v: u64): bool {
     case MSR_SYSENTER_ESP: if (!isCanonicalMax(v)) break; sysenterEsp = v; return true;
     case MSR_SYSENTER_EIP: if (!isCanonicalMax(v)) break; sysenterEip = v; return true;
     case MSR_MCG_STATUS: if (v != 0) break; mcgStatus = v; return true;
-    case MSR_MISC_ENABLE: miscEnable = v & 0x0000000400c51889; return true;
+    case MSR_DEBUGCTL: if ((v & ~DEBUGCTL_VALID) != 0) break; debugctl = v; return true;
+    case MSR_MISC_ENABLE: writeMiscEnable(v); return true;
     case MSR_PAT: if (!validMemTypes(v, true)) break; pat = v; tlbFlushAll(false); return true;
     case MSR_MTRR_DEF: if ((v & ~(<u64>0xcff)) != 0 || !validMemTypes(v & 0xff, false)) break; mtrrDef = v; return true;
     case MSR_EFER: return writeEfer(v);

@@ -13,7 +13,7 @@ import * as I from "./interrupts";
 import { F_TF, F_RF, flagsRaw } from "./flags";
 import * as F from "./flags";
 import { execBpMask, execBreakpoint } from "./control";
-import { vmxPoll, vmxEpoch } from "../vmx/vstate";
+import { vmxPoll, vmxEpoch, setMovSsBlocking } from "../vmx/vstate";
 import { fastLoopFloor } from "../vmx/intercept";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
@@ -29,6 +29,9 @@ let sliceBudget: u32 = 0;
 let sliceLeft: u32 = 0;
 let notRetired: u32 = 0;   // budget used by instruction-breakpoint #DBs (no instruction retired)
 export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notRetired); }
+// Inside runSlice: the instruction being executed is counted when it completes (VM entry
+// uses this to place the first monitor-trap-flag boundary, vmx/entry.ts).
+export function inSlice(): bool { return sliceBudget != 0; }
 
 // Runs of hot instructions (cpu/hot.ts) with RIP in a local, in separate (not inlined) functions
 // so that V8 keeps the loop's values in registers: one for 64-bit mode, one for flat 32-bit
@@ -119,7 +122,9 @@ export function runSlice(budget: u32): u32 {
       continue;
     }
     if ((f & F_TF) != 0) I.clearSoftInt();
+    if (ssBlock) setMovSsBlocking(true);   // VMLAUNCH/VMRESUME fail with error 26 (vmx/instr.ts)
     step();
+    if (ssBlock) setMovSsBlocking(false);
     sliceLeft--;
     if (faultPending) { I.clearDbTrap(); deliverFault(); }
     else if ((f & (F_TF | F_RF)) != 0 || I.pendingDbTrap != 0) {

@@ -6,9 +6,10 @@
 // page-crossing, D bit not yet set, faults) goes to the slow path below.
 import { physRead, physWrite, physHost } from "./phys";
 import {
-  cr0, cr4, efer, code64, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
+  cr0, cr4, efer, code64, cpl, CR0_WP, CR4_SMEP, CR4_SMAP, CR4_PAE, EFER_NXE,
 } from "../cpu/state";
-import { raisePF, faultPending } from "../cpu/fault";
+import { raisePF, raiseFault, faultPending, EXC_AC } from "../cpu/fault";
+import { flagsRaw, F_AC } from "../cpu/flags";
 import { dataBpMask, dataBpAccess } from "../cpu/databp";
 import { eptActive, eptTranslate, eptPerm, eptDirty, setEptLinear, EA_READ, EA_WRITE, EA_EXEC } from "../vmx/ept";
 import {
@@ -17,7 +18,7 @@ import {
 } from "./paging";
 import {
   TLB, TLB_MASK, E_KEY, E_TAG, E_PERM, E_HOST, E_GPA, CLS_USER, CLS_SUP, CLS_SUP_AC,
-  curTag, permShift, tlbInstall, tlbFind,
+  curTag, permShift, tlbInstall, tlbFind, implicitSupervisor,
 } from "./tlb";
 
 export { MAXPHYADDR, loadPdptes, pagingMode } from "./paging";
@@ -129,11 +130,21 @@ function pageFault(lin: u64, acc: u32, sh: u32, mode: u32, bits: u32): void {
 }
 
 // ---- slow paths -------------------------------------------------------------------
+// Alignment check (SDM 6.15 "#AC"): CR0.AM = 1, RFLAGS.AC = 1, CPL 3 and an unaligned data
+// access that is not an implicit supervisor access raise #AC(0). With CR0.AM = 1 the fast path
+// (hitHost) leaves unaligned accesses to the slow paths, which check after translating
+// (a #PF of the same access has priority, SDM 6.9).
+function acFault(lin: u64, size: u32): bool {
+  if ((<u32>cr0 & 0x40000) == 0 || cpl != 3 || implicitSupervisor || (flagsRaw & F_AC) == 0) return false;
+  if ((<u32>lin & (size >= 8 ? 7 : size - 1)) == 0) return false;
+  raiseFault(EXC_AC, 0, true);
+  return true;
+}
 function readSlow(lin: u64, size: u32): u64 {
   if (dataBpMask != 0) dataBpAccess(lin, size, false);
   if ((<u32>lin & 0xfff) + size <= 0x1000) {
     const pa = translate(lin, ACC_READ);
-    if (pa == NOT_MAPPED) return 0;
+    if (pa == NOT_MAPPED || acFault(lin, size)) return 0;
     return physRead(pa, size);
   }
   // Page-crossing (SDM 4.10.x): both pages are translated before any data moves.
@@ -141,7 +152,7 @@ function readSlow(lin: u64, size: u32): u64 {
   if (pa1 == NOT_MAPPED) return 0;
   const lin2 = nextPage(lin);
   const pa2 = translate(lin2, ACC_READ);
-  if (pa2 == NOT_MAPPED) return 0;
+  if (pa2 == NOT_MAPPED || acFault(lin, size)) return 0;
   const n1: u32 = 0x1000 - (<u32>lin & 0xfff);
   let v: u64 = 0;
   for (let i: u32 = 0; i < size; i++) {
@@ -155,14 +166,14 @@ function writeSlow(lin: u64, size: u32, v: u64): void {
   if (dataBpMask != 0) dataBpAccess(lin, size, true);
   if ((<u32>lin & 0xfff) + size <= 0x1000) {
     const pa = translate(lin, ACC_WRITE);
-    if (pa == NOT_MAPPED) return;
+    if (pa == NOT_MAPPED || acFault(lin, size)) return;
     physWrite(pa, size, v);
     return;
   }
   const pa1 = translate(lin, ACC_WRITE);
   if (pa1 == NOT_MAPPED) return;
   const pa2 = translate(nextPage(lin), ACC_WRITE);
-  if (pa2 == NOT_MAPPED) return;   // nothing written to the first page
+  if (pa2 == NOT_MAPPED || acFault(lin, size)) return;   // nothing written to the first page
   const n1: u32 = 0x1000 - (<u32>lin & 0xfff);
   for (let i: u32 = 0; i < size; i++) {
     const b = (v >> (<u64>i << 3)) & 0xff;
@@ -228,6 +239,7 @@ function copyToPhys(pa: u64, src: usize, n: u32): void {
   const e = TLB + ((<usize>(lin >> 12) & TLB_MASK) << 5);
   if (load<u64>(e + E_KEY) == ((lin + <u64>(size - 1)) & ~(<u64>0xfff)) &&
       load<u32>(e + E_TAG) == curTag &&
+      ((<u32>lin & (size - 1)) == 0 || (<u32>cr0 & 0x40000) == 0) &&   // CR0.AM: unaligned -> slow path (#AC)
       ((load<u32>(e + E_PERM) >> permShift()) & bit) != 0) {
     return <usize>load<u32>(e + E_HOST) + (<usize>lin & 0xfff);
   }

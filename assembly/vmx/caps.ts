@@ -36,30 +36,32 @@ export const EXIT_TRUE_CLEARABLE: u32 = 1 << 2;                   // save debug 
 export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug controls
 
 // Optional 1-settings implemented (beyond default1).
-// Pin: external-interrupt exiting (0), NMI exiting (3), activate VMX-preemption timer (6).
-export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 6);
-// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20), MOV DR (23),
-// unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28). Bit 31 (activate secondary
-// controls) follows PROC2_OPT1.
+// Pin: external-interrupt exiting (0), NMI exiting (3), virtual NMIs (5), activate VMX-preemption timer (6).
+export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 6);
+// Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20),
+// NMI-window exiting (22), MOV DR (23), unconditional I/O (24), I/O bitmaps (25), monitor trap flag (27), MSR bitmaps (28),
+// PAUSE exiting (30), MWAIT (10) / MONITOR (29) exiting. Bit 31 (activate secondary controls) follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
-  | (1 << 24) | (1 << 25) | (1 << 28);
-// Secondary: enable EPT (1), enable VPID (5), WBINVD exiting (6), unrestricted guest (7),
-// VMCS shadowing (14).
+  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30) | (1 << 10) | (1 << 29);
+// Secondary: descriptor-table exiting (2), enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
+// unrestricted guest (7), RDRAND exiting (11), VMCS shadowing (14), RDSEED exiting (16).
 export const PROC2_EPT: u32 = 1 << 1, PROC2_VPID: u32 = 1 << 5, PROC2_UNRESTRICTED: u32 = 1 << 7;
-export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6;
-export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW;
+export const PROC2_SHADOW: u32 = 1 << 14, PROC2_WBINVD: u32 = 1 << 6, PROC2_RDTSCP: u32 = 1 << 3;
+export const PROC2_DESC_TABLE: u32 = 1 << 2, PROC2_RDRAND: u32 = 1 << 11, PROC2_RDSEED: u32 = 1 << 16;
+export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP
+  | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);
 // Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
-// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 0 (bits 4:0: the timer counts TSC ticks, and the
-// timer's TSC is the retired-instruction count, see intercept.ts), activity state HLT (bit 6),
+// IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 5 (bits 4:0: the timer counts
+// down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity state HLT (bit 6),
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0.
 export const CR3_TARGETS: u32 = 4;
-export const PREEMPT_RATE: u32 = 0;
-export const VMX_MISC: u64 = (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16);
+export const PREEMPT_RATE: u32 = 5;
+export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16);
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; any of bits 31:0 may be 1, as real
 // processors report (MOV CR0 ignores writes to its reserved low bits, SDM 2.5, so a narrower

@@ -6,12 +6,12 @@ import * as S from "../cpu/state";
 import { AR_UNUSABLE } from "../cpu/state";
 import { setRflags } from "../cpu/flags";
 import * as M from "../cpu/msr";
-import { isCanonical } from "../cpu/segmem";
+import { isCanonical, isCanonicalMax } from "../cpu/segmem";
 import { PHYS_ADDR_BITS } from "../cpu/cpuid";
 import { CR4_VALID } from "../cpu/control";
 import { loadPdptes } from "../mmu/access";
 import { physRead } from "../mmu/phys";
-import { setIntShadow, setMovSsShadow, deliverEvent, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
+import { setIntShadow, setMovSsShadow, setNmiBlocked, deliverEvent, addDbTrap, clearDbTrap, EV_EXT, EV_EXC, EV_SOFT, EV_ICEBP } from "../cpu/interrupts";
 import { faultPending } from "../cpu/fault";
 import * as D from "../cpu/decode";
 import * as F from "./fields";
@@ -19,10 +19,11 @@ import { vmcsRead as rd } from "./fields";
 import * as V from "./vstate";
 import * as E from "./ept";
 import { setPdpte } from "./pdpte";
-import { inFlight } from "../cpu/run";
+import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
-import { afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
+import { armTimer } from "./intercept";
+import { setIdtVectoring, afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
 export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5, PIN_PREEMPT: u32 = 1 << 6;
@@ -31,7 +32,8 @@ export const PROC_TSC_OFFSET: u32 = 1 << 3, PROC_HLT: u32 = 1 << 7, PROC_INVLPG:
 export const PROC_RDTSC: u32 = 1 << 12, PROC_CR3_LOAD: u32 = 1 << 15, PROC_CR3_STORE: u32 = 1 << 16;
 export const PROC_CR8_LOAD: u32 = 1 << 19, PROC_CR8_STORE: u32 = 1 << 20, PROC_NMI_WINDOW: u32 = 1 << 22;
 export const PROC_MOV_DR: u32 = 1 << 23, PROC_UNCOND_IO: u32 = 1 << 24, PROC_IO_BITMAPS: u32 = 1 << 25;
-export const PROC_MSR_BITMAPS: u32 = 1 << 28;
+export const PROC_MSR_BITMAPS: u32 = 1 << 28, PROC_PAUSE: u32 = 1 << 30;
+export const PROC_MWAIT: u32 = 1 << 10, PROC_MONITOR: u32 = 1 << 29;
 export const EC_LOAD_DEBUG: u32 = 1 << 2, EC_IA32E: u32 = 1 << 9, EC_LOAD_PAT: u32 = 1 << 14, EC_LOAD_EFER: u32 = 1 << 15;
 
 const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
@@ -75,12 +77,15 @@ function checkControls(): bool {
   const ii = <u32>rd(F.ENTRY_INTR_INFO);
   if ((ii & 0x80000000) != 0) {
     const type = (ii >> 8) & 7, vec = ii & 0xff;
-    if (type == 1 || type == 7) return false;                 // reserved / other event (no MTF)
+    if (type == 1) return false;                              // reserved
+    if (type == 7 && vec != 0) return false;                  // other event: only 0 = pending MTF
     if (type == 2 && vec != 2) return false;                  // NMI
     if (type == 3 && vec > 31) return false;                  // hardware exception
-    // Deliver-error-code: only for hardware exceptions that push one, in protected mode.
+    // Deliver-error-code: only for hardware exceptions that push one, and not into an
+    // unrestricted guest with CR0.PE = 0 (SDM 26.2.1.3).
     const errVec = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
-    const wantErr = type == 3 && errVec && (rd(F.GUEST_CR0) & 1) != 0;
+    const ugOn = (proc & C.PROC_ACTIVATE_SECONDARY) != 0 && (p2 & C.PROC2_UNRESTRICTED) != 0;
+    const wantErr = type == 3 && errVec && (!ugOn || (rd(F.GUEST_CR0) & 1) != 0);
     if (((ii & 0x800) != 0) != wantErr) return false;
     if ((ii & 0x7ffff000) != 0) return false;                 // bits 30:12 reserved
     if ((ii & 0x800) != 0 && (rd(F.ENTRY_EXC_ERROR) & 0xffff8000) != 0) return false;
@@ -103,6 +108,15 @@ export function eptpOk(e: u64): bool {
   return (e & PA_RSVD) == 0;
 }
 
+// IA32_PAT values WRMSR accepts (SDM 26.2.2 / 26.3.1.1): every byte 0, 1, 4, 5, 6 or 7.
+function patOk(v: u64): bool {
+  for (let i: u64 = 0; i < 64; i += 8) {
+    const t = <u32>(v >> i) & 0xff;
+    if (t == 2 || t == 3 || t > 7) return false;
+  }
+  return true;
+}
+
 const EFER_RSVD: u64 = ~(S.EFER_SCE | S.EFER_LME | S.EFER_LMA | S.EFER_NXE);
 
 // SDM 26.2.2 - 26.2.4: host state. true if valid.
@@ -114,7 +128,10 @@ function checkHost(): bool {
   if ((cr0 & CR0_FIXED0) != CR0_FIXED0 || (cr0 & ~CR0_FIXED1) != 0) return false;
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return false;
   if ((rd(F.HOST_CR3) & PA_RSVD) != 0) return false;
-  if (!isCanonical(rd(F.HOST_SYSENTER_ESP)) || !isCanonical(rd(F.HOST_SYSENTER_EIP))) return false;
+  // Addresses that WRMSR / LGDT could load are checked against the widest linear-address
+  // width supported (57 bits with 5-level paging), as those instructions do.
+  if (!isCanonicalMax(rd(F.HOST_SYSENTER_ESP)) || !isCanonicalMax(rd(F.HOST_SYSENTER_EIP))) return false;
+  if ((xc & (1 << 19)) != 0 && !patOk(rd(F.HOST_PAT))) return false;   // load IA32_PAT
   if ((xc & (1 << 21)) != 0) {   // load IA32_EFER
     const e = rd(F.HOST_EFER);
     if ((e & EFER_RSVD) != 0) return false;
@@ -124,8 +141,8 @@ function checkHost(): bool {
   for (let s: u32 = 0; s < 7; s++) if ((rd(F.HOST_SEL0 + s * 2) & 7) != 0) return false;
   if (rd(F.HOST_SEL0 + 2) == 0 || rd(F.HOST_TR_SEL) == 0) return false;
   if (!host64 && rd(F.HOST_SEL0 + 4) == 0) return false;
-  if (!isCanonical(rd(F.HOST_FS_BASE)) || !isCanonical(rd(F.HOST_GS_BASE)) || !isCanonical(rd(F.HOST_TR_BASE))
-    || !isCanonical(rd(F.HOST_GDTR_BASE)) || !isCanonical(rd(F.HOST_IDTR_BASE))) return false;
+  if (!isCanonicalMax(rd(F.HOST_FS_BASE)) || !isCanonicalMax(rd(F.HOST_GS_BASE)) || !isCanonicalMax(rd(F.HOST_TR_BASE))
+    || !isCanonicalMax(rd(F.HOST_GDTR_BASE)) || !isCanonicalMax(rd(F.HOST_IDTR_BASE))) return false;
   // 26.2.4 address-space size.
   if (S.longMode) { if (!host64) return false; }
   else if (host64 || (<u32>rd(F.ENTRY_CONTROLS) & EC_IA32E) != 0) return false;
@@ -152,12 +169,13 @@ function checkGuest(): i32 {
   if ((cr0 & S.CR0_PG) != 0 && (cr0 & S.CR0_PE) == 0) return 0;
   if (ia32e && (cr0 & S.CR0_PG) == 0) return 0;
   if ((cr4 & CR4_FIXED0) != CR4_FIXED0 || (cr4 & ~CR4_VALID) != 0) return 0;
-  if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DEBUGCTL) & ~(<u64>0x3)) != 0) return 0;
+  if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DEBUGCTL) & ~M.DEBUGCTL_VALID) != 0) return 0;
   if (ia32e && (cr4 & S.CR4_PAE) == 0) return 0;
   if (!ia32e && (cr4 & S.CR4_PCIDE) != 0) return 0;
   if ((rd(F.GUEST_CR3) & PA_RSVD) != 0) return 0;
   if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DR7) >> 32) != 0) return 0;
   if (!isCanonical(rd(F.GUEST_SYSENTER_ESP)) || !isCanonical(rd(F.GUEST_SYSENTER_EIP))) return 0;
+  if ((ec & EC_LOAD_PAT) != 0 && !patOk(rd(F.GUEST_PAT))) return 0;
   if ((ec & EC_LOAD_EFER) != 0) {
     const e = rd(F.GUEST_EFER);
     if ((e & EFER_RSVD) != 0 || ((e & S.EFER_LMA) != 0) != ia32e) return 0;
@@ -223,7 +241,9 @@ function checkGuest(): i32 {
   const rip = rd(F.GUEST_RIP);
   const long64 = ia32e && (csAr & S.AR_L) != 0;
   if (!long64 && (rip >> 32) != 0) return 0;
-  if (long64 && !isCanonical(rip)) return 0;
+  // "bits 63:N identical, N = the processor's linear-address width" (57 with 5-level paging
+  // support, whatever CR4.LA57 is now).
+  if (long64 && !isCanonicalMax(rip)) return 0;
   if ((rfl & 0xffffffffffc08028) != 0 || (rfl & 2) == 0) return 0;
   const ii = <u32>rd(F.ENTRY_INTR_INFO);
   if ((ii & 0x80000000) != 0 && ((ii >> 8) & 7) == 0 && (rfl & 0x200) == 0) return 0;
@@ -266,7 +286,8 @@ function loadGuest(tag: u32, flush: bool): void {
   S.setCr0Raw((rd(F.GUEST_CR0) & 0xe005003f) | S.CR0_ET);
   S.setCr3Raw(rd(F.GUEST_CR3));
   S.setCr4Raw(rd(F.GUEST_CR4));
-  if ((ec & EC_LOAD_DEBUG) != 0) S.setDr(7, (rd(F.GUEST_DR7) & 0xffff2bff) | 0x400);
+  // SDM 27.3.2.1: "load debug controls" loads DR7 and IA32_DEBUGCTL.
+  if ((ec & EC_LOAD_DEBUG) != 0) { S.setDr(7, (rd(F.GUEST_DR7) & 0xffff2bff) | 0x400); M.setDebugctl(rd(F.GUEST_DEBUGCTL)); }
   M.writeMsr(M.MSR_SYSENTER_CS, rd(F.GUEST_SYSENTER_CS) & 0xffffffff);
   M.writeMsr(M.MSR_SYSENTER_ESP, rd(F.GUEST_SYSENTER_ESP));
   M.writeMsr(M.MSR_SYSENTER_EIP, rd(F.GUEST_SYSENTER_EIP));
@@ -293,6 +314,10 @@ function loadGuest(tag: u32, flush: bool): void {
   const blk = <u32>rd(F.GUEST_INTERRUPTIBILITY) & 3;
   if ((blk & 2) != 0) setMovSsShadow(); else setIntShadow(blk != 0);
   enterNmiState((rd(F.GUEST_INTERRUPTIBILITY) & 8) != 0);
+  // Pending debug exceptions (SDM 27.3.2.5 / 27.7.3): the breakpoint hits B3:0 become trap-class
+  // #DB conditions reported with the next single-step or at the next instruction boundary.
+  clearDbTrap();
+  addDbTrap(<u32>rd(F.GUEST_PENDING_DBG) & 0xf);
   afterStateLoad(tag, flush);
 }
 
@@ -312,6 +337,7 @@ export const ENTRY_OK: u32 = 0, ENTRY_BAD_CTLS: u32 = 7, ENTRY_BAD_HOST: u32 = 8
 // or ENTRY_OK when the guest runs.
 export function vmEntry(launch: bool): u32 {
   saveL1Nmi();
+  V.setMtfForced(false);
   if (!checkControls()) return ENTRY_BAD_CTLS;
   if (!checkHost()) return ENTRY_BAD_HOST;
   const q = checkGuest();
@@ -362,12 +388,13 @@ function armPoll(injected: bool): void {
   const proc = <u32>rd(F.PROC_CONTROLS);
   // Monitor trap flag (SDM 26.5.2): after the first L2 instruction, or right after an injected
   // event has been delivered.
-  V.setMtfAt(icountNow() + (injected ? 0 : 1));
+  // The VMLAUNCH/VMRESUME itself is counted once it completes when run from cpu/run.ts.
+  V.setMtfAt(icountNow() + (inSlice() ? 1 : 0) + (injected ? 0 : 1));
   if ((pin & PIN_PREEMPT) != 0) {
-    V.setTimerDeadline(icountNow() + (rd(F.PREEMPT_TIMER) << <u64>C.PREEMPT_RATE));
+    armTimer(<u32>rd(F.PREEMPT_TIMER));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
-  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF)) != 0);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF | PROC_NMI_WINDOW)) != 0 || V.mtfForced);
 }
 export function icountNow(): u64 { return S.icount + inFlight(); }
 
@@ -377,6 +404,8 @@ function injectEvent(): bool {
   if ((ii & 0x80000000) == 0) return false;
   F.vmcsWrite(F.ENTRY_INTR_INFO, <u64>(ii & 0x7fffffff));
   const type = (ii >> 8) & 7, vec = ii & 0xff;
+  // Type 7 vector 0: a pending MTF VM exit, taken before the first guest instruction.
+  if (type == 7) { V.setMtfForced(true); return true; }
   const hasErr = (ii & 0x800) != 0;
   const err = <u32>rd(F.ENTRY_EXC_ERROR);
   S.setHalted(false);
@@ -385,9 +414,14 @@ function injectEvent(): bool {
   if (type == 3) kind = EV_EXC;
   else if (type == 4 || type == 6) { kind = EV_SOFT; ret = S.rip + rd(F.ENTRY_INSTR_LEN); }
   else if (type == 5) { kind = EV_ICEBP; ret = S.rip + rd(F.ENTRY_INSTR_LEN); }
+  // An injected NMI blocks further NMIs (virtual NMIs: virtual-NMI blocking), SDM 27.6.1.2.
+  if (type == 2) setNmiBlocked(true);
+  // An exit caused by delivering the injected event reports it as IDT-vectoring information.
+  setIdtVectoring(ii & 0x80000fff, err, type >= 4 ? <u32>rd(F.ENTRY_INSTR_LEN) : 0);
   deliverEvent(vec, err, hasErr, kind, ret);
   // A fault while delivering is a guest fault (run loop delivers it, possibly as a VM exit).
   if (faultPending) return true;
+  setIdtVectoring(0, 0);
   D.setNextRip(S.rip);
   return true;
 }

@@ -120,16 +120,18 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
 }
 
 // Guest paging-structure accesses (mmu/paging.ts): read and A/D write-back.
-// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2).
+// With EPT A/D flags on, the guest's paging-structure accesses count as writes (SDM 29.3.3.2)
+// and a violation reports both read and write (qualification bits 0 and 1, SDM 28.2.1).
 export function eptPtRead(gpa: u64, size: u32): u64 {
   eptFinal = false;
-  const pa = eptTranslate(gpa, eptAD ? EA_WRITE : EA_READ);
+  const pa = eptTranslate(gpa, eptAD ? EA_READ | EA_WRITE : EA_READ);
   if (pa == u64.MAX_VALUE) return 0;
   return physRead(pa, size);
 }
 export function eptPtWrite(gpa: u64, size: u32, v: u64): void {
   eptFinal = false;
-  const pa = eptTranslate(gpa, EA_WRITE);
+  // The A/D update is a locked read-modify-write: a violation reports read and write.
+  const pa = eptTranslate(gpa, EA_READ | EA_WRITE);
   if (pa == u64.MAX_VALUE) return;
   physWrite(pa, size, v);
 }

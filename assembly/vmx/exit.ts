@@ -11,11 +11,11 @@ import * as E from "./ept";
 import { getPdpte } from "../mmu/paging";
 import { invalidateFetch } from "../cpu/decode";
 import { physRead, physWrite } from "../mmu/phys";
-import { setShutdown, intShadow, movSsShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
+import { setShutdown, pendingDbTrap, intShadow, movSsShadow, setIntShadow, nmiBlocked, setNmiBlocked } from "../cpu/interrupts";
 import * as F from "./fields";
 import { vmcsRead as rd, vmcsWrite as wr } from "./fields";
 import * as V from "./vstate";
-import { PREEMPT_RATE } from "./caps";
+import { timerValue } from "./intercept";
 import { inFlight } from "../cpu/run";
 
 // Basic exit reasons (SDM Appendix C).
@@ -28,6 +28,8 @@ export const EXIT_DR_ACCESS: u32 = 29, EXIT_IO: u32 = 30, EXIT_RDMSR: u32 = 31, 
 export const EXIT_BAD_GUEST: u32 = 33, EXIT_MSR_LOAD_FAIL: u32 = 34, EXIT_XSETBV: u32 = 55;
 export const EXIT_WBINVD: u32 = 54, EXIT_RDPMC: u32 = 15, EXIT_TASK_SWITCH: u32 = 9, EXIT_MTF: u32 = 37;
 export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53, EXIT_PREEMPT_TIMER: u32 = 52, EXIT_INTR_WINDOW: u32 = 7;
+export const EXIT_NMI_WINDOW: u32 = 8, EXIT_PAUSE: u32 = 40, EXIT_GDTR_IDTR: u32 = 46, EXIT_LDTR_TR: u32 = 47;
+export const EXIT_RDRAND: u32 = 57, EXIT_RDSEED: u32 = 61, EXIT_MWAIT: u32 = 36, EXIT_MONITOR: u32 = 39;
 export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 
 // Exit controls (SDM 25.7.1).
@@ -48,11 +50,16 @@ export function afterStateLoad(tag: u32, flush: bool): void {
   invalidateFetch();
 }
 
+// Debug exceptions left pending by the exit (an MTF exit at a single-step boundary).
+let pendDbg: u64 = 0;
+export function setPendingDbg(v: u64): void { pendDbg = v; }
+
 // Save the guest state into the current VMCS (SDM 28.3).
 function saveGuest(): void {
   wr(F.GUEST_CR0, S.cr0); wr(F.GUEST_CR3, S.cr3); wr(F.GUEST_CR4, S.cr4);
   const xc = <u32>rd(F.EXIT_CONTROLS);
-  if ((xc & XC_SAVE_DEBUG) != 0) wr(F.GUEST_DR7, S.getDr(7));
+  // SDM 28.3.1: "save debug controls" saves DR7 and IA32_DEBUGCTL.
+  if ((xc & XC_SAVE_DEBUG) != 0) { wr(F.GUEST_DR7, S.getDr(7)); wr(F.GUEST_DEBUGCTL, M.debugctl); }
   wr(F.GUEST_RSP, S.getReg64(S.RSP));
   wr(F.GUEST_RIP, S.rip);
   wr(F.GUEST_RFLAGS, getRflags());
@@ -75,12 +82,11 @@ function saveGuest(): void {
   let ib: u64 = nmiBlocked ? 8 : 0;              // blocking by NMI
   if (intShadow) ib |= movSsShadow ? 2 : 1;
   wr(F.GUEST_INTERRUPTIBILITY, ib);
-  wr(F.GUEST_PENDING_DBG, 0);
+  // Pending debug exceptions: breakpoint hits still deferred by MOV SS blocking (SDM 28.3.4).
+  wr(F.GUEST_PENDING_DBG, pendDbg | (intShadow && movSsShadow ? <u64>(pendingDbTrap & 0xf) : 0));
+  pendDbg = 0;
   // VMX-preemption timer value (SDM 28.3.4: with "save VMX-preemption timer value").
-  if ((xc & (1 << 22)) != 0 && V.timerArmed) {
-    const now = S.icount + inFlight();
-    wr(F.PREEMPT_TIMER, now >= V.timerDeadline ? 0 : (V.timerDeadline - now) >> <u64>PREEMPT_RATE);
-  }
+  if ((xc & (1 << 22)) != 0 && V.timerArmed) wr(F.PREEMPT_TIMER, timerValue());
   // PAE guest under EPT: the PDPTE registers (SDM 28.3.4).
   if (E.eptActive && S.pagingOn && (S.cr4 & S.CR4_PAE) != 0 && !S.longMode) {
     for (let i: u32 = 0; i < 4; i++) wr(F.GUEST_PDPTE0 + i * 2, getPdpte(i));
@@ -127,6 +133,7 @@ export function loadHost(): void {
   S.setCr3Raw(rd(F.HOST_CR3));
   S.setCr4Raw(rd(F.HOST_CR4));
   S.setDr(7, 0x400);
+  M.setDebugctl(0);   // SDM 28.5.1: IA32_DEBUGCTL is cleared
   M.writeMsr(M.MSR_SYSENTER_CS, rd(F.HOST_SYSENTER_CS) & 0xffffffff);
   M.writeMsr(M.MSR_SYSENTER_ESP, rd(F.HOST_SYSENTER_ESP));
   M.writeMsr(M.MSR_SYSENTER_EIP, rd(F.HOST_SYSENTER_EIP));
@@ -183,13 +190,20 @@ export function saveL1Nmi(): void { l1NmiBlocked = nmiBlocked; nmiExit = false; 
 export function enterNmiState(guestBlocked: bool): void { setNmiBlocked(guestBlocked); }
 
 // IDT-vectoring information for the next exit (event being delivered when it happened).
-let idtVecInfo: u32 = 0, idtVecErr: u32 = 0;
-export function setIdtVectoring(info: u32, err: u32): void { idtVecInfo = info; idtVecErr = err; }
+let idtVecInfo: u32 = 0, idtVecErr: u32 = 0, idtVecLen: u32 = 0;
+export function setIdtVectoring(info: u32, err: u32, len: u32 = 0): void { idtVecInfo = info; idtVecErr = err; idtVecLen = len; }
 
 // A VM exit from non-root operation. `instrLen` is 0 for exits not caused by an instruction.
 export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): void {
+  // The MSR-store list (SDM 28.4) reads guest MSRs, which nothing below changes; it runs first
+  // so a stored IA32_TIME_STAMP_COUNTER is as close as possible to the exiting instruction.
+  const stored = storeMsrList(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT));
   wr(F.EXIT_REASON, <u64>reason);
   wr(F.EXIT_QUALIFICATION, qual);
+  // An exit during delivery of a software interrupt/exception reports that instruction's
+  // length (SDM 28.2.5).
+  const vt = (idtVecInfo >> 8) & 7;
+  if (instrLen == 0 && idtVecInfo != 0 && vt >= 4 && vt <= 6) instrLen = idtVecLen;
   wr(F.EXIT_INSTR_LEN, <u64>instrLen);
   wr(F.EXIT_INSTR_INFO, <u64>instrInfo);
   wr(F.IDT_VECTORING_INFO, <u64>idtVecInfo);
@@ -198,10 +212,11 @@ export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): v
   // The valid bit of the VM-entry interruption-information field is cleared (SDM 28.2.?).
   wr(F.ENTRY_INTR_INFO, rd(F.ENTRY_INTR_INFO) & 0x7fffffff);
   saveGuest();
-  if (!storeMsrList(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT))) { vmxAbort(1); return; }
+  if (!stored) { vmxAbort(1); return; }
   V.setNonRoot(false);
   V.setVmxPoll(false);
   V.setTimerArmed(false);
+  V.setMtfForced(false);
   loadHost();
   if (loadMsrList(rd(F.EXIT_MSR_LOAD_ADDR), <u32>rd(F.EXIT_MSR_LOAD_COUNT)) != 0) vmxAbort(4);
 }

@@ -196,11 +196,10 @@ export function vmcall(): void {
 }
 
 // 0F 01 C2 / C3: VMLAUNCH / VMRESUME (SDM 31 VMLAUNCH/VMRESUME, then entry.ts).
-// Not checked: error 26 (events blocked by MOV SS: the core does not keep MOV SS blocking
-// apart from STI blocking at this point).
 export function vmlaunch(resume: bool): void {
   if (udCommon() || !rootCpl0(resume ? X.EXIT_VMRESUME : X.EXIT_VMLAUNCH)) return;
   if (V.curVmcs == V.NO_PTR || V.curShadow) { vmFailInvalid(); return; }   // a shadow VMCS cannot be entered
+  if (V.movSsBlocking) { vmFailValid(ERR_ENTRY_MOV_SS); return; }          // events blocked by MOV SS
   if (!resume && V.curLaunched) { vmFailValid(ERR_VMLAUNCH_NOT_CLEAR); return; }
   if (resume && !V.curLaunched) { vmFailValid(ERR_VMRESUME_NOT_LAUNCHED); return; }
   const r = vmEntry(!resume);

@@ -7,9 +7,10 @@ import * as S from "../cpu/state";
 import * as D from "../cpu/decode";
 import { physRead } from "../mmu/phys";
 import { readLin } from "../mmu/access";
-import { faultAddr, faultPending, clearFault } from "../cpu/fault";
-import { intAck } from "../host";
-import { intrLine, nmiPending } from "../cpu/interrupts";
+import { faultAddr, faultPending, clearFault, raiseUD } from "../cpu/fault";
+import { intAck, nowNs } from "../host";
+import { TSC_GHZ } from "../cpu/tsc";
+import { intrLine, nmiPending, nmiBlocked, intShadow, movSsShadow } from "../cpu/interrupts";
 import { vmcsRead as rd } from "./fields";
 import * as F from "./fields";
 import { vmExit, instrExit } from "./exit";
@@ -21,7 +22,7 @@ import { getRflags } from "../cpu/flags";
 import * as X from "./exit";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PIN_NMI, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
+  PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_MWAIT, PROC_MONITOR, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -51,8 +52,17 @@ export function exitHlt(): bool {
   return true;
 }
 export function exitRdtsc(): bool {
+  // An armed preemption timer must exit before the instruction after a RDTSC that read a
+  // value past its deadline retires: look again at the next boundary (cpu/run.ts).
+  if (V.timerArmed) V.bumpVmxEpoch();
   if ((proc() & PROC_RDTSC) == 0) return false;
   instrExit(D.opcode == 0x131 ? X.EXIT_RDTSC : 51, 0, 0);   // 51: RDTSCP
+  return true;
+}
+// RDTSCP in L2 without the secondary control "enable RDTSCP" (SDM 25.6.2): #UD. true if raised.
+export function rdtscpUd(): bool {
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) != 0 && (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_RDTSCP) != 0) return false;
+  raiseUD();
   return true;
 }
 // The TSC value the guest sees is the host's plus the offset when "use TSC offsetting" is 1.
@@ -180,12 +190,36 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
   vmExit(X.EXIT_EXCEPTION, qual, 0, 0);
   return true;
 }
+// A #DB trap in L2 (single-step, data/I/O breakpoints; cpu/interrupts.ts singleStepTrap) with
+// #DB in the exception bitmap: the DR6-format bits go into the exit qualification and DR6 is
+// not modified (SDM 27.1, 28.2.1 Table 28-1); RIP is already past the instruction.
+// An MTF VM exit due at the same boundary has priority over these traps: the #DB is recorded in
+// the pending-debug-exceptions field instead (SDM 26.7.2 / 28.3.4).
+export function exitDbTrap(bits: u32): bool {
+  if (mtfDue()) {
+    X.setPendingDbg(<u64>(bits & 0x400f));
+    vmExit(X.EXIT_MTF, 0, 0, 0);
+    return true;
+  }
+  if ((<u32>rd(F.EXCEPTION_BITMAP) & 2) == 0) return false;
+  F.vmcsWrite(F.EXIT_INTR_INFO, <u64>(1 | (3 << 8) | 0x80000000));
+  vmExit(X.EXIT_EXCEPTION, <u64>(bits & 0x600f), 0, 0);
+  return true;
+}
 export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT_TRIPLE_FAULT, 0, 0, 0); return true; }
 
 // A fault `nv` while delivering hardware exception `vec` in L2 (cpu/interrupts.ts deliverFault):
 // the exit that follows (exception bitmap, EPT) reports `vec` in the IDT-vectoring
 // information (SDM 28.2.4). EPT violations/misconfigurations exit here.
 export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
+// An interrupt (type 0), NMI (2) or software interrupt/exception (4-6) about to be delivered
+// through L2's IDT: an exit its delivery causes (EPT violation, intercepted fault, triple
+// fault) reports it as IDT-vectoring information (SDM 28.2.4), with the instruction length for
+// types 4-6. deliveredOk() drops it once delivery completed.
+export function noteEvent(vec: u32, type: u32): void {
+  const len = type >= 4 ? <u32>(D.nextRip - D.instrStart) : 0;
+  X.setIdtVectoring(vec | (type << 8) | 0x80000000, 0, len);
+}
 export function faultDuringDelivery(vec: u32, err: u32, hasErr: bool, nv: u32): bool {
   if (vec <= 31) X.setIdtVectoring(vec | (3 << 8) | (hasErr ? 0x800 : 0) | 0x80000000, err);
   if (nv == E.VEC_EPT) return exitException(nv, 0, false);
@@ -284,20 +318,48 @@ function operandInfo(): u32 {
   return info;
 }
 
+// The VMX-preemption timer (SDM 26.5.1) counts down by 1 each time bit X of the TSC changes,
+// X = IA32_VMX_MISC[4:0] (caps.ts PREEMPT_RATE), in C0 and in HLT alike. Its TSC is the raw
+// time-stamp counter (host time at cpu/tsc.ts TSC_GHZ, unaffected by TSC offsetting or
+// writes to IA32_TSC); V.timerDeadline is the raw TSC value at which it reaches 0.
+export function timerNow(): u64 { return <u64>(nowNs() * TSC_GHZ); }
+export function armTimer(value: u32): void {
+  V.setTimerDeadline(timerNow() + (<u64>value << <u64>C.PREEMPT_RATE));
+}
+// The value VMREAD would see now (saved on exits with "save VMX-preemption timer value").
+export function timerValue(): u64 {
+  const now = timerNow();
+  return now >= V.timerDeadline ? 0 : (V.timerDeadline - now) >> <u64>C.PREEMPT_RATE;
+}
+// For the host's scheduler (index.ts vmxTimerNs): host time in ns at which the timer of the
+// running L2 expires, or -1. A halted L2 returns to the host (run() = HLT), which must call
+// run() again by then.
+export function timerDeadlineNs(): f64 {
+  if (!V.nonRoot || !V.timerArmed) return -1;
+  return <f64>V.timerDeadline / TSC_GHZ;
+}
+
 // Between L2 instructions (cpu/run.ts via checkInterrupts while V.vmxPoll): the
-// VMX-preemption timer (reason 52; it counts retired instructions, IA32_VMX_MISC rate 0, and a
-// halted L2 lets it run out at once) and interrupt-window exiting (reason 7: RFLAGS.IF = 1 and
-// no STI / MOV SS blocking, which run.ts has already honoured).
+// VMX-preemption timer (reason 52), the monitor trap flag (37) and interrupt-window exiting
+// (reason 7: RFLAGS.IF = 1 and no STI / MOV SS blocking, which run.ts has already honoured).
+// A monitor-trap-flag exit is due at this boundary (the control, or a pending MTF VM exit
+// injected at VM entry, SDM 27.6.? / 26.2.1.3 type 7).
+function mtfDue(): bool {
+  return ((proc() & PROC_MTF) != 0 || V.mtfForced) && S.icount + inFlight() >= V.mtfAt;
+}
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
-  // A halted L2 lets the timer run out at once unless an interrupt/NMI is there to wake it.
-  const idle = S.halted && !intrLine && !nmiPending;
-  if (V.timerArmed && (idle || S.icount + inFlight() >= V.timerDeadline)) {
-    vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);
+  if (V.timerArmed && timerNow() >= V.timerDeadline) {
+    vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
   }
-  if ((proc() & PROC_MTF) != 0 && S.icount + inFlight() >= V.mtfAt) {
+  if (mtfDue()) {
     vmExit(X.EXIT_MTF, 0, 0, 0);
+    return true;
+  }
+  // NMI-window exiting (reason 8): no virtual-NMI blocking and no MOV-SS blocking (SDM 26.7.6).
+  if ((proc() & PROC_NMI_WINDOW) != 0 && !nmiBlocked && !(intShadow && movSsShadow)) {
+    vmExit(X.EXIT_NMI_WINDOW, 0, 0, 0);
     return true;
   }
   if ((proc() & PROC_INTR_WINDOW) != 0 && (getRflags() & 0x200) != 0) {
@@ -309,16 +371,63 @@ export function pollExits(): bool {
 
 // How far the interpreter's fast loop (cpu/run.ts) may run before pollExits must look again:
 // it returns the remaining budget `left` at which to stop. Interrupt-window and monitor-trap
-// exits need a look after every instruction; the preemption timer only at its deadline.
+// exits need a look after every instruction; the preemption timer is looked at every
+// TIMER_POLL instructions, or at once when it has run out (the host also ends its slices at
+// the deadline, timerDeadlineNs).
+const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
-  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW)) != 0) return left;
+  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced) return left;
   if (!V.timerArmed) return 0;
-  const now = S.icount + inFlight();
-  if (now >= V.timerDeadline) return left;
-  const d = V.timerDeadline - now;
-  return d >= <u64>left ? 0 : left - <u32>d;
+  if (timerNow() >= V.timerDeadline) return left;
+  return left > TIMER_POLL ? left - TIMER_POLL : 0;
 }
+
+// MONITOR / MWAIT with their controls (SDM 26.1.3): reasons 39 / 36. The MWAIT qualification's
+// bit 0 says whether the monitor hardware was armed (SDM 28.2.1).
+export function exitMonitor(): bool {
+  if ((proc() & PROC_MONITOR) == 0) return false;
+  instrExit(X.EXIT_MONITOR, 0, 0);
+  return true;
+}
+export function exitMwait(armed: bool): bool {
+  if ((proc() & PROC_MWAIT) == 0) return false;
+  instrExit(X.EXIT_MWAIT, armed ? 1 : 0, 0);
+  return true;
+}
+// PAUSE with "PAUSE exiting" (SDM 26.1.3): reason 40. ("PAUSE-loop exiting" is not offered.)
+export function exitPause(): bool {
+  if ((proc() & PROC_PAUSE) == 0) return false;
+  instrExit(X.EXIT_PAUSE, 0, 0);
+  return true;
+}
+// RDRAND / RDSEED with their secondary controls: reasons 57 / 61; instruction information:
+// destination register in bits 6:3, operand size in bits 12:11 (0 16, 1 32, 2 64 bits).
+export function exitRdrand(seed: bool): bool {
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0) return false;
+  if ((<u32>rd(F.PROC2_CONTROLS) & (seed ? C.PROC2_RDSEED : C.PROC2_RDRAND)) == 0) return false;
+  const s = D.opSize;
+  const info = ((<u32>D.modRm & 15) << 3) | ((s == 2 ? 0 : (s == 4 ? 1 : 2)) << 11);
+  instrExit(seed ? X.EXIT_RDSEED : X.EXIT_RDRAND, 0, info);
+  return true;
+}
+// Descriptor-table exiting (secondary control 2), after the CPL / UMIP checks. `ident` is the
+// instruction identity of bits 29:28: SGDT 0, SIDT 1, LGDT 2, LIDT 3 (reason 46, GDTR/IDTR) or
+// SLDT 0, STR 1, LLDT 2, LTR 3 (reason 47, LDTR/TR). Qualification: the displacement of a
+// memory operand (SDM 28.2.1); instruction information as Tables 28-10 / 28-11.
+export function exitDescTable(ident: u32, ldtTr: bool): bool {
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_DESC_TABLE) == 0) return false;
+  let info = operandInfo() | (ident << 28);
+  let qual = dispOut;
+  if (D.modMod == 3) qual = 0;
+  if (!ldtTr && D.opSize != 2) info |= 1 << 11;                  // operand size 32 (16 = 0)
+  instrExit(ldtTr ? X.EXIT_LDTR_TR : X.EXIT_GDTR_IDTR, qual, info);
+  return true;
+}
+
+// Virtual NMIs (SDM 25.6.1, 26.3): with the pin control, the core's NMI blocking of L2 is the
+// virtual-NMI blocking (set by an injected NMI, cleared by IRET), and real NMIs exit regardless.
+export function virtualNmis(): bool { return (<u32>rd(F.PIN_CONTROLS) & PIN_VIRT_NMI) != 0; }
 
 // LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
 // value other than the shadow's (PE can only be set). Qualification: type 3, operand type,

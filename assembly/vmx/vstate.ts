@@ -29,10 +29,14 @@ export let vmxPoll: bool = false;
 // knows its between-instruction bound (cpu/run.ts, fastLoopFloor) is stale.
 export let vmxEpoch: u32 = 0;
 export function setVmxPoll(v: bool): void { vmxPoll = v; vmxEpoch++; }
+// Make the fast loop stop after the current instruction and look at the VMX conditions again.
+export function bumpVmxEpoch(): void { vmxEpoch++; }
 export let mtfAt: u64 = 0;             // retired-instruction count of the next monitor-trap-flag exit
 export function setMtfAt(v: u64): void { mtfAt = v; }
+export let mtfForced: bool = false;    // VM entry injected a pending MTF VM exit (type 7)
+export function setMtfForced(v: bool): void { mtfForced = v; }
 export let timerArmed: bool = false;
-export let timerDeadline: u64 = 0;     // retired-instruction count at which the timer reaches 0
+export let timerDeadline: u64 = 0;     // raw TSC value at which the timer reaches 0 (intercept.ts)
 export function setTimerArmed(v: bool): void { timerArmed = v; }
 export function setTimerDeadline(v: u64): void { timerDeadline = v; }
 // The running L2 has "unrestricted guest": CR0.PE/PG are not fixed for it (SDM 24.8, 26.3).
@@ -41,6 +45,11 @@ export function setUnrestricted(v: bool): void { unrestricted = v; }
 export let vpidActive: bool = false;   // the running (or last) L2 uses "enable VPID"
 export function setVpidActive(v: bool): void { vpidActive = v; }
 
+// The instruction being executed is the one right after MOV SS / POP SS (blocking by MOV SS,
+// SDM 6.8.3; set by cpu/run.ts around it): VMLAUNCH/VMRESUME then fail with error 26.
+export let movSsBlocking: bool = false;
+export function setMovSsBlocking(v: bool): void { movSsBlocking = v; }
+
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; unrestricted = false; curShadow = false; shadowing = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; mtfForced = false; unrestricted = false; curShadow = false; shadowing = false;
 }

@@ -1,5 +1,5 @@
 // The `nestvm` command (Node; also runs under Deno's Node compatibility).
-//   nestvm run IMAGE [--mem 128M] [--append STR] [--initrd "f1 args,f2"] [--serial stdio|FILE]
+//   nestvm run IMAGE [--mem 128M] [--smp N] [--append STR] [--initrd "f1 args,f2"] [--serial stdio|FILE]
 //                    [--max-seconds N] [--max-instructions N] [--tsc realtime|icount] [--flat[=real]]
 //   nestvm demo [same options]
 //   nestvm bench exits [--smoke] [--reps N] [--no-qemu]   (runs scripts/bench-exits.mjs of the checkout)
@@ -11,7 +11,7 @@ import { readFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { basename } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Machine } from "../machine";
+import { Machine, MAX_CPUS } from "../machine";
 import { LoadError } from "../loaders/common";
 import { findMultibootHeader } from "../loaders/multiboot";
 import demoImage from "nestvm-demo.bin";
@@ -23,6 +23,7 @@ const USAGE = `usage: nestvm run IMAGE [options]
        nestvm bench exits [--smoke] [--reps N] [--no-qemu]   VM-exit latency (needs the source checkout)
 options:
   --mem SIZE            guest RAM, e.g. 128M, 1G (default 128M; a plain number is MiB, like QEMU -m)
+  --smp N               N vCPUs, 1-16 (default 1); APs start with INIT/SIPI (QEMU -smp N)
   --append STR          kernel command line (QEMU -append)
   --initrd FILES        multiboot modules: "file1 args,file2" (QEMU -initrd; ",," is a literal comma)
   --serial stdio|FILE   where COM1 goes (default stdio; FILE is created or truncated)
@@ -64,7 +65,7 @@ export function splitInitrd(s: string): string[] {
 interface Args {
   cmd: "run" | "demo"; image?: string; mem: number; append: string; initrd?: string;
   serial: string; maxSeconds?: number; maxInstructions?: bigint; tsc: "realtime" | "icount"; flat?: "protected" | "real";
-  nested: boolean;
+  nested: boolean; smp: number;
   reboot?: boolean;
 }
 
@@ -72,7 +73,7 @@ function parseArgs(argv: string[]): Args {
   if (argv.length === 0) throw new UsageError("missing command (run or demo)");
   const cmd = argv[0];
   if (cmd !== "run" && cmd !== "demo") throw new UsageError(`unknown command '${cmd}' (expected run or demo)`);
-  const a: Args = { cmd, mem: 128 << 20, append: "", serial: "stdio", tsc: "realtime", nested: true };
+  const a: Args = { cmd, mem: 128 << 20, append: "", serial: "stdio", tsc: "realtime", nested: true, smp: 1 };
   const rest = argv.slice(1);
   const value = (opt: string, i: number, inline?: string): string => {
     if (inline !== undefined) return inline;
@@ -94,6 +95,11 @@ function parseArgs(argv: string[]): Args {
     switch (name) {
       case "--mem": case "--m": a.mem = parseSize(take()); break;
       case "--append": a.append = take(); break;
+      case "--smp": {
+        const v = take(); const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1 || n > MAX_CPUS) throw new UsageError(`invalid --smp '${v}' (1 to ${MAX_CPUS} vCPUs)`);
+        a.smp = n; break;
+      }
       case "--initrd": a.initrd = take(); break;
       case "--serial": a.serial = take(); if (a.serial === "") throw new UsageError("--serial needs stdio or a file name"); break;
       case "--max-seconds": {
@@ -194,7 +200,7 @@ async function main(): Promise<void> {
   let quitByKey = false;
   let m: Machine | undefined;
   const m0 = await Machine.create({
-    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested, reboot: a.reboot,
+    memBytes: a.mem, tsc: a.tsc, serialOut: writeOut, nested: a.nested, cpus: a.smp, reboot: a.reboot,
     serialIn: useStdin ? (push) => {
       let escape = false;
       process.stdin.on("data", (d: Uint8Array) => {

@@ -412,7 +412,9 @@ export class LocalApic {
     if (!wasEn && en && extd) return false;              // disabled -> x2APIC directly
     this.base = ((nv & ~0x2ff) | (this.base & BASE_BSP)) >>> 0;
     if (!en && wasEn) { this.softReset(); this.svr = 0xff; }
-    if (extd && !wasX2) { /* entering x2APIC: the ID becomes the full 32-bit x2APIC ID */ }
+    // Entering x2APIC mode: the x2APIC ID is the initial APIC ID, whatever the guest wrote to
+    // the xAPIC ID register (SDM 11.12.5.1); it stays so if the APIC goes back to xAPIC later.
+    if (extd && !wasX2) this.id = this.index;
     this.onChange();
     return true;
   }

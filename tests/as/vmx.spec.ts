@@ -101,17 +101,17 @@ describe("VMX capabilities and the nested switch", () => {
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
     expect(VMX_BASIC).toBe(0x0098100000006e76);
-    expect(readMsr(0x481)).toBe(0x0000005f00000016);
-    expect(readMsr(0x482)).toBe(0x9f99fbfe0401e172);
+    expect(readMsr(0x481)).toBe(0x0000007f00000016);   // + virtual NMIs
+    expect(readMsr(0x482)).toBe(0xffd9fffe0401e172);   // + NMI-window, PAUSE, MWAIT, MONITOR exiting
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
     expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
-    expect(readMsr(0x485)).toBe(0x40060);
+    expect(readMsr(0x485)).toBe(0x40065);                 // + preemption-timer rate 5
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x2e);
-    expect(readMsr(0x48e)).toBe(0x9f99fbfe04006172);
-    expect(readMsr(0x48b)).toBe(0x000040e200000000);   // secondary: EPT, VPID, unrestricted guest, VMCS shadowing
+    expect(readMsr(0x48e)).toBe(0xffd9fffe04006172);
+    expect(readMsr(0x48b)).toBe(0x000148ee00000000);   // secondary: desc-table, EPT, RDTSCP, VPID, WBINVD, URG, RDRAND, shadowing, RDSEED
     expect(readMsr(0x48c)).toBe(0xf0106334141);
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);

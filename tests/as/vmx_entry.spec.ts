@@ -2,7 +2,7 @@
 // and each guest instruction that L1 intercepts comes back as a VM exit with the SDM's exit
 // reason, qualification, instruction length / information and saved guest state.
 import * as S from "../../assembly/cpu/state";
-import { setSegment, setCr, setNested, setIntrLine, run } from "../../assembly/index";
+import { setSegment, setCr, setNested, setIntrLine, run, vmxTimerNs } from "../../assembly/index";
 import { setup, poke, w32, w64, r32, r64, desc, AR_CODE64_0, AR_DATA32_0 } from "./sys_helpers";
 import { step } from "../../assembly/cpu/exec";
 import { faultPending, faultVector, clearFault } from "../../assembly/cpu/fault";
@@ -284,71 +284,75 @@ function exitedRun(reason: u64): void {
   S.setHalted(false);
 }
 describe("VMX-preemption timer and interrupt window", () => {
-  it("the timer expires after its value in retired L2 instructions (reason 52)", () => {
+  // The fake host clock (as-pect.config.js) advances 500 ns = 1000 TSC ticks per nowNs() call;
+  // the timer counts down once per 32 ticks (IA32_VMX_MISC[4:0] = 5).
+  it("the timer counts TSC ticks >> 5, not instructions (reason 52)", () => {
     l1();
     poke(HOST_RIP, [0xf4]);                                   // L1 halts after the exit: run() stops
-    const nops: u8[] = [];
-    for (let i = 0; i < 32; i++) nops.push(0x90);
-    poke(GUEST_RIP, nops);
+    poke(GUEST_RIP, [0xeb, 0xfe]);                            // JMP $ (an endless L2 loop)
     wr(F.PIN_CONTROLS, 0x16 | 0x40);
     wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));
-    wr(F.PREEMPT_TIMER, 5);
-    launch();
-    expect(run(100)).toBe(1);
-    exitedRun(52);
-    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 5);
-    expect(rd(F.PREEMPT_TIMER)).toBe(0);
-  });
-  it("the timer is exact through the interpreter's hot path (64-bit ADDs, JMP)", () => {
-    l1();
-    poke(HOST_RIP, [0xf4]);
-    const code: u8[] = [];
-    for (let i = 0; i < 31; i++) {                                   // ADD RAX, 1
-      code.push(0x48); code.push(0x83); code.push(0xc0); code.push(0x01);
-    }
-    code.push(0xeb); code.push(0x82);                                // JMP back to the first ADD
-    poke(GUEST_RIP, code);
-    wr(F.PIN_CONTROLS, 0x16 | 0x40);
-    wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));
-    wr(F.PREEMPT_TIMER, 77);
-    S.setReg64(S.RAX, 0);
+    wr(F.PREEMPT_TIMER, 100);                                 // 3200 TSC ticks
     launch();
     expect(run(100000)).toBe(1);
     exitedRun(52);
-    // 77 retired: 31 ADDs, JMP, 31 ADDs, JMP, 13 ADDs.
-    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP + 52);
-    expect(S.getReg64(S.RAX)).toBe(75);                             // GPRs are not switched by VMX
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+    expect(rd(F.PREEMPT_TIMER)).toBe(0);
+    expect(rd(F.GUEST_ACTIVITY)).toBe(0);
   });
-  it("saves the remaining timer value on another exit; a halted L2 times out at once", () => {
+  it("a large timer value does not run out within a slice", () => {
+    l1();
+    poke(GUEST_RIP, [0xeb, 0xfe]);
+    wr(F.PIN_CONTROLS, 0x16 | 0x40);
+    wr(F.PREEMPT_TIMER, 0xffffffff);
+    launch();
+    expect(run(5000)).toBe(0);                                // budget spent, still in L2
+    expect(V.nonRoot).toBe(true);
+  });
+  it("saves the remaining timer value on another exit", () => {
     l1();
     wr(F.PIN_CONTROLS, 0x16 | 0x40);
     wr(F.EXIT_CONTROLS, 0x00036dfb | 0x200 | (1 << 22));
-    wr(F.PREEMPT_TIMER, 1000);
+    wr(F.PREEMPT_TIMER, 1000000);
     poke(HOST_RIP, [0xf4]);
     poke(GUEST_RIP, [0x90, 0x90, 0x0f, 0xa2]);               // NOP NOP CPUID
     launch();
     expect(run(100)).toBe(1);
     exitedRun(10);
-    expect(rd(F.PREEMPT_TIMER)).toBe(998);
-    poke(GUEST_RIP, [0xf4]);                                  // HLT (no HLT exiting)
-    resume(GUEST_RIP);
-    expect(run(100)).toBe(1);
-    exitedRun(52);
-    expect(rd(F.GUEST_ACTIVITY)).toBe(1);                     // saved in the HLT state
+    const left = rd(F.PREEMPT_TIMER);                         // a few clock reads (31 each) went by
+    expect(left < 1000000).toBe(true);
+    expect(left > 999000).toBe(true);
   });
-  it("a halted L2 with a pending interrupt is woken by it, not timed out", () => {
+  it("a halted L2 waits for the timer (host wakes it at vmxTimerNs); the exit saves the HLT state", () => {
     l1();
     wr(F.PIN_CONTROLS, 0x16 | 0x40);
-    wr(F.PREEMPT_TIMER, 100000);
+    wr(F.PREEMPT_TIMER, 200);                                 // 6400 ticks: several clock reads
+    poke(GUEST_RIP, [0xf4]);                                  // HLT (no HLT exiting)
     launch();
-    S.setHalted(true);
-    setIntrLine(true);
-    expect(pollExits()).toBe(false);                          // the interrupt gets its chance
+    expect(run(100)).toBe(1);                                 // halted, not timed out at once
     expect(V.nonRoot).toBe(true);
-    setIntrLine(false);
-    expect(pollExits()).toBe(true);                           // idle: the timer runs out at once
+    expect(S.halted).toBe(true);
+    expect(vmxTimerNs() > 0).toBe(true);
+    let n = 0;
+    while (V.nonRoot && n < 20) { pollExits(); n++; }
+    expect(n > 1).toBe(true);
     exited(52);
     expect(rd(F.GUEST_ACTIVITY)).toBe(1);
+    expect(vmxTimerNs()).toBe(-1);
+  });
+  it("a RDTSC in L2 past the deadline exits before the next instruction", () => {
+    l1();
+    poke(HOST_RIP, [0xf4]);
+    const code: u8[] = [];
+    for (let i = 0; i < 40; i++) { code.push(0x0f); code.push(0x31); }   // RDTSC x 40
+    poke(GUEST_RIP, code);
+    wr(F.PIN_CONTROLS, 0x16 | 0x40);
+    wr(F.PREEMPT_TIMER, 64);                                  // 2048 ticks: 2-3 clock reads
+    launch();
+    expect(run(1000)).toBe(1);
+    exitedRun(52);
+    const r = rd(F.GUEST_RIP);
+    expect(r > GUEST_RIP && r < GUEST_RIP + 12).toBe(true);   // after a few RDTSCs, not 256 instructions
   });
   it("the monitor trap flag exits after each L2 instruction (reason 37)", () => {
     l1();

@@ -114,6 +114,20 @@ describe("EPT", () => {
     expect(rd(F.GUEST_PHYSICAL_ADDR)).toBe(0x11000);
     expect(rd(F.GUEST_LINEAR_ADDR)).toBe(GUEST_RIP);
   });
+  it("with EPT A/D flags the paging-structure violation reports read and write (bits 0, 1)", () => {
+    l1();
+    enableEpt(false);
+    wr(F.EPT_POINTER, EPTP | 0x40);                           // EPTP bit 6: accessed/dirty flags
+    w64(EPT_PD, EPT_PT0 | 7);
+    for (let i: u32 = 0; i < 512; i++) w64(EPT_PT0 + i * 8, i == 0x11 ? 0 : (<u64>i << 12) | 7 | WB);
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    step();
+    expect(faultPending).toBe(true);
+    deliverFault();
+    exited(48);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x83);              // read + write, linear valid, not final
+    expect(rd(F.GUEST_PHYSICAL_ADDR)).toBe(0x11000);
+  });
   it("checks the EPTP and the VPID at VM entry", () => {
     l1();
     enableEpt(true);

@@ -16,6 +16,8 @@ export function listGuests({ includeBench = false } = {}) {
     .filter((n) => includeBench || n !== "bench")
     // Guests that need multiboot modules (MODULES= in build.conf: the minivisor) have their own runner.
     .filter((n) => !existsSync(join(GUESTS, n, "build.conf")) || !/^MODULES=/m.test(readFileSync(join(GUESTS, n, "build.conf"), "utf8")))
+    // Multiprocessor guests (SMP=N in build.conf) run with N CPUs in tests/e2e/smp.test.mjs.
+    .filter((n) => !existsSync(join(GUESTS, n, "build.conf")) || !/^SMP=/m.test(readFileSync(join(GUESTS, n, "build.conf"), "utf8")))
     .sort();
 }
 export const imagePath = (name) => join(GUESTS, "bin", `${name}.elf`);

@@ -2,6 +2,8 @@
 // IMUL Gv,Ev, CMPXCHG, XADD, MOVZX/MOVSX, POPCNT, BSF/BSR/TZCNT/LZCNT, BSWAP, group 9
 // (CMPXCHG8B/16B, RDRAND, RDSEED), NOP hints and UD0/UD1/UD2. ModRM is already decoded.
 import { group9Vmx } from "../../vmx/instr";
+import { nonRoot } from "../../vmx/vstate";
+import * as VX from "../../vmx/intercept";
 import * as D from "../decode";
 import { fetch8, fetch16, fetch32, readRM, writeRM, readReg, writeReg, eaAddr, signExtend } from "../decode";
 import {
@@ -81,6 +83,7 @@ function group9(): void {
   const k = D.modReg & 7;
   if (D.modMod == 3) {
     if ((k == 6 || k == 7) && D.repPrefix == 0) {
+      if (nonRoot && VX.exitRdrand(k == 7)) return;   // RDRAND / RDSEED exiting (vmx/)
       const s = D.opSize;
       setRegSized(D.modRm, s, rngNext(), false);
       putStatus(F_CF);

@@ -183,6 +183,7 @@ export function rdtsc(): void {
   S.setReg32(RDX, <u32>(t >> 32));
 }
 export function rdtscp(): void {
+  if (nonRoot && VX.rdtscpUd()) return;   // "enable RDTSCP" = 0: #UD (before the CR4.TSD #GP)
   if (tsdBlocked()) return;
   if (nonRoot && VX.exitRdtsc()) return;
   const t = readTsc() + (nonRoot ? VX.tscOffset() : 0);

@@ -82,12 +82,14 @@ export function group6(): void {
   switch (r) {
     case 0: case 1: {   // SLDT, STR
       if (umipBlocked()) return;
+      if (nonRoot && VX.exitDescTable(r, true)) return;   // descriptor-table exiting (vmx/)
       const v = <u64>S.segSel(r == 0 ? LDTR : TR);
       if (Dec.modMod == 3) Dec.writeRM(Dec.opSize, v); else Dec.writeRM(2, v);
       return;
     }
     case 2: case 3: {   // LLDT, LTR
       if (S.cpl != 0) { raiseGP(0); return; }
+      if (nonRoot && VX.exitDescTable(r, true)) return;
       const sel = <u32>Dec.readRM(2);
       if (faultPending) return;
       if (r == 2) lldt(sel); else ltr(sel);
@@ -166,6 +168,7 @@ export function larLsl(isLsl: bool): void {
 // ---- group 7 memory forms and SMSW/LMSW -----------------------------------------
 export function sgdtSidt(idt: bool): void {
   if (umipBlocked()) return;
+  if (nonRoot && VX.exitDescTable(idt ? 1 : 0, false)) return;   // descriptor-table exiting (vmx/)
   const ea = Dec.eaAddr();
   const base = idt ? S.idtrBase : S.gdtrBase;
   const limit = idt ? S.idtrLimit : S.gdtrLimit;
@@ -178,6 +181,7 @@ export function sgdtSidt(idt: bool): void {
 }
 export function lgdtLidt(idt: bool): void {
   if (S.cpl != 0) { raiseGP(0); return; }
+  if (nonRoot && VX.exitDescTable(idt ? 3 : 2, false)) return;
   const ea = Dec.eaAddr();
   const limit = <u32>readMem(Dec.eaSeg, ea, 2);
   if (faultPending) return;
