@@ -1,7 +1,9 @@
-// The run loop's hot path (ops/integer.ts hotStep, used by cpu/run.ts in 64-bit mode) must
-// match the full decoder exactly. Each case runs a loop body three times (so memory forms
-// hit the TLB on later iterations and take the hot path) once through runSlice and once
-// through step(), and compares all GPRs, RIP, RFLAGS and the data area.
+// The run loop's hot path (cpu/hot.ts, used by cpu/run.ts in 64-bit and flat 32-bit protected
+// mode) must match the full decoder exactly. Each case runs a loop body three times (so memory
+// forms hit the TLB on later iterations and take the hot path) once through runSlice and once
+// through step(), and compares all GPRs, XMM registers, RIP, RFLAGS and the data area.
+// Flag-setting instructions are followed by PUSHF / POP / ADD folds, so a wrong flag anywhere
+// shows in a register, not only the last one.
 import { mode64, mode32, poke, R, setR, setFlags, m64, setM64, CODE, DATA, RAX, RCX, RBX, RSI } from "./harness";
 import * as S from "../../assembly/cpu/state";
 import { getRflags } from "../../assembly/cpu/flags";
@@ -9,7 +11,7 @@ import { step } from "../../assembly/cpu/exec";
 import { runSlice } from "../../assembly/cpu/run";
 import { hotStep, NOT_HOT } from "../../assembly/cpu/hot";
 import { faultPending, clearFault } from "../../assembly/cpu/fault";
-import { invalidateFetch, hotFetch } from "../../assembly/cpu/decode";
+import { invalidateFetch } from "../../assembly/cpu/decode";
 
 const REGS_SAVE: usize = memory.data(17 * 8 * 2);
 const DATA_LEN: u32 = 64;
