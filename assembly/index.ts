@@ -11,6 +11,7 @@ import { loadPdptes } from "./mmu/paging";
 import { tlbFlushAll, tlbFlushEverything, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
+import { resetMonitor } from "./cpu/ops/sys_monitor";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
@@ -49,6 +50,7 @@ export function reset(): void {
   S.vm86 = false;
   resetInterrupts();
   resetMsrs();
+  resetMonitor();
   resetVmxState();
   resetEpt();
   setTlbTag(0);   // VMX root / no VPID context
@@ -142,5 +144,5 @@ export function setMxcsr(v: u32): void { S.setMxcsr(v); }
 
 // ---- SMP (docs/smp.md): the host switches vCPUs with cpuSave/cpuLoad, which the build adds
 // (scripts/cpu-state-pass.mjs); these are the pieces it cannot generate.
-export { staticEnd, initCpu, startupCpu, setApicId } from "./cpu/vcpu";
+export { staticEnd, initCpu, startupCpu, setApicId, takeInit, sipiSignal } from "./cpu/vcpu";
 export { setPauseYield, setCpuCount } from "./cpu/vcpu_id";

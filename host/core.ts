@@ -65,6 +65,8 @@ interface RawExports {
   cpuSave?(ptr: number): void;
   cpuLoad?(ptr: number): void;
   initCpu?(): number;
+  takeInit?(): number;
+  sipiSignal?(vector: number): number;
   startupCpu?(vector: number): void;
   setApicId?(id: number): void;
   setPauseYield?(on: number): void;
@@ -219,6 +221,10 @@ export class Core {
   loadCpu(ptr: number): void { this.raw.cpuLoad!(ptr); }
   /** INIT of the loaded vCPU (SDM 9.1.1); false if blocked (VMX root operation). */
   initCpu(): boolean { return this.raw.initCpu ? this.raw.initCpu() !== 0 : false; }
+  /** VMXOFF released an INIT that VMX root operation held pending: deliver it now. */
+  takeInit(): boolean { return this.raw.takeInit ? this.raw.takeInit() !== 0 : false; }
+  /** A SIPI for a running vCPU: a VM exit if its L2 waits for SIPI (true), else ignored. */
+  sipiSignal(vector: number): boolean { return this.raw.sipiSignal ? this.raw.sipiSignal(vector & 0xff) !== 0 : false; }
   /** SIPI with vector V: real mode at CS = V << 8, IP = 0. */
   startupCpu(vector: number): void { this.raw.startupCpu?.(vector & 0xff); }
   /** PAUSE ends the time slice (set on every vCPU when there are several). */

@@ -215,7 +215,13 @@ export class Machine {
     this.cmos.attach(this.io);
     this.timers.push(this.cmos);
     // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
-    this.timers.push({ tick() {}, nextDeadline: () => { const d = core.vmxTimerNs; return d < 0 ? Infinity : d; } });
+    // With several vCPUs each keeps the deadline it had when it last stopped (Vcpu.wakeNs).
+    this.timers.push({ tick() {}, nextDeadline: () => {
+      const d = core.vmxTimerNs;
+      let dl = d < 0 ? Infinity : d;
+      if (this.sched.count > 1) for (const v of this.sched.vcpus) if (v.index !== this.sched.cur && v.wakeNs < dl) dl = v.wakeNs;
+      return dl;
+    } });
     this.post.attach(this.io);
     this.port92.attach(this.io);
     this.debugExit.attach(this.io);
@@ -410,6 +416,7 @@ export class Machine {
   }
   /** SeaBIOS-style POST decision (host/firmware.ts). */
   private firmwarePost(): void {
+    this.selectCpu(0);   // the BSP runs the firmware
     const act = postAction(this.cmos.ram[0x0f], this.core.ram);
     if (act.kind === "boot") {
       if (!this.bootAgain) throw new CoreAbort("reset: no image to boot again");
@@ -497,7 +504,7 @@ export class Machine {
         this.serviceTimers(tnow);
         if (sched.hasEvents) sched.processEvents();
         // Which vCPU runs: the loaded one when it is the only one, else round robin.
-        const v = smp ? sched.pick(intrFor) : sched.current;
+        const v = smp ? sched.pick(intrFor, tnow) : sched.current;
         if (!v) {
           // Every vCPU is halted or waits for a SIPI.
           const w = await this.idle(wallEnd, true);
@@ -515,7 +522,11 @@ export class Machine {
           const toDl = this.tsc === "icount" ? Math.ceil((dl - tnow) / this.nsPerInsn) : Math.floor(((dl - tnow) / 1e6) * this.insPerMs);
           budget = Math.max(this.tsc === "icount" ? 1 : 1000, Math.min(budget, toDl));
         }
-        if (smp) budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
+        // Quanta only matter when another vCPU could run now: an IPI, SIPI or NMI for one that
+        // sleeps ends the slice (Scheduler.prefer), and timers bound it by their deadline.
+        if (smp && (sched.boosted || sched.vcpus.some((x) => x !== v && sched.runnable(x, intrFor, tnow)))) {
+          budget = Math.min(budget, sched.boosted ? QUANTUM_IPI : QUANTUM);
+        }
 
         const ts = perfNow();
         const ic = this.core.icount;
@@ -524,6 +535,7 @@ export class Machine {
         const done = this.core.icount - ic;
         this.retiredBase += done; this.runStartIc = this.core.icountNow;
         v.instructions += done;
+        if (this.core.takeInit()) this.sched.init(v.index);
         this.uart.flush();
         if (r === 0 && budget === this.slice) {  // adapt: aim for ~2-5 ms per slice
           if (dt < 2 && this.slice < SLICE_MAX) this.slice = Math.min(SLICE_MAX, this.slice * 2);
@@ -536,6 +548,7 @@ export class Machine {
           continue;
         }
         v.halted = r === RUN_HLT;
+        if (smp) { const d = this.core.vmxTimerNs; v.wakeNs = d < 0 ? Infinity : d; }
         if (v.halted) v.haltIf = (this.core.rflags & 0x200n) !== 0n;
         if (r === RUN_HLT && !smp && this.exitStatus === undefined && !this.stopRequested && !this.resetRequested) {
           if (!v.haltIf && this.core.vmxTimerNs < 0) return finish("halt", { message: "HLT with interrupts disabled" });
@@ -564,10 +577,10 @@ export class Machine {
     if (checkDead) {
       this.serviceTimers(now);
       if (this.sched.hasEvents) return "busy";
-      if (this.sched.vcpus.every((v) => v.state !== "run" || (v.halted && !v.haltIf && !v.nmiPending))) {
+      if (this.sched.vcpus.every((v) => v.state !== "run" || (v.halted && !v.haltIf && !v.nmiPending && v.wakeNs === Infinity))) {
         return this.exitStatus === undefined && !this.stopRequested && !this.resetRequested ? "dead" : "busy";
       }
-      if (this.sched.vcpus.some((v) => this.sched.runnable(v, (x) => this.intrFor(x))) || this.uart.hasInput) return "busy";
+      if (this.sched.vcpus.some((v) => this.sched.runnable(v, (x) => this.intrFor(x), now)) || this.uart.hasInput) return "busy";
     }
     const dl = this.nextDeadline(now);
     if (this.tsc === "icount" && dl !== Infinity) {

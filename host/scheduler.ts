@@ -22,6 +22,9 @@ export interface Vcpu {
   nmiPending: boolean;
   /** Instructions this vCPU retired. */
   instructions: bigint;
+  /** Virtual time (ns) at which the VMX-preemption timer of its L2 expires, or Infinity (the
+   *  core counts it; a halted L2 must run again then even with no interrupt). */
+  wakeNs: number;
 }
 
 type Event = { kind: "init"; cpu: number } | { kind: "sipi"; cpu: number; vector: number };
@@ -52,7 +55,7 @@ export class Scheduler {
     const areas = n > 1 ? core.allocCpuAreas(n) : [0];
     for (let i = 0; i < n; i++) {
       this.vcpus.push({ index: i, apic: apics[i], area: areas[i], state: i === 0 ? "run" : "sipi",
-        halted: false, haltIf: false, nmiPending: false, instructions: 0n });
+        halted: false, haltIf: false, nmiPending: false, instructions: 0n, wakeNs: Infinity });
     }
     core.setCpuCount(n);
     if (n > 1) { core.setPauseYield(true); this.cloneResetState(); }
@@ -72,7 +75,7 @@ export class Scheduler {
     this.core.setApicId(0);
     for (const v of this.vcpus) {
       v.state = v.index === 0 ? "run" : "sipi";
-      v.halted = false; v.haltIf = false; v.nmiPending = false;
+      v.halted = false; v.haltIf = false; v.nmiPending = false; v.wakeNs = Infinity;
     }
     this.events = [];
     this.hint = -1; this.next = 0;
@@ -114,7 +117,7 @@ export class Scheduler {
       if (!v) continue;
       if (e.kind === "init") {
         this.switchTo(e.cpu);
-        if (this.core.initCpu()) {   // blocked in VMX root operation (SDM 24.8): dropped
+        if (this.core.initCpu()) {   // false: held pending by VMX operation (the core, SDM 24.8)
           v.state = "sipi"; v.halted = false; v.nmiPending = false;
           // After INIT the bootstrap processor starts at the reset vector (SDM 9.1, 10.4.7.3):
           // the firmware runs, only the APs wait for a SIPI.
@@ -126,31 +129,35 @@ export class Scheduler {
         this.core.startupCpu(e.vector);
         v.state = "run"; v.halted = false;
         this.hint = e.cpu;
+      } else {
+        // A running vCPU whose L2 is in the wait-for-SIPI activity state takes a VM exit.
+        this.switchTo(e.cpu);
+        if (this.core.sipiSignal(e.vector)) { v.halted = false; this.hint = e.cpu; }
       }
     }
   }
 
   /** Can vCPU v run now? wants(v) tells whether an interrupt is pending for it. */
-  runnable(v: Vcpu, intr: (v: Vcpu) => boolean): boolean {
+  runnable(v: Vcpu, intr: (v: Vcpu) => boolean, now = -Infinity): boolean {
     if (v.state !== "run") return false;
     if (!v.halted) return true;
-    if (v.nmiPending) return true;
+    if (v.nmiPending || now >= v.wakeNs) return true;
     return v.haltIf && intr(v);
   }
 
   /** The next vCPU to run (round robin, an IPI target first), or undefined if none can. */
-  pick(intr: (v: Vcpu) => boolean): Vcpu | undefined {
+  pick(intr: (v: Vcpu) => boolean, now = -Infinity): Vcpu | undefined {
     const n = this.count;
     this.boosted = false;
     if (this.hint >= 0) {
       const h = this.vcpus[this.hint];
       this.hint = -1;
       // The sender (the vCPU that ran) is next in turn after the target.
-      if (this.runnable(h, intr)) { this.next = this.cur; this.boosted = true; return h; }
+      if (this.runnable(h, intr, now)) { this.next = this.cur; this.boosted = true; return h; }
     }
     for (let k = 0; k < n; k++) {
       const v = this.vcpus[(this.next + k) % n];
-      if (this.runnable(v, intr)) { this.next = (v.index + 1) % n; return v; }
+      if (this.runnable(v, intr, now)) { this.next = (v.index + 1) % n; return v; }
     }
     return undefined;
   }

@@ -5,11 +5,12 @@ import * as S from "./state";
 import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
 import { apicId, cpuCount } from "./vcpu_id";
+import { miscEnable, MISC_MONITOR } from "./misc_enable";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
 export const FEAT_PSE36: bool = true;    // PSE-36 (mmu/paging.ts)
-export const FEAT_PCID: bool = true;     // CR4.PCIDE (mmu/tlb.ts tags); INVPCID is not advertised
+export const FEAT_PCID: bool = true;     // CR4.PCIDE (mmu/tlb.ts tags) and INVPCID (leaf 7 EBX[10])
 export const FEAT_LA57: bool = true;     // 5-level paging (mmu/paging.ts)
 export const FEAT_SMEP: bool = true;     // implemented by the MMU engineer
 export const FEAT_SMAP: bool = true;     // CLAC/STAC here, checks in the MMU
@@ -33,14 +34,15 @@ export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) 
   | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 19) | (1 << 23) | (1 << 24)
   | (1 << 25) | (1 << 26) | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
 // Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, x2APIC(21),
-// TSC-deadline(24), VMX when present). OSXSAVE (bit 27) mirrors CR4. No MONITOR (3), SSE4.x, AES, AVX.
+// TSC-deadline(24), VMX when present). OSXSAVE (bit 27) mirrors CR4; MONITOR (3) follows IA32_MISC_ENABLE[18].
+// No SSE4.x, AES, AVX.
 export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
   | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
   | (FEAT_X2APIC ? 1 << 21 : 0) | (FEAT_TSC_DEADLINE ? 1 << 24 : 0);   // VMX (5): cpuid() with --nested on
-// Leaf 7.0 EBX: FSGSBASE(0) TSC_ADJUST(1) SMEP(7) RDSEED(18) SMAP(20) CLFLUSHOPT(23); ECX: UMIP(2) LA57(16).
+// Leaf 7.0 EBX: FSGSBASE(0) TSC_ADJUST(1) SMEP(7) INVPCID(10) RDSEED(18) SMAP(20) CLFLUSHOPT(23); ECX: UMIP(2) LA57(16).
 // (No BMI1: TZCNT/ANDN are not advertised even though F3 0F BC decodes as TZCNT.)
 export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0)
-  | (FEAT_TSC_ADJUST ? 1 << 1 : 0) | (1 << 18) | (1 << 23);
+  | (FEAT_TSC_ADJUST ? 1 << 1 : 0) | (1 << 18) | (1 << 23) | (FEAT_PCID ? 1 << 10 : 0);
 export const L7_ECX: u32 = (FEAT_UMIP ? 1 << 2 : 0) | (FEAT_LA57 ? 1 << 16 : 0);
 // 0x80000001 ECX: LAHF/SAHF in 64-bit (0), LZCNT/ABM (5). EDX: SYSCALL(11) NX(20) 1GB(26) RDTSCP(27) LM(29).
 export const X1_ECX: u32 = (1 << 0) | (1 << 5);
@@ -74,6 +76,7 @@ export function cpuid(leaf: u32, sub: u32): void {
     case 1: {
       let c = L1_ECX;
       if ((S.cr4 & S.CR4_OSXSAVE) != 0) c |= 1 << 27;
+      if ((miscEnable & MISC_MONITOR) != 0) c |= 1 << 3;   // MONITOR/MWAIT
       if (FEAT_VMX && nested) c |= 1 << 5;
       // EBX: CLFLUSH line 8*8 bytes (15:8), 1 logical processor (23:16), initial APIC ID (31:24).
       // EDX.APIC reads 0 while IA32_APIC_BASE[11] has the APIC disabled (SDM 11.4.3).
@@ -86,6 +89,9 @@ export function cpuid(leaf: u32, sub: u32): void {
       return;
     }
     case 2: set4(0x00000001, 0, 0, 0); return;   // one iteration, no descriptors
+    // MONITOR/MWAIT: 64-byte monitor lines; MWAIT extensions enumerated (ECX[0]) and interrupts
+    // as break events when masked (ECX[1]); EDX: one C0 sub-state.
+    case 5: set4(64, 64, 3, 1); return;
     case 0xb: {
       // Extended topology (SDM Vol.2 CPUID 0BH): level 0 SMT (1 thread), level 1 core (all vCPUs);
       // EDX is the x2APIC ID of this vCPU at every level.

@@ -14,7 +14,7 @@ import * as Dec from "./decode";
 import { intAck } from "../host";
 import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
-import { nonRoot } from "../vmx/vstate";
+import { nonRoot, waitSipi } from "../vmx/vstate";
 import * as VX from "../vmx/intercept";
 
 export let shutdown: bool = false;       // triple fault: the machine stops
@@ -292,6 +292,7 @@ export function softwareInt(vec: u32, kind: u32, retRip: u64): void {
 export function checkInterrupts(): bool {
   softIntDone = false;
   if (nonRoot && VX.pollExits()) return true;   // preemption timer, interrupt window (vmx/)
+  if (nonRoot && waitSipi) return false;        // wait-for-SIPI: interrupts and NMIs stay pending
   // NMI exiting; with virtual NMIs, L2's nmiBlocked is virtual-NMI blocking and does not hold NMIs.
   if (nmiPending && nonRoot && (!nmiBlocked || VX.virtualNmis()) && VX.exitNmi()) { nmiPending = false; return true; }
   if (nmiPending && !nmiBlocked) {

@@ -3,6 +3,7 @@
 // what the guest wrote so it reads back consistently. The local APIC's MSRs
 // (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC 0x800-0x8ff) belong to the host's APIC.
 import * as S from "./state";
+import { miscEnable, resetMiscEnable, writeMiscEnable } from "./misc_enable";
 import { FS, GS } from "./state";
 import { raiseGP } from "./fault";
 import { writeEfer } from "./control";
@@ -31,7 +32,6 @@ export let sysenterCs: u64 = 0, sysenterEsp: u64 = 0, sysenterEip: u64 = 0;
 export let tscAux: u64 = 0;
 export let pat: u64 = 0x0007040600070406;
 export let featureControl: u64 = 0;
-export let miscEnable: u64 = 1;          // fast-strings
 export let mtrrDef: u64 = 0;
 export let mcgStatus: u64 = 0;
 // IA32_DEBUGCTL (SDM 17.4.1, Vol.4 Table 2-2): the writable bits are LBR (0) and BTF (1), the
@@ -51,7 +51,7 @@ export function setKernelGsBase(v: u64): void { kernelGsBase = v; }
 export function resetMsrs(): void {
   star = 0; lstar = 0; cstar = 0; fmask = 0; kernelGsBase = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0; tscAux = 0;
-  pat = 0x0007040600070406; featureControl = 0; miscEnable = 1;
+  pat = 0x0007040600070406; featureControl = 0; resetMiscEnable();
   mtrrDef = 0; mcgStatus = 0; debugctl = 0;
   memory.fill(MTRR_VAR, 0, 16 * 8);
   memory.fill(MTRR_FIX, 0, 11 * 8);
@@ -157,7 +157,7 @@ export function writeMsr(m: u32, v: u64): bool {
     case MSR_SYSENTER_EIP: if (!isCanonicalMax(v)) break; sysenterEip = v; return true;
     case MSR_MCG_STATUS: if (v != 0) break; mcgStatus = v; return true;
     case MSR_DEBUGCTL: if ((v & ~DEBUGCTL_VALID) != 0) break; debugctl = v; return true;
-    case MSR_MISC_ENABLE: miscEnable = v & 0x0000000400c51889; return true;
+    case MSR_MISC_ENABLE: writeMiscEnable(v); return true;
     case MSR_PAT: if (!validMemTypes(v, true)) break; pat = v; tlbFlushAll(false); return true;
     case MSR_MTRR_DEF: if ((v & ~(<u64>0xcff)) != 0 || !validMemTypes(v & 0xff, false)) break; mtrrDef = v; return true;
     case MSR_EFER: return writeEfer(v);

@@ -8,7 +8,8 @@ import { resetInterrupts } from "./interrupts";
 import { syncBreakpoints } from "./control";
 import { tlbFlushAll } from "../mmu/access";
 import { invalidateFetch } from "./decode";
-import { vmxOn } from "../vmx/vstate";
+import { vmxOn, nonRoot, setInitPending, initAfterVmxoff, setInitAfterVmxoff, waitSipi } from "../vmx/vstate";
+import { vmExit, EXIT_INIT, EXIT_SIPI } from "../vmx/exit";
 
 import { setApicIdRaw } from "./vcpu_id";
 
@@ -20,10 +21,16 @@ export function staticEnd(): usize { return __heap_base; }
 
 // INIT (SDM 9.1.1, Table 9-1, column INIT): like RESET, except that x87/SSE state, MXCSR,
 // the TSC, MTRRs and the other MSRs, and CR0.CD/NW are unchanged. The vCPU then waits for a
-// SIPI (the host keeps that wait-for-SIPI state). Returns false if INIT is blocked: in VMX
-// root operation INIT is held pending (SDM 24.8) -- the host drops it then.
+// SIPI (the host keeps that wait-for-SIPI state). Returns false in VMX operation, where INIT
+// is a VM exit or held pending instead (below).
 export function initCpu(): bool {
-  if (vmxOn) return false;
+  if (vmxOn) {
+    // SDM 25.2: in VMX non-root operation INIT causes a VM exit (reason 3); SDM 24.8: in VMX
+    // root operation it is blocked and held pending (vmx/vstate.ts initPending).
+    if (nonRoot) vmExit(EXIT_INIT, 0, 0, 0);
+    else setInitPending(true);
+    return false;
+  }
   for (let i: u32 = 0; i < 16; i++) S.setReg64(i, 0);
   S.setReg64(S.RDX, 0x600);
   setRflags(2);
@@ -43,6 +50,22 @@ export function initCpu(): bool {
   S.updateMode();
   tlbFlushAll(false);
   invalidateFetch();
+  return true;
+}
+
+// After a run: VMXOFF released a held INIT, which the host must now deliver to this vCPU.
+export function takeInit(): bool {
+  const t = initAfterVmxoff;
+  setInitAfterVmxoff(false);
+  return t;
+}
+
+// A SIPI for a vCPU that is not waiting for one as a whole (the host's wait-for-SIPI state):
+// with its L2 in the wait-for-SIPI activity state it is a VM exit (reason 4, qualification
+// the vector; SDM 25.2), otherwise it is ignored (SDM 10.4.4). Returns true if it exited.
+export function sipiSignal(vector: u32): bool {
+  if (!nonRoot || !waitSipi) return false;
+  vmExit(EXIT_SIPI, <u64>(vector & 0xff), 0, 0);
   return true;
 }
 

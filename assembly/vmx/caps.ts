@@ -47,10 +47,10 @@ export const ENTRY_TRUE_CLEARABLE: u32 = 1 << 2;                  // load debug 
 export const PIN_OPT1: u32 = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7);
 // Primary: interrupt-window exiting (2), TSC offsetting (3), HLT (7), INVLPG (9), RDPMC (11), RDTSC (12), CR8 load/store (19/20),
 // use TPR shadow (21, vapic.ts), NMI-window exiting (22), MOV DR (23), unconditional I/O (24), I/O bitmaps (25), monitor trap
-// flag (27), MSR bitmaps (28), PAUSE exiting (30). Not offered: MWAIT (10) / MONITOR (29) exiting (the core has no
-// MONITOR/MWAIT: #UD). Bit 31 (activate secondary controls) follows PROC2_OPT1.
+// flag (27), MSR bitmaps (28), PAUSE exiting (30), MWAIT (10) / MONITOR (29) exiting. Bit 31 (activate secondary controls)
+// follows PROC2_OPT1.
 export const PROC_OPT1: u32 = (1 << 2) | (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11) | (1 << 27) | (1 << 12) | (1 << 19) | (1 << 20) | (1 << 23)
-  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30)
+  | (1 << 24) | (1 << 25) | (1 << 28) | (1 << 22) | (1 << 30) | (1 << 10) | (1 << 29)
   | (1 << 21);   // use TPR shadow (vapic.ts)
 // Secondary: descriptor-table exiting (2), enable EPT (1), enable RDTSCP (3), enable VPID (5), WBINVD exiting (6),
 // unrestricted guest (7), RDRAND exiting (11), VMCS shadowing (14), RDSEED exiting (16); and below the APIC
@@ -83,7 +83,7 @@ export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 export const CR3_TARGETS: u32 = 4;
 export const PREEMPT_RATE: u32 = 5;
 export const MISC_VMWRITE_ALL: u64 = 1 << 29;
-export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (<u64>CR3_TARGETS << 16) | MISC_VMWRITE_ALL;
+export const VMX_MISC: u64 = <u64>PREEMPT_RATE | (1 << 5) | (1 << 6) | (1 << 8) | (<u64>CR3_TARGETS << 16) | MISC_VMWRITE_ALL;
 
 // CR0/CR4 fixed bits (A.7, A.8). CR0: PE, NE, PG must be 1; any of bits 31:0 may be 1, as real
 // processors report (MOV CR0 ignores writes to its reserved low bits, SDM 2.5, so a narrower

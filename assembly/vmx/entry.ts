@@ -35,6 +35,7 @@ export const PROC_RDTSC: u32 = 1 << 12, PROC_CR3_LOAD: u32 = 1 << 15, PROC_CR3_S
 export const PROC_CR8_LOAD: u32 = 1 << 19, PROC_CR8_STORE: u32 = 1 << 20, PROC_NMI_WINDOW: u32 = 1 << 22;
 export const PROC_MOV_DR: u32 = 1 << 23, PROC_UNCOND_IO: u32 = 1 << 24, PROC_IO_BITMAPS: u32 = 1 << 25;
 export const PROC_MSR_BITMAPS: u32 = 1 << 28, PROC_PAUSE: u32 = 1 << 30;
+export const PROC_MWAIT: u32 = 1 << 10, PROC_MONITOR: u32 = 1 << 29;
 export const EC_LOAD_DEBUG: u32 = 1 << 2, EC_IA32E: u32 = 1 << 9, EC_LOAD_PAT: u32 = 1 << 14, EC_LOAD_EFER: u32 = 1 << 15;
 
 const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
@@ -252,7 +253,8 @@ function checkGuest(): i32 {
   if ((ii & 0x80000000) != 0 && ((ii >> 8) & 7) == 0 && (rfl & 0x200) == 0) return 0;
   // 26.3.1.5 non-register state.
   const act = rd(F.GUEST_ACTIVITY);
-  if (act > 1) return 0;                                 // only active and HLT are supported
+  if (act == 2 || act > 3) return 0;                     // active, HLT and wait-for-SIPI are supported
+  if (act == 3 && (ii & 0x80000000) != 0) return 0;      // no event injection into wait-for-SIPI
   if (act == 1 && ssDpl != 0) return 0;
   const ib = rd(F.GUEST_INTERRUPTIBILITY);
   if ((ib & ~(<u64>0xf)) != 0 || (ib & 3) == 3) return 0;
@@ -313,7 +315,9 @@ function loadGuest(tag: u32, flush: bool): void {
   D.setNextRip(S.rip);
   setRflags(rd(F.GUEST_RFLAGS));
   S.setVm86(false);
-  S.setHalted(rd(F.GUEST_ACTIVITY) == 1);
+  const act = rd(F.GUEST_ACTIVITY);
+  S.setHalted(act == 1 || act == 3);
+  V.setWaitSipi(act == 3);
   const blk = <u32>rd(F.GUEST_INTERRUPTIBILITY) & 3;
   if ((blk & 2) != 0) setMovSsShadow(); else setIntShadow(blk != 0);
   enterNmiState((rd(F.GUEST_INTERRUPTIBILITY) & 8) != 0);
@@ -400,7 +404,8 @@ function armPoll(injected: bool): void {
     armTimer(<u32>rd(F.PREEMPT_TIMER));
   }
   V.setTimerArmed((pin & PIN_PREEMPT) != 0);
-  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF | PROC_NMI_WINDOW)) != 0 || V.mtfForced);
+  V.setVmxPoll((pin & PIN_PREEMPT) != 0 || (proc & (PROC_INTR_WINDOW | PROC_MTF | PROC_NMI_WINDOW)) != 0 || V.mtfForced
+    || V.initPending);
 }
 export function icountNow(): u64 { return S.icount + inFlight(); }
 

@@ -19,7 +19,7 @@ import { timerValue } from "./intercept";
 import { inFlight } from "../cpu/run";
 
 // Basic exit reasons (SDM Appendix C).
-export const EXIT_EXCEPTION: u32 = 0, EXIT_EXT_INTR: u32 = 1, EXIT_TRIPLE_FAULT: u32 = 2;
+export const EXIT_EXCEPTION: u32 = 0, EXIT_EXT_INTR: u32 = 1, EXIT_TRIPLE_FAULT: u32 = 2, EXIT_INIT: u32 = 3, EXIT_SIPI: u32 = 4;
 export const EXIT_CPUID: u32 = 10, EXIT_HLT: u32 = 12, EXIT_INVD: u32 = 13, EXIT_INVLPG: u32 = 14;
 export const EXIT_RDTSC: u32 = 16, EXIT_VMCALL: u32 = 18, EXIT_VMCLEAR: u32 = 19, EXIT_VMLAUNCH: u32 = 20;
 export const EXIT_VMPTRLD: u32 = 21, EXIT_VMPTRST: u32 = 22, EXIT_VMREAD: u32 = 23, EXIT_VMRESUME: u32 = 24;
@@ -29,7 +29,7 @@ export const EXIT_BAD_GUEST: u32 = 33, EXIT_MSR_LOAD_FAIL: u32 = 34, EXIT_XSETBV
 export const EXIT_WBINVD: u32 = 54, EXIT_RDPMC: u32 = 15, EXIT_TASK_SWITCH: u32 = 9, EXIT_MTF: u32 = 37;
 export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53, EXIT_PREEMPT_TIMER: u32 = 52, EXIT_INTR_WINDOW: u32 = 7;
 export const EXIT_NMI_WINDOW: u32 = 8, EXIT_PAUSE: u32 = 40, EXIT_GDTR_IDTR: u32 = 46, EXIT_LDTR_TR: u32 = 47;
-export const EXIT_RDRAND: u32 = 57, EXIT_RDSEED: u32 = 61;
+export const EXIT_RDRAND: u32 = 57, EXIT_RDSEED: u32 = 61, EXIT_MWAIT: u32 = 36, EXIT_MONITOR: u32 = 39;
 export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 
 // Exit controls (SDM 25.7.1).
@@ -77,7 +77,8 @@ function saveGuest(): void {
   // IA32_VMX_MISC[5]: EFER.LMA goes into the "IA-32e mode guest" entry control.
   const ec = rd(F.ENTRY_CONTROLS);
   wr(F.ENTRY_CONTROLS, (S.efer & S.EFER_LMA) != 0 ? ec | (1 << 9) : ec & ~(<u64>(1 << 9)));
-  wr(F.GUEST_ACTIVITY, S.halted ? 1 : 0);
+  wr(F.GUEST_ACTIVITY, V.waitSipi ? 3 : (S.halted ? 1 : 0));
+  V.setWaitSipi(false);
   // Blocking by STI (bit 0) / MOV SS (bit 1).
   let ib: u64 = nmiBlocked ? 8 : 0;              // blocking by NMI
   if (intShadow) ib |= movSsShadow ? 2 : 1;

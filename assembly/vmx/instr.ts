@@ -3,6 +3,7 @@
 // Conventions (SDM 31.2): VMsucceed clears CF PF AF ZF SF OF; VMfailInvalid sets CF;
 // VMfailValid(n) sets ZF and writes n to the VM-instruction error field.
 import * as S from "../cpu/state";
+import { requestStop } from "../cpu/run";
 import * as D from "../cpu/decode";
 import { raiseUD, raiseGP, faultPending } from "../cpu/fault";
 import { setStatusFlags, F_CF, F_ZF, F_STATUS } from "../cpu/flags";
@@ -105,6 +106,8 @@ export function vmxoff(): void {
   V.setCurVmcs(V.NO_PTR, false);
   V.setVmxOn(false, 0);
   vmSucceed();
+  // A held INIT is no longer blocked (SDM 24.8): the host delivers it after this instruction.
+  if (V.initPending) { V.setInitPending(false); V.setInitAfterVmxoff(true); requestStop(); }
 }
 
 // 66 0F C7 /6 (memory): VMCLEAR m64.

@@ -24,7 +24,7 @@ import * as VA from "./vapic";
 import * as VID from "./vid";
 import {
   PIN_EXT_INTR, PROC_HLT, PROC_RDTSC, PROC_TSC_OFFSET, PROC_CR3_LOAD, PROC_CR3_STORE, PROC_CR8_LOAD,
-  PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
+  PIN_NMI, PIN_VIRT_NMI, PROC_NMI_WINDOW, PROC_PAUSE, PROC_MWAIT, PROC_MONITOR, PROC_CR8_STORE, PROC_MOV_DR, PROC_UNCOND_IO, PROC_IO_BITMAPS, PROC_MSR_BITMAPS, PROC_INTR_WINDOW, PROC_INVLPG, PROC_MTF,
 } from "./entry";
 
 @inline function proc(): u32 { return <u32>rd(F.PROC_CONTROLS); }
@@ -356,7 +356,13 @@ function mtfDue(): bool {
 }
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
-  if (VA.pollApicWrite()) return true;   // APIC-write emulation (vapic.ts)
+  if (VA.pollApicWrite()) return true;   // APIC-write emulation of the last instruction (vapic.ts)
+  // A pending INIT (SDM 25.2, reason 3) ranks above the preemption timer and MTF (SDM 6.9).
+  if (V.initPending) {
+    V.setInitPending(false);
+    vmExit(X.EXIT_INIT, 0, 0, 0);
+    return true;
+  }
   if (V.timerArmed && timerNow() >= V.timerDeadline) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
@@ -386,13 +392,25 @@ export function pollExits(): bool {
 const TIMER_POLL: u32 = 256;
 export function fastLoopFloor(left: u32): u32 {
   if (!V.vmxPoll) return 0;
-  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced) return left;
+  if ((proc() & (PROC_MTF | PROC_INTR_WINDOW | PROC_NMI_WINDOW)) != 0 || V.mtfForced || V.initPending) return left;
   if (VID.wakePending()) return left;   // a recognized virtual interrupt waits for RFLAGS.IF (vid.ts)
   if (!V.timerArmed) return 0;
   if (timerNow() >= V.timerDeadline) return left;
   return left > TIMER_POLL ? left - TIMER_POLL : 0;
 }
 
+// MONITOR / MWAIT with their controls (SDM 26.1.3): reasons 39 / 36. The MWAIT qualification's
+// bit 0 says whether the monitor hardware was armed (SDM 28.2.1).
+export function exitMonitor(): bool {
+  if ((proc() & PROC_MONITOR) == 0) return false;
+  instrExit(X.EXIT_MONITOR, 0, 0);
+  return true;
+}
+export function exitMwait(armed: bool): bool {
+  if ((proc() & PROC_MWAIT) == 0) return false;
+  instrExit(X.EXIT_MWAIT, armed ? 1 : 0, 0);
+  return true;
+}
 // PAUSE with "PAUSE exiting" (SDM 26.1.3): reason 40. ("PAUSE-loop exiting" is not offered.)
 export function exitPause(): bool {
   if ((proc() & PROC_PAUSE) == 0) return false;

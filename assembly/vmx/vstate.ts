@@ -35,6 +35,17 @@ export let mtfAt: u64 = 0;             // retired-instruction count of the next 
 export function setMtfAt(v: u64): void { mtfAt = v; }
 export let mtfForced: bool = false;    // VM entry injected a pending MTF VM exit (type 7)
 export function setMtfForced(v: bool): void { mtfForced = v; }
+// An INIT that arrived in VMX root operation (SDM 24.8: blocked, held pending). It becomes a VM
+// exit as soon as the processor is in VMX non-root operation, or an INIT after VMXOFF.
+export let initPending: bool = false;
+export function setInitPending(v: bool): void { initPending = v; }
+// VMXOFF found an INIT pending: the host takes it (takeInit) and delivers it now.
+export let initAfterVmxoff: bool = false;
+// L2 entered in the wait-for-SIPI activity state (3): it runs nothing, external interrupts and
+// NMIs are blocked, and a SIPI is a VM exit (reason 4). Cleared by any VM exit.
+export let waitSipi: bool = false;
+export function setWaitSipi(v: bool): void { waitSipi = v; }
+export function setInitAfterVmxoff(v: bool): void { initAfterVmxoff = v; }
 export let timerArmed: bool = false;
 export let timerDeadline: u64 = 0;     // raw TSC value at which the timer reaches 0 (intercept.ts)
 export function setTimerArmed(v: bool): void { timerArmed = v; }
@@ -51,5 +62,5 @@ export let movSsBlocking: bool = false;
 export function setMovSsBlocking(v: bool): void { movSsBlocking = v; }
 
 export function resetVmxState(): void {
-  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; mtfForced = false; unrestricted = false; curShadow = false; shadowing = false;
+  vmxOn = false; nonRoot = false; vmxonPtr = NO_PTR; curVmcs = NO_PTR; curLaunched = false; vpidActive = false; vmxPoll = false; mtfForced = false; initPending = false; initAfterVmxoff = false; waitSipi = false; unrestricted = false; curShadow = false; shadowing = false;
 }

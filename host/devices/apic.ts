@@ -325,10 +325,12 @@ export class LocalApic {
     const vector = lo & 0xff, dm = (lo >> 8) & 7, logical = (lo & (1 << 11)) !== 0;
     const level = (lo & (1 << 15)) !== 0, assert = (lo & (1 << 14)) !== 0, shorthand = (lo >> 18) & 3;
     const dest = this.x2apic ? this.icrHi : this.icrHi >>> 24;
-    if (dm === DM_INIT && !assert && !level) { /* INIT level de-assert: no-op on P4+ */ }
     if ((dm === DM_FIXED || dm === DM_LOWEST) && vector < 16) { this.error(ESR_SEND_ILLEGAL); return; }
+    // SDM 11.6.1: the level flag (bit 14) has no meaning on Pentium 4 and later and is always
+    // issued as 1; only INIT with trigger mode level and level 0 is "INIT level de-assert",
+    // which these processors do not support (a no-op).
     this.bus?.ipi(this, { vector, deliveryMode: dm, logical, dest, level: false }, shorthand,
-      dm === DM_INIT && !assert);
+      dm === DM_INIT && level && !assert);
   }
 
   /** Does this APIC match a destination (SDM 11.6.2)? */
@@ -455,7 +457,10 @@ export class ApicBus {
       case 3: t = this.apics.filter((a) => a !== from && a.hwEnabled); break;
       default: t = this.targets(msg, from);
     }
-    if (shorthand === 1 && msg.deliveryMode !== DM_FIXED) return;  // self shorthand: fixed only
+    // SDM table 10-3 lists "self" with any mode but fixed as invalid, i.e. unspecified. KVM and
+    // QEMU deliver INIT and NMI to self (kvm-unit-tests init resets the BSP that way), so nestvm
+    // does too; lowest priority, SMI and start-up to self are dropped.
+    if (shorthand === 1 && msg.deliveryMode !== DM_FIXED && msg.deliveryMode !== DM_INIT && msg.deliveryMode !== DM_NMI) return;
     this.dispatch(msg, t);
   }
 

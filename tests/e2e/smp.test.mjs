@@ -43,3 +43,18 @@ test("with fewer vCPUs than it needs the SMP guest says so (1 vCPU: no APs)", { 
   const r = await host.runImage(readFileSync(imagePath("smp")), { cpus: 1, memBytes: 64 << 20, maxSeconds: 30 });
   assert.match(r.serial, /not ok 1 - needs 2\.\.16 CPUs, fw_cfg says 1/);
 });
+
+test("Machine.reset() puts the APs back into wait-for-SIPI: the SMP guest runs again", { skip, timeout: 120_000 }, async () => {
+  const img = readFileSync(imagePath("smp"));
+  let out = "";
+  const m = await host.Machine.create({ cpus: 4, memBytes: 64 << 20, serialOut: (b) => { out += new TextDecoder().decode(b); } });
+  for (let k = 0; k < 2; k++) {
+    out = "";
+    if (k) m.reset();
+    m.loadMultiboot(img);
+    const r = await m.run({ maxSeconds: 60 });
+    assert.equal(r.exitCode, 1, out);
+    assert.deepEqual(m.sched.vcpus.map((v) => v.state), ["run", "run", "run", "run"]);
+    assert.equal(normalize(out), normalize(expectedText("smp")));
+  }
+});

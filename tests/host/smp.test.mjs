@@ -37,7 +37,7 @@ function protectedMode(core, cr3) {
 }
 const runAt = (m, rip) => { m.core.rip = BigInt(rip); return m.core.run(10); };
 
-test("two vCPUs keep their own registers, segments, CRs, MSRs, SSE state and TLB", async () => {
+test("two vCPUs keep their own registers, segments, CRs, MSRs, x87/SSE state and TLB", async () => {
   const m = await Machine.create({ memBytes: 8 << 20, cpus: 2 });
   const core = m.core, raw = core.raw;
   setupRam(m.ram);
@@ -79,6 +79,13 @@ test("two vCPUs keep their own registers, segments, CRs, MSRs, SSE state and TLB
       core.setReg(3, p.rbx);
     }
   }
+  // x87 control word: FLDCW on each vCPU, then FNSTCW on each reads back its own.
+  const dv = new DataView(m.ram.buffer, m.ram.byteOffset);
+  m.ram.set([0xd9, 0x2d, 0x00, 0x13, 0x00, 0x00, 0xeb, 0xfe], 0x1200);   // fldcw [0x1300]; jmp $
+  m.ram.set([0xd9, 0x3d, 0x20, 0x13, 0x00, 0x00, 0xeb, 0xfe], 0x1210);   // fnstcw [0x1320]; jmp $
+  const cw = [0x027f, 0x0e7f];
+  for (const i of [0, 1]) { dv.setUint16(0x1300, cw[i], true); m.selectCpu(i); runAt(m, 0x1200); }
+  for (const i of [1, 0]) { m.selectCpu(i); runAt(m, 0x1210); assert.equal(dv.getUint16(0x1320, true), cw[i], `vCPU ${i} FPU CW`); }
   assert.ok(m.sched.switches >= 4);
 });
 
@@ -197,4 +204,30 @@ test("nestvm --smp: range check with a one-line error, and a 4-CPU guest", () =>
   const r = spawnSync(process.execPath, [cli, "run", join(root, "guests/bin/smp.elf"), "--smp", "4", "--max-seconds", "60"], { encoding: "utf8" });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stdout, /# 11 tests: 11 ok, 0 not ok/);
+});
+
+test("scheduler: an AP halted with IF=0 does not stop the machine; all halted with IF=0 is 'halt'", async () => {
+  // BSP (real mode at 0x7c00): count ECX down from 100000, then write 0 to isa-debug-exit.
+  // AP (SIPI vector 0x08 -> 0800:0000): cli; hlt.
+  const bsp = [0x66, 0xb9, 0xa0, 0x86, 0x01, 0x00,   // mov ecx, 100000
+    0x66, 0x49, 0x75, 0xfc,                           // 1: dec ecx; jnz 1b
+    0x31, 0xc0, 0xe6, 0xf4];                           // xor ax,ax; out 0xf4, al
+  const m = await Machine.create({ memBytes: 4 << 20, cpus: 2, tsc: "icount" });
+  m.loadFlat(new Uint8Array(bsp), { mode: "real" });
+  m.ram.set([0xfa, 0xf4], 0x8000);
+  m.sched.sipi(1, 0x08);
+  const r = await m.run({ maxSeconds: 20 });
+  assert.equal(r.reason, "exit", r.message);
+  assert.equal(m.sched.vcpus[1].instructions, 2n, "the AP ran cli; hlt and then slept");
+  assert.equal(m.sched.vcpus[1].halted, true);
+  assert.ok(m.sched.vcpus[0].instructions > 200000n);
+  assert.equal(r.instructions, m.sched.vcpus[0].instructions + m.sched.vcpus[1].instructions);
+
+  const m2 = await Machine.create({ memBytes: 4 << 20, cpus: 3 });
+  m2.loadFlat(new Uint8Array([0xfa, 0xf4]), { mode: "real" });   // BSP: cli; hlt
+  m2.ram.set([0xfa, 0xf4], 0x8000);
+  m2.sched.sipi(2, 0x08);                                          // vCPU 1 stays in wait-for-SIPI
+  const r2 = await m2.run({ maxSeconds: 20 });
+  assert.equal(r2.reason, "halt");
+  assert.deepEqual(m2.sched.vcpus.map((v) => v.state), ["run", "sipi", "run"]);
 });

@@ -19,6 +19,7 @@ import {
 import { intBinary, shiftLanes, byteShift, pshuf, pmovmskb, ssse3, palignr } from "./sse_int";
 import { group15 } from "./fxsave";
 import { invEptVpid } from "../../vmx/instr";
+import { invpcid } from "./sys_invpcid";
 import { isSse41, sse41 } from "./sse41";
 import { crc32, pcmpstr } from "./sse42";
 import { execX87, mmxEnter, emms, mmPtr, mmWritten, fpuPendingMF } from "./x87";
@@ -254,6 +255,7 @@ function threeByte(op: u32): void {
     return;
   }
   if (op == 0x138 && (b == 0x80 || b == 0x81) && pfx == 1) { invEptVpid(b == 0x81); return; }   // vmx/instr.ts
+  if (op == 0x138 && b == 0x82 && pfx == 1) { invpcid(); return; }                               // sys_invpcid.ts
   const ssse3Op = op == 0x138 ? (b <= 0x0b || (b >= 0x1c && b <= 0x1e)) : b == 0x0f;
   const sse41Op = pfx == 1 && isSse41(op & 0xff, b);
   const strOp = pfx == 1 && op == 0x13a && b >= 0x60 && b <= 0x63;

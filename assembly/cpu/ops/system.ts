@@ -10,6 +10,7 @@ import * as Seg from "./sys_seg";
 import * as Far from "./sys_far";
 import * as Io from "./sys_io";
 import * as Ctl from "./sys_ctrl";
+import * as Mon from "./sys_monitor";
 import * as Vmx from "../../vmx/instr";
 import * as VF from "../../vmx/vmfunc";
 import { eptpOk } from "../../vmx/entry";
@@ -106,6 +107,8 @@ function group7(): void {
     }
   }
   switch (Dec.modrm) {
+    case 0xc8: Mon.monitor(); return;
+    case 0xc9: Mon.mwait(); return;
     case 0xca: Ctl.clacStac(false); return;
     case 0xcb: Ctl.clacStac(true); return;
     case 0xc1: Vmx.vmcall(); return;
@@ -121,7 +124,7 @@ function group7(): void {
   }
   if (r == 4) { Seg.smsw(); return; }
   if (r == 6) { Seg.lmsw(); return; }
-  raiseUD();   // VMFUNC (D4: only in VMX non-root), MONITOR/MWAIT (C8/C9, not advertised), others
+  raiseUD();   // VMFUNC (D4: only in VMX non-root), others
 }
 
 // FF /3 (CALL m16:xx) and FF /5 (JMP m16:xx): decoded by the integer group-5 handler
