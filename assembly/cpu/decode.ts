@@ -264,6 +264,11 @@ export function decodePrefixes(): void {
   if (fwEpoch != codeEpoch || r < fwStart || r + 15 > fwEnd) return 0;
   return fwBias + <usize>r;
 }
+// The same window for a run of hot instructions (nothing on the hot path changes it):
+// RIPs r in [hotLo(), hotHi()] have their 15 bytes at hotBias() + r. Empty (lo > hi) if stale.
+@inline export function hotLo(): u64 { return fwEpoch == codeEpoch ? fwStart : u64.MAX_VALUE; }
+@inline export function hotHi(): u64 { return fwEnd >= 15 ? fwEnd - 15 : 0; }
+@inline export function hotBias(): usize { return fwBias; }
 
 // Only the register form of decodeModrm: true (ModRM consumed and decoded) if mod = 3,
 // false with nothing consumed otherwise.

@@ -12,75 +12,97 @@ export const F_STATUS: u64 = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF;
 
 // Lazy operation kinds.
 export const LF_NONE: u32 = 0;  // status flags are in flagsRaw
-export const LF_ADD: u32 = 1;   // r = a + b (+ cin)
-export const LF_SUB: u32 = 2;   // r = a - b (- cin); also CMP, NEG (a = 0)
+export const LF_ADD: u32 = 1;   // r = a + b
+export const LF_SUB: u32 = 2;   // r = a - b; also CMP, NEG (a = 0)
 export const LF_LOGIC: u32 = 3; // CF=OF=0, AF=0
 export const LF_INC: u32 = 4;   // like ADD with b=1, CF preserved from flagsRaw
 export const LF_DEC: u32 = 5;   // like SUB with b=1, CF preserved from flagsRaw
+export const LF_ADC: u32 = 6;   // r = a + b + 1 (ADC with carry in; without it is LF_ADD)
+export const LF_SBB: u32 = 7;   // r = a - b - 1 (SBB with borrow in; without it is LF_SUB)
 
 export let flagsRaw: u64 = 2;   // bit 1 always reads as 1
+// The lazy state is three globals (three stores per ALU instruction): fOp = (kind << 4) | size
+// in bytes (0 = LF_NONE), the first operand fA and the unmasked result fR. The second operand
+// is implied: r = a + b (+1) or a - b (-1) modulo 2^64, so b = r - a (-1) or a - r (-1), and
+// every flag only looks at the low `size` bytes, where that is exact.
 export let fOp: u32 = LF_NONE;
-export let fSize: u32 = 4;      // operand size in bytes
-export let fA: u64 = 0, fB: u64 = 0, fR: u64 = 0;
-export let fCin: u64 = 0;       // carry in for ADC/SBB (0 or 1)
+export let fA: u64 = 0, fR: u64 = 0;
 
-@inline function signBit(size: u32): u64 { return (<u64>1) << (<u64>(size * 8 - 1)); }
-@inline function sizeMask(size: u32): u64 { return size == 8 ? 0xffffffffffffffff : ((<u64>1) << (<u64>(size * 8))) - 1; }
+@inline function lazyKind(): u32 { return fOp >> 4; }
+@inline function lazySize(): u32 { return fOp & 15; }
+// Mask and sign bit by operand size (1, 2, 4, 8) as table loads: no branch on the size.
+const SIZE_MASK: usize = memory.data<u64>([0, 0xff, 0xffff, 0, 0xffffffff, 0, 0, 0, 0xffffffffffffffff]);
+const SIGN_BIT: usize = memory.data<u64>([0, 0x80, 0x8000, 0, 0x80000000, 0, 0, 0, 0x8000000000000000]);
+@inline function signBit(size: u32): u64 { return load<u64>(SIGN_BIT + (<usize>(size & 15) << 3)); }
+@inline function sizeMask(size: u32): u64 { return load<u64>(SIZE_MASK + (<usize>(size & 15) << 3)); }
+// The second operand of the recorded operation (see above).
+@inline function lazyB(k: u32): u64 {
+  if (k == LF_ADD) return fR - fA;
+  if (k == LF_SUB) return fA - fR;
+  if (k == LF_ADC) return fR - fA - 1;
+  if (k == LF_SBB) return fA - fR - 1;
+  return 1;  // INC, DEC
+}
 
-// Record an arithmetic result. a, b, r need not be masked.
+// Record an arithmetic result. r must be a + b / a - b (modulo 2^64, or at least modulo 2^size)
+// for ADD/SUB; a, b, r need not be masked. b is not stored (see above).
 @inline export function setLazy(op: u32, size: u32, a: u64, b: u64, r: u64): void {
-  fOp = op; fSize = size; fA = a; fB = b; fR = r; fCin = 0;
+  fOp = (op << 4) | size; fA = a; fR = r;
 }
 @inline export function setLazyCarry(op: u32, size: u32, a: u64, b: u64, r: u64, cin: u64): void {
-  fOp = op; fSize = size; fA = a; fB = b; fR = r; fCin = cin;
+  fOp = ((cin != 0 ? op + (LF_ADC - LF_ADD) : op) << 4) | size; fA = a; fR = r;
 }
 // INC/DEC keep CF: freeze it into flagsRaw before switching op.
 @inline export function setLazyIncDec(op: u32, size: u32, a: u64, r: u64): void {
   const cf = getCF();
   flagsRaw = (flagsRaw & ~F_CF) | (cf ? F_CF : 0);
-  fOp = op; fSize = size; fA = a; fB = 1; fR = r; fCin = 0;
+  fOp = (op << 4) | size; fA = a; fR = r;
 }
 
 @inline export function getCF(): bool {
-  const op = fOp;
-  if (op == LF_ADD) {
-    const m = sizeMask(fSize);
+  const k = fOp >> 4;
+  if (k == LF_ADD || k == LF_ADC) {
+    const m = sizeMask(lazySize());
     const r = fR & m, a = fA & m;
-    return fCin != 0 ? r <= a : r < a;
+    return k == LF_ADC ? r <= a : r < a;
   }
-  if (op == LF_SUB) {
-    const m = sizeMask(fSize);
-    const a = fA & m, b = fB & m;
-    return fCin != 0 ? a <= b : a < b;
+  if (k == LF_SUB || k == LF_SBB) {
+    // a < b (borrow) <=> the result is above a (SUB) / at or above a (SBB with borrow-in).
+    const m = sizeMask(lazySize());
+    const r = fR & m, a = fA & m;
+    return k == LF_SBB ? r >= a : r > a;
   }
-  if (op == LF_LOGIC) return false;
+  if (k == LF_LOGIC) return false;
   return (flagsRaw & F_CF) != 0;
 }
 @inline export function getZF(): bool {
-  if (fOp == LF_NONE) return (flagsRaw & F_ZF) != 0;
-  return (fR & sizeMask(fSize)) == 0;
+  const k = fOp;
+  if (k == LF_NONE) return (flagsRaw & F_ZF) != 0;
+  return (fR & sizeMask(k & 15)) == 0;
 }
 @inline export function getSF(): bool {
-  if (fOp == LF_NONE) return (flagsRaw & F_SF) != 0;
-  return (fR & signBit(fSize)) != 0;
+  const k = fOp;
+  if (k == LF_NONE) return (flagsRaw & F_SF) != 0;
+  return (fR & signBit(k & 15)) != 0;
 }
 @inline export function getOF(): bool {
-  const op = fOp;
-  if (op == LF_NONE) return (flagsRaw & F_OF) != 0;
-  if (op == LF_LOGIC) return false;
-  const s = signBit(fSize);
-  if (op == LF_ADD || op == LF_INC) return ((fA ^ fR) & (fB ^ fR) & s) != 0;
-  return ((fA ^ fB) & (fA ^ fR) & s) != 0; // SUB, DEC
+  const k = fOp >> 4;
+  if (k == LF_NONE) return (flagsRaw & F_OF) != 0;
+  if (k == LF_LOGIC) return false;
+  const s = signBit(lazySize());
+  const a = fA, r = fR, b = lazyB(k);
+  if (k == LF_ADD || k == LF_INC || k == LF_ADC) return ((a ^ r) & (b ^ r) & s) != 0;
+  return ((a ^ b) & (a ^ r) & s) != 0; // SUB, DEC, SBB
 }
 @inline export function getPF(): bool {
   if (fOp == LF_NONE) return (flagsRaw & F_PF) != 0;
   return (popcnt<u32>(<u32>fR & 0xff) & 1) == 0;
 }
 export function getAF(): bool {
-  const op = fOp;
-  if (op == LF_NONE) return (flagsRaw & F_AF) != 0;
-  if (op == LF_LOGIC) return false;
-  return ((fA ^ fB ^ fR) & 0x10) != 0;
+  const k = fOp >> 4;
+  if (k == LF_NONE) return (flagsRaw & F_AF) != 0;
+  if (k == LF_LOGIC) return false;
+  return ((fA ^ lazyB(k) ^ fR) & 0x10) != 0;
 }
 
 // Full RFLAGS value (status flags materialized).

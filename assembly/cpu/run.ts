@@ -2,7 +2,9 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
-import { hotStep, NOT_HOT } from "./ops/integer";
+import { hotStepAt, NOT_HOT, sseUsable, flat32 } from "./hot";
+import * as D from "./decode";
+import { permShift, curTag } from "../mmu/tlb";
 import { faultPending } from "./fault";
 import { halted } from "./state";
 import * as S from "./state";
@@ -31,6 +33,32 @@ export function inFlight(): u64 { return <u64>(sliceBudget - sliceLeft - notReti
 // uses this to place the first monitor-trap-flag boundary, vmx/entry.ts).
 export function inSlice(): bool { return sliceBudget != 0; }
 
+// Runs of hot instructions (cpu/hot.ts) with RIP in a local, in separate (not inlined) functions
+// so that V8 keeps the loop's values in registers: one for 64-bit mode, one for flat 32-bit
+// protected mode. The fetch window, the TLB tag, the access class and SSE usability are read
+// once: hot instructions cannot change them. Returns the new `left` (>= floor).
+@inline function hotLoop(left: u32, floor: u32, c32: bool): u32 {
+  let r = S.rip;
+  const lo = D.hotLo(), hi = D.hotHi();
+  if (lo > hi) return left;
+  const span = hi - lo;
+  const bias = D.hotBias();
+  const ps = permShift();
+  const rd: u32 = 1 << ps, wr: u32 = 2 << ps, tag = curTag;
+  const sse = sseUsable();
+  let n = left - floor;  // the caller has left > floor
+  while (n != 0 && r - lo <= span) {
+    const nr = hotStepAt(r, bias + <usize>r, rd, wr, tag, sse, c32);
+    if (nr == NOT_HOT) break;
+    r = nr;
+    n--;
+  }
+  S.setRip(r);
+  return floor + n;
+}
+function hotRun64(left: u32, floor: u32): u32 { return hotLoop(left, floor, false); }
+function hotRun32(left: u32, floor: u32): u32 { return hotLoop(left, floor, true); }
+
 export function runSlice(budget: u32): u32 {
   stopRequested = false;
   sliceBudget = budget;
@@ -51,17 +79,11 @@ export function runSlice(budget: u32): u32 {
     const epoch = vmxEpoch;
     while (left > floor && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
            (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
-      if (S.code64) {
-        // Runs of hot instructions (ops/integer.ts hotStep) with RIP in a local: they
-        // cannot fault or change anything the attention checks above look at.
-        let r = S.rip;
-        while (left > floor) {
-          const nr = hotStep(r);
-          if (nr == NOT_HOT) break;
-          r = nr;
-          left--;
-        }
-        S.setRip(r);
+      // Runs of hot instructions: they cannot fault or change anything the attention checks
+      // above look at.
+      const c64 = S.code64;
+      if (c64 || flat32()) {
+        left = c64 ? hotRun64(left, floor) : hotRun32(left, floor);
         sliceLeft = left;
         if (left == floor) break;
       }

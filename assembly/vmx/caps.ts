@@ -77,7 +77,7 @@ export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 
 export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
 
 // IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 5 (bits 4:0: the timer counts
-// down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity state HLT (bit 6),
+// down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity states HLT (bit 6) and wait-for-SIPI (8),
 // 4 CR3-target values (24:16), MSR lists of up to 512 entries (bits 27:25 = 0), MSEG revision 0,
 // VMWRITE to any supported field incl. the VM-exit information fields (bit 29, SDM A.6).
 export const CR3_TARGETS: u32 = 4;

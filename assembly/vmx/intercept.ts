@@ -356,13 +356,13 @@ function mtfDue(): bool {
 }
 export function pollExits(): bool {
   if (!V.vmxPoll) return false;
-  if (VA.pollApicWrite()) return true;   // APIC-write emulation of the last instruction (vapic.ts)
   // A pending INIT (SDM 25.2, reason 3) ranks above the preemption timer and MTF (SDM 6.9).
   if (V.initPending) {
     V.setInitPending(false);
     vmExit(X.EXIT_INIT, 0, 0, 0);
     return true;
   }
+  if (VA.pollApicWrite()) return true;   // APIC-write emulation (vapic.ts)
   if (V.timerArmed && timerNow() >= V.timerDeadline) {
     vmExit(X.EXIT_PREEMPT_TIMER, 0, 0, 0);   // a halted L2 is saved in the HLT state
     return true;
