@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run kut -- DIR [--filter NAME] [--jobs N] [--timeout S] [--no-qemu] [--out FILE] [--arch x86_64|i386] [--env K=V]
+// npm run kut -- DIR [--filter NAME] [--jobs N] [--timeout S] [--no-qemu] [--out FILE] [--arch x86_64|i386] [--env K=V] [--tsc realtime|icount]
 //
 // Runs a directory of kvm-unit-tests x86 images (*.flat, built by the user from upstream;
 // nothing of that suite is part of this repository) on nestvm and, when qemu-system-x86_64 is
@@ -28,7 +28,7 @@ if (process.argv[2] === "--child") {
       // The environment goes in as the first multiboot module, as kvm-unit-tests' runner passes
       // its env file with -initrd (lib/x86/setup.c reads it into environ).
       modules: spec.env ? [{ data: new TextEncoder().encode(spec.env + "\n"), cmdline: "env" }] : undefined,
-      name: spec.file, maxSeconds: spec.timeout, reboot: spec.reboot,
+      name: spec.file, maxSeconds: spec.timeout, reboot: spec.reboot, tsc: spec.tsc,
       serialOut: (b) => { out += Buffer.from(b).toString("latin1"); },
     });
   } catch (e) {
@@ -51,6 +51,7 @@ for (let i = 0; i < argv.length; i++) {
   if (a === "--filter") opt.filter = val();
   else if (a === "--jobs") opt.jobs = Math.max(1, parseInt(val(), 10) || 1);
   else if (a === "--timeout") opt.timeout = Number(val());
+  else if (a === "--tsc") { opt.tsc = val(); if (opt.tsc !== "realtime" && opt.tsc !== "icount") { console.error("kut: --tsc must be realtime or icount"); process.exit(64); } }
   else if (a === "--no-qemu") opt.qemu = false;
   else if (a === "--out") opt.out = resolve(val());
   else if (a === "--arch") opt.arch = val();
@@ -64,7 +65,7 @@ for (let i = 0; i < argv.length; i++) {
 }
 function usage(msg) {
   if (msg) console.error(`kut: ${msg}`);
-  console.error("usage: npm run kut -- DIR [--filter NAME] [--jobs N] [--timeout S] [--no-qemu] [--out FILE] [--arch x86_64|i386] [--logs DIR] [--host build/host.mjs] [--env K=V]...");
+  console.error("usage: npm run kut -- DIR [--filter NAME] [--jobs N] [--timeout S] [--no-qemu] [--out FILE] [--arch x86_64|i386] [--logs DIR] [--host build/host.mjs] [--env K=V]... [--tsc realtime|icount]");
   process.exit(msg ? 64 : 0);
 }
 if (!opt.dir) usage("DIR is required (a directory of kvm-unit-tests x86 *.flat images)");
@@ -221,7 +222,7 @@ const NESTVM_ENV = { "apic.flat": ["TEST_DEVICE=0"], "syscall.flat": ["TEST_DEVI
 async function runNestvm(e) {
   const timeout = opt.timeout ?? e.timeout;
   const env = [...(NESTVM_ENV[e.file] ?? []), ...opt.env].join("\n");
-  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, env, timeout, reboot: rebootAllowed(e) };
+  const spec = { host: opt.host, file: join(opt.dir, e.file), memMiB: Math.min(memMiB(e.params), NESTVM_MAX_MIB), smp: e.smp, append: e.args, env, timeout, reboot: rebootAllowed(e), tsc: opt.tsc };
   const r = await runChild(process.execPath, [fileURLToPath(import.meta.url), "--child", JSON.stringify(spec)], timeout + 30);
   const i = r.stdout.lastIndexOf("\n@@KUT@@");
   if (i < 0) {
