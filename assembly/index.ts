@@ -33,22 +33,8 @@ export function init(ramBytes: u32): usize {
 
 // Power-on state (SDM 10.1.1, Table 10-1).
 export function reset(): void {
-  for (let i: u32 = 0; i < 16; i++) S.setReg64(i, 0);
-  S.setReg64(S.RDX, 0x600);
-  setRflags(2);
-  S.cr0 = 0x60000010; S.cr2 = 0; S.cr3 = 0; S.cr4 = 0; S.cr8 = 0; S.efer = 0; S.xcr0 = 1;
-  for (let i: u32 = 0; i < 8; i++) S.setDr(i, 0);
-  S.setDr(6, 0xffff0ff0); S.setDr(7, 0x400);
-  const dataAr: u32 = 0x93;  // present, read/write, accessed
-  for (let s: u32 = 0; s < 6; s++) S.setSeg(s, 0, 0, 0xffff, dataAr);
-  S.setSeg(S.CS, 0xf000, 0xffff0000, 0xffff, 0x9b);
-  S.setSeg(S.LDTR, 0, 0, 0xffff, 0x82);
-  S.setSeg(S.TR, 0, 0, 0xffff, 0x8b);
-  S.setGdtr(0, 0xffff); S.setIdtr(0, 0xffff);
-  S.rip = 0xfff0;
-  S.halted = false;
-  S.vm86 = false;
-  resetInterrupts();
+  resetRegisters(0x60000000);
+  S.xcr0 = 1;
   resetMsrs();
   resetMonitor();
   resetVmxState();
@@ -145,4 +131,5 @@ export function setMxcsr(v: u32): void { S.setMxcsr(v); }
 // ---- SMP (docs/smp.md): the host switches vCPUs with cpuSave/cpuLoad, which the build adds
 // (scripts/cpu-state-pass.mjs); these are the pieces it cannot generate.
 export { staticEnd, initCpu, startupCpu, setApicId, takeInit, sipiSignal } from "./cpu/vcpu";
+import { resetRegisters } from "./cpu/vcpu";
 export { setPauseYield, setCpuCount } from "./cpu/vcpu_id";

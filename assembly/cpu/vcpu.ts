@@ -31,13 +31,25 @@ export function initCpu(): bool {
     else setInitPending(true);
     return false;
   }
+  resetRegisters(S.cr0 & 0x60000000);
+  syncBreakpoints();
+  S.updateMode();
+  tlbFlushAll(false);
+  invalidateFetch();
+  return true;
+}
+
+// The register state RESET and INIT share (SDM Table 9-1): GPRs (EDX = signature), RFLAGS,
+// CR0 (ET, plus the CD/NW bits given: 60000000H at RESET, kept at INIT), CR2-CR4, CR8, EFER,
+// DR0-DR7, segments at F000:FFF0, descriptor tables, no HLT, interrupt state.
+export function resetRegisters(cr0CacheBits: u64): void {
   for (let i: u32 = 0; i < 16; i++) S.setReg64(i, 0);
   S.setReg64(S.RDX, 0x600);
   setRflags(2);
-  S.cr0 = (S.cr0 & 0x60000000) | 0x10; S.cr2 = 0; S.cr3 = 0; S.cr4 = 0; S.cr8 = 0; S.efer = 0;
-  for (let i: u32 = 0; i < 4; i++) S.setDr(i, 0);
+  S.cr0 = cr0CacheBits | 0x10; S.cr2 = 0; S.cr3 = 0; S.cr4 = 0; S.cr8 = 0; S.efer = 0;
+  for (let i: u32 = 0; i < 8; i++) S.setDr(i, 0);
   S.setDr(6, 0xffff0ff0); S.setDr(7, 0x400);
-  for (let s: u32 = 0; s < 6; s++) S.setSeg(s, 0, 0, 0xffff, 0x93);
+  for (let s: u32 = 0; s < 6; s++) S.setSeg(s, 0, 0, 0xffff, 0x93);   // present, read/write, accessed
   S.setSeg(S.CS, 0xf000, 0xffff0000, 0xffff, 0x9b);
   S.setSeg(S.LDTR, 0, 0, 0xffff, 0x82);
   S.setSeg(S.TR, 0, 0, 0xffff, 0x8b);
@@ -46,11 +58,6 @@ export function initCpu(): bool {
   S.halted = false;
   S.vm86 = false;
   resetInterrupts();
-  syncBreakpoints();
-  S.updateMode();
-  tlbFlushAll(false);
-  invalidateFetch();
-  return true;
 }
 
 // After a run: VMXOFF released a held INIT, which the host must now deliver to this vCPU.
