@@ -86,6 +86,20 @@ describe("integer -> float", () => {
 });
 
 describe("float <-> float", () => {
+  test("CVTSD2SS of MAX + 1/2 ulp with OE unmasked: RD/RZ give MAX (PE only), RN/RU overflow (#XM)", () => {
+    // 0x47effffff0000000 = FLT_MAX + half an ulp: RN rounds to infinity, RD/RZ to FLT_MAX
+    // without overflow, so an unmasked OE must not fault there (checked on the host CPU by the
+    // differential test, seed 20261125 case 22173).
+    expect(xcvt(0xf2, 0x47effffff0000000, 0x3b80) & 0xffffffff).toBe(0x7f7fffff);   // RD, OM=0
+    expect(S.mxcsr).toBe(0x3ba0);
+    expect(xcvt(0xf2, 0x47effffff0000000, 0x7b80) & 0xffffffff).toBe(0x7f7fffff);   // RZ, OM=0
+    expect(S.mxcsr).toBe(0x7ba0);
+    setup32();
+    S.setMxcsr(0x1b80);                                                             // RN, OM=0
+    setX(0, 0, 0); setX(1, 0x47effffff0000000, 0);
+    code([0xf2, 0x0f, 0x5a, 0xc1]);
+    expect(run(1)).toBe(19);                                                        // #XM
+  });
   test("CVTSD2SS exact tie: RN even, RU up", () => {
     expect(xcvt(0xf2, 0x3ff0000010000000, 0x1f80) & 0xffffffff).toBe(0x3f800000);
     expect(S.mxcsr).toBe(0x1fa0);

@@ -24,6 +24,15 @@ function sd(op: u8, a: u64, b: u64, mx: u32): u64 {
 }
 const ADD: u8 = 0x58, SUB: u8 = 0x5c, MUL: u8 = 0x59, DIV: u8 = 0x5e, MIN: u8 = 0x5d, MAX: u8 = 0x5f;
 
+describe("overflow with OE unmasked depends on the rounding mode", () => {
+  test("ADDSD DBL_MAX + 1/2 ulp: RZ and RD give DBL_MAX with PE only (no #XM)", () => {
+    expect(sd(ADD, 0x7fefffffffffffff, 0x7c90000000000000, 0x7b80)).toBe(0x7fefffffffffffff);   // RZ, OM=0
+    expect(S.mxcsr).toBe(0x7ba0);
+    expect(sd(ADD, 0x7fefffffffffffff, 0x7c90000000000000, 0x3b80)).toBe(0x7fefffffffffffff);   // RD, OM=0
+    expect(S.mxcsr).toBe(0x3ba0);
+  });
+});
+
 describe("NaN propagation (SDM Table 4-7)", () => {
   test("SNaN first, QNaN second -> first quieted, IE", () => {
     expect(ss(ADD, 0x7f800001, 0x7fc00005, 0x1f80)).toBe(0x7fc00001);

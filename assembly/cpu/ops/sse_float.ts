@@ -167,15 +167,19 @@ export function round32(hi: f64, d64: f64): u32 {
   let b = reinterpret<u32>(r);
   const mode = rcMode();
   if (isInf32(b)) {
-    // RN overflowed. Unmasked OE: the handler would get a scaled result, so PE reflects
-    // only the 24-bit rounding (SDM 4.9.1.4).
-    if (!excMasked(X_OE)) { addExc(X_OE | (inexact24(hi, d64) ? X_PE : 0)); return b; }
-    // SDM 4.9.1.4: masked overflow result depends on the rounding mode.
+    // RN overflowed. Whether the rounding in MXCSR.RC overflows too: rounding away from zero
+    // does; rounding towards zero (RZ, or RD/RU against the sign) only if |exact| >= 2^128
+    // (MAX + 1 ulp), else the result is MAX and only inexact (SDM 4.9.1.4).
     const neg = (b >> 31) != 0;
-    if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
-    // Towards zero: overflow only if |exact| >= 2^128 (MAX + 1 ulp).
-    const ah = Math.abs(hi);
-    const ovf = ah > pow2(128) || (ah == pow2(128) && (neg ? d64 <= 0 : d64 >= 0));
+    const away = mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg);
+    let ovf = true;
+    if (!away) {
+      const ah = Math.abs(hi);
+      ovf = ah > pow2(128) || (ah == pow2(128) && (neg ? d64 <= 0 : d64 >= 0));
+    }
+    // Unmasked OE: the handler would get a scaled result, so PE reflects only the 24-bit rounding.
+    if (ovf && !excMasked(X_OE)) { addExc(X_OE | (inexact24(hi, d64) ? X_PE : 0)); return b; }
+    if (away) { addExc(X_OE | X_PE); return b; }
     addExc(ovf ? (X_OE | X_PE) : X_PE);
     return (b & 0x80000000) | 0x7f7fffff;
   }
@@ -242,11 +246,14 @@ export function round64(hi: f64, d: f64): u64 {
   let b = f64b(hi);
   const mode = rcMode();
   if (isInf64(b)) {
-    if (!excMasked(X_OE)) { addExc(X_OE | (ovfInexact ? X_PE : 0)); return b; }
+    // As round32: rounding towards zero overflows only if |exact| >= 2^1024 (the caller
+    // decided, see ovfBig); the unmasked-OE path applies only when the result overflows.
     const neg = (b >> 63) != 0;
-    if (mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg)) { addExc(X_OE | X_PE); return b; }
-    // Towards zero: overflow only if |exact| >= 2^1024 (the caller decided, see ovfBig).
-    addExc(ovfBig ? (X_OE | X_PE) : X_PE);
+    const away = mode == 0 || (mode == 1 && neg) || (mode == 2 && !neg);
+    const ovf = away || ovfBig;
+    if (ovf && !excMasked(X_OE)) { addExc(X_OE | (ovfInexact ? X_PE : 0)); return b; }
+    if (away) { addExc(X_OE | X_PE); return b; }
+    addExc(ovf ? (X_OE | X_PE) : X_PE);
     return (b & 0x8000000000000000) | 0x7fefffffffffffff;
   }
   const inexact = d != 0;
