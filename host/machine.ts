@@ -67,6 +67,9 @@ const MAX_MEM = 3 * 1024 * 1024 * 1024;
 export const MAX_CPUS = 16;
 const SLICE_MIN = 10_000, SLICE_MAX = 2_000_000;
 const YIELD_MS = 10;
+// Realtime clock inside a slice: at most this many ns per retired instruction (the interpreter
+// needs ~5; a VM exit/entry pair, one instruction for the guest, ~3,000).
+const REALTIME_MAX_NS_PER_INSN = 20;
 
 const perfNow: () => number =
   typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
@@ -121,6 +124,9 @@ export class Machine {
   readonly memBytes: number;
   private nsPerInsn: number;
   private skippedNs = 0;        // icount mode: virtual time skipped while halted
+  private rtNs = 0;             // realtime mode: the clock (ns), its wall time and instruction
+  private rtWall = 0;           // count at the last read (nowNs)
+  private rtIcount = 0n;
   private t0 = perfNow();
   private exitStatus: number | undefined;
   private resetRequested = false;
@@ -366,7 +372,30 @@ export class Machine {
     // With several vCPUs the clock counts the instructions of all of them (one host CPU
     // running them in turn, like QEMU's round-robin TCG).
     if (this.tsc === "icount") return Number(this.totalIcount) * this.nsPerInsn + this.skippedNs;
-    return (perfNow() - this.t0) * 1e6;
+    // realtime: wall time, except that inside a slice the clock advances at most
+    // REALTIME_MAX_NS_PER_INSN per instruction retired since the last read. A host stall (the OS
+    // descheduling this process, a GC pause) in the middle of a few guest instructions then does
+    // not show up as a huge guest-visible delta between two RDTSCs (kvm-unit-tests vmx
+    // rdtsc_vmexit_diff_test, preemption timer during HLT, APIC timer reads); the time is caught
+    // up at the next slice boundary (syncRealtime), so the clock still tracks wall time.
+    const w = (perfNow() - this.t0) * 1e6;
+    const ic = this.totalIcount;
+    const dw = w - this.rtWall;
+    if (dw > 0) {
+      const di = Number(ic - this.rtIcount);
+      this.rtNs += Math.min(dw, Math.max(di, 1) * REALTIME_MAX_NS_PER_INSN);
+      this.rtWall = w;
+      this.rtIcount = ic;
+    }
+    return this.rtNs;
+  }
+  /** Between slices (and after sleeping): the realtime clock catches up with wall time. */
+  private syncRealtime(): void {
+    if (this.tsc === "icount") return;
+    const w = (perfNow() - this.t0) * 1e6;
+    if (w > this.rtNs) this.rtNs = w;
+    this.rtWall = w;
+    this.rtIcount = this.totalIcount;
   }
 
   // ---- loading ----
@@ -500,6 +529,7 @@ export class Machine {
           if (left < BigInt(budget)) budget = Number(left);
         }
         if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached" });
+        this.syncRealtime();
         const tnow = this.nowNs();
         this.serviceTimers(tnow);
         if (sched.hasEvents) sched.processEvents();
