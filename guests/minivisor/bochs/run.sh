@@ -3,7 +3,9 @@
 # serial output. Usage: guests/minivisor/bochs/run.sh [kernel.elf module.elf ...]
 # Default: guests/bin/minivisor.elf guests/bin/l2-hello.elf guests/bin/l2-count.elf
 # Needs: apt-get install bochs bochsbios vgabios bochs-term; gcc, ld, objcopy, python3.
-# Env: BOCHS_CPU (default corei7_skylake_x), BOCHS_TIMEOUT seconds (default 300), KEEP=dir.
+# Env: BOCHS_CPU (default corei7_skylake_x), BOCHS_TIMEOUT seconds (default 300), KEEP=dir,
+# DONE_RE: grep pattern of the serial line after which Bochs is stopped (default: the
+# minivisor's last lines), OK_RE: pattern that makes the exit status 0 (default: all L2s exited 0).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 GUESTS="$(cd "$HERE/../.." && pwd)"
@@ -41,13 +43,13 @@ BPID=$!
 end=$((SECONDS + ${BOCHS_TIMEOUT:-300}))
 # isa-debug-exit does not exist in Bochs: stop once the minivisor prints its last line
 while kill -0 $BPID 2>/dev/null && [ $SECONDS -lt $end ]; do
-  if grep -q "all L2 guests done\|minivisor: .*\(fail\|not allowed\|lacks\|no VMX\|not booted\|no L2\|out of memory\)" "$W/serial.out" 2>/dev/null; then sleep 1; break; fi
+  if grep -q "${DONE_RE:-all L2 guests done\|minivisor: .*\(fail\|not allowed\|lacks\|no VMX\|not booted\|no L2\|out of memory\)}" "$W/serial.out" 2>/dev/null; then sleep 1; break; fi
   sleep 1
 done
 kill $BPID 2>/dev/null || true
 wait $BPID 2>/dev/null || true
 cat "$W/serial.out"
-ok=0; grep -q "all L2 guests done, exit 0" "$W/serial.out" || ok=1
+ok=0; grep -q "${OK_RE:-all L2 guests done, exit 0}" "$W/serial.out" || ok=1
 # with the default modules, also compare with expected.txt per stream (report on stderr)
 if [ $# -eq 0 ] && [ -z "${NO_CHECK:-}" ]; then node "$HERE/../check.mjs" "$W/serial.out" >&2 || ok=1; fi
 exit $ok
