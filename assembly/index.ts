@@ -18,14 +18,19 @@ import { syncBreakpoints } from "./cpu/control";
 import { resetVmxState, setNestedFlag } from "./vmx/vstate";
 import { resetEpt } from "./vmx/ept";
 import { timerDeadlineNs } from "./vmx/intercept";
+import { dcInit, DC_BYTES } from "./cpu/dcache";
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {
   initDispatch();
-  const base = (<usize>__heap_base + 0xffff) & ~<usize>0xffff;
+  // The decoded-instruction cache (cpu/dcache.ts) sits between the static data and guest RAM:
+  // shared by all vCPUs, not in their save areas.
+  const dc = (<usize>__heap_base + 63) & ~<usize>63;
+  const base = (dc + DC_BYTES + 0xffff) & ~<usize>0xffff;
   const needPages = <i32>((<u64>base + <u64>ramBytes + 0xffff) >> 16);
   const have = memory.size();
   if (needPages > have && memory.grow(needPages - have) < 0) return 0;
+  dcInit(dc);
   physInit(base, <u64>ramBytes);
   reset();
   return base;

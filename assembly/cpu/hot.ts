@@ -24,7 +24,7 @@ import { TLB, TLB_MASK, E_KEY, E_TAG, E_PERM, E_HOST, curTag, permShift } from "
 
 // TLB hit test of mmu/access.ts hitHost, with the permission bit for the current class
 // (pbit = access bit << permShift()) and the tag passed in: neither changes during a hot run.
-@inline function tlbHit(lin: u64, size: u32, pbit: u32, tag: u32): usize {
+@inline export function tlbHit(lin: u64, size: u32, pbit: u32, tag: u32): usize {
   const e = TLB + ((<usize>(lin >> 12) & TLB_MASK) << 5);
   if (load<u64>(e + E_KEY) == ((lin + <u64>(size - 1)) & ~(<u64>0xfff)) &&
       load<u32>(e + E_TAG) == tag && (load<u32>(e + E_PERM) & pbit) != 0) {
@@ -51,38 +51,38 @@ const M_ALU: u32 = 1, M_GRP1: u32 = 2, M_TEST: u32 = 3, M_MOVST: u32 = 4, M_MOVL
 const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2, 3, 3, 0, 0, 4, 4, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 0, 0, 0, 0, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 10, 0, 0, 0, 0, 0, 0, 11, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
 // Registers by size; byte registers follow the REX rule (without REX, 4-7 are AH..BH).
-@inline function rget(r: u32, sz: u32, rex: u32): u64 {
+@inline export function rget(r: u32, sz: u32, rex: u32): u64 {
   if (sz == 8) return getReg64(r);
   if (sz == 4) return <u64>getReg32(r);
   if (sz == 2) return <u64>getReg16(r);
   return <u64>getReg8(r, rex != 0);
 }
-@inline function rset(r: u32, sz: u32, v: u64, rex: u32): void {
+@inline export function rset(r: u32, sz: u32, v: u64, rex: u32): void {
   if (sz == 8) setReg64(r, v);
   else if (sz == 4) setReg32(r, <u32>v);
   else if (sz == 2) setReg16(r, <u32>v);
   else setReg8(r, <u32>v, rex != 0);
 }
-@inline function ld(h: usize, sz: u32): u64 {
+@inline export function ld(h: usize, sz: u32): u64 {
   if (sz == 8) return load<u64>(h);
   if (sz == 4) return <u64>load<u32>(h);
   if (sz == 2) return <u64>load<u16>(h);
   return <u64>load<u8>(h);
 }
-@inline function st(h: usize, sz: u32, v: u64): void {
+@inline export function st(h: usize, sz: u32, v: u64): void {
   if (sz == 8) store<u64>(h, v);
   else if (sz == 4) store<u32>(h, <u32>v);
   else if (sz == 2) store<u16>(h, <u16>v);
   else store<u8>(h, <u8>v);
 }
-@inline function sext(v: u64, sz: u32): u64 {
+@inline export function sext(v: u64, sz: u32): u64 {
   if (sz == 1) return <u64><i64><i8>v;
   if (sz == 2) return <u64><i64><i16>v;
   if (sz == 4) return <u64><i64><i32>v;
   return v;
 }
 // The eight ALU operations with their lazy flags, one dispatch on the kind.
-@inline function alu(kind: u32, sz: u32, a: u64, c: u64): u64 {
+@inline export function alu(kind: u32, sz: u32, a: u64, c: u64): u64 {
   switch (kind) {
     case 0: { const r = a + c; setLazy(LF_ADD, sz, a, c, r); return r; }
     case 1: { const r = a | c; setLazy(LF_LOGIC, sz, a, c, r); return r; }
@@ -98,7 +98,7 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
 // evaluated from the operands directly: with both shifted so the operand size's top bit is
 // bit 63, B is a <u b, L is a <s b, BE / LE add equality, E is r == 0, S is r <s 0 (after a
 // logic op CF = OF = 0). Anything else goes through flags.ts.
-@inline function jcond(cc: u32): bool {
+@inline export function jcond(cc: u32): bool {
   const k = F.fOp;
   const kind = k >> 4;
   if (kind == LF_SUB || kind == LF_LOGIC) {
@@ -133,7 +133,7 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
 
 // Push of the near operand size (no 66h prefix on the hot path): 8 bytes, or 4 in flat 32-bit
 // mode (c32). False if the stack slot misses the TLB or (c32) crosses the 4 GiB SS limit.
-@inline function pushN(v: u64, c32: bool, wr: u32, tag: u32): bool {
+@inline export function pushN(v: u64, c32: bool, wr: u32, tag: u32): bool {
   if (c32) {
     const sp = (getReg64(RSP) - 4) & 0xffffffff;
     if (sp > 0xfffffffc) return false;
@@ -151,15 +151,15 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
   return true;
 }
 // Host address of the stack top for a pop of the near operand size, or 0.
-@inline function popAt(sp: u64, c32: bool, rd: u32, tag: u32): usize {
+@inline export function popAt(sp: u64, c32: bool, rd: u32, tag: u32): usize {
   if (c32 && sp > 0xfffffffc) return 0;
   return tlbHit(sp, c32 ? 4 : 8, rd, tag);
 }
 // A near branch target: canonical in 64-bit mode (else NOT_HOT: #GP on the full path); in flat
 // 32-bit mode EIP is 32 bits and every value is inside the 4 GiB CS limit.
-@inline function tgt(x: u64, c32: bool): u64 { return c32 ? x & 0xffffffff : (isCanonical(x) ? x : NOT_HOT); }
+@inline export function tgt(x: u64, c32: bool): u64 { return c32 ? x & 0xffffffff : (isCanonical(x) ? x : NOT_HOT); }
 // Flat 32-bit mode: an access of size bytes at offset ea must not cross the 4 GiB limit.
-@inline function overLimit(ea: u64, size: u32, c32: bool): bool { return c32 && ea + <u64>(size - 1) > 0xffffffff; }
+@inline export function overLimit(ea: u64, size: u32, c32: bool): bool { return c32 && ea + <u64>(size - 1) > 0xffffffff; }
 
 // Flat 32-bit protected mode (SDM 3.2.1, basic flat model): 32-bit code and stack, and CS, DS,
 // ES, SS with base 0 and a 4 GiB limit, DS/ES/SS present writable expand-up data segments. There
@@ -191,6 +191,10 @@ export function hotStep(r: u64): u64 {
   const ps = permShift();
   if (h == 0 || (!S.code64 && !flat32())) return NOT_HOT;
   return hotStepAt(r, h, 1 << ps, 2 << ps, curTag, sseUsable(), !S.code64);
+}
+// hotStepAt as a call (the run loop's path without the decode cache, cpu/dcache.ts).
+export function hotStepCall(r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: bool, c32: bool): u64 {
+  return hotStepAt(r, h, rd, wr, tag, sse, c32);
 }
 // SSE instructions run without #UD / #NM (SDM Vol.1 13.1.3: CR0.EM = 0, CR4.OSFXSR = 1; CR0.TS = 0).
 @inline export function sseUsable(): bool {

@@ -2,7 +2,8 @@
 // the host owns happens. Never returns per instruction (a wasm->JS round trip
 // costs more than an instruction).
 import { step } from "./exec";
-import { hotStepAt, NOT_HOT, sseUsable, flat32 } from "./hot";
+import { hotStepCall, NOT_HOT, sseUsable, flat32 } from "./hot";
+import { dcTab, dcStep, DC_TABLE_BYTES } from "./dcache";
 import * as D from "./decode";
 import { permShift, curTag } from "../mmu/tlb";
 import { faultPending } from "./fault";
@@ -47,11 +48,23 @@ export function inSlice(): bool { return sliceBudget != 0; }
   const rd: u32 = 1 << ps, wr: u32 = 2 << ps, tag = curTag;
   const sse = sseUsable();
   let n = left - floor;  // the caller has left > floor
-  while (n != 0 && r - lo <= span) {
-    const nr = hotStepAt(r, bias + <usize>r, rd, wr, tag, sse, c32);
-    if (nr == NOT_HOT) break;
-    r = nr;
-    n--;
+  // Decoded-instruction cache (cpu/dcache.ts): one table per mode.
+  const tab = dcTab;
+  if (tab == 0) {
+    while (n != 0 && r - lo <= span) {
+      const nr = hotStepCall(r, bias + <usize>r, rd, wr, tag, sse, c32);
+      if (nr == NOT_HOT) break;
+      r = nr;
+      n--;
+    }
+  } else {
+    const t = c32 ? tab + DC_TABLE_BYTES : tab;
+    while (n != 0 && r - lo <= span) {
+      const nr = dcStep(t, r, bias + <usize>r, rd, wr, tag, sse, c32);
+      if (nr == NOT_HOT) break;
+      r = nr;
+      n--;
+    }
   }
   S.setRip(r);
   return floor + n;

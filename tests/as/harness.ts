@@ -4,6 +4,7 @@ import * as S from "../../assembly/cpu/state";
 import { initDispatch, step } from "../../assembly/cpu/exec";
 import { reset } from "../../assembly/index";
 import { physInit } from "../../assembly/mmu/phys";
+import { dcInit, DC_BYTES } from "../../assembly/cpu/dcache";
 import { faultPending, faultVector, faultError, clearFault } from "../../assembly/cpu/fault";
 import { getRflags, setRflags } from "../../assembly/cpu/flags";
 import { invalidateFetch } from "../../assembly/cpu/decode";
@@ -24,6 +25,7 @@ export function boot(): void {
     ram = (raw + 0xffff) & ~(<usize>0xffff);
     physInit(ram, <u64>RAM_SIZE);
     initDispatch();
+    dcInit((heap.alloc(DC_BYTES + 64) + 63) & ~(<usize>63));  // decoded-instruction cache
   }
   memory.fill(ram, 0, <usize>RAM_SIZE);
   reset();
