@@ -18,7 +18,9 @@ import { syncBreakpoints } from "./cpu/control";
 import { resetVmxState, setNestedFlag } from "./vmx/vstate";
 import { resetEpt } from "./vmx/ept";
 import { timerDeadlineNs } from "./vmx/intercept";
-import { dcInit, DC_BYTES } from "./cpu/dcache";
+import { dcInit, DC_BYTES, dcEnable } from "./cpu/dcache";
+// The decoded-instruction cache on/off (cpu/dcache.ts; on by default): for tests and measurements.
+export function setDecodeCache(on: bool): void { dcEnable(on); }
 
 // Guest RAM starts on a 64 KiB boundary after everything static in the core.
 export function init(ramBytes: u32): usize {

@@ -1,64 +1,85 @@
 // Decoded-instruction cache for the run loop's hot path (cpu/run.ts hotLoop).
 //
-// Each entry is a 32-byte record of one decoded instruction: handler number (`op`), length,
-// register operands as byte offsets into the register file, the memory operand's shape,
-// displacement and immediate. The decoded form is a pure function of the instruction's bytes
-// and the mode (64-bit or flat 32-bit: one table each), so the record carries those bytes
-// (`k0`, `k1`: bytes 0-7 and 7-14 under a mask for its length) and every use compares them
-// with the bytes at the instruction's host address: verify-on-use. Nothing has to be
-// invalidated: code written by this vCPU, another vCPU, a DMA or host write, through any alias
-// mapping, or reached under other page tables, a TLB flush, INVLPG, CR0/CR4 writes or a VMX
-// transition either still has the recorded bytes (and then decodes the same) or misses and is
-// decoded again. Registers, flags, memory and permissions are read at execution time, never
-// cached.
+// The cache holds decoded basic blocks: up to BLK_MAX_INSNS instructions and BLK_MAX_BYTES
+// bytes, ending at a branch, at an instruction the cache does not handle itself (OP_SLOW: run
+// by cpu/hot.ts hotStepAt) or 15 bytes before the end of the code page. Each instruction is a
+// 16-byte record: handler number (`op`), length, register operands as byte offsets into the
+// register file, the memory operand's shape, displacement and immediate. A block slot is keyed
+// by the host address of its first byte and the mode (64-bit or flat 32-bit) and holds a copy
+// of the block's bytes.
 //
-// Indexing: host address & (entries - 1), direct-mapped; collisions only cost a re-decode.
-// The tables live between the static data and guest RAM (index.ts init reserves DC_BYTES;
-// dcInit sets their base), outside the per-vCPU save area: they are shared by all vCPUs, which
-// verify-on-use makes safe. dcTab == 0 (not set up) disables the cache.
+// Verify-on-use: the decoded form is a pure function of the bytes and the mode, so every entry
+// into a block compares the copy with the bytes at the host address; a mismatch decodes the
+// block again. Nothing outside has to invalidate anything: code written by another vCPU, by a
+// DMA or host write (those only run between hot runs), through any alias mapping, or reached
+// under other page tables, after a TLB flush, INVLPG, CR0/CR4 writes or a VMX transition
+// either still has the recorded bytes (and decodes the same) or is decoded again. Inside a
+// block, this vCPU's own stores are the only writers: every store handler first checks that
+// it does not touch the running block's bytes (dcHb, dcLen) and otherwise returns NOT_HOT
+// before any change, so the full decoder runs the store and the next entry re-verifies (a
+// guest that rewrites its next instruction sees the new one, as on hardware, SDM Vol.3 11.6).
+// Registers, flags, memory and permissions are read when an instruction executes, never cached.
 //
-// Records never hold anything a guest can turn into an out-of-range access: register offsets
-// are < 128 (16 registers) by construction, lengths <= 15 (the decoder stops at 15 bytes, the
-// hot window guarantees 15 readable bytes at the instruction; k1 is loaded from h + 7).
+// The slots live between the static data and guest RAM (index.ts init reserves DC_BYTES;
+// dcInit sets their base), outside the per-vCPU save areas: all vCPUs share them, which
+// verify-on-use makes safe. dcTab == 0 (not set up) disables the cache. Records can never
+// direct an access outside the register file (offsets < 128 by construction); block bytes are
+// only read inside the code page (blocks end 15 bytes before its end at the latest).
 import { getReg64, setReg64, getReg32, setReg32, REGS, RAX, RSP, RCX } from "./state";
 import * as F from "./flags";
 import { setLazy, setLazyIncDec, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flags";
 import { faultPending, clearFault } from "./fault";
 import { isCanonical } from "./segmem";
 import { shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
-import { NOT_HOT, hotStepAt, tlbHit, alu, jcond, pushN, popAt, tgt, overLimit, ld, st } from "./hot";
+import { NOT_HOT, hotStepCall, tlbHit, alu, jcond, popAt, tgt, overLimit, ld, st } from "./hot";
 
-export const DC_LOG2: u32 = 14;                  // entries per table
-export const DC_MASK: usize = (1 << DC_LOG2) - 1;
-export const DC_REC: u32 = 32;
-export const DC_TABLE_BYTES: usize = <usize>DC_REC << DC_LOG2;
-export const DC_BYTES: usize = 2 * DC_TABLE_BYTES;  // 64-bit table, then flat 32-bit table
+export const DC_SLOTS_LOG2: u32 = 12;
+const DC_SLOTS_MASK: usize = (1 << DC_SLOTS_LOG2) - 1;
+const SLOT: usize = 384;
+export const DC_BYTES: usize = SLOT << DC_SLOTS_LOG2;
+const BLK_MAX_INSNS: u32 = 16;
+const BLK_MAX_BYTES: u32 = 64;
+// Slot layout.
+const S_KEY: usize = 0;     // u64: host address | mode << 32 (mode 1 = 64-bit, 2 = flat 32-bit; 0 empty)
+const S_LEN: usize = 8;     // u8: bytes in the block
+const S_CNT: usize = 9;     // u8: instructions
+const S_COPY: usize = 16;   // the block's bytes (64, zero-padded)
+const S_RECS: usize = 80;   // records
+const REC: usize = 16;
 
-export let dcTab: usize = 0;  // base of the 64-bit table (the 32-bit one follows), 0 = off
-// Sets up (and clears) the tables at base (64-byte aligned, DC_BYTES long).
+export let dcTab: usize = 0;  // base of the slots, 0 = off
+// Sets up (and clears) the slots at base (64-byte aligned, DC_BYTES long).
 export function dcInit(base: usize): void {
   dcTab = base;
   if (base != 0) memory.fill(base, 0, DC_BYTES);
 }
+// Turns the cache off / back on (tests and measurements); off runs cpu/hot.ts hotStepAt alone.
+let dcSaved: usize = 0;
+export function dcEnable(on: bool): void {
+  if (!on && dcTab != 0) { dcSaved = dcTab; dcTab = 0; }
+  else if (on && dcTab == 0 && dcSaved != 0) { dcTab = dcSaved; memory.fill(dcTab, 0, DC_BYTES); }
+}
+// The running block's host address and length, for the store handlers' self-modification check.
+let dcHb: usize = 0;
+let dcLen: usize = 0;
+// True if a store of size bytes at host address m would touch the running block.
+@inline function hitsBlock(m: usize, size: u32): bool {
+  return m + <usize>size - 1 - dcHb < dcLen + <usize>size - 1;
+}
 
 // Record fields.
-const R_K0: usize = 0, R_K1: usize = 8, R_OP: usize = 16, R_LEN: usize = 17, R_G: usize = 18;
-const R_E: usize = 19, R_X: usize = 20, R_EF: usize = 21, R_K: usize = 23;
-const R_DISP: usize = 24, R_IMM: usize = 28;
+const R_OP: usize = 0, R_LEN: usize = 1, R_G: usize = 2, R_E: usize = 3, R_X: usize = 4, R_EF: usize = 5;
+const R_K: usize = 6, R_DISP: usize = 8, R_IMM: usize = 12;
 // R_EF: bit 0 base register (R_E), bit 1 index register (R_X), bit 2 RIP-relative,
 // bits 5:4 scale.
 const EF_BASE: u32 = 1, EF_INDEX: u32 = 2, EF_RIP: u32 = 4;
 
-// Masks of the compared bytes by length: bytes 0..min(len,8)-1 of k0, bytes 7..len-1 of k1.
 const MASK0: usize = memory.data<u64>([0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff,
-  0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff,
-  0xffffffffffffffff, 0xffffffffffffffff]);
-const MASK1: usize = memory.data<u64>([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff,
-  0xffffffffffffff, 0xffffffffffffffff]);
+  0xffffffffffffffff]);
 
 // Handlers.
 const OP_NONE: u32 = 0;    // empty record: decode
-const OP_SLOW: u32 = 1;    // not a cached shape: cpu/hot.ts hotStepAt (keyed by 8 bytes)
+const OP_SLOW: u32 = 1;    // not a cached shape: cpu/hot.ts hotStepAt (ends its block)
 const OP_RR4: u32 = 16;    // ALU reg, reg: + kind (0-7, 8 = TEST); 32-bit
 const OP_RR8: u32 = 32;    //   64-bit
 const OP_RI4: u32 = 48;    // ALU reg, imm: + kind
@@ -125,9 +146,36 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
   return next;
 }
 
-// Executes the record e for the instruction at RIP r (host address h). Same contract as
+// Push of the near operand size (cpu/hot.ts pushN) that declines (false, nothing changed) a
+// slot inside the running block.
+@inline function pushChecked(v: u64, c32: bool, wr: u32, tag: u32): bool {
+  if (c32) {
+    const sp = (getReg64(RSP) - 4) & 0xffffffff;
+    if (sp > 0xfffffffc) return false;
+    const h = tlbHit(sp, 4, wr, tag);
+    if (h == 0 || hitsBlock(h, 4)) return false;
+    store<u32>(h, <u32>v);
+    setReg32(RSP, <u32>sp);
+    return true;
+  }
+  const sp = getReg64(RSP) - 8;
+  const h = tlbHit(sp, 8, wr, tag);
+  if (h == 0 || hitsBlock(h, 8)) return false;
+  store<u64>(h, v);
+  setReg64(RSP, sp);
+  return true;
+}
+// Host address of a store to the memory operand, or 0 (TLB miss, no permission, over the
+// limit, or inside the running block).
+@inline function recStore(e: usize, next: u64, size: u32, wr: u32, tag: u32, c32: bool): usize {
+  const m = recMem(e, next, size, wr, tag, c32);
+  return m != 0 && hitsBlock(m, size) ? 0 : m;
+}
+
+// Executes the record e for the instruction at RIP r. Same contract as cpu/hot.ts
 // hotStepAt: the next RIP, or NOT_HOT with nothing changed.
-@inline export function dcExec(op: u32, e: usize, r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: bool, c32: bool): u64 {
+@inline function dcExec(e: usize, r: u64, bias: usize, rd: u32, wr: u32, tag: u32, sse: bool, c32: bool): u64 {
+  const op = <u32>load<u8>(e + R_OP);
   const next = r + <u64>load<u8>(e + R_LEN);
   switch (op) {
     case OP_RR4 + 0: return aluRR(e, next, 0, 4);
@@ -184,13 +232,13 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
       return next;
     }
     case OP_STORE4: {
-      const m = recMem(e, next, 4, wr, tag, c32);
+      const m = recStore(e, next, 4, wr, tag, c32);
       if (m == 0) return NOT_HOT;
       store<u32>(m, load<u32>(REGS + <usize>load<u8>(e + R_G)));
       return next;
     }
     case OP_STORE8: {
-      const m = recMem(e, next, 8, wr, tag, c32);
+      const m = recStore(e, next, 8, wr, tag, c32);
       if (m == 0) return NOT_HOT;
       store<u64>(m, rg(<usize>load<u8>(e + R_G)));
       return next;
@@ -210,19 +258,19 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
       return next;
     }
     case OP_STIMM1: {
-      const m = recMem(e, next, 1, wr, tag, c32);
+      const m = recStore(e, next, 1, wr, tag, c32);
       if (m == 0) return NOT_HOT;
       store<u8>(m, load<u8>(e + R_IMM));
       return next;
     }
     case OP_STIMM4: {
-      const m = recMem(e, next, 4, wr, tag, c32);
+      const m = recStore(e, next, 4, wr, tag, c32);
       if (m == 0) return NOT_HOT;
       store<u32>(m, load<u32>(e + R_IMM));
       return next;
     }
     case OP_STIMM8: {
-      const m = recMem(e, next, 8, wr, tag, c32);
+      const m = recStore(e, next, 8, wr, tag, c32);
       if (m == 0) return NOT_HOT;
       store<u64>(m, <u64><i64>load<i32>(e + R_IMM));
       return next;
@@ -235,7 +283,7 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
     case OP_MR4: return aluMR(e, next, 4, rd, wr, tag, c32);
     case OP_MR8: return aluMR(e, next, 8, rd, wr, tag, c32);
     case OP_STREG1: {
-      const m = recMem(e, next, 1, wr, tag, c32);
+      const m = recStore(e, next, 1, wr, tag, c32);
       if (m == 0) return NOT_HOT;
       store<u8>(m, load<u8>(REGS + <usize>load<u8>(e + R_G)));
       return next;
@@ -246,7 +294,7 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
     case OP_JMP: return tgt(next + <u64><i64>load<i32>(e + R_DISP), c32);
     case OP_CALL: {
       const x = tgt(next + <u64><i64>load<i32>(e + R_DISP), c32);
-      if (x == NOT_HOT || !pushN(next, c32, wr, tag)) return NOT_HOT;
+      if (x == NOT_HOT || !pushChecked(next, c32, wr, tag)) return NOT_HOT;
       return x;
     }
     case OP_RET: {
@@ -263,7 +311,7 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
       return x;
     }
     case OP_PUSH:
-      return pushN(rg(<usize>load<u8>(e + R_G)), c32, wr, tag) ? next : NOT_HOT;
+      return pushChecked(rg(<usize>load<u8>(e + R_G)), c32, wr, tag) ? next : NOT_HOT;
     case OP_POP: {
       const sp = c32 ? <u64>getReg32(RSP) : getReg64(RSP);
       const mh = popAt(sp, c32, rd, tag);
@@ -328,14 +376,14 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
       store<u8>(REGS + <usize>load<u8>(e + R_E), jcond(<u32>load<u8>(e + R_K)) ? 1 : 0);
       return next;
     case OP_NOP: return next;
-    case OP_SLOW: return hotStepAt(r, h, rd, wr, tag, sse, c32);
+    case OP_SLOW: return hotStepCall(r, bias + <usize>r, rd, wr, tag, sse, c32);
     default: return NOT_HOT;  // unreachable: the caller decodes OP_NONE first
   }
 }
 
 @inline function aluMI(e: usize, next: u64, sz: u32, rd: u32, wr: u32, tag: u32, c32: bool): u64 {
   const kind = <u32>load<u8>(e + R_K);
-  const m = recMem(e, next, sz, kind == 7 ? rd : wr, tag, c32);
+  const m = kind == 7 ? recMem(e, next, sz, rd, tag, c32) : recStore(e, next, sz, wr, tag, c32);
   if (m == 0) return NOT_HOT;
   const c = sz == 1 ? <u64>load<u8>(e + R_IMM) : <u64><i64>load<i32>(e + R_IMM);
   const res = alu(kind, sz, ld(m, sz), c);
@@ -358,7 +406,7 @@ const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
 // ALU [m], reg.
 @inline function aluMR(e: usize, next: u64, sz: u32, rd: u32, wr: u32, tag: u32, c32: bool): u64 {
   const kind = <u32>load<u8>(e + R_K);
-  const m = recMem(e, next, sz, kind == 7 ? rd : wr, tag, c32);
+  const m = kind == 7 ? recMem(e, next, sz, rd, tag, c32) : recStore(e, next, sz, wr, tag, c32);
   if (m == 0) return NOT_HOT;
   const g = <usize>load<u8>(e + R_G);
   const v = sz == 8 ? load<u64>(m) : <u64>load<u32>(m);
@@ -447,16 +495,6 @@ function setMemRec(e: usize, op: u32, immBytes: u32, g: u32, k: u32, imm: i32): 
   store<u8>(e + R_X, <u8>dIdx);
   store<u8>(e + R_EF, <u8>dEf);
   store<i32>(e + R_DISP, dDisp);
-}
-
-export function dcFill(e: usize, h: usize, c32: bool): void {
-  store<u64>(e + R_K0, 0); store<u64>(e + R_K1, 0); store<u64>(e + R_K0 + 16, 0); store<u64>(e + R_K0 + 24, 0);
-  decodeRec(e, h, c32);
-  let len = <u32>load<u8>(e + R_LEN);
-  if (load<u8>(e + R_OP) == OP_SLOW) { len = 8; store<u8>(e + R_LEN, 8); }
-  const ml = <usize>len << 3;
-  store<u64>(e + R_K0, load<u64>(h) & load<u64>(MASK0 + ml));
-  store<u64>(e + R_K1, load<u64>(h + 7) & load<u64>(MASK1 + ml));
 }
 
 function decodeRec(e: usize, h: usize, c32: bool): void {
@@ -631,16 +669,76 @@ function decodeNopPad(e: usize, h: usize, c32: bool): void {
   setMemRec(e, OP_NOP, 0, 0, 0, 0);
 }
 
-// One hot instruction through the cache: verify the record for host address h, decode it on
-// a mismatch, execute. tab: dcTab (64-bit) or dcTab + DC_TABLE_BYTES (flat 32-bit).
-@inline export function dcStep(tab: usize, r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: bool, c32: bool): u64 {
-  const e = tab + ((h & DC_MASK) << 5);
-  const len = <usize>load<u8>(e + R_LEN) << 3;
-  let op = <u32>load<u8>(e + R_OP);
-  if (((load<u64>(h) & load<u64>(MASK0 + len)) != load<u64>(e + R_K0)) |
-      ((load<u64>(h + 7) & load<u64>(MASK1 + len)) != load<u64>(e + R_K1)) | (op == OP_NONE)) {
-    dcFill(e, h, c32);
-    op = <u32>load<u8>(e + R_OP);
+// ---- blocks ---------------------------------------------------------------------------
+// Decodes the block at host address h into slot b. Instruction starts stay at most 4081
+// bytes into the page (the hot window's 15 readable bytes, cpu/decode.ts hotHi).
+function fillBlock(b: usize, h: usize, key: u64, c32: bool): void {
+  const limit = <u32>(4096 - 15) - <u32>(h & 0xfff);  // last allowed start offset
+  let off: u32 = 0;
+  let cnt: u32 = 0;
+  let rec = b + S_RECS;
+  while (true) {
+    memory.fill(rec, 0, REC);
+    decodeRec(rec, h + <usize>off, c32);
+    const op = <u32>load<u8>(rec + R_OP);
+    const len: u32 = op == OP_SLOW ? 1 : <u32>load<u8>(rec + R_LEN);  // a slow one is keyed by 1 byte
+    if (off + len > BLK_MAX_BYTES) break;  // does not fit: next block
+    cnt++;
+    off += len;
+    if (op == OP_SLOW) break;  // its length is hotStepAt's business
+    rec += REC;
+    if (op >= OP_JCC && op <= OP_RET) break;  // branches end the block
+    if (cnt == BLK_MAX_INSNS || off > limit) break;
   }
-  return dcExec(op, e, r, h, rd, wr, tag, sse, c32);
+  // off: bytes covered (>= 1: the first instruction always fits, 15 <= 64).
+  store<u8>(b + S_LEN, <u8>off);
+  store<u8>(b + S_CNT, <u8>cnt);
+  memory.fill(b + S_COPY, 0, BLK_MAX_BYTES);
+  memory.copy(b + S_COPY, h, <usize>off);
+  store<u64>(b + S_KEY, key);
+}
+
+// The block's bytes at h are still those of slot b (len bytes, all inside h's code page).
+@inline function blockValid(b: usize, h: usize, len: usize): bool {
+  if (len < 8) return (load<u64>(h) & load<u64>(MASK0 + (len << 3))) == load<u64>(b + S_COPY);
+  let j: usize = 0;
+  while (j + 8 < len) {
+    if (load<u64>(h + j) != load<u64>(b + S_COPY + j)) return false;
+    j += 8;
+  }
+  return load<u64>(h + len - 8) == load<u64>(b + S_COPY + len - 8);
+}
+
+// Runs blocks from RIP r while at most n instructions may retire and r is inside the hot
+// window [lo, lo + span] (host address bias + rip). Returns the instructions left; the RIP
+// reached is in dcRip.
+export let dcRip: u64 = 0;
+@inline export function dcRun(r: u64, n: u32, lo: u64, span: u64, bias: usize, rd: u32, wr: u32, tag: u32, sse: bool, c32: bool): u32 {
+  const tab = dcTab;
+  const mode: u64 = c32 ? 2 : 1;
+  while (n != 0 && r - lo <= span) {
+    const h = bias + <usize>r;
+    const b = tab + (((h ^ (h >> 12)) & DC_SLOTS_MASK) * SLOT);
+    const key = <u64>h | (mode << 32);
+    let len = <usize>load<u8>(b + S_LEN);
+    if (load<u64>(b + S_KEY) != key || !blockValid(b, h, len)) {
+      fillBlock(b, h, key, c32);
+      len = <usize>load<u8>(b + S_LEN);
+    }
+    dcHb = h; dcLen = len;
+    let e = b + S_RECS;
+    const end = e + (<usize>load<u8>(b + S_CNT) << 4);
+    let stop = false;
+    while (true) {
+      const nr = dcExec(e, r, bias, rd, wr, tag, sse, c32);
+      if (nr == NOT_HOT) { stop = true; break; }
+      r = nr;
+      n--;
+      e += REC;
+      if (e == end || n == 0) break;
+    }
+    if (stop) break;
+  }
+  dcRip = r;
+  return n;
 }

@@ -3,7 +3,7 @@
 // costs more than an instruction).
 import { step } from "./exec";
 import { hotStepCall, NOT_HOT, sseUsable, flat32 } from "./hot";
-import { dcTab, dcStep, DC_TABLE_BYTES } from "./dcache";
+import { dcTab, dcRun, dcRip } from "./dcache";
 import * as D from "./decode";
 import { permShift, curTag } from "../mmu/tlb";
 import { faultPending } from "./fault";
@@ -58,13 +58,8 @@ export function inSlice(): bool { return sliceBudget != 0; }
       n--;
     }
   } else {
-    const t = c32 ? tab + DC_TABLE_BYTES : tab;
-    while (n != 0 && r - lo <= span) {
-      const nr = dcStep(t, r, bias + <usize>r, rd, wr, tag, sse, c32);
-      if (nr == NOT_HOT) break;
-      r = nr;
-      n--;
-    }
+    n = dcRun(r, n, lo, span, bias, rd, wr, tag, sse, c32);
+    r = dcRip;
   }
   S.setRip(r);
   return floor + n;
