@@ -69,7 +69,7 @@ let dcLen: usize = 0;
 
 // Record fields.
 const R_OP: usize = 0, R_LEN: usize = 1, R_G: usize = 2, R_E: usize = 3, R_X: usize = 4, R_EF: usize = 5;
-const R_K: usize = 6, R_DISP: usize = 8, R_IMM: usize = 12;
+const R_K: usize = 6, R_LAST: usize = 7, R_DISP: usize = 8, R_IMM: usize = 12;  // R_LAST: 1 on a block's last record
 // R_EF: bit 0 base register (R_E), bit 1 index register (R_X), bit 2 RIP-relative,
 // bits 5:4 scale.
 const EF_BASE: u32 = 1, EF_INDEX: u32 = 2, EF_RIP: u32 = 4;
@@ -80,29 +80,29 @@ const MASK0: usize = memory.data<u64>([0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0x
 // Handlers.
 const OP_NONE: u32 = 0;    // empty record: decode
 const OP_SLOW: u32 = 1;    // not a cached shape: cpu/hot.ts hotStepAt (ends its block)
-const OP_RR4: u32 = 16;    // ALU reg, reg: + kind (0-7, 8 = TEST); 32-bit
-const OP_RR8: u32 = 32;    //   64-bit
-const OP_RI4: u32 = 48;    // ALU reg, imm: + kind
-const OP_RI8: u32 = 64;
-const OP_MOVRR4: u32 = 80, OP_MOVRR8: u32 = 81;
-const OP_MOVRI32: u32 = 82, OP_MOVRI32S: u32 = 83, OP_MOVRI64: u32 = 84;
-const OP_LOAD4: u32 = 85, OP_LOAD8: u32 = 86, OP_STORE4: u32 = 87, OP_STORE8: u32 = 88;
-const OP_LEA4: u32 = 89, OP_LEA8: u32 = 90;
-const OP_MOVZXB: u32 = 91, OP_MOVZXW: u32 = 92;
-const OP_STIMM1: u32 = 93, OP_STIMM4: u32 = 94, OP_STIMM8: u32 = 95;
-const OP_MI1: u32 = 96, OP_MI4: u32 = 97, OP_MI8: u32 = 98;   // ALU [m], imm (kind in R_K)
-const OP_RM4: u32 = 99, OP_RM8: u32 = 100;                     // ALU reg, [m]
-const OP_MR4: u32 = 101, OP_MR8: u32 = 102;                    // ALU [m], reg
-const OP_STREG1: u32 = 103;                                    // MOV [m], r8
-const OP_JCC: u32 = 104, OP_JMP: u32 = 105, OP_CALL: u32 = 106, OP_RET: u32 = 107;
-const OP_PUSH: u32 = 108, OP_POP: u32 = 109;
-const OP_SHIFT4: u32 = 110, OP_SHIFT8: u32 = 111;
-const OP_GRP3_4: u32 = 112, OP_GRP3_8: u32 = 113;
-const OP_IMUL4: u32 = 114, OP_IMUL8: u32 = 115;
-const OP_CMOV4: u32 = 116, OP_CMOV8: u32 = 117;
-const OP_MOVSXD_R: u32 = 118, OP_MOVSXD_M: u32 = 119;
-const OP_INCDEC4: u32 = 120, OP_INCDEC8: u32 = 121;
-const OP_MOVZXB_R: u32 = 122, OP_SETCC_R: u32 = 123, OP_NOP: u32 = 124;
+const OP_RR4: u32 = 2;     // ALU reg, reg: + kind (0-7, 8 = TEST); 32-bit
+const OP_RR8: u32 = 11;    //   64-bit
+const OP_RI4: u32 = 20;    // ALU reg, imm: + kind
+const OP_RI8: u32 = 29;
+const OP_MOVRR4: u32 = 38, OP_MOVRR8: u32 = 39;
+const OP_MOVRI32: u32 = 40, OP_MOVRI32S: u32 = 41, OP_MOVRI64: u32 = 42;
+const OP_LOAD4: u32 = 43, OP_LOAD8: u32 = 44, OP_STORE4: u32 = 45, OP_STORE8: u32 = 46;
+const OP_LEA4: u32 = 47, OP_LEA8: u32 = 48;
+const OP_MOVZXB: u32 = 49, OP_MOVZXW: u32 = 50;
+const OP_STIMM1: u32 = 51, OP_STIMM4: u32 = 52, OP_STIMM8: u32 = 53;
+const OP_MI1: u32 = 54, OP_MI4: u32 = 55, OP_MI8: u32 = 56;   // ALU [m], imm (kind in R_K)
+const OP_RM4: u32 = 57, OP_RM8: u32 = 58;                     // ALU reg, [m]
+const OP_MR4: u32 = 59, OP_MR8: u32 = 60;                    // ALU [m], reg
+const OP_STREG1: u32 = 61;                                    // MOV [m], r8
+const OP_JCC: u32 = 62, OP_JMP: u32 = 63, OP_CALL: u32 = 64, OP_RET: u32 = 65;
+const OP_PUSH: u32 = 66, OP_POP: u32 = 67;
+const OP_SHIFT4: u32 = 68, OP_SHIFT8: u32 = 69;
+const OP_GRP3_4: u32 = 70, OP_GRP3_8: u32 = 71;
+const OP_IMUL4: u32 = 72, OP_IMUL8: u32 = 73;
+const OP_CMOV4: u32 = 74, OP_CMOV8: u32 = 75;
+const OP_MOVSXD_R: u32 = 76, OP_MOVSXD_M: u32 = 77;
+const OP_INCDEC4: u32 = 78, OP_INCDEC8: u32 = 79;
+const OP_MOVZXB_R: u32 = 80, OP_SETCC_R: u32 = 81, OP_NOP: u32 = 82;
 
 @inline function rg(off: usize): u64 { return load<u64>(REGS + off); }
 @inline function rg32(off: usize): u64 { return <u64>load<u32>(REGS + off); }
@@ -691,6 +691,7 @@ function fillBlock(b: usize, h: usize, key: u64, c32: bool): void {
     if (cnt == BLK_MAX_INSNS || off > limit) break;
   }
   // off: bytes covered (>= 1: the first instruction always fits, 15 <= 64).
+  store<u8>(b + S_RECS + (<usize>(cnt - 1) << 4) + R_LAST, 1);
   store<u8>(b + S_LEN, <u8>off);
   store<u8>(b + S_CNT, <u8>cnt);
   memory.fill(b + S_COPY, 0, BLK_MAX_BYTES);
@@ -725,18 +726,30 @@ export let dcRip: u64 = 0;
       fillBlock(b, h, key, c32);
       len = <usize>load<u8>(b + S_LEN);
     }
+    const cnt = <u32>load<u8>(b + S_CNT);
+    if (n < cnt) {
+      // The budget ends inside this block: the rest one instruction at a time, uncached.
+      while (n != 0 && r - lo <= span) {
+        const nr = hotStepCall(r, bias + <usize>r, rd, wr, tag, sse, c32);
+        if (nr == NOT_HOT) break;
+        r = nr;
+        n--;
+      }
+      break;
+    }
     dcHb = h; dcLen = len;
-    let e = b + S_RECS;
-    const end = e + (<usize>load<u8>(b + S_CNT) << 4);
+    const e0 = b + S_RECS;
+    let e = e0;
     let stop = false;
     while (true) {
       const nr = dcExec(e, r, bias, rd, wr, tag, sse, c32);
       if (nr == NOT_HOT) { stop = true; break; }
       r = nr;
-      n--;
+      const last = load<u8>(e + R_LAST);
       e += REC;
-      if (e == end || n == 0) break;
+      if (last != 0) break;
     }
+    n -= <u32>((e - e0) >> 4);
     if (stop) break;
   }
   dcRip = r;
