@@ -31,7 +31,7 @@ import { setLazy, setLazyIncDec, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flag
 import { faultPending, clearFault } from "./fault";
 import { isCanonical } from "./segmem";
 import { shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
-import { NOT_HOT, hotStepCall, tlbHit, alu, jcond, popAt, tgt, overLimit, ld, st } from "./hot";
+import { NOT_HOT, hotStepCall, hotSse, tlbHit, alu, jcond, popAt, tgt, overLimit, ld, st } from "./hot";
 
 export const DC_SLOTS_LOG2: u32 = 12;
 const DC_SLOTS_MASK: usize = (1 << DC_SLOTS_LOG2) - 1;
@@ -103,6 +103,8 @@ const OP_CMOV4: u32 = 74, OP_CMOV8: u32 = 75;
 const OP_MOVSXD_R: u32 = 76, OP_MOVSXD_M: u32 = 77;
 const OP_INCDEC4: u32 = 78, OP_INCDEC8: u32 = 79;
 const OP_MOVZXB_R: u32 = 80, OP_SETCC_R: u32 = 81, OP_NOP: u32 = 82;
+const OP_RR1: u32 = 83, OP_RI1: u32 = 84;   // byte ALU reg, reg / reg, imm8 (kind in R_K, 8 = TEST)
+const OP_SSE: u32 = 85;                      // SSE2 shapes of cpu/hot.ts hotSse that do not store
 
 @inline function rg(off: usize): u64 { return load<u64>(REGS + off); }
 @inline function rg32(off: usize): u64 { return <u64>load<u32>(REGS + off); }
@@ -376,6 +378,28 @@ const OP_MOVZXB_R: u32 = 80, OP_SETCC_R: u32 = 81, OP_NOP: u32 = 82;
       store<u8>(REGS + <usize>load<u8>(e + R_E), jcond(<u32>load<u8>(e + R_K)) ? 1 : 0);
       return next;
     case OP_NOP: return next;
+    case OP_RR1: {
+      const d = REGS + <usize>load<u8>(e + R_G);
+      const kind = <u32>load<u8>(e + R_K);
+      const a = <u64>load<u8>(d), c = <u64>load<u8>(REGS + <usize>load<u8>(e + R_E));
+      if (kind == 8) { setLazy(LF_LOGIC, 1, a, c, a & c); return next; }
+      const res = alu(kind, 1, a, c);
+      if (kind != 7) store<u8>(d, <u8>res);
+      return next;
+    }
+    case OP_RI1: {
+      const d = REGS + <usize>load<u8>(e + R_G);
+      const kind = <u32>load<u8>(e + R_K);
+      const a = <u64>load<u8>(d), c = <u64>load<u8>(e + R_IMM);
+      if (kind == 8) { setLazy(LF_LOGIC, 1, a, c, a & c); return next; }
+      const res = alu(kind, 1, a, c);
+      if (kind != 7) store<u8>(d, <u8>res);
+      return next;
+    }
+    case OP_SSE:
+      if (!sse) return NOT_HOT;
+      return hotSse(r, bias + <usize>r, <u32>load<u8>(e + R_G), <u32>load<u8>(e + R_E), <usize>load<u8>(e + R_X),
+                    <u32>load<u8>(e + R_K), rd, wr, tag, c32);
     case OP_SLOW: return hotStepCall(r, bias + <usize>r, rd, wr, tag, sse, c32);
     default: return NOT_HOT;  // unreachable: the caller decodes OP_NONE first
   }
@@ -533,6 +557,18 @@ function decodeRec(e: usize, h: usize, c32: bool): void {
       setRec(e, (w ? OP_RI8 : OP_RI4) + kind, n + 4, RAX, 0, load<i32>(h + n));
       return;
     }
+    if (lo == 4) {  // ALU AL, imm8
+      setRec(e, OP_RI1, n + 1, 0, kind, <i32>load<u8>(h + n));
+      return;
+    }
+    if (lo == 0 || lo == 2) {  // byte ALU Eb,Gb / Gb,Eb, register forms
+      const m = <u32>load<u8>(h + n);
+      if (m < 0xc0) return;
+      const rm = byteReg((m & 7) | rb, rex), rg8 = byteReg(((m >> 3) & 7) | ((rex & 4) << 1), rex);
+      setRec(e, OP_RR1, n + 1, lo == 2 ? rg8 : rm, kind, 0);
+      store<u8>(e + R_E, <u8>(lo == 2 ? rm : rg8));
+      return;
+    }
     return;
   }
   if (b >= 0x70 && b < 0x80) {  // Jcc rel8
@@ -560,7 +596,15 @@ function decodeRec(e: usize, h: usize, c32: bool): void {
     case 0xe8: setRec(e, OP_CALL, n + 4, 0, 0, 0); store<i32>(e + R_DISP, load<i32>(h + n)); return;
     case 0xc3: setRec(e, OP_RET, n, 0, 0, 0); return;
     case 0x90: if ((rex & 1) == 0) setRec(e, OP_NOP, n, 0, 0, 0); return;  // with REX.B: XCHG r8, rAX
-    case 0x66: if (rex == 0) decodeNopPad(e, h, c32); return;
+    case 0x66: case 0xf3: if (rex == 0) decodePfx(e, h, b, c32); return;
+    case 0xa8: setRec(e, OP_RI1, n + 1, 0, 8, <i32>load<u8>(h + n)); return;
+    case 0x84: {
+      const m = <u32>load<u8>(h + n);
+      if (m < 0xc0) return;
+      setRec(e, OP_RR1, n + 1, byteReg((m & 7) | rb, rex), 8, 0);
+      store<u8>(e + R_E, <u8>byteReg(((m >> 3) & 7) | ((rex & 4) << 1), rex));
+      return;
+    }
     default: return;
   }
   // ModRM forms.
@@ -591,7 +635,8 @@ function decodeRec(e: usize, h: usize, c32: bool): void {
       case 0x63:
         if (!c32 && w) { setRec(e, OP_MOVSXD_R, n + 1, reg, 0, 0); store<u8>(e + R_E, <u8>rm); }
         return;
-      default: return;  // 80 C6 88 register forms (byte registers), LEA reg (#UD)
+      case 0x80: setRec(e, OP_RI1, n + 2, byteReg((m & 7) | rb, rex), sub, <i32>load<u8>(h + n + 1)); return;
+      default: return;  // C6 88 register forms (byte registers), LEA reg (#UD)
     }
   }
   decodeMem(h, n, rex, c32);
@@ -623,6 +668,7 @@ function decode0F(e: usize, h: usize, p: u32, o: u32, rex: u32, c32: bool): void
   }
   const m = <u32>load<u8>(h + q);
   const reg = (((m >> 3) & 7) | ((rex & 4) << 1)) << 3;
+  if (o == 0x28 || o == 0xc6) { decodeSse(e, h, 0, rex, q, o, c32); return; }  // MOVAPS load, SHUFPS
   if (o == 0x1f) {  // NOP Ev (no access)
     if (m >= 0xc0) setRec(e, OP_NOP, q + 1, 0, 0, 0);
     else { decodeMem(h, q, rex, c32); setMemRec(e, OP_NOP, 0, 0, 0, 0); }
@@ -649,6 +695,47 @@ function decode0F(e: usize, h: usize, p: u32, o: u32, rex: u32, c32: bool): void
     decodeMem(h, q, rex, c32);
     setMemRec(e, o == 0xb6 ? OP_MOVZXB : OP_MOVZXW, 0, reg, 0, 0);
   }
+}
+
+// 66 / F3 [REX] 0F op: SSE2 shapes (as cpu/hot.ts hands them to hotSse), else 66 NOP padding.
+function decodePfx(e: usize, h: usize, b: u32, c32: bool): void {
+  let q: u32 = 1;
+  let rx: u32 = 0;
+  const c = <u32>load<u8>(h + 1);
+  if (!c32 && (c & 0xf0) == 0x40) { rx = c; q = 2; }
+  if (load<u8>(h + q) == 0x0f) {
+    const o = <u32>load<u8>(h + q + 1);
+    if (o != 0x1f) { decodeSse(e, h, b == 0x66 ? 1 : 2, rx, q + 2, o, c32); return; }
+  }
+  if (b == 0x66) decodeNopPad(e, h, c32);
+}
+// The hotSse shapes that never write memory (loads, register arithmetic, shuffles, shifts);
+// p: offset of the ModRM byte. Stores stay OP_SLOW (their writes are not checked against the
+// running block).
+function decodeSse(e: usize, h: usize, pf: u32, rex: u32, p: u32, o: u32, c32: bool): void {
+  let ok = false;
+  if (pf == 0) ok = o == 0x28 || o == 0xc6;
+  else if (pf == 2) ok = o == 0x6f || o == 0x7e;
+  else {
+    switch (o) {
+      case 0x28: case 0x6f: case 0xef: case 0xdb: case 0xdf: case 0xeb: case 0xfe: case 0xd4: case 0xfa:
+      case 0xfb: case 0xf4: case 0x62: case 0x6a: case 0x6c: case 0x6d: case 0x70: case 0x72: case 0x73:
+      case 0x6e: ok = true; break;
+      default: break;
+    }
+  }
+  if (!ok) return;
+  const imm: u32 = o == 0x70 || o == 0x72 || o == 0x73 || o == 0xc6 ? 1 : 0;
+  let len: u32;
+  if (<u32>load<u8>(h + p) >= 0xc0) len = p + 1 + imm;
+  else {
+    if (o == 0x72 || o == 0x73) return;  // #UD with a memory operand
+    decodeMem(h, p, rex, c32);
+    len = dLen + imm;
+  }
+  setRec(e, OP_SSE, len, pf, o, 0);
+  store<u8>(e + R_E, <u8>rex);
+  store<u8>(e + R_X, <u8>p);
 }
 
 // 66 / 2E padding (at most three prefix bytes), optional REX, 0F 1F ModRM: a NOP, as
