@@ -1,6 +1,6 @@
 // The machine: wasm core + RAM + ISA devices + the run loop (time slices, timers, HLT
 // sleeps, yielding to the event loop). Runtime-agnostic: Node, Deno and browsers.
-import { Core, CoreAbort, RUN_HLT, RUN_SHUTDOWN } from "./core";
+import { Core, CoreAbort, RUN_HLT, RUN_SHUTDOWN, RUN_BREAK } from "./core";
 import { IoBus, MmioBus } from "./bus";
 import { Pic8259 } from "./devices/pic8259";
 import { Pit8254 } from "./devices/pit8254";
@@ -45,7 +45,7 @@ export interface MachineOptions {
    *  instead of stopping (default false, like QEMU -no-reboot). */
   reboot?: boolean;
 }
-export type StopReason = "exit" | "shutdown" | "halt" | "timeout" | "stopped" | "error";
+export type StopReason = "exit" | "shutdown" | "halt" | "timeout" | "stopped" | "breakpoint" | "error";
 export interface RunOptions {
   /** Wall-clock limit for this run() call. */
   maxSeconds?: number;
@@ -55,8 +55,11 @@ export interface RunOptions {
 export interface RunResult {
   /** exit: isa-debug-exit written; shutdown: triple fault or reset request (QEMU -no-reboot);
    *  halt: HLT with interrupts disabled (nothing can wake the CPU); timeout: a limit hit;
-   *  stopped: stop() called; error: the core aborted or a device threw (see message). */
+   *  stopped: stop() called; breakpoint: a vCPU is about to execute an instruction at a host
+   *  breakpoint (setBreakpoint; `cpu` says which, and stays selected); error: the core aborted
+   *  or a device threw (see message). */
   reason: StopReason;
+  cpu?: number;
   exitCode?: number;
   message?: string;
   instructions: bigint;
@@ -546,7 +549,7 @@ export class Machine {
     const finish = (reason: StopReason, extra: Partial<RunResult> = {}): RunResult => {
       this.running = false;
       this.uart.flush();
-      if (smp) this.selectCpu(0);   // callers inspect the BSP's state after run()
+      if (smp && reason !== "breakpoint") this.selectCpu(0);   // callers inspect the BSP's state after run()
       return { reason, instructions: this.totalIcount - ic0, seconds: (perfNow() - wall0) / 1000, ...extra };
     };
     try {
@@ -628,6 +631,7 @@ export class Machine {
           else if (dt > 5 && this.slice > SLICE_MIN) this.slice = Math.max(SLICE_MIN, this.slice >> 1);
         }
         if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(done) / dt);
+        if (r === RUN_BREAK) return finish("breakpoint", { cpu: v.index });
         if (r === RUN_SHUTDOWN) {
           if (!this.reboot) return finish("shutdown", { message: "triple fault" });
           this.rebootNow(true);
