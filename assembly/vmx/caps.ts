@@ -67,9 +67,11 @@ export const PROC2_VMFUNC: u32 = 1 << 13; // enable VM functions (vmfunc.ts)
 export const VMFUNC_CAP: u64 = 1;
 export const PROC2_TSC_SCALING: u32 = 1 << 25;   // use TSC scaling (tsc.ts)
 export const PROC2_PML: u32 = 1 << 17;    // enable PML (ept.ts)
+export const PROC2_INVPCID: u32 = 1 << 12;   // enable INVPCID (intercept.ts invpcidUd / exitInvpcid)
 export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP
   | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED
-  | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML;
+  | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML
+  | PROC2_INVPCID;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22).
 export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);

@@ -216,7 +216,7 @@ export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT
 // A fault `nv` while delivering hardware exception `vec` in L2 (cpu/interrupts.ts deliverFault):
 // the exit that follows (exception bitmap, EPT) reports `vec` in the IDT-vectoring
 // information (SDM 28.2.4). EPT violations/misconfigurations exit here.
-export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
+export function deliveredOk(): void { X.setIdtVectoring(0, 0); X.setIretNmi(false); }
 // An interrupt (type 0), NMI (2) or software interrupt/exception (4-6) about to be delivered
 // through L2's IDT: an exit its delivery causes (EPT violation, intercepted fault, triple
 // fault) reports it as IDT-vectoring information (SDM 28.2.4), with the instruction length for
@@ -445,6 +445,21 @@ export function exitDescTable(ident: u32, ldtTr: bool): bool {
 // virtual-NMI blocking (set by an injected NMI, cleared by IRET), and real NMIs exit regardless.
 export function virtualNmis(): bool { return (<u32>rd(F.PIN_CONTROLS) & PIN_VIRT_NMI) != 0; }
 
+// IRET in L2 (SDM 26.3): "NMI exiting" = 0: NMI blocking is the real one and IRET removes it;
+// "NMI exiting" = 1 and "virtual NMIs" = 0: IRET does not affect NMI blocking; both 1: IRET
+// removes virtual-NMI blocking. A task-switching IRET is a VM exit (reason 9) and changes
+// nothing.
+export function iretUnblocksNmi(taskSwitch: bool): bool {
+  if (taskSwitch) return false;
+  const pin = <u32>rd(F.PIN_CONTROLS);
+  return (pin & PIN_NMI) == 0 || (pin & PIN_VIRT_NMI) != 0;
+}
+// The IRET unblocked NMIs: a VM exit caused by a fault of this IRET (exception bitmap, EPT
+// violation, PML full) reports "NMI unblocking due to IRET" (exit.ts); dropped when the IRET
+// completes or its fault is delivered in L2 (deliveredOk).
+export function noteIretNmiUnblock(): void { X.setIretNmi(true); }
+export function iretDone(): void { X.setIretNmi(false); }
+
 // LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
 // value other than the shadow's (PE can only be set). Qualification: type 3, operand type,
 // source data (Table 28-3).
@@ -460,6 +475,20 @@ export function exitLmsw(src: u64): bool {
 export function exitInvlpg(lin: u64): bool {
   if ((proc() & PROC_INVLPG) == 0) return false;
   instrExit(X.EXIT_INVLPG, lin, 0);
+  return true;
+}
+// INVPCID (SDM 25.6.2, 26.1.3): #UD in L2 unless "enable INVPCID" (secondary control 12); with it,
+// "INVLPG exiting" makes INVPCID exit (reason 58) with the displacement as the qualification
+// (SDM 28.2.1) and the instruction information of INVEPT/INVPCID/INVVPID (reg2 = the type
+// register, bits 31:28).
+function invpcidOn(): bool {
+  return (proc() & C.PROC_ACTIVATE_SECONDARY) != 0 && (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_INVPCID) != 0;
+}
+export function invpcidUd(): bool { return !invpcidOn(); }
+export function exitInvpcid(): bool {
+  if ((proc() & PROC_INVLPG) == 0 || !invpcidOn()) return false;
+  const info = operandInfo();
+  instrExit(X.EXIT_INVPCID, dispOut, info);
   return true;
 }
 // INT3 / INTO (type 6, software exception) and INT1 (type 5) against the exception bitmap:
