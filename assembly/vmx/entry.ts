@@ -24,7 +24,7 @@ import * as VF from "./vmfunc";
 import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
-import { armTimer } from "./intercept";
+import { armTimer, pleReset } from "./intercept";
 import { setIdtVectoring, afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
@@ -386,6 +386,7 @@ export function vmEntry(launch: bool): u32 {
     entryFail(EXIT_MSR_LOAD_FAIL, <u64>bad);
     return ENTRY_FAILED;
   }
+  pleReset();   // the first CPL-0 PAUSE after VM entry starts a PAUSE loop (SDM 26.1.3)
   const injected = injectEvent();
   armPoll(injected);
   VA.afterEntry();   // VID: PPR virtualization + evaluation; else a TPR-threshold exit (vapic.ts)

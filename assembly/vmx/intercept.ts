@@ -83,6 +83,7 @@ export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, i
   } else exit = (p & PROC_UNCOND_IO) != 0;
   if (!exit) return false;
   const qual = <u64>(size - 1) | (isIn ? 8 : 0) | (str ? 16 : 0) | (rep ? 32 : 0) | (imm ? 64 : 0) | (<u64>port << 16);
+  let info: u32 = 0;
   if (str) {
     // Guest-linear address of the memory operand's first byte (SDM 28.2.1).
     const a = D.adSize;
@@ -90,8 +91,13 @@ export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, i
     const off = a == 8 ? idx : (a == 4 ? idx & 0xffffffff : idx & 0xffff);
     const seg = isIn ? S.ES : D.dsSeg();
     F.vmcsWrite(F.GUEST_LINEAR_ADDR, S.segBase(seg) + off);
+    // IA32_VMX_BASIC[54]: VM-exit instruction information for INS/OUTS (SDM 28.2.5, "Format
+    // of the VM-Exit Instruction-Information Field as Used for INS and OUTS"): address size in
+    // bits 9:7 (0 16, 1 32, 2 64 bits), segment register in bits 17:15 (ES for INS, where the
+    // SDM leaves it undefined).
+    info = ((a == 2 ? 0 : (a == 4 ? 1 : 2)) << 7) | (seg << 15);
   }
-  instrExit(X.EXIT_IO, qual, 0);
+  instrExit(X.EXIT_IO, qual, info);
   return true;
 }
 
@@ -411,9 +417,28 @@ export function exitMwait(armed: bool): bool {
   instrExit(X.EXIT_MWAIT, armed ? 1 : 0, 0);
   return true;
 }
-// PAUSE with "PAUSE exiting" (SDM 26.1.3): reason 40. ("PAUSE-loop exiting" is not offered.)
+// PAUSE in L2 (SDM 26.1.3): "PAUSE exiting" exits (reason 40) at any CPL and has priority;
+// otherwise "PAUSE-loop exiting" (secondary control 10) applies at CPL 0 only. Time is the raw
+// TSC (timerNow: a counter at the TSC's rate). A PAUSE more than PLE_Gap ticks after the
+// previous CPL-0 PAUSE, or the first CPL-0 PAUSE after VM entry, starts a new loop; a PAUSE
+// more than PLE_Window ticks after the start of the current loop exits (reason 40).
+export const PLE_GAP: u32 = 0x4020, PLE_WINDOW: u32 = 0x4022;
+let pleFresh = true;
+let pleLast: u64 = 0, pleStart: u64 = 0;
+export function pleReset(): void { pleFresh = true; }
 export function exitPause(): bool {
-  if ((proc() & PROC_PAUSE) == 0) return false;
+  const p = proc();
+  if ((p & PROC_PAUSE) != 0) {
+    instrExit(X.EXIT_PAUSE, 0, 0);
+    return true;
+  }
+  if (S.cpl != 0 || (p & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_PLE) == 0) return false;
+  const now = timerNow();
+  let exit = false;
+  if (pleFresh || now - pleLast > rd(PLE_GAP)) { pleStart = now; pleFresh = false; }
+  else exit = now - pleStart > rd(PLE_WINDOW);
+  pleLast = now;
+  if (!exit) return false;
   instrExit(X.EXIT_PAUSE, 0, 0);
   return true;
 }

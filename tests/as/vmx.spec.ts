@@ -100,7 +100,7 @@ describe("VMX capabilities and the nested switch", () => {
     cpuid(1, 0);
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
-    expect(VMX_BASIC).toBe(0x0098100000006e76);
+    expect(VMX_BASIC).toBe(0x00d8100000006e76);   // + INS/OUTS instruction information (54)
     expect(readMsr(0x481)).toBe(0x000000ff00000016);   // + virtual NMIs (5), process posted interrupts (7)
     expect(readMsr(0x482)).toBe(0xfff9fffe0401e172);   // + use TPR shadow (21), NMI-window, PAUSE, MWAIT, MONITOR exiting
     expect(readMsr(0x483)).toBe(0x007fefff00036dff);
@@ -111,7 +111,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x32);   // highest index 25: TSC multiplier (2032H)
     expect(readMsr(0x48e)).toBe(0xfff9fffe04006172);
-    expect(readMsr(0x48b)).toBe(0x02036bff00000000);   // secondary: virtualize APIC accesses, EPT, desc-table, RDTSCP, virtualize x2APIC mode, VPID, WBINVD, URG, APIC-register virtualization, VID, RDRAND, VM functions, shadowing, RDSEED, PML, TSC scaling
+    expect(readMsr(0x48b)).toBe(0x02037fff00000000);   // secondary: PAUSE-loop exiting, enable INVPCID, virtualize APIC accesses, EPT, desc-table, RDTSCP, virtualize x2APIC mode, VPID, WBINVD, URG, APIC-register virtualization, VID, RDRAND, VM functions, shadowing, RDSEED, PML, TSC scaling
     expect(readMsr(0x48c)).toBe(0xf01063341c1);   // incl. 5-level walks (bit 7)
     expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);

@@ -1,0 +1,259 @@
+// VMX features added late: "enable INVPCID" (exit 58), PAUSE-loop exiting, INS/OUTS
+// instruction information (IA32_VMX_BASIC[54]), IRET and NMI blocking in VMX non-root operation
+// (SDM 26.3) with "NMI unblocking due to IRET", virtual-8086 L2 guests.
+import * as S from "../../assembly/cpu/state";
+import { poke, w64, w32 } from "./sys_helpers";
+import { deliverFault, nmiBlocked } from "../../assembly/cpu/interrupts";
+import * as V from "../../assembly/vmx/vstate";
+import * as F from "../../assembly/vmx/fields";
+import { vmcsRead as rd, vmcsWrite as wr } from "../../assembly/vmx/fields";
+import { clearFault } from "../../assembly/cpu/fault";
+import { GUEST_RIP, exec, guest as guestAt, l1, launch, resume, exited } from "./vmx_harness";
+
+// One L2 instruction at GUEST_RIP.
+function guest(bytes: u8[]): u32 { S.setRip(GUEST_RIP); return guestAt(bytes); }
+// One L2 instruction whose fault is dropped (not delivered).
+function guestFault(bytes: u8[]): u32 { const v = guest(bytes); clearFault(); return v; }
+
+const PROC_BASE: u64 = 0x04006172, SECONDARY: u64 = 0x80000000;
+const INVLPG_EXITING: u64 = 1 << 9, PAUSE_EXITING: u64 = 1 << 30, UNCOND_IO: u64 = 1 << 24;
+const INVPCID: u64 = 1 << 12, PLE: u64 = 1 << 10;
+
+function secondary(proc: u64, bits: u64): void {
+  wr(F.PROC_CONTROLS, PROC_BASE | proc | SECONDARY);
+  wr(F.PROC2_CONTROLS, bits);
+}
+
+describe("enable INVPCID", () => {
+  it("INVPCID is #UD in L2 without the control, also with INVLPG exiting", () => {
+    l1();
+    launch();
+    S.setReg64(S.RBX, 0x6000); w64(0x6000, 0); w64(0x6008, 0);
+    S.setReg64(S.RAX, 3);
+    expect(guestFault([0x66, 0x0f, 0x38, 0x82, 0x03])).toBe(6 + 1);   // INVPCID RAX, [RBX]
+    l1();
+    wr(F.PROC_CONTROLS, PROC_BASE | INVLPG_EXITING);
+    launch();
+    S.setReg64(S.RBX, 0x6000); S.setReg64(S.RAX, 3);
+    expect(guestFault([0x66, 0x0f, 0x38, 0x82, 0x03])).toBe(6 + 1);
+  });
+  it("with the control it runs in L2 (operand checks apply) unless INVLPG exiting is 1", () => {
+    l1();
+    secondary(0, INVPCID);
+    launch();
+    S.setReg64(S.RBX, 0x6000); w64(0x6000, 0); w64(0x6008, 0);
+    S.setReg64(S.RAX, 3);
+    expect(guest([0x66, 0x0f, 0x38, 0x82, 0x03])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    S.setReg64(S.RAX, 4);                                         // bad type: #GP(0) in L2
+    expect(guestFault([0x66, 0x0f, 0x38, 0x82, 0x03])).toBe(13 + 1);
+  });
+  it("exits with reason 58, the displacement and the INVEPT/INVPCID/INVVPID instruction information", () => {
+    l1();
+    secondary(INVLPG_EXITING, INVPCID);
+    launch();
+    S.setReg64(S.RBX, 0x6000); S.setReg64(S.RCX, 7);            // type 7 would #GP: the exit comes first
+    expect(guest([0x66, 0x0f, 0x38, 0x82, 0x4b, 0x10])).toBe(0); // INVPCID RCX, [RBX+0x10]
+    exited(58);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x10);
+    // reg2 RCX (1 << 28), base RBX (3 << 23), no index (bit 22), DS (3 << 15), 64-bit addressing (2 << 7).
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0x11c18100);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(6);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+    resume(GUEST_RIP);
+    // 32-bit addressing, ES override, SIB with index: INVPCID RDX, ES:[EAX+ESI*4-8]
+    expect(guest([0x26, 0x67, 0x66, 0x0f, 0x38, 0x82, 0x54, 0xb0, 0xf8])).toBe(0);
+    exited(58);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0xfffffffffffffff8);
+    // reg2 RDX (2), base RAX (0), index RSI (6 << 18), ES (0), 32-bit (1 << 7), scale 4 (2).
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0x20000000 | (6 << 18) | 0x80 | 2);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(9);
+  });
+});
+
+describe("PAUSE-loop exiting", () => {
+  // The spec host's nowNs() advances 500 ns (1000 TSC ticks at 2 GHz) per call: one per PAUSE.
+  it("a loop longer than PLE_Window exits with reason 40; the first PAUSE after entry starts it", () => {
+    l1();
+    secondary(0, PLE);
+    wr(0x4020, 5000); wr(0x4022, 2500);
+    launch();
+    expect(guest([0xf3, 0x90])).toBe(0);     // starts the loop (t)
+    expect(guest([0xf3, 0x90])).toBe(0);     // t + 1000
+    expect(guest([0xf3, 0x90])).toBe(0);     // t + 2000
+    expect(V.nonRoot).toBe(true);
+    expect(guest([0xf3, 0x90])).toBe(0);     // t + 3000 > 2500: exit
+    exited(40);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(2);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0);
+    expect(rd(F.GUEST_RIP)).toBe(GUEST_RIP);
+    resume(GUEST_RIP);                       // a new entry: a new loop
+    expect(guest([0xf3, 0x90])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    expect(guest([0xf3, 0x90])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+  });
+  it("a gap above PLE_Gap starts a new loop; window 0 exits at the second PAUSE of a loop", () => {
+    l1();
+    secondary(0, PLE);
+    wr(0x4020, 999); wr(0x4022, 0);
+    launch();
+    for (let i = 0; i < 8; i++) {
+      expect(guest([0xf3, 0x90])).toBe(0);   // each 1000 ticks after the previous: > gap
+      expect(V.nonRoot).toBe(true);
+    }
+    l1();
+    secondary(0, PLE);
+    wr(0x4020, 1000); wr(0x4022, 0);
+    launch();
+    expect(guest([0xf3, 0x90])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    expect(guest([0xf3, 0x90])).toBe(0);     // gap 1000 is not above 1000: same loop, 1000 > 0
+    exited(40);
+  });
+  it("PAUSE exiting has priority; PLE ignores CPL > 0; a plain NOP is not a PAUSE", () => {
+    l1();
+    secondary(PAUSE_EXITING, PLE);
+    wr(0x4020, 0x7fffffff); wr(0x4022, 0x7fffffff);
+    launch();
+    expect(guest([0xf3, 0x90])).toBe(0);
+    exited(40);
+    l1();
+    secondary(0, PLE);
+    wr(0x4020, 0x7fffffff); wr(0x4022, 0);
+    launch();
+    expect(guest([0x90])).toBe(0);
+    expect(guest([0x90])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    S.setCpl(3);
+    expect(guest([0xf3, 0x90])).toBe(0);
+    expect(guest([0xf3, 0x90])).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    S.setCpl(0);
+  });
+});
+
+describe("INS/OUTS instruction information", () => {
+  it("reports the address size and the segment register (IA32_VMX_BASIC[54])", () => {
+    l1();
+    wr(F.PROC_CONTROLS, PROC_BASE | UNCOND_IO);
+    launch();
+    S.setReg64(S.RSI, 0x6000); S.setReg64(S.RDX, 0x80);
+    expect(guest([0xf3, 0x6e])).toBe(0);                   // REP OUTSB
+    exited(30);
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0x18100);           // 64-bit, DS
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x800030);
+    resume(GUEST_RIP);
+    expect(guest([0x67, 0x64, 0x6f])).toBe(0);             // OUTSD FS:[ESI]
+    exited(30);
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0x20080);           // 32-bit, FS (4 << 15)
+    resume(GUEST_RIP);
+    S.setReg64(S.RDI, 0x6000);
+    expect(guest([0x6c])).toBe(0);                         // INSB
+    exited(30);
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0x100);             // 64-bit, ES
+    resume(GUEST_RIP);
+    expect(guest([0xe6, 0x80])).toBe(0);                   // OUT imm8: no instruction information
+    exited(30);
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0);
+  });
+});
+
+// IRETQ frame at the L2's RSP (0x9800) returning to GUEST_RIP with CS `cs`.
+function iretFrame(cs: u64): void {
+  w64(0x9800, GUEST_RIP); w64(0x9808, cs); w64(0x9810, 2); w64(0x9818, 0x9800); w64(0x9820, 0x10);
+}
+const IRETQ: u8[] = [0x48, 0xcf];
+const CPUID: u8[] = [0x0f, 0xa2];
+
+describe("IRET and NMI blocking in VMX non-root operation", () => {
+  it("NMI exiting 0: IRET unblocks NMIs", () => {
+    l1();
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    launch();
+    expect(nmiBlocked).toBe(true);
+    iretFrame(0x18);
+    expect(guest(IRETQ)).toBe(0);
+    expect(nmiBlocked).toBe(false);
+    expect(guest(CPUID)).toBe(0);
+    exited(10);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(0);
+  });
+  it("NMI exiting 1, virtual NMIs 0: IRET leaves blocking by NMI", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x8);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    launch();
+    iretFrame(0x18);
+    expect(guest(IRETQ)).toBe(0);
+    expect(nmiBlocked).toBe(true);
+    expect(guest(CPUID)).toBe(0);
+    exited(10);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(8);
+  });
+  it("virtual NMIs: IRET removes virtual-NMI blocking", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x8 | 0x20);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    launch();
+    iretFrame(0x18);
+    expect(guest(IRETQ)).toBe(0);
+    expect(nmiBlocked).toBe(false);
+    expect(guest(CPUID)).toBe(0);
+    exited(10);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(0);
+  });
+  it("a faulting IRET that unblocked exits with 'NMI unblocking due to IRET' (bit 12)", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x8 | 0x20);
+    wr(F.EXCEPTION_BITMAP, 1 << 13);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    launch();
+    iretFrame(0x60);                                        // beyond the GDT limit: #GP(0x60)
+    expect(guest(IRETQ)).toBe(13 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80001b0d);
+    expect(rd(F.EXIT_INTR_ERROR)).toBe(0x60);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(0);           // blocking already removed
+    // Without blocking before the IRET: bit 12 clear.
+    resume(GUEST_RIP);
+    expect(guest(IRETQ)).toBe(13 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b0d);
+  });
+  it("NMI exiting 0: the same bit for a faulting IRET; a completed IRET leaves no trace", () => {
+    l1();
+    wr(F.EXCEPTION_BITMAP, 1 << 13);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    launch();
+    iretFrame(0x18);
+    expect(guest(IRETQ)).toBe(0);
+    S.setReg64(S.RAX, 0x4000000000000000);
+    expect(guest([0x48, 0x8b, 0x00])).toBe(13 + 1);         // MOV RAX, [RAX]: #GP, not during IRET
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b0d);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    resume(GUEST_RIP);
+    iretFrame(0x60);
+    expect(guest(IRETQ)).toBe(13 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80001b0d);
+  });
+  it("NMI exiting 1, virtual NMIs 0: a faulting IRET keeps blocking, bit 12 clear", () => {
+    l1();
+    wr(F.PIN_CONTROLS, 0x16 | 0x8);
+    wr(F.EXCEPTION_BITMAP, 1 << 13);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    launch();
+    iretFrame(0x60);
+    expect(guest(IRETQ)).toBe(13 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b0d);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(8);
+  });
+});
