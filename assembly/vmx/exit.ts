@@ -67,7 +67,9 @@ function saveGuest(): void {
   for (let s: u32 = 0; s < 8; s++) {
     wr(F.GUEST_SEL0 + s * 2, <u64>S.segSel(s));
     wr(F.GUEST_LIMIT0 + s * 2, <u64>S.segLimit(s));
-    wr(F.GUEST_AR0 + s * 2, <u64>(S.segAttr(s) & 0x1f0ff));
+    // Virtual-8086 mode: CS, SS, DS, ES, FS, GS as VM entry requires them (F3H, SDM 26.3.1.2);
+    // the core keeps CS as a code segment (FBH) there.
+    wr(F.GUEST_AR0 + s * 2, <u64>(S.vm86 && s < 6 ? 0xf3 : S.segAttr(s) & 0x1f0ff));
     wr(F.GUEST_BASE0 + s * 2, S.segBase(s));
   }
   wr(F.GUEST_GDTR_BASE, S.gdtrBase); wr(F.GUEST_GDTR_LIMIT, <u64>S.gdtrLimit);

@@ -257,3 +257,145 @@ describe("IRET and NMI blocking in VMX non-root operation", () => {
     expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(8);
   });
 });
+
+// A virtual-8086 L2 (SDM 26.3.1.2): 32-bit paging (one 4 MiB identity page), CS:IP = 0800:0000
+// (linear GUEST_RIP), SS:SP = 0900:0800, RFLAGS.VM = 1.
+function vm86Guest(iopl: u64): void {
+  wr(F.ENTRY_INTR_INFO, 0); wr(F.GUEST_INTERRUPTIBILITY, 0); wr(F.EXCEPTION_BITMAP, 0);   // not from an earlier test
+  w32(0x14000, 0x87);                                      // PDE 0: 4 MiB page at 0, present, writable, user
+  wr(F.ENTRY_CONTROLS, 0x000011fb);                        // not IA-32e mode
+  wr(F.GUEST_CR3, 0x14000); wr(F.GUEST_CR4, 0x2010);       // VMXE, PSE
+  const sels: u32[] = [0x700, 0x800, 0x900, 0x700, 0x700, 0x700];   // ES CS SS DS FS GS
+  for (let s: u32 = 0; s < 6; s++) {
+    wr(F.GUEST_SEL0 + s * 2, sels[s]); wr(F.GUEST_BASE0 + s * 2, <u64>sels[s] << 4);
+    wr(F.GUEST_LIMIT0 + s * 2, 0xffff); wr(F.GUEST_AR0 + s * 2, 0xf3);
+  }
+  wr(F.GUEST_RIP, 0); wr(F.GUEST_RSP, 0x800);
+  wr(F.GUEST_RFLAGS, 0x20002 | (iopl << 12));
+  // TSS (0x700): I/O bitmap at offset 0x68 covering ports 0-0x8f (all allowed but 0x81),
+  // TR limit 0x68 + 0x12 + 1 (the byte after the map).
+  w32(0x764, 0x680000);
+  for (let i: u32 = 0; i < 0x13; i++) w32(0x768 + i, 0);
+  w32(0x768 + 0x10, 0x02);
+  w32(0x768 + 0x12, 0xff);
+  wr(F.GUEST_LIMIT0 + 14, 0x68 + 0x12);
+}
+import { step } from "../../assembly/cpu/exec";
+import { faultPending, faultVector } from "../../assembly/cpu/fault";
+import { CODE } from "./vmx_harness";
+function vm86Launch(): u32 {
+  poke(CODE, [0x0f, 0x01, 0xc2]);
+  S.setRip(CODE);
+  step();
+  if (faultPending) { const v = faultVector + 1; clearFault(); return v; }
+  return 0;
+}
+function v86(bytes: u8[]): u32 {
+  poke(GUEST_RIP, bytes);
+  S.setRip(0);
+  return guestAt(bytes);
+}
+
+describe("virtual-8086 L2 guests", () => {
+  it("VM entry with RFLAGS.VM = 1 runs the guest in virtual-8086 mode at CPL 3", () => {
+    l1();
+    vm86Guest(0);
+    expect(vm86Launch()).toBe(0);
+    expect(V.nonRoot).toBe(true);
+    expect(S.vm86).toBe(true);
+    expect(S.cpl).toBe(3);
+    expect(S.rip).toBe(0);
+    expect(S.segBase(S.CS)).toBe(0x8000);
+    S.setReg64(S.RAX, 0x1234);
+    expect(v86([0xb8, 0x78, 0x56])).toBe(0);               // MOV AX, 0x5678
+    expect(S.getReg64(S.RAX)).toBe(0x5678);
+    expect(v86([0x0f, 0xa2])).toBe(0);                     // CPUID: exit 10
+    exited(10);
+    expect(S.vm86).toBe(false);
+    expect(rd(F.GUEST_RIP)).toBe(0);
+    expect(rd(F.GUEST_RFLAGS)).toBe(0x20002);
+    expect(rd(F.GUEST_SEL0 + 2)).toBe(0x800);
+    expect(rd(F.GUEST_BASE0 + 2)).toBe(0x8000);
+    expect(rd(F.GUEST_LIMIT0 + 2)).toBe(0xffff);
+    expect(rd(F.GUEST_AR0 + 2)).toBe(0xf3);
+    expect(rd(F.GUEST_AR0 + 4)).toBe(0xf3);
+    expect(rd(F.EXIT_INSTR_LEN)).toBe(2);
+    resume(0);                                             // saved state re-enters
+    expect(S.vm86).toBe(true);
+  });
+  it("INT n with IOPL < 3 is #GP(0) (exception bitmap exit); HLT and CLI too", () => {
+    l1();
+    vm86Guest(0);
+    wr(F.EXCEPTION_BITMAP, 1 << 13);
+    expect(vm86Launch()).toBe(0);
+    expect(v86([0xcd, 0x21])).toBe(13 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b0d);
+    expect(rd(F.EXIT_INTR_ERROR)).toBe(0);
+    expect(rd(F.GUEST_RIP)).toBe(0);
+    wr(F.PROC_CONTROLS, PROC_BASE | (1 << 7));             // HLT exiting: #GP comes first
+    resume(0);
+    expect(v86([0xf4])).toBe(13 + 1);
+    deliverFault();
+    exited(0);
+    resume(0);
+    expect(v86([0xfa])).toBe(13 + 1);                      // CLI
+    deliverFault();
+    exited(0);
+  });
+  it("IN/OUT: the TSS I/O bitmap (whatever IOPL) has priority over I/O exiting", () => {
+    l1();
+    vm86Guest(3);
+    wr(F.EXCEPTION_BITMAP, 1 << 13);
+    wr(F.PROC_CONTROLS, PROC_BASE | UNCOND_IO);
+    expect(vm86Launch()).toBe(0);
+    expect(v86([0xe4, 0x80])).toBe(0);                     // IN AL, 0x80: allowed by the TSS map
+    exited(30);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x800048);
+    expect(rd(F.GUEST_RFLAGS)).toBe(0x23002);
+    resume(0);
+    expect(v86([0xe4, 0x81])).toBe(13 + 1);                // port 0x81 denied: #GP(0)
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000b0d);
+    resume(0);
+    S.setReg64(S.RSI, 0x10); S.setReg64(S.RDX, 0x80);
+    expect(v86([0x6e])).toBe(0);                           // OUTSB: 16-bit addressing, DS
+    exited(30);
+    expect(rd(F.EXIT_INSTR_INFO)).toBe(0x18000);
+    expect(rd(F.GUEST_LINEAR_ADDR)).toBe(0x7010);
+  });
+  it("VM-entry checks: virtual-8086 segments, not with IA-32e mode or CR0.PE = 0", () => {
+    l1();
+    vm86Guest(0);
+    wr(F.GUEST_AR0 + 2, 0xfb);
+    expect(vm86Launch()).toBe(0);
+    exited(0x80000021);
+    l1();
+    vm86Guest(0);
+    wr(F.GUEST_BASE0 + 6, 0x7001);
+    expect(vm86Launch()).toBe(0);
+    exited(0x80000021);
+    l1();
+    vm86Guest(0);
+    wr(F.GUEST_LIMIT0 + 8, 0xfffff);
+    expect(vm86Launch()).toBe(0);
+    exited(0x80000021);
+    l1();
+    vm86Guest(0);
+    wr(F.ENTRY_CONTROLS, 0x000011fb | 0x200);
+    wr(F.GUEST_CR4, 0x2030);
+    expect(vm86Launch()).toBe(0);
+    exited(0x80000021);
+    l1();
+    vm86Guest(0);
+    wr(F.GUEST_ACTIVITY, 1);                               // HLT needs SS.DPL 0
+    expect(vm86Launch()).toBe(0);
+    exited(0x80000021);
+    l1();
+    vm86Guest(0);
+    expect(vm86Launch()).toBe(0);
+    expect(V.nonRoot).toBe(true);
+  });
+});
