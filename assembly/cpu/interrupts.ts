@@ -229,6 +229,8 @@ function deliverLong(vec: u32, err: u32, hasErr: bool, kind: u32, retRip: u64, f
 export function deliverFault(): void {
   let vec = faultVector, err = faultError, has = faultHasError;
   clearFault();
+  // A convertible EPT violation becomes a virtualization exception (#VE, vmx/intercept.ts).
+  if (nonRoot && vec == VX.VEC_EPT && VX.veConvert()) { vec = VX.VEC_VE; err = 0; has = false; }
   for (let i = 0; i < 8; i++) {
     if (nonRoot && VX.exitException(vec, err, has && S.protMode)) return;   // exception bitmap
     if (vec == EXC_PF) S.setCr2(faultAddr);

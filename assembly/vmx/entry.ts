@@ -66,6 +66,9 @@ function checkControls(): bool {
   if ((p2 & C.PROC2_UNRESTRICTED) != 0 && (p2 & C.PROC2_EPT) == 0) return false;
   if ((p2 & C.PROC2_SHADOW) != 0 && (!pageAddrOk(rd(F.VMREAD_BITMAP)) || !pageAddrOk(rd(F.VMWRITE_BITMAP)))) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
+  // "EPT-violation #VE": the virtualization-exception information address is page-aligned and
+  // within the physical-address width (SDM 26.2.1.1).
+  if ((p2 & C.PROC2_VE) != 0 && !pageAddrOk(rd(F.VE_INFO_ADDR))) return false;
   if (!VA.controlsOk(pin, proc, p2)) return false;   // TPR shadow, APIC-access page (vapic.ts)
   if (!VF.controlsOk(p2)) return false;              // VM functions (vmfunc.ts)
   // 26.2.1.2 VM-exit control fields.

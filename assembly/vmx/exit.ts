@@ -195,6 +195,7 @@ export function enterNmiState(guestBlocked: bool): void { setNmiBlocked(guestBlo
 
 // IDT-vectoring information for the next exit (event being delivered when it happened).
 let idtVecInfo: u32 = 0, idtVecErr: u32 = 0, idtVecLen: u32 = 0;
+export function deliveringEvent(): bool { return idtVecInfo != 0; }
 export function setIdtVectoring(info: u32, err: u32, len: u32 = 0): void { idtVecInfo = info; idtVecErr = err; idtVecLen = len; }
 
 // An IRET of L2 removed (virtual-)NMI blocking and has not completed (intercept.ts).

@@ -5,7 +5,7 @@
 // the VM exit; the caller then returns without committing anything.
 import * as S from "../cpu/state";
 import * as D from "../cpu/decode";
-import { physRead } from "../mmu/phys";
+import { physRead, physWrite } from "../mmu/phys";
 import { readLin } from "../mmu/access";
 import { faultAddr, faultPending, clearFault, raiseUD } from "../cpu/fault";
 import { intAck, nowNs } from "../host";
@@ -201,6 +201,30 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
   vmExit(X.EXIT_EXCEPTION, qual, 0, 0);
   return true;
 }
+// EPT-violation #VE (secondary control 18, SDM 26.5.7): a pending EPT violation (VEC_EPT) whose
+// deciding EPT entry has bit 63 ("suppress #VE") clear becomes a virtualization exception when
+// CR0.PE = 1, no event is being delivered through the IDT, and the 32 bits at offset 4 of the
+// virtualization-exception information area are 0. The area (an L1-physical page) receives what
+// the VM exit would have saved (Table 26-1: exit reason 48 at 0, FFFFFFFFH at 4, qualification at
+// 8, guest-linear address at 16, guest-physical address at 24, EPTP index at 32). Returns true:
+// the caller (cpu/interrupts.ts deliverFault) then handles vector 20 like any exception (the
+// exception bitmap, else delivery through L2's IDT, no error code).
+export const VEC_VE: u32 = 20;
+export const VEC_EPT: u32 = E.VEC_EPT;
+export function veConvert(): bool {
+  if (E.eptExitReason != E.EXIT_EPT_VIOLATION || E.eptSuppressVe || !S.protMode || X.deliveringEvent()) return false;
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_VE) == 0) return false;
+  const a = rd(F.VE_INFO_ADDR);
+  if (<u32>physRead(a + 4, 4) != 0) return false;
+  physWrite(a, 4, <u64>E.EXIT_EPT_VIOLATION);
+  physWrite(a + 4, 4, 0xffffffff);
+  physWrite(a + 8, 8, E.eptQual);
+  physWrite(a + 16, 8, (E.eptQual & 0x80) != 0 ? E.eptGla : 0);
+  physWrite(a + 24, 8, E.eptGpa);
+  physWrite(a + 32, 2, rd(F.EPTP_INDEX) & 0xffff);
+  return true;
+}
+
 // A #DB trap in L2 (single-step, data/I/O breakpoints; cpu/interrupts.ts singleStepTrap) with
 // #DB in the exception bitmap: the DR6-format bits go into the exit qualification and DR6 is
 // not modified (SDM 27.1, 28.2.1 Table 28-1); RIP is already past the instruction.

@@ -399,3 +399,113 @@ describe("virtual-8086 L2 guests", () => {
     expect(V.nonRoot).toBe(true);
   });
 });
+
+// EPT for the #VE specs: GPA 0-2M identity; 0x200000 read-only (suppress #VE clear),
+// 0x201000 not present (suppress #VE clear), 0x202000 read-only with suppress #VE set.
+const EPT_PML4: u32 = 0x30000, EPT_PDPT: u32 = 0x31000, EPT_PD: u32 = 0x32000, EPT_PT: u32 = 0x33000;
+const VE_INFO: u32 = 0x35000;
+const SVE: u64 = <u64>1 << 63;
+function veSetup(bitmap20: bool): void {
+  w64(EPT_PML4, EPT_PDPT | 7); w64(EPT_PDPT, EPT_PD | 7);
+  w64(EPT_PD, 0 | 7 | (6 << 3) | 0x80); w64(EPT_PD + 8, EPT_PT | 7);
+  w64(EPT_PT + 0, 0x300000 | 1 | (6 << 3));
+  w64(EPT_PT + 8, 0);
+  w64(EPT_PT + 16, 0x302000 | 1 | (6 << 3) | SVE);
+  w64(0x12008, 0x200087);                                     // linear 2M-4M -> 2M-4M
+  for (let i: u32 = 0; i < 40; i += 4) w32(VE_INFO + i, 0);
+  wr(F.PROC_CONTROLS, PROC_BASE | SECONDARY);
+  wr(F.PROC2_CONTROLS, 0x2 | (1 << 18));                     // EPT, EPT-violation #VE
+  wr(F.EPT_POINTER, EPT_PML4 | 6 | (3 << 3));
+  wr(0x202a, VE_INFO); wr(0x0004, 7);                         // #VE information address, EPTP index
+  wr(F.EXCEPTION_BITMAP, bitmap20 ? 1 << 20 : 0);
+}
+import { r32, r64 } from "./sys_helpers";
+
+describe("EPT-violation #VE", () => {
+  it("a convertible violation is #VE (20) under the exception bitmap, with the information area written", () => {
+    l1();
+    veSetup(true);
+    launch();
+    S.setReg64(S.RAX, 0x200010);
+    expect(guest([0x89, 0x18])).toBe(256 + 1);                 // MOV [RAX], EBX: read-only
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000314);             // vector 20, hardware exception, no error code
+    expect(r32(VE_INFO)).toBe(48);
+    expect(r32(VE_INFO + 4)).toBe(0xffffffff);
+    expect(r64(VE_INFO + 8)).toBe(0x18a);                      // write; R; linear valid; final
+    expect(r64(VE_INFO + 16)).toBe(0x200010);
+    expect(r64(VE_INFO + 24)).toBe(0x200010);
+    expect(r32(VE_INFO + 32) & 0xffff).toBe(7);
+    // The semaphore is set: the next violation is an EPT-violation VM exit.
+    resume(GUEST_RIP);
+    S.setReg64(S.RAX, 0x201008);
+    expect(guest([0x8b, 0x18])).toBe(256 + 1);                 // not present
+    deliverFault();
+    exited(48);
+    expect(rd(F.EXIT_QUALIFICATION)).toBe(0x181);
+    expect(r64(VE_INFO + 24)).toBe(0x200010);                  // area unchanged
+    // Cleared again: the not-present entry (bit 63 clear) converts.
+    w32(VE_INFO + 4, 0);
+    resume(GUEST_RIP);
+    expect(guest([0x8b, 0x18])).toBe(256 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80000314);
+    expect(r64(VE_INFO + 8)).toBe(0x181);
+    expect(r64(VE_INFO + 24)).toBe(0x201008);
+  });
+  it("suppress #VE (bit 63) or the control off: an EPT-violation exit", () => {
+    l1();
+    veSetup(true);
+    launch();
+    S.setReg64(S.RAX, 0x202000);
+    expect(guest([0x89, 0x18])).toBe(256 + 1);
+    deliverFault();
+    exited(48);
+    expect(r32(VE_INFO + 4)).toBe(0);
+    l1();
+    veSetup(true);
+    wr(F.PROC2_CONTROLS, 0x2);
+    launch();
+    S.setReg64(S.RAX, 0x200000);
+    expect(guest([0x89, 0x18])).toBe(256 + 1);
+    deliverFault();
+    exited(48);
+    expect(r32(VE_INFO + 4)).toBe(0);
+  });
+  it("without bit 20 in the bitmap the #VE goes through L2's IDT", () => {
+    l1();
+    veSetup(false);
+    // 64-bit interrupt gate for vector 20 -> GUEST_RIP + 0x100 (CS 0x18).
+    const t: u64 = GUEST_RIP + 0x100;
+    w64(0x1000 + 20 * 16, (t & 0xffff) | (<u64>0x18 << 16) | (<u64>0x8e00 << 32) | ((t & 0xffff0000) << 32));
+    w64(0x1000 + 20 * 16 + 8, 0);
+    launch();
+    S.setReg64(S.RAX, 0x200000);
+    expect(guest([0x89, 0x18])).toBe(256 + 1);
+    deliverFault();
+    expect(V.nonRoot).toBe(true);
+    expect(S.rip).toBe(t);
+    expect(r64(0x9800 - 40)).toBe(GUEST_RIP);                   // the frame's RIP: the faulting instruction
+    expect(r32(VE_INFO + 4)).toBe(0xffffffff);
+  });
+  it("VM entry checks the #VE information address; VMFUNC EPTP switching sets the EPTP index", () => {
+    l1();
+    veSetup(true);
+    wr(0x202a, VE_INFO | 0x10);
+    expect(exec([0x0f, 0x01, 0xc2])).toBe(0);
+    expect(V.nonRoot).toBe(false);
+    expect(rd(F.VM_INSTRUCTION_ERROR)).toBe(7);
+    l1();
+    veSetup(true);
+    wr(F.PROC2_CONTROLS, 0x2 | (1 << 18) | (1 << 13));        // + enable VM functions
+    wr(0x2018, 1); wr(0x2024, 0x36000);                       // EPTP switching, EPTP list
+    w64(0x36000 + 3 * 8, EPT_PML4 | 6 | (3 << 3));
+    launch();
+    S.setReg64(S.RAX, 0); S.setReg64(S.RCX, 3);
+    expect(guest([0x0f, 0x01, 0xd4])).toBe(0);                 // VMFUNC
+    expect(V.nonRoot).toBe(true);
+    expect(rd(0x0004)).toBe(3);
+  });
+});
