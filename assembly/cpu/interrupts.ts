@@ -16,6 +16,7 @@ import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
 import { nonRoot, waitSipi } from "../vmx/vstate";
 import * as VX from "../vmx/intercept";
+import { VEC_EPT } from "../vmx/ept";
 
 export let shutdown: bool = false;       // triple fault: the machine stops
 export let intrLine: bool = false;       // INTR pin from the PIC / APIC
@@ -230,7 +231,7 @@ export function deliverFault(): void {
   let vec = faultVector, err = faultError, has = faultHasError;
   clearFault();
   // A convertible EPT violation becomes a virtualization exception (#VE, vmx/intercept.ts).
-  if (nonRoot && vec == VX.VEC_EPT && VX.veConvert()) { vec = VX.VEC_VE; err = 0; has = false; }
+  if (nonRoot && vec == VEC_EPT && VX.veConvert()) { vec = VX.VEC_VE; err = 0; has = false; }
   for (let i = 0; i < 8; i++) {
     if (nonRoot && VX.exitException(vec, err, has && S.protMode)) return;   // exception bitmap
     if (vec == EXC_PF) S.setCr2(faultAddr);

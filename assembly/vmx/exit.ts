@@ -201,6 +201,7 @@ export function setIdtVectoring(info: u32, err: u32, len: u32 = 0): void { idtVe
 // An IRET of L2 removed (virtual-)NMI blocking and has not completed (intercept.ts).
 let iretNmi = false;
 export function setIretNmi(v: bool): void { iretNmi = v; }
+export function iretNmiPending(): bool { return iretNmi; }
 
 // A VM exit from non-root operation. `instrLen` is 0 for exits not caused by an instruction.
 export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): void {

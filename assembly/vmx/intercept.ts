@@ -210,7 +210,6 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
 // the caller (cpu/interrupts.ts deliverFault) then handles vector 20 like any exception (the
 // exception bitmap, else delivery through L2's IDT, no error code).
 export const VEC_VE: u32 = 20;
-export const VEC_EPT: u32 = E.VEC_EPT;
 export function veConvert(): bool {
   if (E.eptExitReason != E.EXIT_EPT_VIOLATION || E.eptSuppressVe || !S.protMode || X.deliveringEvent()) return false;
   if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_VE) == 0) return false;
@@ -218,7 +217,8 @@ export function veConvert(): bool {
   if (<u32>physRead(a + 4, 4) != 0) return false;
   physWrite(a, 4, <u64>E.EXIT_EPT_VIOLATION);
   physWrite(a + 4, 4, 0xffffffff);
-  physWrite(a + 8, 8, E.eptQual);
+  // The qualification an exit would have saved, incl. "NMI unblocking due to IRET" (bit 12).
+  physWrite(a + 8, 8, E.eptQual | (X.iretNmiPending() ? 0x1000 : 0));
   physWrite(a + 16, 8, (E.eptQual & 0x80) != 0 ? E.eptGla : 0);
   physWrite(a + 24, 8, E.eptGpa);
   physWrite(a + 32, 2, rd(F.EPTP_INDEX) & 0xffff);

@@ -455,6 +455,21 @@ describe("EPT-violation #VE", () => {
     expect(r64(VE_INFO + 8)).toBe(0x181);
     expect(r64(VE_INFO + 24)).toBe(0x201008);
   });
+  it("a #VE from an IRET that removed virtual-NMI blocking sets bit 12 of the saved qualification", () => {
+    l1();
+    veSetup(true);
+    wr(F.PIN_CONTROLS, 0x16 | 0x8 | 0x20);
+    wr(F.GUEST_INTERRUPTIBILITY, 8);
+    wr(F.GUEST_RSP, 0x201000);                                 // the frame is on a not-present GPA
+    launch();
+    expect(guest(IRETQ)).toBe(256 + 1);
+    deliverFault();
+    exited(0);
+    expect(rd(F.EXIT_INTR_INFO)).toBe(0x80001314);             // the #VE is a fault of the IRET: bit 12 here too
+    expect(r64(VE_INFO + 8)).toBe(0x1181);                     // read, not present, linear valid, final, bit 12
+    expect(r64(VE_INFO + 24)).toBe(0x201000);
+    expect(rd(F.GUEST_INTERRUPTIBILITY)).toBe(0);
+  });
   it("suppress #VE (bit 63) or the control off: an EPT-violation exit", () => {
     l1();
     veSetup(true);
