@@ -191,6 +191,12 @@ export class Machine {
     }
     this.sched = new Scheduler(core, this.apics);
     this.retiredBase = core.icountNow; this.runStartIc = core.icountNow;
+    // Every switch (selectCpu, INIT/SIPI processing, resets) swaps the core's instruction
+    // counter for the other vCPU's: close the count before, restart it after.
+    this.sched.onSwitch = (loaded) => {
+      if (!loaded) this.retiredBase = this.totalIcount;
+      else this.runStartIc = this.core.icountNow;
+    };
     this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
     this.apicBus.onNmi = (i) => this.sched.nmi(i);
     this.apicBus.onInit = (i) => this.sched.init(i);
@@ -292,9 +298,7 @@ export class Machine {
   /** Load vCPU i into the core (tests, debuggers); run() ends with vCPU 0 loaded. */
   selectCpu(i: number): void {
     if (i < 0 || i >= this.cpus) throw new RangeError(`no vCPU ${i}`);
-    this.retiredBase = this.totalIcount;
     this.sched.switchTo(i);
-    this.runStartIc = this.core.icountNow;
     this.updateIntr();
   }
 
