@@ -19,7 +19,7 @@ import { FwCfg } from "./platform/fwcfg";
 import { buildAcpi, type AcpiLayout } from "./platform/acpi";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
-import { loadLinux, type LinuxOptions, type LinuxResult } from "./loaders/linux";
+import { loadLinux, firmwareMtrrs, type LinuxOptions, type LinuxResult } from "./loaders/linux";
 import { Scheduler, QUANTUM, QUANTUM_IPI, type Vcpu } from "./scheduler";
 
 export type TscMode = "realtime" | "icount";
@@ -422,10 +422,16 @@ export class Machine {
   }
   /** A Linux bzImage with the 32-bit boot protocol (QEMU -kernel/-append/-initrd). */
   loadLinux(image: Uint8Array, opts: LinuxOptions = {}): LinuxResult {
-    this.bootAgain = () => { loadLinux(this.core, image, opts); this.installFirmware(); };
-    const r = loadLinux(this.core, image, opts);
-    this.installFirmware();
-    return r;
+    const load = () => {
+      const r = loadLinux(this.core, image, opts);
+      // The BIOS programs the MTRRs of every processor alike (Linux checks that they agree).
+      for (let i = 1; i < this.cpus; i++) { this.selectCpu(i); firmwareMtrrs(this.core); }
+      if (this.cpus > 1) this.selectCpu(0);
+      this.installFirmware();
+      return r;
+    };
+    this.bootAgain = () => { load(); };
+    return load();
   }
   loadFlat(image: Uint8Array, opts: FlatOptions = {}): FlatResult {
     this.bootAgain = () => { loadFlat(this.core, image, opts); this.installFirmware(); };
