@@ -13,6 +13,7 @@ import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetMonitor } from "./cpu/ops/sys_monitor";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
+import { resetPmu } from "./cpu/pmu";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
 import { resetVmxState, setNestedFlag } from "./vmx/vstate";
@@ -41,6 +42,7 @@ export function reset(): void {
   resetEpt();
   setTlbTag(0);   // VMX root / no VPID context
   resetTsc();
+  resetPmu();
   resetFpuState();
   syncBreakpoints();
   S.updateMode();

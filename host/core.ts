@@ -18,6 +18,9 @@ export interface CoreHost {
   msrWrite?(index: number, value: bigint): boolean;
   /** MOV to CR8 (value 0-15): TPR[7:4] = CR8 (SDM 11.8.6). */
   tprWrite?(cr8: number): void;
+  /** A performance counter overflowed with PMI enabled: the local APIC's LVT performance-counter
+   *  entry fires (assembly/cpu/pmu.ts). May come inside an instruction. */
+  pmi?(): void;
   /** The core hit an AssemblyScript abort (a bug in the core): the machine must stop. */
   abort(message: string): void;
 }
@@ -137,6 +140,7 @@ export class Core {
       msrWrite: (index: number, value: bigint) =>
         (host.msrWrite ? host.msrWrite(index >>> 0, BigInt.asUintN(64, value)) : false) ? 1 : 0,
       tprWrite: (cr8: number) => { host.tprWrite?.(cr8 & 0xf); },
+      pmi: () => { host.pmi?.(); },
       abort: (msg: number, file: number, line: number, col: number) => {
         const m = memRef ? readAsString(memRef, msg) : "";
         const f = memRef ? readAsString(memRef, file) : "";
