@@ -51,6 +51,7 @@ interface RawExports {
   getIcountNow?(): bigint;
   setTscMode?(mode: number): void;
   setNested?(on: number): void;
+  setPmuRefCycles?(on: number): void;
   vmxTimerNs?(): number;
   isHalted(): number;
   setSegment(s: number, sel: number, base: bigint, limit: number, attr: number): void;
@@ -174,6 +175,9 @@ export class Core {
   reset(): void { this.raw.reset(); }
   /** Offer VMX to the guest (CPUID, CR4.VMXE, VMX MSRs and instructions), as `--nested on|off`. */
   setNested(on: boolean): void { this.raw.setNested?.(on ? 1 : 0); }
+  /** Advertise the PMU's reference-cycles event (CPUID.0AH:EBX[2] = 0): only when the TSC is
+   *  driven by instructions (--tsc icount), as software calibrates the event against it. */
+  setPmuRefCycles(on: boolean): void { this.raw.setPmuRefCycles?.(on ? 1 : 0); }
   run(budget: number): number { return this.raw.run(budget >>> 0) >>> 0; }
   /** Host time (ns, as nowNs) at which the running L2's VMX-preemption timer expires, or -1. */
   get vmxTimerNs(): number { return this.raw.vmxTimerNs ? this.raw.vmxTimerNs() : -1; }

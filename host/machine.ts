@@ -151,6 +151,7 @@ export class Machine {
     this.memBytes = core.ramBytes;
     this.tsc = opts.tsc ?? "realtime";
     core.setNested(opts.nested ?? true);
+    core.setPmuRefCycles(this.tsc === "icount");
     this.nsPerInsn = opts.nsPerInstruction ?? 1;
     const now = () => this.nowNs();
     this.pit = new Pit8254(now);

@@ -6,7 +6,7 @@ import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
 import { apicId, cpuCount } from "./vcpu_id";
 import { miscEnable, MISC_MONITOR } from "./misc_enable";
-import { PMU_VERSION, PMU_NGP, PMU_NFIXED, PMU_WIDTH, PMU_EVENT_VECTOR_LEN, PMU_EVENTS_UNAVAILABLE } from "./pmu_caps";
+import { PMU_VERSION, PMU_NGP, PMU_NFIXED, PMU_WIDTH, PMU_EVENT_VECTOR_LEN, pmuEventsUnavailable } from "./pmu_caps";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -107,7 +107,7 @@ export function cpuid(leaf: u32, sub: u32): void {
       // Architectural performance monitoring (cpu/pmu.ts): EAX version, GP counters, their
       // width, EBX length; EBX events not available; EDX fixed counters and their width.
       set4(PMU_VERSION | (PMU_NGP << 8) | (PMU_WIDTH << 16) | (PMU_EVENT_VECTOR_LEN << 24),
-        PMU_EVENTS_UNAVAILABLE, 0, PMU_NFIXED | (PMU_WIDTH << 5));
+        pmuEventsUnavailable(), 0, PMU_NFIXED | (PMU_WIDTH << 5));
       return;
     case 7:
       if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);

@@ -3,7 +3,7 @@
 // the exact instruction with IA32_PERF_GLOBAL_STATUS and the PMI, USR/OS filtering, RDPMC.
 // Code is hand-assembled 32-bit (GNU as, source in the comments) at 0x7c00, flat CPL0.
 import * as S from "../../assembly/cpu/state";
-import { run, setSegment, setCr, getMsr, setMsr } from "../../assembly/index";
+import { run, setSegment, setCr, getMsr, setMsr, setPmuRefCycles } from "../../assembly/index";
 import { setup, poke, w16, w32, w64, r32, desc, gate32, AR_CODE32_0, AR_DATA32_0, AR_CODE32_3, AR_DATA32_3 } from "./sys_helpers";
 import { portIn } from "../../assembly/host";
 import { cpuid, cpuidA, cpuidB, cpuidC, cpuidD } from "../../assembly/cpu/cpuid";
@@ -62,7 +62,11 @@ describe("PMU enumeration", () => {
     pm32();
     cpuid(0xa, 0);
     expect<u32>(cpuidA).toBe(0x07300402, "EAX: length 7, width 48, 4 counters, version 2");
-    expect<u32>(cpuidB).toBe(0x58, "EBX: LLC references/misses and branch mispredicts not available");
+    expect<u32>(cpuidB).toBe(0x5c, "EBX: reference cycles (realtime TSC), LLC, branch mispredicts: not available");
+    setPmuRefCycles(true);   // the host runs --tsc icount
+    cpuid(0xa, 0);
+    expect<u32>(cpuidB).toBe(0x58, "EBX: reference cycles available");
+    setPmuRefCycles(false);
     expect<u32>(cpuidC).toBe(0);
     expect<u32>(cpuidD).toBe(0x603, "EDX: 3 fixed counters, 48 bits");
     cpuid(1, 0);
