@@ -6,7 +6,7 @@ import { getRflags, setRflags } from "./cpu/flags";
 import { initDispatch } from "./cpu/exec";
 import { runSlice, requestStop as reqStop, inFlight } from "./cpu/run";
 import { setIntrLine as setIntr, raiseNmi as nmi, resetInterrupts } from "./cpu/interrupts";
-import { physInit, ramBase } from "./mmu/phys";
+import { physInit, ramBase, physHost, physWrite } from "./mmu/phys";
 import { loadPdptes } from "./mmu/paging";
 import { tlbFlushAll, tlbFlushEverything, setTlbTag } from "./mmu/access";
 import { invalidateFetch } from "./cpu/decode";
@@ -62,6 +62,28 @@ export function requestStop(): void { reqStop(); }
 export function setIntrLine(level: bool): void { setIntr(level); }
 export function raiseNmi(): void { nmi(); }
 export function getRamBase(): usize { return ramBase; }
+
+// ---- debugger support (host/gdbstub.ts): breakpoints the guest cannot see (run() returns 4
+// before executing an instruction at one), side-effect-free address translation, and byte
+// writes that take the core's own physical write path (so cached decoded code notices them).
+export { hostBpSet, hostBpClear, hostBpResume } from "./cpu/hostbp";
+export { debugTranslate } from "./mmu/debug_walk";
+import { fpuSwFull } from "./cpu/ops/x87";
+import { nonRoot as nonRootState, vmxOn as vmxOnState } from "./vmx/vstate";
+export function fprPtr(): usize { return S.FPR; }
+// 0: not in VMX operation, 1: VMX root (a hypervisor runs), 2: VMX non-root (its guest runs).
+export function vmxState(): u32 { return nonRootState ? 2 : (vmxOnState ? 1 : 0); }
+// x87 control word, status word with TOP in bits 13:11, full tag word (as FSTENV stores them).
+export function fpuReg(i: u32): u32 {
+  if (i == 0) return S.fpuCw;
+  if (i == 1) return fpuSwFull();
+  return S.fpuTw;
+}
+export function debugWrite8(pa: u64, v: u32): bool {
+  if (physHost(pa, 1) == 0) return false;   // RAM only: never an MMIO side effect
+  physWrite(pa, 1, <u64>(v & 0xff));
+  return true;
+}
 
 // ---- state access (loaders, tests, snapshots) ----
 export function regsPtr(): usize { return S.REGS; }

@@ -75,9 +75,19 @@ interface RawExports {
   setApicId?(id: number): void;
   setPauseYield?(on: number): void;
   setCpuCount?(n: number): void;
+  hostBpSet(lin: bigint): number;
+  hostBpClear(lin: bigint): number;
+  hostBpResume(): void;
+  debugTranslate(lin: bigint): bigint;
+  debugWrite8(pa: bigint, v: number): number;
+  getMsr(index: number): bigint;
+  getMxcsr(): number;
+  fpuReg(i: number): number;
+  fprPtr(): number;
+  vmxState(): number;
 }
 
-export const RUN_BUDGET = 0, RUN_HLT = 1, RUN_SHUTDOWN = 2, RUN_HOST_STOP = 3;
+export const RUN_BUDGET = 0, RUN_HLT = 1, RUN_SHUTDOWN = 2, RUN_HOST_STOP = 3, RUN_BREAK = 4;
 export const REG = { RAX: 0, RCX: 1, RDX: 2, RBX: 3, RSP: 4, RBP: 5, RSI: 6, RDI: 7 } as const;
 export const SEG = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5, LDTR: 6, TR: 7 } as const;
 export const EFER = 0xc0000080;
@@ -241,6 +251,37 @@ export class Core {
   setCpuCount(n: number): void { this.raw.setCpuCount?.(n); }
   /** Initial APIC ID of the loaded vCPU (CPUID.1:EBX[31:24]). */
   setApicId(id: number): void { this.raw.setApicId?.(id >>> 0); }
+  // ---- debugger support (host/gdbstub.ts) ----
+  /** A breakpoint on this vCPU at linear address lin (false: the table of 64 is full). */
+  hostBpSet(lin: bigint): boolean { return this.raw.hostBpSet(BigInt.asIntN(64, lin)) !== 0; }
+  hostBpClear(lin: bigint): boolean { return this.raw.hostBpClear(BigInt.asIntN(64, lin)) !== 0; }
+  /** The next run() does not stop at the breakpoint the vCPU is stopped at. */
+  hostBpResume(): void { this.raw.hostBpResume(); }
+  /** Physical address of a linear address in the vCPU's current translation, without side effects. */
+  debugTranslate(lin: bigint): bigint | undefined {
+    const pa = BigInt.asUintN(64, this.raw.debugTranslate(BigInt.asIntN(64, lin)));
+    return pa === 0xffffffffffffffffn ? undefined : pa;
+  }
+  /** Write a RAM byte through the core's physical write path (false: not RAM). */
+  debugWrite8(pa: bigint, v: number): boolean { return this.raw.debugWrite8(BigInt.asIntN(64, pa), v & 0xff) !== 0; }
+  getMsr(index: number): bigint { return BigInt.asUintN(64, this.raw.getMsr(index >>> 0)); }
+  /** x87 control, status (with TOP) and full tag word (i = 0, 1, 2). */
+  fpuReg(i: number): number { return this.raw.fpuReg(i) >>> 0; }
+  /** ST(i) as its 10 bytes (80-bit extended). */
+  fpuSt(i: number): Uint8Array {
+    const top = (this.fpuReg(1) >> 11) & 7;
+    const p = this.raw.fprPtr() + (((top + i) & 7) << 4);
+    return new Uint8Array(this.raw.memory.buffer.slice(p, p + 10));
+  }
+  /** XMMi as 16 bytes. */
+  xmm(i: number): Uint8Array {
+    const p = this.raw.xmmPtr() + ((i & 15) << 4);
+    return new Uint8Array(this.raw.memory.buffer.slice(p, p + 16));
+  }
+  get mxcsr(): number { return this.raw.getMxcsr() >>> 0; }
+  /** Where the vCPU is in VMX: 0 outside VMX operation, 1 VMX root, 2 VMX non-root (an L2 runs). */
+  get vmxState(): number { return this.raw.vmxState() >>> 0; }
+
   /** CR8 = TPR[7:4] after the host's APIC changed TPR (no TLB flush, unlike setCr). */
   setCr8Mirror(v: number): void {
     if (this.raw.setCr8Mirror) this.raw.setCr8Mirror(v & 0xf); else this.setCr(8, v & 0xf);

@@ -22,3 +22,5 @@ export { PcTestDev, TESTDEV_IOMEM } from "./devices/testdev";
 export { PciHost, PciFunction, PciTestDev, makeI440fx, PCI_TESTDEV_MEM, PCI_TESTDEV_IO } from "./devices/pci";
 export { FwCfg, FW_CFG } from "./platform/fwcfg";
 export { buildAcpi, acpiSum, ACPI_AREA } from "./platform/acpi";
+export { GdbStub, targetXml } from "./gdbstub";
+export type { GdbArch, GdbStubOptions } from "./gdbstub";

@@ -1,6 +1,6 @@
 // The machine: wasm core + RAM + ISA devices + the run loop (time slices, timers, HLT
 // sleeps, yielding to the event loop). Runtime-agnostic: Node, Deno and browsers.
-import { Core, CoreAbort, RUN_HLT, RUN_SHUTDOWN } from "./core";
+import { Core, CoreAbort, RUN_HLT, RUN_SHUTDOWN, RUN_BREAK } from "./core";
 import { IoBus, MmioBus } from "./bus";
 import { Pic8259 } from "./devices/pic8259";
 import { Pit8254 } from "./devices/pit8254";
@@ -12,7 +12,7 @@ import { FIRMWARE_PORT, RESET_STUB_ADDR, resetStub, postAction } from "./firmwar
 import { IoApic } from "./devices/ioapic";
 import { ApicBus, LocalApic } from "./devices/apic";
 import { Hpet } from "./devices/hpet";
-import { AcpiPm } from "./devices/acpipm";
+import { AcpiPm, SLP_TYP_S3, SLP_TYP_S5, PM1_WAK_STS } from "./devices/acpipm";
 import { PcTestDev } from "./devices/testdev";
 import { makeI440fx, type PciHost, type PciTestDev } from "./devices/pci";
 import { FwCfg } from "./platform/fwcfg";
@@ -45,7 +45,7 @@ export interface MachineOptions {
    *  instead of stopping (default false, like QEMU -no-reboot). */
   reboot?: boolean;
 }
-export type StopReason = "exit" | "shutdown" | "halt" | "timeout" | "stopped" | "error";
+export type StopReason = "exit" | "shutdown" | "halt" | "timeout" | "stopped" | "breakpoint" | "error";
 export interface RunOptions {
   /** Wall-clock limit for this run() call. */
   maxSeconds?: number;
@@ -55,8 +55,11 @@ export interface RunOptions {
 export interface RunResult {
   /** exit: isa-debug-exit written; shutdown: triple fault or reset request (QEMU -no-reboot);
    *  halt: HLT with interrupts disabled (nothing can wake the CPU); timeout: a limit hit;
-   *  stopped: stop() called; error: the core aborted or a device threw (see message). */
+   *  stopped: stop() called; breakpoint: a vCPU is about to execute an instruction at a host
+   *  breakpoint (setBreakpoint; `cpu` says which, and stays selected); error: the core aborted
+   *  or a device threw (see message). */
   reason: StopReason;
+  cpu?: number;
   exitCode?: number;
   message?: string;
   instructions: bigint;
@@ -134,6 +137,10 @@ export class Machine {
   private resetHard = false;
   private resetSource = "";
   private firmwareCall = false;
+  /** PM1 control SLP_EN was written with this sleep type (-1: none); handled between slices. */
+  private sleepRequest = -1;
+  /** In ACPI S3 (suspend to RAM): nothing runs until a wake event. */
+  private suspended = false;
   private readonly reboot: boolean;
   /** Repeats the last load (the firmware's "boot" after a reset). */
   private bootAgain: (() => void) | undefined;
@@ -202,6 +209,7 @@ export class Machine {
     this.acpiPm = new AcpiPm(now);
     this.acpiPm.reset();
     this.acpiPm.attach(this.io);
+    this.acpiPm.onSleep = (typ) => { this.sleepRequest = typ; this.core.requestStop(); };
     this.testdev.setIrq = (n, l) => this.setIrq(n, l);
     this.testdev.attach(this.io, this.mmio);
     const pci = makeI440fx();
@@ -221,6 +229,7 @@ export class Machine {
     this.uart.attach(this.io);
     this.cmos.setIrq = (l) => { if (!this.hpetLegacy) this.setIrq(8, l); };
     this.cmos.attach(this.io);
+    this.cmos.onAlarm = () => this.acpiPm.rtcAlarm();
     this.timers.push(this.cmos);
     // An L2's VMX-preemption timer (the core counts it; a halted L2 waits for it here).
     // With several vCPUs each keeps the deadline it had when it last stopped (Vcpu.wakeNs).
@@ -465,6 +474,36 @@ export class Machine {
     this.core.setSegment(1, act.cs, act.cs << 4, 0xffff, 0x9b);
     this.core.rip = BigInt(act.ip);
   }
+  /** ACPI S3: the processors, their local APICs and the interrupt controllers and timers lose
+   *  power; RAM (self-refresh), the RTC/CMOS and the PM1 wake logic keep theirs. */
+  private enterS3(): void {
+    this.suspended = true;
+    this.selectCpu(0);
+    this.core.reset();
+    this.sched.cloneResetState();
+    for (const a of this.apics) a.reset();
+    this.pic.reset(); this.pit.reset(); this.ioapic.reset(); this.hpet.reset(); this.hpetLegacy = false;
+    this.updateIntr();
+  }
+  /** Wake from S3: WAK_STS, then the firmware's resume path, which (as SeaBIOS does) enters the
+   *  FACS firmware waking vector in real mode (ACPI 6.4 sec. 5.2.10: CS = vector >> 4,
+   *  IP = vector & 0xF) or boots again when the OS left it 0. */
+  private resumeFromS3(): void {
+    this.suspended = false;
+    this.acpiPm.pm1Status |= PM1_WAK_STS;
+    this.selectCpu(0);
+    const facs = this.acpi.tables.FACS;
+    const vec = facs === undefined ? 0 : new DataView(this.core.ram.buffer, this.core.ram.byteOffset).getUint32(facs + 12, true);
+    this.core.reset();
+    if (vec === 0) {
+      if (!this.bootAgain) throw new CoreAbort("S3 resume: no waking vector and no image to boot again");
+      this.bootAgain();
+      return;
+    }
+    const cs = (vec >>> 4) & 0xffff;
+    this.core.setSegment(1, cs, cs << 4, 0xffff, 0x9b);
+    this.core.rip = BigInt(vec & 0xf);
+  }
   private wakeUp(): void { const w = this.wake; this.wake = null; if (w) w(); }
 
   /** CPU and device reset (RAM is kept; load an image again to boot). */
@@ -477,6 +516,7 @@ export class Machine {
     this.hpet.reset(); this.hpetLegacy = false; this.acpiPm.reset(); this.testdev.reset(); this.fwcfg.reset();
     this.acpi = buildAcpi(this.core.ram, { cpus: this.cpus });
     this.exitStatus = undefined; this.resetRequested = false; this.errorMessage = undefined;
+    this.suspended = false; this.sleepRequest = -1;
     this.stopRequested = false;
     this.updateIntr();
   }
@@ -514,7 +554,7 @@ export class Machine {
     const finish = (reason: StopReason, extra: Partial<RunResult> = {}): RunResult => {
       this.running = false;
       this.uart.flush();
-      if (smp) this.selectCpu(0);   // callers inspect the BSP's state after run()
+      if (smp && reason !== "breakpoint") this.selectCpu(0);   // callers inspect the BSP's state after run()
       return { reason, instructions: this.totalIcount - ic0, seconds: (perfNow() - wall0) / 1000, ...extra };
     };
     try {
@@ -527,7 +567,25 @@ export class Machine {
           continue;
         }
         if (this.firmwareCall) { this.firmwareCall = false; this.firmwarePost(); continue; }
+        if (this.sleepRequest >= 0) {
+          const typ = this.sleepRequest;
+          this.sleepRequest = -1;
+          if (typ === SLP_TYP_S5) return finish("shutdown", { message: "ACPI power off (S5)" });
+          if (typ === SLP_TYP_S3) this.enterS3();
+          continue;   // other sleep types (S1, S4) are not offered by the DSDT: ignored
+        }
         if (this.stopRequested) { this.stopRequested = false; return finish("stopped"); }
+        if (this.suspended) {
+          if (perfNow() >= wallEnd) return finish("timeout", { message: "time limit reached (in S3)" });
+          this.syncRealtime();
+          this.serviceTimers(this.nowNs());
+          if (this.acpiPm.wakeEvent) { this.resumeFromS3(); continue; }
+          if (!this.acpiPm.wakeEnabled || !(this.cmos.ram[0x0b] & 0x20)) {
+            return finish("shutdown", { message: "ACPI S3 sleep with no wake event enabled (RTC alarm with PM1 RTC_EN)" });
+          }
+          if ((await this.idle(wallEnd, false)) === "slept") lastYield = perfNow();
+          continue;
+        }
         let budget = this.slice;
         if (icEnd !== undefined) {
           const left = icEnd - this.totalIcount;
@@ -578,6 +636,7 @@ export class Machine {
           else if (dt > 5 && this.slice > SLICE_MIN) this.slice = Math.max(SLICE_MIN, this.slice >> 1);
         }
         if (dt > 0.5) this.insPerMs = 0.7 * this.insPerMs + 0.3 * (Number(done) / dt);
+        if (r === RUN_BREAK) return finish("breakpoint", { cpu: v.index });
         if (r === RUN_SHUTDOWN) {
           if (!this.reboot) return finish("shutdown", { message: "triple fault" });
           this.rebootNow(true);

@@ -13,6 +13,7 @@ import * as I from "./interrupts";
 import { F_TF, F_RF, flagsRaw } from "./flags";
 import * as F from "./flags";
 import { execBpMask, execBreakpoint } from "./control";
+import { hostBpCount, hostBpHit } from "./hostbp";
 import { vmxPoll, vmxEpoch, setMovSsBlocking } from "../vmx/vstate";
 import { fastLoopFloor } from "../vmx/intercept";
 import { pmuPoll, pmuSlow, pmuFloor, pmuCheck, pmuStepped, pmuNotRetired } from "./pmu";
@@ -21,6 +22,7 @@ export const STOP_BUDGET: u32 = 0;   // budget exhausted
 export const STOP_HLT: u32 = 1;      // HLT with nothing to wake it: host waits for an interrupt
 export const STOP_SHUTDOWN: u32 = 2; // triple fault / shutdown
 export const STOP_HOST: u32 = 3;     // the host asked to stop (requestStop from an I/O callback)
+export const STOP_BREAK: u32 = 4;    // the next instruction is at a host (debugger) breakpoint
 
 export let stopRequested: bool = false;
 export function requestStop(): void { stopRequested = true; }
@@ -81,7 +83,7 @@ export function runSlice(budget: u32): u32 {
     if (pmuPoll) floor = pmuFloor(left, floor);
     const epoch = vmxEpoch;
     while (left > floor && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
-           (execBpMask | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
+           (execBpMask | hostBpCount | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
       // Runs of hot instructions: they cannot fault or change anything the attention checks
       // above look at.
       const c64 = S.code64;
@@ -109,6 +111,7 @@ export function runSlice(budget: u32): u32 {
     if (pmuPoll) pmuCheck();
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
     let ssBlock = false;
+    const shadow = intShadow;
     if (intShadow) { ssBlock = I.movSsShadow; I.setIntShadow(false); }
     else if (intrLine || nmiPending || vmxPoll) {
       checkInterrupts();
@@ -116,6 +119,12 @@ export function runSlice(budget: u32): u32 {
     }
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (halted) { reason = STOP_HLT; break; }
+    if (hostBpCount != 0 && hostBpHit()) {
+      // Stopped before the instruction: it keeps its STI / MOV SS shadow for when it runs.
+      if (shadow) { if (ssBlock) I.setMovSsShadow(); else I.setIntShadow(true); }
+      reason = STOP_BREAK;
+      break;
+    }
     const f = flagsRaw;
     // SDM 6.8.3: on Intel, MOV SS / POP SS blocking also suppresses the instruction
     // breakpoint of the instruction after it.

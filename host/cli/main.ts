@@ -1,6 +1,7 @@
 // The `nestvm` command (Node; also runs under Deno's Node compatibility).
 //   nestvm run IMAGE [--mem 128M] [--smp N] [--append STR] [--initrd "f1 args,f2"] [--serial stdio|FILE]
 //                    [--max-seconds N] [--max-instructions N] [--tsc realtime|icount] [--flat[=real]]
+//                    [--gdb PORT]
 //   nestvm demo [same options]
 //   nestvm bench exits [--smoke] [--reps N] [--no-qemu]   (runs scripts/bench-exits.mjs of the checkout)
 // Exit status: the isa-debug-exit status ((v << 1) | 1, low 8 bits) if the guest wrote one;
@@ -10,10 +11,13 @@
 import { readFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { basename } from "node:path";
 import { spawnSync } from "node:child_process";
+import { createServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Machine, MAX_CPUS } from "../machine";
 import { LoadError } from "../loaders/common";
 import { findMultibootHeader } from "../loaders/multiboot";
+import { GdbStub, type GdbArch } from "../gdbstub";
+import type { RunResult } from "../machine";
 import demoImage from "nestvm-demo.bin";
 import demoL2a from "nestvm-demo-l2a.bin";
 import demoL2b from "nestvm-demo-l2b.bin";
@@ -31,7 +35,12 @@ options:
   --max-instructions N  stop after N instructions (exit status 124)
   --tsc realtime|icount virtual time follows the host clock, or the instruction count
   --reboot              on a reset request or triple fault, reset and boot again (default: stop)
-  --flat[=real]         IMAGE is a raw binary: 32-bit protected mode at 0x100000, or real mode at 0x7c00`;
+  --flat[=real]         IMAGE is a raw binary: 32-bit protected mode at 0x100000, or real mode at 0x7c00
+  --gdb PORT            wait for gdb on localhost:PORT before the first instruction (QEMU -s -S;
+                        'target remote :PORT'); 0 picks a free port. The limits apply after detach
+  --gdb-arch i386|x86-64  gdb's register layout (default: x86-64 for an ELF64 image, else i386;
+                        a 64-bit kernel in an ELF32 file wants x86-64 and gdb's
+                        'set architecture i386:x86-64' before 'target remote')`;
 
 class UsageError extends Error {}
 
@@ -67,6 +76,8 @@ interface Args {
   serial: string; maxSeconds?: number; maxInstructions?: bigint; tsc: "realtime" | "icount"; flat?: "protected" | "real";
   nested: boolean; smp: number;
   reboot?: boolean;
+  gdb?: number;
+  gdbArch?: "i386" | "x86-64";
 }
 
 function parseArgs(argv: string[]): Args {
@@ -123,6 +134,17 @@ function parseArgs(argv: string[]): Args {
         a.nested = v === "on"; break;
       }
       case "--reboot": a.reboot = true; break;
+      case "--gdb": {
+        const v = take().replace(/^tcp::/, "");
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`invalid --gdb port '${v}' (0 to 65535)`);
+        a.gdb = n; break;
+      }
+      case "--gdb-arch": {
+        const v = take();
+        if (v !== "i386" && v !== "x86-64") throw new UsageError(`invalid --gdb-arch '${v}' (i386 or x86-64)`);
+        a.gdbArch = v; break;
+      }
       case "--flat":
         if (inline !== undefined && inline !== "real" && inline !== "protected") throw new UsageError(`invalid --flat mode '${inline}' (real or protected)`);
         a.flat = inline === "real" ? "real" : "protected"; break;
@@ -235,7 +257,10 @@ async function main(): Promise<void> {
 
   let interrupted = false;
   process.on("SIGINT", () => { interrupted = true; m.stop(); });
-  const r = await m.run({ maxSeconds: a.maxSeconds, maxInstructions: a.maxInstructions });
+  // gdb accepts only the register layout of the ELF it debugs: ELF64 -> x86-64, else i386.
+  const elf64 = image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46 && image[4] === 2;
+  const r = (a.gdb !== undefined ? await debugSession(m, a.gdb, a.gdbArch ?? (elf64 ? "x86-64" : "i386")) : undefined)
+    ?? await m.run({ maxSeconds: a.maxSeconds, maxInstructions: a.maxInstructions });
   if (useStdin) process.stdin.destroy();
   if (serialFd !== undefined) closeSync(serialFd);
   switch (r.reason) {
@@ -246,6 +271,33 @@ async function main(): Promise<void> {
     case "timeout": die(`timeout: ${r.message ?? ""} after ${r.instructions} instructions (${r.seconds.toFixed(2)} s)`, 124);
     case "error": die(`emulator error: ${r.message ?? "unknown"}`, 70);
   }
+}
+
+/** Serve one gdb connection on localhost:port. Returns how the guest ended if it ended under the
+ *  debugger (or gdb killed it), or undefined when gdb detached or disconnected: then the guest
+ *  runs on without it. */
+async function debugSession(m: Machine, port: number, arch: GdbArch): Promise<RunResult | undefined> {
+  const server = createServer();
+  await new Promise<void>((res, rej) => {
+    server.once("error", (e) => rej(e));
+    server.listen(port, "127.0.0.1", () => res());
+  }).catch((e) => die(`--gdb: cannot listen on localhost:${port}: ${(e as Error).message}`, 71));
+  const addr = server.address();
+  process.stderr.write(`nestvm: waiting for gdb on localhost:${typeof addr === "object" && addr ? addr.port : port} ('target remote :PORT')\n`);
+  const sock = await new Promise<Socket>((res) => server.once("connection", res));
+  server.close();
+  return new Promise<RunResult | undefined>((done) => {
+    let finished = false;
+    const end = (r: RunResult | undefined) => { if (!finished) { finished = true; sock.end(); done(r); } };
+    const stub = new GdbStub(m, (b) => { if (!sock.destroyed) sock.write(b); }, {
+      arch,
+      onDetach: (kill) => end(kill ? { reason: "stopped", instructions: 0n, seconds: 0 } : undefined),
+      onExit: (r) => end(r),
+    });
+    sock.on("data", (d: Uint8Array) => stub.receive(d));
+    sock.on("close", () => { void stub.idle.then(() => end(undefined)); });
+    sock.on("error", () => { /* close follows */ });
+  });
 }
 
 main().catch((e) => die(`internal error: ${e instanceof Error ? e.message : String(e)}`, 70));

@@ -7,6 +7,12 @@ import type { IoBus } from "../bus";
 export const PM_BASE = 0x600;
 export const PM_TIMER_HZ = 3579545;
 export const PM_TIMER_PORT = PM_BASE + 8;
+// Sleep types as the DSDT's \_S3 and \_S5 packages name them (host/platform/acpi.ts); the
+// values are QEMU's PIIX4 ones, which kvm-unit-tests' s3 test writes without reading the DSDT.
+export const SLP_TYP_S3 = 1;
+export const SLP_TYP_S5 = 0;
+export const PM1_RTC = 0x0400;      // PM1 status RTC_STS / enable RTC_EN
+export const PM1_WAK_STS = 0x8000;  // PM1 status: the system woke from a sleeping state
 
 export class AcpiPm {
   pm1Status = 0;
@@ -55,5 +61,9 @@ export class AcpiPm {
       write: () => {},
     });
   }
+  /** The RTC alarm fired: RTC_STS, and whether it is a wake event (RTC_EN). */
+  rtcAlarm(): void { this.pm1Status |= PM1_RTC; }
+  get wakeEvent(): boolean { return (this.pm1Status & this.pm1Enable & PM1_RTC) !== 0; }
+  get wakeEnabled(): boolean { return (this.pm1Enable & PM1_RTC) !== 0; }
   reset(): void { this.pm1Status = 0; this.pm1Enable = 0; this.pm1Control = 1; /* SCI_EN: ACPI mode, no SMM */ }
 }

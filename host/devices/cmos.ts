@@ -11,6 +11,8 @@ export class Cmos {
   readonly ram = new Uint8Array(128);
   /** IRQ8 output (edge-triggered at the PIC: raised when C.IRQF sets, lowered when C is read). */
   setIrq: (level: boolean) => void = () => {};
+  /** An alarm interrupt was raised (C.AF set with B.AIE): the chipset's RTC_STS wake event. */
+  onAlarm: () => void = () => {};
   private lastNs = 0;                     // virtual time flags were last brought up to date
   private irqLevel = false;
   index = 0;
@@ -172,7 +174,10 @@ export class Cmos {
     if (p && Math.floor(now / p) > Math.floor(last / p)) this.ram[C] |= 0x40;
     if (!(this.ram[B] & B_SET) && Math.floor(now / 1e9) > Math.floor(last / 1e9)) {
       this.ram[C] |= 0x10;
-      if (this.alarmMatches()) this.ram[C] |= 0x20;
+      if (this.alarmMatches()) {
+        this.ram[C] |= 0x20;
+        if (this.ram[B] & 0x20) this.onAlarm();
+      }
     }
     this.updateIrq();
   }

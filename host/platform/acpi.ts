@@ -6,7 +6,7 @@
 import { IOAPIC_BASE } from "../devices/ioapic";
 import { APIC_DEFAULT_BASE } from "../devices/apic";
 import { HPET_BASE, HPET_CAP_ID } from "../devices/hpet";
-import { PM_BASE } from "../devices/acpipm";
+import { PM_BASE, SLP_TYP_S3, SLP_TYP_S5 } from "../devices/acpipm";
 
 export const ACPI_AREA = 0xf0000;     // RSDP here, the tables right after it
 export const ACPI_AREA_END = 0xf2000;
@@ -74,9 +74,16 @@ export function buildAcpi(ram: Uint8Array, opts: AcpiOptions): AcpiLayout {
   w.pos += 64;
   tables.FACS = facs;
 
-  // DSDT: no AML objects (the devices are discoverable through the other tables).
+  // DSDT: only the sleep-state packages (the devices are discoverable through the other
+  // tables). Name(_S3_, Package(4){SLP_TYP_S3, SLP_TYP_S3, 0, 0}) and the same for _S5_
+  // (ACPI 6.4 sec. 7.4.2; AML: NameOp, NameSeg, PackageOp, PkgLength, NumElements, data).
   w.align(16);
   const dsdt = w.header("DSDT", 1);
+  for (const [name, typ] of [["_S3_", SLP_TYP_S3], ["_S5_", SLP_TYP_S5]] as const) {
+    w.u8(0x08); w.str(w.pos, name, 4); w.pos += 4;
+    w.u8(0x12); w.u8(6); w.u8(4);
+    for (const b of [typ, typ, 0, 0]) w.u8(b);   // ZeroOp (0x00) / OneOp (0x01): the types are 0 and 1
+  }
   w.end(dsdt);
   tables.DSDT = dsdt;
 
