@@ -74,6 +74,11 @@ describe("PMU enumeration", () => {
     expect<u64>(getMsr(0x345)).toBe(0x2000, "full-width writes");
     expect<u64>(getMsr(GCTRL)).toBe(0xf, "GP enables set at reset");
     expect<u64>(getMsr(FIXED_CTRL)).toBe(0);
+    // IA32_MISC_ENABLE: performance monitoring available (7), BTS (11) / PEBS (12) unavailable,
+    // read-only.
+    expect<u64>(getMsr(0x1a0) & 0x1880).toBe(0x1880);
+    expect<bool>(setMsr(0x1a0, 1)).toBe(true);
+    expect<u64>(getMsr(0x1a0)).toBe(0x1881);
   });
 });
 
