@@ -81,6 +81,7 @@ interface RawExports {
   debugTranslate(lin: bigint): bigint;
   debugWrite8(pa: bigint, v: number): number;
   getMsr(index: number): bigint;
+  setMsr(index: number, v: bigint): number;
   getMxcsr(): number;
   fpuReg(i: number): number;
   fprPtr(): number;
@@ -265,6 +266,8 @@ export class Core {
   /** Write a RAM byte through the core's physical write path (false: not RAM). */
   debugWrite8(pa: bigint, v: number): boolean { return this.raw.debugWrite8(BigInt.asIntN(64, pa), v & 0xff) !== 0; }
   getMsr(index: number): bigint { return BigInt.asUintN(64, this.raw.getMsr(index >>> 0)); }
+  /** WRMSR as the firmware would do it; false if the CPU rejects the value (#GP). */
+  setMsr(index: number, v: bigint): boolean { return this.raw.setMsr(index >>> 0, BigInt.asIntN(64, v)) !== 0; }
   /** x87 control, status (with TOP) and full tag word (i = 0, 1, 2). */
   fpuReg(i: number): number { return this.raw.fpuReg(i) >>> 0; }
   /** ST(i) as its 10 bytes (80-bit extended). */

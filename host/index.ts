@@ -11,6 +11,8 @@ export { Cmos } from "./devices/cmos";
 export { DebugExit, PostPort, Port92 } from "./devices/misc";
 export { loadMultiboot, findMultibootHeader, e820Map, MBI_ADDR, MMAP_ADDR, GDT_ADDR, BOOTLOADER_NAME } from "./loaders/multiboot";
 export { loadFlat } from "./loaders/flat";
+export { loadLinux, isBzImage } from "./loaders/linux";
+export type { LinuxOptions, LinuxResult } from "./loaders/linux";
 export { parseElf } from "./loaders/elf";
 export { LoadError } from "./loaders/common";
 export { IoApic, IOAPIC_BASE } from "./devices/ioapic";

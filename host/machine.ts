@@ -19,6 +19,7 @@ import { FwCfg } from "./platform/fwcfg";
 import { buildAcpi, type AcpiLayout } from "./platform/acpi";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
+import { loadLinux, type LinuxOptions, type LinuxResult } from "./loaders/linux";
 import { Scheduler, QUANTUM, QUANTUM_IPI, type Vcpu } from "./scheduler";
 
 export type TscMode = "realtime" | "icount";
@@ -417,6 +418,13 @@ export class Machine {
   loadMultiboot(image: Uint8Array, opts: MultibootOptions = {}): MultibootResult {
     this.bootAgain = () => { loadMultiboot(this.core, image, opts); this.installFirmware(); };
     const r = loadMultiboot(this.core, image, opts);
+    this.installFirmware();
+    return r;
+  }
+  /** A Linux bzImage with the 32-bit boot protocol (QEMU -kernel/-append/-initrd). */
+  loadLinux(image: Uint8Array, opts: LinuxOptions = {}): LinuxResult {
+    this.bootAgain = () => { loadLinux(this.core, image, opts); this.installFirmware(); };
+    const r = loadLinux(this.core, image, opts);
     this.installFirmware();
     return r;
   }

@@ -16,6 +16,7 @@ import { isCanonical } from "./segmem";
 import { taskSwitch, TS_INT, TS_IRET } from "./ops/sys_task";
 import { nonRoot, waitSipi } from "../vmx/vstate";
 import * as VX from "../vmx/intercept";
+import { VEC_EPT } from "../vmx/ept";
 
 export let shutdown: bool = false;       // triple fault: the machine stops
 export let intrLine: bool = false;       // INTR pin from the PIC / APIC
@@ -229,6 +230,8 @@ function deliverLong(vec: u32, err: u32, hasErr: bool, kind: u32, retRip: u64, f
 export function deliverFault(): void {
   let vec = faultVector, err = faultError, has = faultHasError;
   clearFault();
+  // A convertible EPT violation becomes a virtualization exception (#VE, vmx/intercept.ts).
+  if (nonRoot && vec == VEC_EPT && VX.veConvert()) { vec = VX.VEC_VE; err = 0; has = false; }
   for (let i = 0; i < 8; i++) {
     if (nonRoot && VX.exitException(vec, err, has && S.protMode)) return;   // exception bitmap
     if (vec == EXC_PF) S.setCr2(faultAddr);
@@ -331,7 +334,22 @@ export function flagsWritable(size: u32): u64 {
   return m;
 }
 
+// SDM 6.7.1: IRET unblocks NMIs even if it then faults. In VMX non-root operation (SDM 26.3,
+// "Changes to instruction behavior"): with "NMI exiting" = 1 and "virtual NMIs" = 0 IRET leaves
+// NMI blocking alone; with virtual NMIs it removes virtual-NMI blocking (nmiBlocked is then the
+// virtual one). A task-switching IRET (NT = 1) in L2 is a VM exit instead (vmx/ decides).
 export function iret(size: u32): void {
+  if (nmiBlocked) {
+    if (!nonRoot) nmiBlocked = false;
+    else if (VX.iretUnblocksNmi(S.protMode && !S.vm86 && !S.longMode && (getRflags() & F_NT) != 0)) {
+      nmiBlocked = false;
+      VX.noteIretNmiUnblock();   // "NMI unblocking due to IRET" if the IRET then exits (SDM 28.2.3)
+    }
+  }
+  iretBody(size);
+  if (nonRoot && !faultPending) VX.iretDone();
+}
+function iretBody(size: u32): void {
   const sz = size;
   if (!S.protMode || S.vm86) {
     // SDM IRET real-address / virtual-8086 mode (VM86 needs IOPL 3, or VME with a 16-bit IRET).
@@ -348,7 +366,6 @@ export function iret(size: u32): void {
       D.commitFrameSp();
       S.setSeg(CS, cs, <u64>cs << 4, 0xffff, 0xfb);
       setRipBoth(ip);
-      nmiBlocked = false;
       S.updateMode();
       return;
     }
@@ -363,7 +380,6 @@ export function iret(size: u32): void {
     D.commitFrameSp();
     if (S.vm86) S.setSeg(CS, cs, <u64>cs << 4, 0xffff, 0xfb); else S.setSegReal(CS, cs);
     setRipBoth(ip);
-    nmiBlocked = false;
     S.updateMode();
     return;
   }
@@ -376,7 +392,6 @@ export function iret(size: u32): void {
     // The outgoing task resumes after the IRET (SDM 7.3 step 8 saves the next EIP), so a
     // handler task that loops back with JMP works on its next invocation.
     taskSwitch(link, TS_IRET, 0, Dec.nextRip);
-    if (!faultPending) nmiBlocked = false;
     return;
   }
   D.frameCurrent();
@@ -400,7 +415,6 @@ export function iret(size: u32): void {
     S.setSeg(GS, gs & 0xffff, <u64>(gs & 0xffff) << 4, 0xffff, 0xf3);
     S.setReg64(S.RSP, esp & 0xffffffff);
     setRipBoth(nip & 0xffff);
-    nmiBlocked = false;
     S.updateMode();
     return;
   }
@@ -408,7 +422,6 @@ export function iret(size: u32): void {
   const newFlags = (fl0 & ~m) | (nfl & m);
   if (!returnTo(csSel, nip, sz, S.code64, 0)) return;   // 64-bit mode: IRET always pops SS:RSP
   setRflags(newFlags);
-  nmiBlocked = false;
 }
 
 // Shared by IRET and far RET (SDM Vol.2 RET "protected mode"): check the return CS,

@@ -23,6 +23,10 @@ export const MSR_PLATFORM_INFO: u32 = 0xce, MSR_MTRRCAP: u32 = 0xfe;
 export const MSR_SYSENTER_CS: u32 = 0x174, MSR_SYSENTER_ESP: u32 = 0x175, MSR_SYSENTER_EIP: u32 = 0x176;
 export const MSR_DEBUGCTL: u32 = 0x1d9;
 export const MSR_MCG_CAP: u32 = 0x179, MSR_MCG_STATUS: u32 = 0x17a, MSR_MISC_ENABLE: u32 = 0x1a0;
+// MSR_POWER_CTL (0x1fc): model-specific on the family-6 model the CPUID reports (Ivy Bridge);
+// Linux's intel_idle reads and writes it (bit 1: C1E promotion). Storage only: nestvm has no
+// C-states beyond HLT/MWAIT, so no bit changes behaviour.
+export const MSR_POWER_CTL: u32 = 0x1fc;
 export const MSR_PAT: u32 = 0x277, MSR_MTRR_DEF: u32 = 0x2ff, MSR_TSC_DEADLINE: u32 = 0x6e0;
 export const MSR_EFER: u32 = 0xc0000080, MSR_STAR: u32 = 0xc0000081, MSR_LSTAR: u32 = 0xc0000082;
 export const MSR_CSTAR: u32 = 0xc0000083, MSR_FMASK: u32 = 0xc0000084, MSR_FS_BASE: u32 = 0xc0000100;
@@ -35,6 +39,7 @@ export let pat: u64 = 0x0007040600070406;
 export let featureControl: u64 = 0;
 export let mtrrDef: u64 = 0;
 export let mcgStatus: u64 = 0;
+export let powerCtl: u64 = 0;
 // IA32_DEBUGCTL (SDM 17.4.1, Vol.4 Table 2-2): the writable bits are LBR (0) and BTF (1), the
 // set the first VMX processors had (SDM 26.3.1.1); the rest are reserved (#GP). Both are held
 // for RDMSR and the VMX debug controls (vmx/entry.ts, exit.ts); this core records no branches
@@ -53,7 +58,7 @@ export function resetMsrs(): void {
   star = 0; lstar = 0; cstar = 0; fmask = 0; kernelGsBase = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0; tscAux = 0;
   pat = 0x0007040600070406; featureControl = 0; resetMiscEnable();
-  mtrrDef = 0; mcgStatus = 0; debugctl = 0;
+  mtrrDef = 0; mcgStatus = 0; debugctl = 0; powerCtl = 0;
   memory.fill(MTRR_VAR, 0, 16 * 8);
   memory.fill(MTRR_FIX, 0, 11 * 8);
 }
@@ -108,6 +113,7 @@ export function readMsr(m: u32): u64 {
     case MSR_DEBUGCTL: return debugctl;
     case MSR_MCG_STATUS: return mcgStatus;
     case MSR_MISC_ENABLE: return miscEnable;
+    case MSR_POWER_CTL: return powerCtl;
     case MSR_PAT: return pat;
     case MSR_MTRR_DEF: return mtrrDef;
     case MSR_EFER: return S.efer;
@@ -160,6 +166,7 @@ export function writeMsr(m: u32, v: u64): bool {
     case MSR_MCG_STATUS: if (v != 0) break; mcgStatus = v; return true;
     case MSR_DEBUGCTL: if ((v & ~DEBUGCTL_VALID) != 0) break; debugctl = v; return true;
     case MSR_MISC_ENABLE: writeMiscEnable(v); return true;
+    case MSR_POWER_CTL: powerCtl = v; return true;
     case MSR_PAT: if (!validMemTypes(v, true)) break; pat = v; tlbFlushAll(false); return true;
     case MSR_MTRR_DEF: if ((v & ~(<u64>0xcff)) != 0 || !validMemTypes(v & 0xff, false)) break; mtrrDef = v; return true;
     case MSR_EFER: return writeEfer(v);

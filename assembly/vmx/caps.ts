@@ -3,7 +3,7 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC, FT_VMFUNC, FT_TSCSCALE, FT_VINTR, FT_POSTED, FT_PML, FT_PERF } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC, FT_VMFUNC, FT_TSCSCALE, FT_VINTR, FT_POSTED, FT_PML, FT_PLE, FT_VE, FT_PERF } from "./features";
 import { FEAT_LA57 } from "../cpu/cpuid";
 import { nested } from "./vstate";
 
@@ -15,6 +15,8 @@ export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) 
   | (1 << FT_VMFUNC) | (1 << FT_TSCSCALE)  // vmfunc.ts, tsc.ts
   | (1 << FT_VINTR) | (1 << FT_POSTED)     // vid.ts: virtual-interrupt delivery, posted interrupts
   | (1 << FT_PML)                          // ept.ts: page-modification logging
+  | (1 << FT_PLE)
+  | (1 << FT_VE)                           // intercept.ts: EPT-violation #VE (EPTP index, #VE information address)                         // intercept.ts: PAUSE-loop exiting (PLE_Gap, PLE_Window)
   | (1 << FT_PERF);                        // IA32_PERF_GLOBAL_CTRL load/save (cpu/pmu.ts)
 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
@@ -27,10 +29,11 @@ export const EPT_VPID_CAP: u64 = 1 | (1 << 6) | (1 << 8) | (1 << 14) | (1 << 16)
 
 // IA32_VMX_BASIC (A.1): revision id 0x6e76 ("nv"), 4 KiB VMCS region, 64-bit physical
 // addresses (bit 48 = 0), no dual-monitor SMM (49), write-back VMCS (53:50 = 6), TRUE
-// controls MSRs (55). Bit 54 (INS/OUTS instruction information) and 56 are not claimed.
+// controls MSRs (55), VM-exit instruction information for INS/OUTS (54, intercept.ts exitIo).
+// Bit 56 (no error code required for injected hardware exceptions) is not claimed.
 export const VMCS_REVISION: u32 = 0x6e76;
 export const VMCS_REGION_SIZE: u32 = 0x1000;
-export const VMX_BASIC: u64 = <u64>VMCS_REVISION | (<u64>VMCS_REGION_SIZE << 32) | (<u64>6 << 50) | (<u64>1 << 55);
+export const VMX_BASIC: u64 = <u64>VMCS_REVISION | (<u64>VMCS_REGION_SIZE << 32) | (<u64>6 << 50) | (<u64>1 << 54) | (<u64>1 << 55);
 
 // Default1 classes (A.3.1-A.5): bits that are 1 in the non-TRUE MSRs' allowed-0 half.
 export const PIN_DEFAULT1: u32 = 0x00000016;
@@ -68,9 +71,13 @@ export const PROC2_VMFUNC: u32 = 1 << 13; // enable VM functions (vmfunc.ts)
 export const VMFUNC_CAP: u64 = 1;
 export const PROC2_TSC_SCALING: u32 = 1 << 25;   // use TSC scaling (tsc.ts)
 export const PROC2_PML: u32 = 1 << 17;    // enable PML (ept.ts)
+export const PROC2_VE: u32 = 1 << 18;        // EPT-violation #VE (intercept.ts veConvert)
+export const PROC2_PLE: u32 = 1 << 10;       // PAUSE-loop exiting (intercept.ts exitPause)
+export const PROC2_INVPCID: u32 = 1 << 12;   // enable INVPCID (intercept.ts invpcidUd / exitInvpcid)
 export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNRESTRICTED | PROC2_SHADOW | PROC2_RDTSCP
   | PROC2_DESC_TABLE | PROC2_RDRAND | PROC2_RDSEED
-  | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML;
+  | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML
+  | PROC2_INVPCID | PROC2_PLE | PROC2_VE;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
 // save/load EFER (20/21), save VMX-preemption timer value (22); load / save
 // IA32_PERF_GLOBAL_CTRL (12 / 30, cpu/pmu.ts).

@@ -24,7 +24,7 @@ import * as VF from "./vmfunc";
 import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
-import { armTimer } from "./intercept";
+import { armTimer, pleReset } from "./intercept";
 import { globalCtrlOk, setGlobalCtrl } from "../cpu/pmu";
 import { setIdtVectoring, afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
 import { XC_LOAD_PERF } from "./exit";
@@ -69,6 +69,9 @@ function checkControls(): bool {
   if ((p2 & C.PROC2_UNRESTRICTED) != 0 && (p2 & C.PROC2_EPT) == 0) return false;
   if ((p2 & C.PROC2_SHADOW) != 0 && (!pageAddrOk(rd(F.VMREAD_BITMAP)) || !pageAddrOk(rd(F.VMWRITE_BITMAP)))) return false;
   if ((p2 & C.PROC2_EPT) != 0 && !eptpOk(rd(F.EPT_POINTER))) return false;
+  // "EPT-violation #VE": the virtualization-exception information address is page-aligned and
+  // within the physical-address width (SDM 26.2.1.1).
+  if ((p2 & C.PROC2_VE) != 0 && !pageAddrOk(rd(F.VE_INFO_ADDR))) return false;
   if (!VA.controlsOk(pin, proc, p2)) return false;   // TPR shadow, APIC-access page (vapic.ts)
   if (!VF.controlsOk(p2)) return false;              // VM functions (vmfunc.ts)
   // 26.2.1.2 VM-exit control fields.
@@ -191,11 +194,15 @@ function checkGuest(): i32 {
     if ((e & EFER_RSVD) != 0 || ((e & S.EFER_LMA) != 0) != ia32e) return 0;
     if ((cr0 & S.CR0_PG) != 0 && ((e & S.EFER_LMA) != 0) != ((e & S.EFER_LME) != 0)) return 0;
   }
-  // 26.3.1.2 segment registers (no virtual-8086 guests: RFLAGS.VM is checked below).
+  // 26.3.1.2 segment registers. A virtual-8086 guest (RFLAGS.VM = 1; 26.3.1.4: only with
+  // CR0.PE = 1 and outside IA-32e mode) has CS, SS, DS, ES, FS, GS with base = selector << 4,
+  // limit FFFFH and access rights F3H; TR, LDTR and the descriptor tables are checked as usual.
   const rfl = rd(F.GUEST_RFLAGS);
-  if ((rfl & 0x20000) != 0) return 0;   // VM=1 would need the virtual-8086 checks (not offered)
+  const vm86 = (rfl & 0x20000) != 0;
+  if (vm86 && (ia32e || (cr0 & S.CR0_PE) == 0)) return 0;
   if ((sel(S.TR) & 4) != 0) return 0;
   if ((ar(S.LDTR) & AR_UNUSABLE) == 0 && (sel(S.LDTR) & 4) != 0) return 0;
+  if (vm86) return checkVm86Guest(rfl, ia32e);
   if (!ug && (sel(S.SS) & 3) != (sel(S.CS) & 3)) return 0;
   if (!isCanonical(base(S.TR)) || !isCanonical(base(S.FS)) || !isCanonical(base(S.GS))) return 0;
   if ((ar(S.LDTR) & AR_UNUSABLE) == 0 && !isCanonical(base(S.LDTR))) return 0;
@@ -235,6 +242,20 @@ function checkGuest(): i32 {
     if (!ug && t <= 11 && ((a >> 5) & 3) < (sel(s) & 3)) return 0;   // DPL >= RPL unless conforming code
     if (!granOk(lim(s), a)) return 0;
   }
+  return checkGuestRest(rfl, ia32e, csAr, ssDpl);
+}
+// Virtual-8086 guest segments (SDM 26.3.1.2), then TR/LDTR and the rest.
+function checkVm86Guest(rfl: u64, ia32e: bool): i32 {
+  for (let s: u32 = 0; s < 6; s++) {
+    if (base(s) != (<u64>sel(s) << 4) || lim(s) != 0xffff || ar(s) != 0xf3) return 0;
+  }
+  if (!isCanonical(base(S.TR))) return 0;
+  if ((ar(S.LDTR) & AR_UNUSABLE) == 0 && !isCanonical(base(S.LDTR))) return 0;
+  return checkGuestRest(rfl, ia32e, ar(S.CS), 3);
+}
+// TR, LDTR (26.3.1.2), descriptor tables, RIP/RFLAGS, non-register state (26.3.1.3-26.3.1.5).
+function checkGuestRest(rfl: u64, ia32e: bool, csAr: u32, ssDpl: u32): i32 {
+  const proc = <u32>rd(F.PROC_CONTROLS);
   const trAr = ar(S.TR), trType = trAr & 15;
   if (ia32e ? trType != 11 : (trType != 3 && trType != 11)) return 0;
   if ((trAr & S.AR_S) != 0 || (trAr & S.AR_P) == 0 || (trAr & AR_UNUSABLE) != 0 || (trAr & 0xfffe0f00) != 0) return 0;
@@ -321,7 +342,7 @@ function loadGuest(tag: u32, flush: bool): void {
   S.setRip(rd(F.GUEST_RIP));
   D.setNextRip(S.rip);
   setRflags(rd(F.GUEST_RFLAGS));
-  S.setVm86(false);
+  S.setVm86((rd(F.GUEST_RFLAGS) & 0x20000) != 0);   // virtual-8086 guest (CPL 3, checked above)
   const act = rd(F.GUEST_ACTIVITY);
   S.setHalted(act == 1 || act == 3);
   V.setWaitSipi(act == 3);
@@ -393,6 +414,7 @@ export function vmEntry(launch: bool): u32 {
     entryFail(EXIT_MSR_LOAD_FAIL, <u64>bad);
     return ENTRY_FAILED;
   }
+  pleReset();   // the first CPL-0 PAUSE after VM entry starts a PAUSE loop (SDM 26.1.3)
   const injected = injectEvent();
   armPoll(injected);
   VA.afterEntry();   // VID: PPR virtualization + evaluation; else a TPR-threshold exit (vapic.ts)

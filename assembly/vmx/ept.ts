@@ -47,6 +47,9 @@ export let eptExitReason: u32 = 0;
 export let eptQual: u64 = 0;
 export let eptGpa: u64 = 0;
 export let eptGla: u64 = 0;
+// Bit 63 ("suppress #VE") of the entry that decides whether the violation is convertible
+// (SDM 26.5.7.1: the not-present entry, or the entry that maps the page); true when no entry does.
+export let eptSuppressVe: bool = true;
 
 const PA_MASK: u64 = (((<u64>1) << <u64>PHYS_ADDR_BITS) - 1) & ~(<u64>0xfff);
 const RSVD_HI: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1) & 0x000fffffffffffff;  // bits 51:N
@@ -61,8 +64,9 @@ function misconfig(gpa: u64): u64 {
   raiseFault(VEC_EPT, 0, false);
   return u64.MAX_VALUE;
 }
-function violation(gpa: u64, acc: u32, perm: u32): u64 {
+function violation(gpa: u64, acc: u32, perm: u32, suppressVe: bool = true): u64 {
   eptExitReason = EXIT_EPT_VIOLATION;
+  eptSuppressVe = suppressVe;
   // SDM Table 28-7: bits 2:0 access, 5:3 R/W/X of the translation, 7 linear address valid,
   // 8 final translation (when bit 7).
   let q = <u64>acc | (<u64>(perm & 7) << 3);
@@ -103,13 +107,13 @@ export function eptTranslate(gpa: u64, acc: u32): u64 {
     const ea = table + (((gpa >> shift) & 511) << 3);
     const e = physRead(ea, 8);
     const rwx = <u32>e & 7;
-    if (rwx == 0) return violation(gpa, acc, 0);          // not present
+    if (rwx == 0) return violation(gpa, acc, 0, (e >> 63) != 0);   // not present
     const leaf = level == 1 || (level <= 3 && (e & 0x80) != 0);
     if (level >= 4 && (e & 0x80) != 0) return misconfig(gpa);
     if (badEntry(e, level, leaf)) return misconfig(gpa);
     perm &= rwx;
     if (leaf) {
-      if ((perm & acc) != acc) return violation(gpa, acc, perm);
+      if ((perm & acc) != acc) return violation(gpa, acc, perm, (e >> 63) != 0);
       const pageMask: u64 = level == 1 ? 0xfff : (level == 2 ? 0x1fffff : 0x3fffffff);
       eptPerm = perm;
       eptDirty = true;

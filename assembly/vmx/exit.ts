@@ -30,6 +30,7 @@ export const EXIT_BAD_GUEST: u32 = 33, EXIT_MSR_LOAD_FAIL: u32 = 34, EXIT_XSETBV
 export const EXIT_WBINVD: u32 = 54, EXIT_RDPMC: u32 = 15, EXIT_TASK_SWITCH: u32 = 9, EXIT_MTF: u32 = 37;
 export const EXIT_INVEPT: u32 = 50, EXIT_INVVPID: u32 = 53, EXIT_PREEMPT_TIMER: u32 = 52, EXIT_INTR_WINDOW: u32 = 7;
 export const EXIT_NMI_WINDOW: u32 = 8, EXIT_PAUSE: u32 = 40, EXIT_GDTR_IDTR: u32 = 46, EXIT_LDTR_TR: u32 = 47;
+export const EXIT_INVPCID: u32 = 58, EXIT_PML_FULL: u32 = 62;
 export const EXIT_RDRAND: u32 = 57, EXIT_RDSEED: u32 = 61, EXIT_MWAIT: u32 = 36, EXIT_MONITOR: u32 = 39;
 export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 
@@ -68,7 +69,9 @@ function saveGuest(): void {
   for (let s: u32 = 0; s < 8; s++) {
     wr(F.GUEST_SEL0 + s * 2, <u64>S.segSel(s));
     wr(F.GUEST_LIMIT0 + s * 2, <u64>S.segLimit(s));
-    wr(F.GUEST_AR0 + s * 2, <u64>(S.segAttr(s) & 0x1f0ff));
+    // Virtual-8086 mode: CS, SS, DS, ES, FS, GS as VM entry requires them (F3H, SDM 26.3.1.2);
+    // the core keeps CS as a code segment (FBH) there.
+    wr(F.GUEST_AR0 + s * 2, <u64>(S.vm86 && s < 6 ? 0xf3 : S.segAttr(s) & 0x1f0ff));
     wr(F.GUEST_BASE0 + s * 2, S.segBase(s));
   }
   wr(F.GUEST_GDTR_BASE, S.gdtrBase); wr(F.GUEST_GDTR_LIMIT, <u64>S.gdtrLimit);
@@ -196,10 +199,29 @@ export function enterNmiState(guestBlocked: bool): void { setNmiBlocked(guestBlo
 
 // IDT-vectoring information for the next exit (event being delivered when it happened).
 let idtVecInfo: u32 = 0, idtVecErr: u32 = 0, idtVecLen: u32 = 0;
+export function deliveringEvent(): bool { return idtVecInfo != 0; }
 export function setIdtVectoring(info: u32, err: u32, len: u32 = 0): void { idtVecInfo = info; idtVecErr = err; idtVecLen = len; }
+
+// An IRET of L2 removed (virtual-)NMI blocking and has not completed (intercept.ts).
+let iretNmi = false;
+export function setIretNmi(v: bool): void { iretNmi = v; }
+export function iretNmiPending(): bool { return iretNmi; }
 
 // A VM exit from non-root operation. `instrLen` is 0 for exits not caused by an instruction.
 export function vmExit(reason: u32, qual: u64, instrLen: u32, instrInfo: u32): void {
+  // "NMI unblocking due to IRET" (SDM 28.2.2 / 28.2.3): a fault of an IRET that unblocked NMIs
+  // (or removed virtual-NMI blocking) exits with bit 12 of the VM-exit interruption information
+  // (exceptions other than #DF) or of the qualification (EPT violation, PML full); undefined,
+  // and left 0, when the exit also reports IDT-vectoring information.
+  if (iretNmi) {
+    iretNmi = false;
+    if (idtVecInfo == 0) {
+      if (reason == EXIT_EXCEPTION) {
+        const ii = rd(F.EXIT_INTR_INFO);
+        if (((ii >> 8) & 7) == 3 && (ii & 0xff) != 8) wr(F.EXIT_INTR_INFO, ii | 0x1000);
+      } else if (reason == E.EXIT_EPT_VIOLATION || reason == EXIT_PML_FULL) qual |= 0x1000;
+    }
+  }
   // The MSR-store list (SDM 28.4) reads guest MSRs, which nothing below changes; it runs first
   // so a stored IA32_TIME_STAMP_COUNTER is as close as possible to the exiting instruction.
   const stored = storeMsrList(rd(F.EXIT_MSR_STORE_ADDR), <u32>rd(F.EXIT_MSR_STORE_COUNT));

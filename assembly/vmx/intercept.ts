@@ -5,7 +5,7 @@
 // the VM exit; the caller then returns without committing anything.
 import * as S from "../cpu/state";
 import * as D from "../cpu/decode";
-import { physRead } from "../mmu/phys";
+import { physRead, physWrite } from "../mmu/phys";
 import { readLin } from "../mmu/access";
 import { faultAddr, faultPending, clearFault, raiseUD } from "../cpu/fault";
 import { intAck, nowNs } from "../host";
@@ -83,6 +83,7 @@ export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, i
   } else exit = (p & PROC_UNCOND_IO) != 0;
   if (!exit) return false;
   const qual = <u64>(size - 1) | (isIn ? 8 : 0) | (str ? 16 : 0) | (rep ? 32 : 0) | (imm ? 64 : 0) | (<u64>port << 16);
+  let info: u32 = 0;
   if (str) {
     // Guest-linear address of the memory operand's first byte (SDM 28.2.1).
     const a = D.adSize;
@@ -90,8 +91,13 @@ export function exitIo(port: u32, size: u32, isIn: bool, str: bool, rep: bool, i
     const off = a == 8 ? idx : (a == 4 ? idx & 0xffffffff : idx & 0xffff);
     const seg = isIn ? S.ES : D.dsSeg();
     F.vmcsWrite(F.GUEST_LINEAR_ADDR, S.segBase(seg) + off);
+    // IA32_VMX_BASIC[54]: VM-exit instruction information for INS/OUTS (SDM 28.2.5, "Format
+    // of the VM-Exit Instruction-Information Field as Used for INS and OUTS"): address size in
+    // bits 9:7 (0 16, 1 32, 2 64 bits), segment register in bits 17:15 (ES for INS, where the
+    // SDM leaves it undefined).
+    info = ((a == 2 ? 0 : (a == 4 ? 1 : 2)) << 7) | (seg << 15);
   }
-  instrExit(X.EXIT_IO, qual, 0);
+  instrExit(X.EXIT_IO, qual, info);
   return true;
 }
 
@@ -195,6 +201,30 @@ export function exitException(vec: u32, err: u32, hasErr: bool): bool {
   vmExit(X.EXIT_EXCEPTION, qual, 0, 0);
   return true;
 }
+// EPT-violation #VE (secondary control 18, SDM 26.5.7): a pending EPT violation (VEC_EPT) whose
+// deciding EPT entry has bit 63 ("suppress #VE") clear becomes a virtualization exception when
+// CR0.PE = 1, no event is being delivered through the IDT, and the 32 bits at offset 4 of the
+// virtualization-exception information area are 0. The area (an L1-physical page) receives what
+// the VM exit would have saved (Table 26-1: exit reason 48 at 0, FFFFFFFFH at 4, qualification at
+// 8, guest-linear address at 16, guest-physical address at 24, EPTP index at 32). Returns true:
+// the caller (cpu/interrupts.ts deliverFault) then handles vector 20 like any exception (the
+// exception bitmap, else delivery through L2's IDT, no error code).
+export const VEC_VE: u32 = 20;
+export function veConvert(): bool {
+  if (E.eptExitReason != E.EXIT_EPT_VIOLATION || E.eptSuppressVe || !S.protMode || X.deliveringEvent()) return false;
+  if ((proc() & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_VE) == 0) return false;
+  const a = rd(F.VE_INFO_ADDR);
+  if (<u32>physRead(a + 4, 4) != 0) return false;
+  physWrite(a, 4, <u64>E.EXIT_EPT_VIOLATION);
+  physWrite(a + 4, 4, 0xffffffff);
+  // The qualification an exit would have saved, incl. "NMI unblocking due to IRET" (bit 12).
+  physWrite(a + 8, 8, E.eptQual | (X.iretNmiPending() ? 0x1000 : 0));
+  physWrite(a + 16, 8, (E.eptQual & 0x80) != 0 ? E.eptGla : 0);
+  physWrite(a + 24, 8, E.eptGpa);
+  physWrite(a + 32, 2, rd(F.EPTP_INDEX) & 0xffff);
+  return true;
+}
+
 // A #DB trap in L2 (single-step, data/I/O breakpoints; cpu/interrupts.ts singleStepTrap) with
 // #DB in the exception bitmap: the DR6-format bits go into the exit qualification and DR6 is
 // not modified (SDM 27.1, 28.2.1 Table 28-1); RIP is already past the instruction.
@@ -216,7 +246,7 @@ export function exitTripleFault(): bool { X.setIdtVectoring(0, 0); vmExit(X.EXIT
 // A fault `nv` while delivering hardware exception `vec` in L2 (cpu/interrupts.ts deliverFault):
 // the exit that follows (exception bitmap, EPT) reports `vec` in the IDT-vectoring
 // information (SDM 28.2.4). EPT violations/misconfigurations exit here.
-export function deliveredOk(): void { X.setIdtVectoring(0, 0); }
+export function deliveredOk(): void { X.setIdtVectoring(0, 0); X.setIretNmi(false); }
 // An interrupt (type 0), NMI (2) or software interrupt/exception (4-6) about to be delivered
 // through L2's IDT: an exit its delivery causes (EPT violation, intercepted fault, triple
 // fault) reports it as IDT-vectoring information (SDM 28.2.4), with the instruction length for
@@ -411,9 +441,28 @@ export function exitMwait(armed: bool): bool {
   instrExit(X.EXIT_MWAIT, armed ? 1 : 0, 0);
   return true;
 }
-// PAUSE with "PAUSE exiting" (SDM 26.1.3): reason 40. ("PAUSE-loop exiting" is not offered.)
+// PAUSE in L2 (SDM 26.1.3): "PAUSE exiting" exits (reason 40) at any CPL and has priority;
+// otherwise "PAUSE-loop exiting" (secondary control 10) applies at CPL 0 only. Time is the raw
+// TSC (timerNow: a counter at the TSC's rate). A PAUSE more than PLE_Gap ticks after the
+// previous CPL-0 PAUSE, or the first CPL-0 PAUSE after VM entry, starts a new loop; a PAUSE
+// more than PLE_Window ticks after the start of the current loop exits (reason 40).
+export const PLE_GAP: u32 = 0x4020, PLE_WINDOW: u32 = 0x4022;
+let pleFresh = true;
+let pleLast: u64 = 0, pleStart: u64 = 0;
+export function pleReset(): void { pleFresh = true; }
 export function exitPause(): bool {
-  if ((proc() & PROC_PAUSE) == 0) return false;
+  const p = proc();
+  if ((p & PROC_PAUSE) != 0) {
+    instrExit(X.EXIT_PAUSE, 0, 0);
+    return true;
+  }
+  if (S.cpl != 0 || (p & C.PROC_ACTIVATE_SECONDARY) == 0 || (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_PLE) == 0) return false;
+  const now = timerNow();
+  let exit = false;
+  if (pleFresh || now - pleLast > rd(PLE_GAP)) { pleStart = now; pleFresh = false; }
+  else exit = now - pleStart > rd(PLE_WINDOW);
+  pleLast = now;
+  if (!exit) return false;
   instrExit(X.EXIT_PAUSE, 0, 0);
   return true;
 }
@@ -445,6 +494,21 @@ export function exitDescTable(ident: u32, ldtTr: bool): bool {
 // virtual-NMI blocking (set by an injected NMI, cleared by IRET), and real NMIs exit regardless.
 export function virtualNmis(): bool { return (<u32>rd(F.PIN_CONTROLS) & PIN_VIRT_NMI) != 0; }
 
+// IRET in L2 (SDM 26.3): "NMI exiting" = 0: NMI blocking is the real one and IRET removes it;
+// "NMI exiting" = 1 and "virtual NMIs" = 0: IRET does not affect NMI blocking; both 1: IRET
+// removes virtual-NMI blocking. A task-switching IRET is a VM exit (reason 9) and changes
+// nothing.
+export function iretUnblocksNmi(taskSwitch: bool): bool {
+  if (taskSwitch) return false;
+  const pin = <u32>rd(F.PIN_CONTROLS);
+  return (pin & PIN_NMI) == 0 || (pin & PIN_VIRT_NMI) != 0;
+}
+// The IRET unblocked NMIs: a VM exit caused by a fault of this IRET (exception bitmap, EPT
+// violation, PML full) reports "NMI unblocking due to IRET" (exit.ts); dropped when the IRET
+// completes or its fault is delivered in L2 (deliveredOk).
+export function noteIretNmiUnblock(): void { X.setIretNmi(true); }
+export function iretDone(): void { X.setIretNmi(false); }
+
 // LMSW (SDM 26.1.3): exits when it would change a CR0 bit (PE, MP, EM, TS) that L1 owns to a
 // value other than the shadow's (PE can only be set). Qualification: type 3, operand type,
 // source data (Table 28-3).
@@ -460,6 +524,20 @@ export function exitLmsw(src: u64): bool {
 export function exitInvlpg(lin: u64): bool {
   if ((proc() & PROC_INVLPG) == 0) return false;
   instrExit(X.EXIT_INVLPG, lin, 0);
+  return true;
+}
+// INVPCID (SDM 25.6.2, 26.1.3): #UD in L2 unless "enable INVPCID" (secondary control 12); with it,
+// "INVLPG exiting" makes INVPCID exit (reason 58) with the displacement as the qualification
+// (SDM 28.2.1) and the instruction information of INVEPT/INVPCID/INVVPID (reg2 = the type
+// register, bits 31:28).
+function invpcidOn(): bool {
+  return (proc() & C.PROC_ACTIVATE_SECONDARY) != 0 && (<u32>rd(F.PROC2_CONTROLS) & C.PROC2_INVPCID) != 0;
+}
+export function invpcidUd(): bool { return !invpcidOn(); }
+export function exitInvpcid(): bool {
+  if ((proc() & PROC_INVLPG) == 0 || !invpcidOn()) return false;
+  const info = operandInfo();
+  instrExit(X.EXIT_INVPCID, dispOut, info);
   return true;
 }
 // INT3 / INTO (type 6, software exception) and INT1 (type 5) against the exception bitmap:

@@ -61,6 +61,8 @@ export function vmfunc(eptpOk: (e: u64) => bool): void {
   const eptp = physRead(rd(EPTP_LIST_ADDR) + (<u64>idx << 3), 8);
   if (!eptpOk(eptp)) { instrExit(EXIT_VMFUNC, 0, 0); return; }
   wr(F.EPT_POINTER, eptp);
+  // With "EPT-violation #VE" offered, the EPTP index field takes ECX[15:0] (SDM 25.5.6.3).
+  wr(F.EPTP_INDEX, <u64>(idx & 0xffff));
   E.setEpt(true, eptp);
   // Translations are cached per (VPID, EPTP) context; without VPID there is one context for
   // all L2 mappings, so it is flushed.

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { Machine, MAX_CPUS } from "../machine";
 import { LoadError } from "../loaders/common";
 import { findMultibootHeader } from "../loaders/multiboot";
+import { isBzImage } from "../loaders/linux";
 import { GdbStub, type GdbArch } from "../gdbstub";
 import type { RunResult } from "../machine";
 import demoImage from "nestvm-demo.bin";
@@ -248,7 +249,12 @@ async function main(): Promise<void> {
   }
   try {
     if (a.flat) m.loadFlat(image, { mode: a.flat, name: basename(name) });
-    else if (!findMultibootHeader(image)) die(`${name}: not a multiboot image (no multiboot header in the first 8192 bytes; use --flat for a raw binary)`, 65);
+    else if (isBzImage(image)) {
+      // Linux: --append is the command line, --initrd one initramfs file (as QEMU -kernel).
+      if (modules.length > 1) die(`a Linux kernel takes one --initrd file (got ${modules.length})`, 64);
+      m.loadLinux(image, { name, cmdline: a.append, initrd: modules[0]?.data });
+    }
+    else if (!findMultibootHeader(image)) die(`${name}: not a multiboot image or Linux bzImage (no multiboot header in the first 8192 bytes; use --flat for a raw binary)`, 65);
     else m.loadMultiboot(image, { name, append: a.append, modules });
   } catch (e) {
     if (e instanceof LoadError) die(e.message, 65);

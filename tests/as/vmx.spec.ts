@@ -83,8 +83,9 @@ describe("VMCS field table", () => {
     expect(fieldSlot(0x681f)).toBe(-1);           // ... or a natural-width one
     expect(fieldSlot(0x201a)).toBeGreaterThan(0); // EPTP: EPT offered
     expect(fieldSlot(0x0000)).toBe(0);            // VPID: offered
-    expect(fieldSlot(0x202a)).toBe(-1);           // #VE information address: not offered
-    expect(fieldSlot(0x0004)).toBe(-1);           // EPTP index (#VE): not offered
+    expect(fieldSlot(0x202a)).toBeGreaterThan(0); // #VE information address: EPT-violation #VE offered
+    expect(fieldSlot(0x0004)).toBeGreaterThan(0); // EPTP index (#VE)
+    expect(fieldSlot(0x202c)).toBe(-1);           // XSS-exiting bitmap: XSAVES exiting not offered
     expect(fieldSlot(0x482e)).toBeGreaterThan(0);  // preemption timer: offered
     expect(fieldSlot(0x1000 | 0x4002)).toBe(-1);  // reserved bit 12
     expect(fieldSlot(0x100004002)).toBe(-1);      // bits 63:15 reserved
@@ -100,7 +101,7 @@ describe("VMX capabilities and the nested switch", () => {
     cpuid(1, 0);
     expect(cpuidC & 0x20).toBe(0x20);
     expect(readMsr(0x480)).toBe(VMX_BASIC);
-    expect(VMX_BASIC).toBe(0x0098100000006e76);
+    expect(VMX_BASIC).toBe(0x00d8100000006e76);   // + INS/OUTS instruction information (54)
     expect(readMsr(0x481)).toBe(0x000000ff00000016);   // + virtual NMIs (5), process posted interrupts (7)
     expect(readMsr(0x482)).toBe(0xfff9fffe0401e172);   // + use TPR shadow (21), NMI-window, PAUSE, MWAIT, MONITOR exiting
     expect(readMsr(0x483)).toBe(0x407fffff00036dff);   // + load (12) / save (30) IA32_PERF_GLOBAL_CTRL
@@ -111,7 +112,7 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x488)).toBe(0x2000);
     expect(readMsr(0x48a)).toBe(0x32);   // highest index 25: TSC multiplier (2032H)
     expect(readMsr(0x48e)).toBe(0xfff9fffe04006172);
-    expect(readMsr(0x48b)).toBe(0x02036bff00000000);   // secondary: virtualize APIC accesses, EPT, desc-table, RDTSCP, virtualize x2APIC mode, VPID, WBINVD, URG, APIC-register virtualization, VID, RDRAND, VM functions, shadowing, RDSEED, PML, TSC scaling
+    expect(readMsr(0x48b)).toBe(0x02077fff00000000);   // secondary: EPT-violation #VE, PAUSE-loop exiting, enable INVPCID, virtualize APIC accesses, EPT, desc-table, RDTSCP, virtualize x2APIC mode, VPID, WBINVD, URG, APIC-register virtualization, VID, RDRAND, VM functions, shadowing, RDSEED, PML, TSC scaling
     expect(readMsr(0x48c)).toBe(0xf01063341c1);   // incl. 5-level walks (bit 7)
     expect(readMsr(0x48f)).toBe(0x407fffff00036dfb);
     expect(readMsr(0x490)).toBe(0x0000f3ff000011fb);
@@ -285,9 +286,9 @@ describe("VMCLEAR / VMPTRLD / VMPTRST / VMREAD / VMWRITE", () => {
     expect(status()).toBe(0);
     expect(vmread(0x4402)).toBe(0x1234);
     expect(vmwrite(0x4402, 0)).toBe(0);
-    expect(vmwrite(0x202a, 0)).toBe(0);                    // #VE information address: no such field here
+    expect(vmwrite(0x202c, 0)).toBe(0);                    // XSS-exiting bitmap: no such field here
     expect(vmread(0x4400)).toBe(12);
-    expect(vmread(0x0004)).toBe(0xdeadbeef);               // EPTP index: VMREAD fails, RBX untouched
+    expect(vmread(0x202e)).toBe(0xdeadbeef);               // ENCLS-exiting bitmap: VMREAD fails, RBX untouched
     expect(status()).toBe(ZF);
     expect(vmread(0x4400)).toBe(12);
     expect(vmread(0x4402)).toBe(0);                        // success clears ZF

@@ -534,7 +534,7 @@ describe("VMCS shadowing", () => {
     expect(r64(SH + 16 + flSlot * 8)).toBe(0x46);
     expect(rd(F.GUEST_RFLAGS)).toBe(2);                        // L1's VMCS untouched
     S.setRip(GUEST_RIP);
-    S.setReg64(S.RCX, 0x0004);                                 // no such field (EPTP index)
+    S.setReg64(S.RCX, 0x202c);                                 // no such field (XSS-exiting bitmap)
     expect(guest([0x0f, 0x78, 0xcb])).toBe(0);
     expect(getRflags() & STATUS).toBe(ZF);
     expect(rd(0x4400)).toBe(12);                               // error in the current VMCS (SDM 31 VMREAD)

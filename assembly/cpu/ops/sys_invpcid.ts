@@ -5,12 +5,16 @@ import * as D from "../decode";
 import { readMem, isCanonicalMax } from "../segmem";
 import { tlbFlushPcid } from "../../mmu/access";
 import { nonRoot } from "../../vmx/vstate";
+import * as VX from "../../vmx/intercept";
 
 export function invpcid(): void {
-  // The register operand must be memory; in VMX non-root operation "enable INVPCID" is not
-  // offered, which makes INVPCID #UD there (SDM 25.3).
-  if (D.modMod == 3 || D.lockPrefix || nonRoot) { raiseUD(); return; }
+  // The register operand must be memory; in VMX non-root operation INVPCID is #UD unless
+  // "enable INVPCID" is 1 (SDM 26.3 / 25.6.2).
+  if (D.modMod == 3 || D.lockPrefix || (nonRoot && VX.invpcidUd())) { raiseUD(); return; }
   if (S.vm86 || (S.protMode && S.cpl != 0)) { raiseGP(0); return; }
+  // "INVLPG exiting" with "enable INVPCID": VM exit 58 before the operand is read (SDM 26.1.3;
+  // #UD and the CPL #GP have priority, 26.1.1).
+  if (nonRoot && VX.exitInvpcid()) return;
   const type = S.code64 ? S.getReg64(D.modReg) : <u64>S.getReg32(D.modReg);
   const lo = readMem(D.eaSeg, D.eaAddr(), 8);
   if (faultPending) return;

@@ -10,6 +10,13 @@ GUEST(g_ud2, "ud2\n hlt");
 GUEST(g_after_trap, "vmcall\n hlt");
 GUEST(g_rdmsr_vmcall, "mov $0x175, %ecx\n rdmsr\n vmcall\n hlt");
 
+/* Virtual-8086 L2 code (copied to V86_BASE; offsets: CPUID 3, INT 21H 5, IN 80H 7, IN 81H 9,
+   OUTSB 11, HLT 12) */
+__asm__(".pushsection .rodata\n.globl v86_code, v86_code_end\nv86_code:\n.code16\n"
+        " mov $0x1234, %ax\n cpuid\n int $0x21\n inb $0x80, %al\n inb $0x81, %al\n outsb\n hlt\n"
+        ".code64\nv86_code_end:\n.popsection");
+extern char v86_code[], v86_code_end[];
+
 static char namebuf[96];
 static const char *cat(const char *a, const char *b) {
   int n = 0;
@@ -33,6 +40,90 @@ static void result(const char *name, int kind, u64 qual) {
 }
 /* CASE(name, kind, qualification, statements that break one field) */
 #define CASE(name, kind, qual, ...) do { vmcs_default(vmcs1, g_vmcall); __VA_ARGS__; result(name, kind, qual); } while (0)
+
+/* ---- virtual-8086 guests (SDM 27.3.1.2 / 27.3.1.4): RFLAGS.VM = 1 needs CS, SS, DS, ES, FS, GS
+   with base = selector << 4, limit FFFFH, access rights F3H, CR0.PE = 1 and no IA-32e mode. The
+   L2 runs with 32-bit paging (4 MiB pages, user), its own TSS whose I/O bitmap allows port 80H
+   and denies 81H, CS = SS = DS = ES = FS = GS = 2000H (code copied to 20000H). ---- */
+#define V86_SEG 0x2000u
+#define V86_BASE (V86_SEG << 4)
+static u32 v86_pd[1024] __attribute__((aligned(4096)));
+static u8 v86_tss[0x68 + 0x20] __attribute__((aligned(16)));
+static void v86_guest(u64 rip, u32 iopl) {
+  vmcs_default(vmcs1, g_vmcall);
+  for (int i = 0; i < 1024; i++) v86_pd[i] = (i < 4) ? ((u32)i << 22) | 0x87 : 0;   /* P RW U PS */
+  memcpy((void *)(uptr)V86_BASE, v86_code, (u64)(v86_code_end - v86_code));
+  memset(v86_tss, 0, sizeof v86_tss);
+  *(u16 *)(v86_tss + 0x66) = 0x68;
+  v86_tss[0x68 + 0x81 / 8] = 1u << (0x81 % 8);
+  vmw(ENTRY_CTLS, ctl(ENTRY_LOAD_EFER, msr_entry));
+  vmw(GUEST_EFER, l1_efer & ~0x500ull);                 /* LME, LMA = 0 */
+  vmw(GUEST_CR3, (uptr)v86_pd);
+  vmw(GUEST_CR4, cr4_fixed0 | (1u << 4) | (1u << 13));  /* PSE, VMXE */
+  for (int s = SEG_ES; s <= SEG_GS; s++) {
+    vmw(GUEST_ES_SEL + 2 * s, V86_SEG); vmw(GUEST_ES_BASE + 2 * s, V86_BASE);
+    vmw(GUEST_ES_LIMIT + 2 * s, 0xffff); vmw(GUEST_ES_AR + 2 * s, 0xf3);
+  }
+  vmw(GUEST_TR_BASE, (uptr)v86_tss); vmw(GUEST_ES_LIMIT + 2 * SEG_TR, 0x68 + 0x11); vmw(GUEST_TR_AR, 0x8b);
+  vmw(GUEST_RIP, rip); vmw(GUEST_RSP, 0xfff0);
+  vmw(GUEST_RFLAGS, 0x20002 | (iopl << 12));
+}
+static void v86_fail(const char *name) {
+  long r = run_guest();
+  expect(name, (u64)r, EXIT_FAILED | EXIT_BAD_GUEST);
+  if (r == (long)(EXIT_FAILED | EXIT_BAD_GUEST)) expect(cat(name, " qualification"), vmread(EXIT_QUAL), 0);
+}
+static void v86_checks(void) {
+  long r;
+  v86_guest(0, 0);
+  guest_regs[G_RAX] = 0;
+  r = run_guest();
+  expect("v86-entry-cpuid-exit", (u64)r, EXIT_CPUID);
+  if (r != EXIT_CPUID) return;
+  expect("v86-cpuid rip", vmread(GUEST_RIP), 3);
+  expect("v86-cpuid instruction-length", vmread(EXIT_INSTR_LEN), 2);
+  expect("v86-ran-mov-ax", guest_regs[G_RAX] & 0xffff, 0x1234);
+  expect("v86-saved-rflags", vmread(GUEST_RFLAGS), 0x20002);
+  expect("v86-saved-cs-selector", vmread(GUEST_CS_SEL), V86_SEG);
+  expect("v86-saved-cs-base", vmread(GUEST_CS_BASE), V86_BASE);
+  expect("v86-saved-cs-limit", vmread(GUEST_CS_LIMIT), 0xffff);
+  expect("v86-saved-cs-access-rights", vmread(GUEST_CS_AR), 0xf3);
+  expect("v86-saved-ss-access-rights", vmread(GUEST_SS_AR), 0xf3);
+  /* IOPL 0: INT n is #GP(0) (SDM 20.2.7), an exception-bitmap exit */
+  vmw(GUEST_RIP, 5);
+  expect("v86-int-iopl0-gp", (u64)run_guest(), EXIT_EXCEPTION);
+  expect("v86-int-iopl0-gp interruption-info", vmread(EXIT_INTR_INFO) & 0x80000fff, 0x80000b0d);
+  expect("v86-int-iopl0-gp error-code", vmread(EXIT_INTR_ERR), 0);
+  expect("v86-int-iopl0-gp rip", vmread(GUEST_RIP), 5);
+  /* HLT at CPL 3 is #GP(0) before HLT exiting (SDM 26.1.1) */
+  vmw(PROC_CTLS, vmread(PROC_CTLS) | PROC_HLT_EXIT);
+  vmw(GUEST_RIP, 12);
+  expect("v86-hlt-gp-before-hlt-exiting", (u64)run_guest(), EXIT_EXCEPTION);
+  expect("v86-hlt-gp interruption-info", vmread(EXIT_INTR_INFO) & 0x80000fff, 0x80000b0d);
+  /* I/O: in virtual-8086 mode the TSS I/O bitmap is consulted whatever IOPL (SDM 20.2.8.1);
+     a denied port is #GP(0) ahead of I/O exiting (SDM 26.1.1) */
+  v86_guest(7, 3);
+  vmw(PROC_CTLS, vmread(PROC_CTLS) | PROC_UNCOND_IO);
+  expect("v86-in-allowed-port-io-exit", (u64)run_guest(), EXIT_IO);
+  expect("v86-in-allowed-port qualification", vmread(EXIT_QUAL), 0x800048);
+  expect("v86-in-saved-rflags-iopl3", vmread(GUEST_RFLAGS), 0x23002);
+  vmw(GUEST_RIP, 9);
+  expect("v86-in-denied-port-gp", (u64)run_guest(), EXIT_EXCEPTION);
+  expect("v86-in-denied-port interruption-info", vmread(EXIT_INTR_INFO) & 0x80000fff, 0x80000b0d);
+  vmw(GUEST_RIP, 11);
+  guest_regs[G_RSI] = 0x10; guest_regs[G_RDX] = 0x80;
+  expect("v86-outsb-io-exit", (u64)run_guest(), EXIT_IO);
+  expect("v86-outsb qualification", vmread(EXIT_QUAL), 0x800010);
+  expect("v86-outsb guest-linear-address", vmread(GUEST_LINEAR_ADDR), V86_BASE + 0x10);
+  if ((vmx_basic >> 54) & 1) expect("v86-outsb instruction-info", vmread(EXIT_INSTR_INFO) & 0x38380, 0x18000);
+  /* VM-entry checks on a virtual-8086 guest: exit reason 33 | bit 31 */
+  v86_guest(0, 0); vmw(GUEST_CS_AR, 0xfb); v86_fail("v86-guest-cs-ar-not-f3");
+  v86_guest(0, 0); vmw(GUEST_ES_BASE + 2 * SEG_DS, V86_BASE + 1); v86_fail("v86-guest-ds-base-not-selector-x16");
+  v86_guest(0, 0); vmw(GUEST_ES_LIMIT + 2 * SEG_FS, 0xfffff); v86_fail("v86-guest-fs-limit-not-ffff");
+  v86_guest(0, 0); vmw(ENTRY_CTLS, ctl(ENTRY_LOAD_EFER | ENTRY_IA32E, msr_entry)); vmw(GUEST_EFER, l1_efer);
+  vmw(GUEST_CR4, cr4_fixed0 | (1u << 5) | (1u << 13)); v86_fail("v86-guest-ia32e-mode");
+  if (vmx_misc & (1u << 6)) { v86_guest(0, 0); vmw(GUEST_ACTIVITY, 1); v86_fail("v86-guest-hlt-state-ss-dpl3"); }
+}
 
 static u32 allowed1(u32 msr) { return (u32)(rdmsr(msr) >> 32); }
 static u32 allowed0(u32 msr) { return (u32)rdmsr(msr); }
@@ -226,6 +317,8 @@ int main(void) {
   expect("inject-software-interrupt vector in l2", last_trap.vec, 0x41);
   expect("inject-software-interrupt return rip", last_trap.ip, (uptr)g_vmcall + 2);
   fixup_ip = 0;
+
+  v86_checks();
 
   /* a VM-entry failure for guest state does not launch the VMCS: VMLAUNCH again works */
   vmcs_default(vmcs1, g_vmcall);

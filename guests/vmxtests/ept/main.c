@@ -13,6 +13,8 @@ GUEST(g_jmp, "jmp *%rax");
 GUEST(g_ud2, "ud2\n hlt");
 
 static u8 tpage[6][4096] __attribute__((aligned(4096)));
+static u8 ve_info[4096] __attribute__((aligned(4096)));
+enum { EPTP_INDEX = 0x0004, VE_INFO_ADDR = 0x202A };
 static u64 l2_pml4[512] __attribute__((aligned(4096)));
 static u64 l2_pdpt[512] __attribute__((aligned(4096)));
 static u64 l2_pd[512] __attribute__((aligned(4096)));
@@ -201,5 +203,42 @@ int main(void) {
     /* a read-only page with A/D on: guest page-walk writes to it need W */
     vmw(EPT_POINTER, eptp_of(ept_pml4, 0));
   } else note("no EPT A/D flags");
+  /* EPT-violation #VE (SDM 26.5.7): a violation whose deciding EPT entry has bit 63 clear is a
+     virtualization exception (vector 20) when the 32 bits at offset 4 of the information area
+     are 0; the area gets exit reason 48, FFFFFFFFH, qualification, guest-linear and
+     guest-physical address and the EPTP index. Exception bitmap bit 20 makes it a VM exit. */
+  if (proc2_cap & (1u << 18)) {
+    memset(ve_info, 0, sizeof ve_info);
+    vmw(PROC_CTLS2, PROC2_EPT | (1u << 18));
+    vmw(VE_INFO_ADDR, (uptr)ve_info); vmw(EPTP_INDEX, 5);
+    *pte[0] = LEAF(tpage[0], 1);
+    guest_regs[G_RAX] = (uptr)tpage[0] + 8;
+    r = go(g_write);
+    expect("ve-exception-bitmap-exit", (u64)r, EXIT_EXCEPTION);
+    expect("ve-exception-bitmap-exit interruption-info", vmread(EXIT_INTR_INFO) & 0x80000fff, 0x80000314);
+    expect("ve-exception-bitmap-exit rip", vmread(GUEST_RIP), (uptr)g_write);
+    expect("ve-info exit reason", *(u32 *)ve_info, EXIT_EPT_VIOLATION);
+    expect("ve-info semaphore", *(u32 *)(ve_info + 4), 0xffffffff);
+    expect("ve-info qualification", *(u64 *)(ve_info + 8) & QMASK, 0x18a);
+    expect("ve-info guest-linear", *(u64 *)(ve_info + 16), (uptr)tpage[0] + 8);
+    expect("ve-info guest-physical", *(u64 *)(ve_info + 24), (uptr)tpage[0] + 8);
+    expect("ve-info eptp-index", *(u16 *)(ve_info + 32), 5);
+    violation("ve-semaphore-set-exits", go(g_write), (uptr)tpage[0] + 8, (uptr)tpage[0] + 8, 0x18a, g_write);
+    *(u32 *)(ve_info + 4) = 0;
+    *pte[0] = LEAF(tpage[0], 1) | (1ull << 63);
+    violation("ve-suppressed-exits", go(g_write), (uptr)tpage[0] + 8, (uptr)tpage[0] + 8, 0x18a, g_write);
+    expect("ve-suppressed semaphore untouched", *(u32 *)(ve_info + 4), 0);
+    *pte[0] = 0;
+    vmw(EXC_BITMAP, ~(1u << 20));
+    fixup_ip = (uptr)g_vmcall; last_trap.vec = 0xff;
+    expect("ve-delivered-to-l2", (u64)go(g_write), EXIT_VMCALL);
+    expect("ve-delivered-to-l2 vector", last_trap.vec, 20);
+    expect("ve-delivered-to-l2 ip", last_trap.ip, (uptr)g_write);
+    expect("ve-delivered-to-l2 info qualification", *(u64 *)(ve_info + 8) & QMASK, 0x182);
+    fixup_ip = 0;
+    vmw(EXC_BITMAP, 0xffffffff);
+    *pte[0] = LEAF(tpage[0], 7);
+    vmw(PROC_CTLS2, PROC2_EPT);
+  }
   vmxt_finish("ept");
 }

@@ -57,6 +57,17 @@ GUEST(g_invvpid, "mov $1, %ecx\n.globl g_invvpid_at\ng_invvpid_at: invvpid (%rax
 GUEST(g_vmptrst, "vmptrst (%rax)\n hlt");
 GUEST(g_vmxon, "vmxon (%rax)\n hlt");
 
+GUEST(g_invpcid, "invpcid 0x10(%rbx), %rcx\n vmcall\n hlt");
+/* PAUSE loops: RCX counts the PAUSEs started; g_pause_gap waits ~4000 instructions between
+   PAUSEs (far more than PLE_Gap = 100 TSC ticks) and ends with VMCALL */
+GUEST(g_pause_loop, "xor %ecx, %ecx\n1: inc %ecx\n.globl g_pause_at\ng_pause_at: pause\n jmp 1b");
+GUEST(g_pause_gap, "mov $20, %ebx\n1: pause\n mov $2000, %ecx\n2: dec %ecx\n jnz 2b\n dec %ebx\n jnz 1b\n vmcall\n hlt");
+/* IRETQ to the next instruction (CS 0x38 = SEL_CODE64, SS 0x10 = SEL_DATA), then VMCALL; the
+   _bad variant returns to CS 0xfff8 (beyond the GDT limit): #GP(0xfff8) at the IRETQ */
+GUEST(g_iret_ok, "mov %rsp, %rax\n push $0x10\n push %rax\n pushfq\n push $0x38\n lea 1f(%rip), %rax\n push %rax\n iretq\n1: vmcall\n hlt");
+GUEST(g_iret_bad, "mov %rsp, %rax\n push $0x10\n push %rax\n pushfq\n push $0xfff8\n lea 1f(%rip), %rax\n push %rax\n.globl g_iret_bad_at\ng_iret_bad_at: iretq\n1: vmcall\n hlt");
+
+extern char g_pause_at[], g_iret_bad_at[];
 extern char g_vmwrite_at[], g_invept_at[], g_invvpid_at[], g_rdpmc_at[], g_movdr_to_at[], g_cr0_ts_at[], g_cr3_load_at[], g_cr4_write_at[], g_cr8_load_at[], g_gp_at[], g_insb_at[], g_inw_dx_at[], g_io_b_at[], g_io_bitmap_at[], g_msr_at[], g_outl_dx_at[], g_pf_read_at[], g_rep_outsb_at[], g_sti_at[], g_vmread_at[];
 
 static u8 io_a[4096] __attribute__((aligned(4096)));
@@ -76,6 +87,98 @@ static void exit_is(const char *name, long r, u64 reason, void *rip, long len) {
   if (rip) { memcpy(b + n, " rip", 5); expect(b, vmread(GUEST_RIP), (uptr)rip); }
   if (len >= 0) { memcpy(b + n, " len", 5); expect(b, vmread(EXIT_INSTR_LEN), (u64)len); }
 }
+static u8 invpcid_desc[32] __attribute__((aligned(16)));
+/* Runs the L2 at rip with the interruptibility state ib (bit 3 = blocking by NMI). */
+static long run_blocked(void *rip, u64 ib) {
+  vmw(GUEST_RIP, (uptr)rip);
+  vmw(GUEST_RSP, (uptr)(l2_stack + sizeof l2_stack));
+  vmw(GUEST_RFLAGS, 2); vmw(GUEST_ACTIVITY, 0);
+  vmw(GUEST_INTERRUPTIBILITY, ib);
+  return run_guest();
+}
+#define PROC2_INVPCID (1u << 12)
+#define PROC2_PLE (1u << 10)
+#define PROC_PAUSE_EXIT (1u << 30)
+#define PIN_VIRT_NMI (1u << 5)
+enum { PLE_GAP = 0x4020, PLE_WINDOW = 0x4022, EXIT_PAUSE = 40, EXIT_INVPCID = 58 };
+/* enable INVPCID, PAUSE-loop exiting, IRET and NMI blocking (SDM 26.3, 28.2.2) */
+static void rest_checks(void) {
+  u32 p2 = (rdmsr(msr_proc) >> 63) ? (u32)(rdmsr(MSR_VMX_PROCBASED2) >> 32) : 0;
+  u32 pin1 = (u32)(rdmsr(msr_pin) >> 32);
+  set_proc(0);
+  /* INVPCID (SDM 25.6.2, 26.1.3): #UD in L2 without "enable INVPCID"; with it, "INVLPG exiting"
+     makes it exit (58) with the displacement as qualification and the INVEPT/INVPCID/INVVPID
+     instruction information (reg2 31:28, base 26:23, index invalid 22, segment 17:15, address
+     size 9:7, scale 1:0) */
+  if (p2 & PROC2_INVPCID) {
+    guest_regs[G_RBX] = (uptr)invpcid_desc - 0x10; guest_regs[G_RCX] = 3;
+    exit_is("invpcid-without-enable-ud", run_at(g_invpcid), EXIT_EXCEPTION, g_invpcid, -1);
+    expect("invpcid-without-enable-ud interruption-info", vmread(EXIT_INTR_INFO) & 0x80000fff, 0x80000306);
+    set_proc(PROC_SECONDARY); vmw(PROC_CTLS2, PROC2_INVPCID);
+    exit_is("invpcid-enabled-runs", run_at(g_invpcid), EXIT_VMCALL, g_invpcid + 6, 3);
+    set_proc(PROC_SECONDARY | PROC_INVLPG_EXIT);
+    exit_is("invpcid-exit", run_at(g_invpcid), EXIT_INVPCID, g_invpcid, 6);
+    expect("invpcid-exit qualification", vmread(EXIT_QUAL), 0x10);
+    expect("invpcid-exit instruction-info", vmread(EXIT_INSTR_INFO) & 0xffff8783, 0x11c18100);
+    set_proc(PROC_INVLPG_EXIT);
+    exit_is("invpcid-invlpg-exiting-without-enable-ud", run_at(g_invpcid), EXIT_EXCEPTION, g_invpcid, -1);
+    vmw(PROC_CTLS2, 0);
+    set_proc(0);
+  }
+  /* PAUSE-loop exiting (SDM 26.1.3): at CPL 0, a PAUSE more than PLE_Gap TSC ticks after the
+     previous one (or the first after VM entry) starts a loop; one more than PLE_Window ticks
+     after the loop's start exits (40). The preemption timer guards against a missing exit. */
+  if (p2 & PROC2_PLE) {
+    int timer = (int)(pin1 & PIN_PREEMPT_TIMER);
+    vmw(PIN_CTLS, ctl(timer ? PIN_PREEMPT_TIMER : 0, msr_pin));
+    if (timer) vmw(PREEMPT_TIMER, 400000000u >> (vmx_misc & 31));
+    set_proc(PROC_SECONDARY); vmw(PROC_CTLS2, PROC2_PLE);
+    vmw(PLE_GAP, 0x7fffffff); vmw(PLE_WINDOW, 0x100000);
+    exit_is("ple-window", run_at(g_pause_loop), EXIT_PAUSE, g_pause_at, 2);
+    expect_true("ple-window several pauses", guest_regs[G_RCX] > 1, guest_regs[G_RCX]);
+    vmw(PLE_WINDOW, 0);
+    exit_is("ple-window0-second-pause", run_at(g_pause_loop), EXIT_PAUSE, g_pause_at, 2);
+    expect("ple-window0-second-pause count", guest_regs[G_RCX], 2);
+    vmw(PLE_GAP, 100);
+    exit_is("ple-gap-new-loops", run_at(g_pause_gap), EXIT_VMCALL, 0, 3);
+    set_proc(PROC_SECONDARY | PROC_PAUSE_EXIT);
+    vmw(PLE_GAP, 0x7fffffff); vmw(PLE_WINDOW, 0x7fffffff);
+    exit_is("pause-exiting-before-ple", run_at(g_pause_loop), EXIT_PAUSE, g_pause_at, 2);
+    expect("pause-exiting-before-ple count", guest_regs[G_RCX], 1);
+    vmw(PROC_CTLS2, 0);
+    set_proc(0);
+    vmw(PIN_CTLS, ctl(0, msr_pin));
+  }
+  /* IRET and blocking by NMI (SDM 26.3): NMI exiting 0 -> IRET unblocks; NMI exiting 1 and
+     virtual NMIs 0 -> unchanged; virtual NMIs -> virtual-NMI blocking removed. A #GP of an IRET
+     that removed blocking exits with bit 12 ("NMI unblocking due to IRET") in the interruption
+     information (SDM 28.2.2) and blocking clear in the saved interruptibility state. */
+  exit_is("iret-unblocks-nmi", run_blocked(g_iret_ok, 8), EXIT_VMCALL, 0, 3);
+  expect("iret-unblocks-nmi interruptibility", vmread(GUEST_INTERRUPTIBILITY), 0);
+  exit_is("iret-fault-unblocks-nmi", run_blocked(g_iret_bad, 8), EXIT_EXCEPTION, g_iret_bad_at, -1);
+  expect("iret-fault-unblocks-nmi interruption-info", vmread(EXIT_INTR_INFO) & 0x80001fff, 0x80001b0d);
+  expect("iret-fault-unblocks-nmi error-code", vmread(EXIT_INTR_ERR), 0xfff8);
+  expect("iret-fault-unblocks-nmi interruptibility", vmread(GUEST_INTERRUPTIBILITY), 0);
+  exit_is("iret-fault-not-blocked", run_blocked(g_iret_bad, 0), EXIT_EXCEPTION, g_iret_bad_at, -1);
+  expect("iret-fault-not-blocked interruption-info", vmread(EXIT_INTR_INFO) & 0x80001fff, 0x80000b0d);
+  if (pin1 & PIN_NMI) {
+    vmw(PIN_CTLS, ctl(PIN_NMI, msr_pin));
+    exit_is("nmi-exiting-iret-keeps-blocking", run_blocked(g_iret_ok, 8), EXIT_VMCALL, 0, 3);
+    expect("nmi-exiting-iret-keeps-blocking interruptibility", vmread(GUEST_INTERRUPTIBILITY), 8);
+    exit_is("nmi-exiting-iret-fault-keeps-blocking", run_blocked(g_iret_bad, 8), EXIT_EXCEPTION, g_iret_bad_at, -1);
+    expect("nmi-exiting-iret-fault-keeps-blocking interruptibility", vmread(GUEST_INTERRUPTIBILITY), 8);
+    if (pin1 & PIN_VIRT_NMI) {
+      vmw(PIN_CTLS, ctl(PIN_NMI | PIN_VIRT_NMI, msr_pin));
+      exit_is("virtual-nmi-iret-unblocks", run_blocked(g_iret_ok, 8), EXIT_VMCALL, 0, 3);
+      expect("virtual-nmi-iret-unblocks interruptibility", vmread(GUEST_INTERRUPTIBILITY), 0);
+      exit_is("virtual-nmi-iret-fault", run_blocked(g_iret_bad, 8), EXIT_EXCEPTION, g_iret_bad_at, -1);
+      expect("virtual-nmi-iret-fault interruption-info", vmread(EXIT_INTR_INFO) & 0x80001fff, 0x80001b0d);
+      expect("virtual-nmi-iret-fault interruptibility", vmread(GUEST_INTERRUPTIBILITY), 0);
+    }
+    vmw(PIN_CTLS, ctl(0, msr_pin));
+  }
+}
+
 int main(void) {
   vmxt_init("exits");
   vmxt_vmxon();
@@ -113,10 +216,15 @@ int main(void) {
   exit_is("io-rep-outsb", run_at(g_rep_outsb), EXIT_IO, g_rep_outsb_at, 2);
   expect("io-rep-outsb qualification", vmread(EXIT_QUAL), 0x03f80030);
   expect("io-rep-outsb guest-linear-address", vmread(GUEST_LINEAR_ADDR), (uptr)outs_buf);
+  /* IA32_VMX_BASIC[54]: instruction information for INS/OUTS (SDM 28.2.5): address size 9:7
+     (2 = 64-bit), segment register 17:15 (3 = DS; undefined for INS) */
+  int insouts = (int)((vmx_basic >> 54) & 1);
+  if (insouts) expect("io-rep-outsb instruction-info", vmread(EXIT_INSTR_INFO) & 0x38380, 0x18100);
   guest_regs[G_RDI] = (uptr)outs_buf + 8;
   exit_is("io-insb", run_at(g_insb), EXIT_IO, g_insb_at, 1);
   expect("io-insb qualification", vmread(EXIT_QUAL), 0x00800018);
   expect("io-insb guest-linear-address", vmread(GUEST_LINEAR_ADDR), (uptr)outs_buf + 8);
+  if (insouts) expect("io-insb instruction-info address size", vmread(EXIT_INSTR_INFO) & 0x380, 0x100);
   /* I/O bitmaps: port 0x70 (A) and 0x8001 (B) trapped, 0x71 not */
   io_a[0x70 / 8] |= 1u << (0x70 % 8);
   io_b[(0x8001 - 0x8000) / 8] |= 1u << (0x8001 % 8);
@@ -348,5 +456,6 @@ int main(void) {
     outb(0x21, 0xff);   /* mask everything again; the pending IRQ 0 stays in the IRR */
     vmw(PIN_CTLS, ctl(0, msr_pin));
   }
+  rest_checks();
   vmxt_finish("exits");
 }
