@@ -225,6 +225,22 @@ export function pmuStepped(): void {
   if (br) branches++;
 }
 
+// ---- LBR stack MSRs of this CPU model (06_3AH, SDM Vol.4 table 2-20 ff.) -------------------
+// MSR_LBR_SELECT (1C8H, bits 9:0), MSR_LASTBRANCH_TOS (1C9H, bits 3:0), 16 FROM_IP (680H-68FH)
+// and 16 TO_IP (6C0H-6CFH) registers. They exist (software that knows the model, e.g. Linux's
+// perf driver, resets them once it finds a PMU) and hold what is written; this core records no
+// branches (IA32_DEBUGCTL.LBR is held only, cpu/msr.ts), so they never change by themselves.
+const MSR_LBR_SELECT: u32 = 0x1c8, MSR_LBR_TOS: u32 = 0x1c9, MSR_LBR_FROM0: u32 = 0x680, MSR_LBR_TO0: u32 = 0x6c0;
+const LBR_NR: u32 = 16;
+const LBR: usize = memory.data(8 * (2 + 2 * 16), 8);   // select, tos, from[16], to[16]
+function lbrSlot(m: u32): i32 {
+  if (m == MSR_LBR_SELECT) return 0;
+  if (m == MSR_LBR_TOS) return 1;
+  if (m >= MSR_LBR_FROM0 && m < MSR_LBR_FROM0 + LBR_NR) return <i32>(2 + m - MSR_LBR_FROM0);
+  if (m >= MSR_LBR_TO0 && m < MSR_LBR_TO0 + LBR_NR) return <i32>(2 + LBR_NR + m - MSR_LBR_TO0);
+  return -1;
+}
+
 // ---- MSRs (cpu/msr.ts) -------------------------------------------------------------------
 @inline function gpIndex(m: u32, base: u32): i32 {
   return m >= base && m < base + PMU_NGP ? <i32>(m - base) : -1;
@@ -232,7 +248,7 @@ export function pmuStepped(): void {
 export function isPmuMsr(m: u32): bool {
   return gpIndex(m, MSR_PMC0) >= 0 || gpIndex(m, MSR_PERFEVTSEL0) >= 0 || gpIndex(m, MSR_A_PMC0) >= 0
     || (m >= MSR_FIXED_CTR0 && m < MSR_FIXED_CTR0 + PMU_NFIXED) || m == MSR_PERF_CAPABILITIES
-    || (m >= MSR_FIXED_CTR_CTRL && m <= MSR_PERF_GLOBAL_OVF_CTRL);
+    || (m >= MSR_FIXED_CTR_CTRL && m <= MSR_PERF_GLOBAL_OVF_CTRL) || lbrSlot(m) >= 0;
 }
 
 // Counter slot i now (0-3 GP, 4-6 fixed).
@@ -250,6 +266,8 @@ function setCounter(i: u32, v: u64): void {
 
 // RDMSR of a PMU MSR (isPmuMsr(m) is true).
 export function pmuReadMsr(m: u32): u64 {
+  const l = lbrSlot(m);
+  if (l >= 0) return load<u64>(LBR + (<usize>l << 3));
   let g = gpIndex(m, MSR_PMC0);
   if (g < 0) g = gpIndex(m, MSR_A_PMC0);
   if (g >= 0) return counterValue(<u32>g);
@@ -267,6 +285,12 @@ export function pmuReadMsr(m: u32): u64 {
 
 // WRMSR of a PMU MSR: false = #GP(0) (the caller raises it).
 export function pmuWriteMsr(m: u32, v: u64): bool {
+  const l = lbrSlot(m);
+  if (l >= 0) {
+    if (l == 0 && (v & ~(<u64>0x3ff)) != 0) return false;   // LBR_SELECT: bits 9:0
+    store<u64>(LBR + (<usize>l << 3), l == 1 ? v & 0xf : v);  // TOS: bits 3:0
+    return true;
+  }
   let g = gpIndex(m, MSR_PMC0);
   if (g >= 0) {
     // SDM 21.2.5 (full-width writes): through IA32_PMCx only bits 31:0 are written and
@@ -342,6 +366,7 @@ export function resetPmu(): void {
   memory.fill(SNAP, 0, 8 * NCTR);
   memory.fill(SRC, 0, 4 * NCTR);
   memory.fill(EVTSEL, 0, 8 * 4);
+  memory.fill(LBR, 0, 8 * (2 + 2 * LBR_NR));
   fixedCtrl = 0; globalCtrl = GLOBAL_CTRL_RESET; globalStatus = 0;
   pmuPoll = false; pmuSlow = false; S.setPmuCplWatch(false, pmuCplChanged);
   deadline = u64.MAX_VALUE;

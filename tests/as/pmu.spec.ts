@@ -104,6 +104,15 @@ describe("PMU MSRs", () => {
     expect<u64>(getMsr(EVTSEL0 + 2)).toBe(sel);
     expect<bool>(gp(OVF, 0xc000000700000003)).toBe(false);
     expect<u64>(getMsr(OVF)).toBe(0);
+    // The model's LBR stack MSRs hold what is written (no branches are recorded).
+    expect<bool>(setMsr(0x680 + 15, 0xffffffff81000000)).toBe(true);
+    expect<u64>(getMsr(0x680 + 15)).toBe(0xffffffff81000000);
+    expect<bool>(setMsr(0x6c0, 0x1234)).toBe(true);
+    expect<u64>(getMsr(0x6c0)).toBe(0x1234);
+    expect<bool>(setMsr(0x1c9, 0x13)).toBe(true);
+    expect<u64>(getMsr(0x1c9)).toBe(3);
+    expect<bool>(gp(0x1c8, 0x400)).toBe(true, "LBR_SELECT bits 9:0");
+    expect<bool>(rdOk(0x690)).toBe(false, "16 entries");
   });
   it("IA32_PMCx writes sign-extend bits 31:0; IA32_A_PMCx and fixed counters take the width", () => {
     pm32();
