@@ -23,7 +23,6 @@ import { inFlight } from "./run";
 import { faultPending } from "./fault";
 import { pmi } from "../host";
 import { bumpVmxEpoch } from "../vmx/vstate";
-
 import { PMU_NGP, PMU_NFIXED, PMU_WIDTH } from "./pmu_caps";
 const NCTR: u32 = 7;                    // counter slots: 0-3 GP, 4-6 fixed
 const WRAP: u64 = <u64>1 << <u64>PMU_WIDTH;
@@ -34,7 +33,8 @@ export const MSR_PMC0: u32 = 0xc1, MSR_PERFEVTSEL0: u32 = 0x186, MSR_FIXED_CTR0:
 export const MSR_PERF_CAPABILITIES: u32 = 0x345, MSR_FIXED_CTR_CTRL: u32 = 0x38d;
 export const MSR_PERF_GLOBAL_STATUS: u32 = 0x38e, MSR_PERF_GLOBAL_CTRL: u32 = 0x38f;
 export const MSR_PERF_GLOBAL_OVF_CTRL: u32 = 0x390, MSR_A_PMC0: u32 = 0x4c1;
-// IA32_PERF_CAPABILITIES: full-width writes (13) only: no LBR format, PEBS or other extras.
+// IA32_PERF_CAPABILITIES: full-width writes (13); LBR format 0 (5:0), no PEBS (11:8 = 0), no
+// other extras.
 export const PERF_CAP_FW_WRITE: u64 = 1 << 13;
 export const PERF_CAPABILITIES: u64 = PERF_CAP_FW_WRITE;
 
