@@ -159,6 +159,7 @@ export class Machine {
     this.memBytes = core.ramBytes;
     this.tsc = opts.tsc ?? "realtime";
     core.setNested(opts.nested ?? true);
+    core.setPmuRefCycles(this.tsc === "icount");
     this.nsPerInsn = opts.nsPerInstruction ?? 1;
     const now = () => this.nowNs();
     this.pit = new Pit8254(now);
@@ -268,6 +269,7 @@ export class Machine {
       msrRead: (i) => (m ? m.msrRead(i) : undefined),
       msrWrite: (i, v) => (m ? m.msrWrite(i, v) : false),
       tprWrite: (cr8) => { if (m) m.tprWrite(cr8); },
+      pmi: () => { if (m) m.pmi(); },
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);
@@ -357,6 +359,9 @@ export class Machine {
     apic.tpr = (cr8 & 0xf) << 4;
     this.updateIntr();
   }
+
+  /** A performance-counter overflow with PMI enabled on the loaded vCPU (env.pmi). */
+  pmi(cpu = this.sched.cur): void { this.apics[cpu]?.perfInterrupt(); }
 
   /** INTA: the local APIC's highest deliverable vector, else the 8259's through LINT0 (ExtINT). */
   intAck(): number {
