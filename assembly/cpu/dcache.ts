@@ -571,6 +571,10 @@ function decodeRec(e: usize, h: usize, c32: bool): void {
     }
     return;
   }
+  if (c32 && b >= 0x40 && b < 0x50) {  // INC / DEC r32 (outside 64-bit mode)
+    setRec(e, OP_INCDEC4, 1, (b & 7) << 3, b < 0x48 ? 0 : 1, 0);
+    return;
+  }
   if (b >= 0x70 && b < 0x80) {  // Jcc rel8
     setRec(e, OP_JCC, n + 1, 0, b & 15, 0);
     store<i32>(e + R_DISP, <i32>load<i8>(h + n));
