@@ -37,6 +37,8 @@
 //                  /dev/kvm (PVM here) as its one-level reference. Fetches the kernel and
 //                  busybox-static with apt-get into --linux-dir (default /tmp/nestvm-linux, shared
 //                  with tests/linux/boot.mjs); ~1.5 min, mostly Linux booting in nestvm.
+//                  The full run boots twice: Debian's defaults, and with mitigations=off (no PTI,
+//                  retpolines, VERW, L1D flush); --smoke or --linux-fast: defaults only.
 //   --linux-reps N kvmbench's measured repetitions (default 9; --smoke 2), after one warm-up
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -230,11 +232,11 @@ const KVM_TESTS = [
 // "kvmbench: rep 3 cpuid min 1234 mean 2345 cycles (64 round trips) stats: exits=65 halt_exits=1"
 function parseKvmbench(text) {
   const per = {};
-  for (const m of text.matchAll(/kvmbench: rep \d+ (\S+) min (\d+) mean (\d+) cycles \(\d+ round trips\)(?: stats:(.*))?/g)) {
-    const p = (per[m[1]] ??= { means: [], mins: [], stats: [] });
-    p.means.push(Number(m[3])); p.mins.push(Number(m[2]));
+  for (const m of text.matchAll(/kvmbench: rep \d+ (\S+) min (\d+) median (\d+) mean (\d+) cycles \(\d+ round trips\)(?: stats:(.*))?/g)) {
+    const p = (per[m[1]] ??= { means: [], medians: [], mins: [], stats: [] });
+    p.means.push(Number(m[4])); p.medians.push(Number(m[3])); p.mins.push(Number(m[2]));
     const st = {};
-    for (const kv of (m[4] ?? "").trim().split(/\s+/).filter(Boolean)) { const [k, v] = kv.split("="); st[k] = Number(v); }
+    for (const kv of (m[5] ?? "").trim().split(/\s+/).filter(Boolean)) { const [k, v] = kv.split("="); st[k] = Number(v); }
     p.stats.push(st);
   }
   const out = {};
@@ -243,7 +245,7 @@ function parseKvmbench(text) {
     const names = [...new Set(p.stats.flatMap((st) => Object.keys(st)))];
     const stats = {};
     for (const n of names) stats[n] = median(p.stats.map((st) => st[n] ?? 0));
-    out[k] = { cyclesMean: median(p.means), cyclesMin: minOf(p.mins), reps: p.means.length, stats };
+    out[k] = { cyclesMean: median(p.means), cyclesMedian: median(p.medians), cyclesMin: minOf(p.mins), reps: p.means.length, stats };
   }
   const tsc = text.match(/kvmbench: tsc ([\d.]+) MHz/);
   const skipped = [...text.matchAll(/kvmbench: (\S+): no HLT after/g)].map((m) => m[1]);
@@ -262,9 +264,11 @@ async function linuxColumns() {
     return;
   }
   const col = { reps: lreps, kernel: deb.kernel };
+  const { Machine } = await import(pathToFileURL(join(ROOT, "build", "host.mjs")).href);
   // L1 = Linux in nestvm. dmesg's TSC lines, the mitigations KVM applies on entry and kvm-intel's
   // parameters go to the serial log (and the JSON) for the analysis in docs/benchmarks.md.
-  const INIT = `#!/bin/busybox sh
+  const boot = async (extra) => {
+    const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -276,33 +280,41 @@ for f in /sys/devices/system/cpu/vulnerabilities/* /sys/module/kvm_intel/paramet
 echo "kvmbench-linux: end"
 poweroff -f
 `;
-  const enc = new TextEncoder();
-  const initrd = cpioNewc([
-    { name: "bin", mode: S_IFDIR | 0o755 }, { name: "dev", mode: S_IFDIR | 0o755 },
-    { name: "dev/console", mode: S_IFCHR | 0o600, rdev: [5, 1] },
-    { name: "proc", mode: S_IFDIR | 0o755 }, { name: "sys", mode: S_IFDIR | 0o755 },
-    { name: "bin/busybox", mode: S_IFREG | 0o755, data: readFileSync(deb.busybox) },
-    { name: "init", mode: S_IFREG | 0o755, data: enc.encode(INIT) },
-    { name: "kvmbench", mode: S_IFREG | 0o755, data: readFileSync(bin) },
-    ...deb.kvmModules.map((k) => ({ name: k.name, mode: S_IFREG | 0o644, data: readFileSync(k.path) })),
-  ]);
-  const { Machine } = await import(pathToFileURL(join(ROOT, "build", "host.mjs")).href);
-  let serial = "";
-  const m = await Machine.create({ memBytes: 512 << 20, cpus: 1, tsc: "realtime", serialOut: (b) => { serial += Buffer.from(b).toString("latin1"); } });
-  m.loadLinux(readFileSync(deb.kernel), { cmdline: "console=ttyS0 panic=-1 quiet", initrd, name: deb.kernel });
-  const t0 = performance.now();
-  const r = await m.run({ maxSeconds: 400 });
-  col.wallSeconds = (performance.now() - t0) / 1000;
-  col.serialTail = serial.split(/\r?\n/).filter((l) => l.startsWith("kvmbench")).slice(0, 400);
-  const runs = serial.split("kvmbench: done");
-  const l2 = { 64: parseKvmbench(runs[0] ?? ""), 32: parseKvmbench(runs[1] ?? "") };
-  if (r.reason !== "shutdown" || !l2[64].done || !l2[32].done) {
-    result.notes.push(`linux: nestvm run ended with ${r.reason} (${r.message ?? ""}); kvmbench ${l2[64].done ? "" : "not "}done:\n${serial.slice(-3000)}`);
-    failed = true;
-  }
-  col.nestvm = l2;
-  col.linuxTsc = (serial.match(/kvmbench-linux: dmesg: .*tsc: .*MHz.*/g) ?? []).map((l) => l.replace(/^kvmbench-linux: dmesg: /, ""));
-  col.linuxInfo = (serial.match(/kvmbench-linux: \/sys\/.*/g) ?? []).map((l) => l.replace(/^kvmbench-linux: /, ""));
+    const enc = new TextEncoder();
+    const initrd = cpioNewc([
+      { name: "bin", mode: S_IFDIR | 0o755 }, { name: "dev", mode: S_IFDIR | 0o755 },
+      { name: "dev/console", mode: S_IFCHR | 0o600, rdev: [5, 1] },
+      { name: "proc", mode: S_IFDIR | 0o755 }, { name: "sys", mode: S_IFDIR | 0o755 },
+      { name: "bin/busybox", mode: S_IFREG | 0o755, data: readFileSync(deb.busybox) },
+      { name: "init", mode: S_IFREG | 0o755, data: enc.encode(INIT) },
+      { name: "kvmbench", mode: S_IFREG | 0o755, data: readFileSync(bin) },
+      ...deb.kvmModules.map((k) => ({ name: k.name, mode: S_IFREG | 0o644, data: readFileSync(k.path) })),
+    ]);
+    let serial = "";
+    const m = await Machine.create({ memBytes: 512 << 20, cpus: 1, tsc: "realtime", serialOut: (b) => { serial += Buffer.from(b).toString("latin1"); } });
+    const cmdline = `console=ttyS0 panic=-1 quiet${extra}`;
+    m.loadLinux(readFileSync(deb.kernel), { cmdline, initrd, name: deb.kernel });
+    const t0 = performance.now();
+    const r = await m.run({ maxSeconds: 400 });
+    const v = { cmdline, wallSeconds: (performance.now() - t0) / 1000, instructions: Number(r.instructions ?? 0) };
+    v.serialTail = serial.split(/\r?\n/).filter((l) => l.startsWith("kvmbench")).slice(0, 400);
+    const runs = serial.split(/(?<=kvmbench: done)/);
+    v.l2 = { 64: parseKvmbench(runs[0] ?? ""), 32: parseKvmbench(runs[1] ?? "") };
+    if (r.reason !== "shutdown" || !v.l2[64].done || !v.l2[32].done) {
+      result.notes.push(`linux (${cmdline}): nestvm run ended with ${r.reason} (${r.message ?? ""}); kvmbench ${v.l2[64].done ? "" : "not "}done:\n${serial.slice(-3000)}`);
+      failed = true;
+    }
+    v.linuxTsc = (serial.match(/kvmbench-linux: dmesg: .*tsc: .*MHz.*/g) ?? []).map((l) => l.replace(/^kvmbench-linux: dmesg: /, ""));
+    v.linuxInfo = (serial.match(/kvmbench-linux: \/sys\/.*/g) ?? []).map((l) => l.replace(/^kvmbench-linux: /, ""));
+    return v;
+  };
+  // Debian's defaults, and (full run only) with the CPU-vulnerability mitigations off: nestvm
+  // reports an Ivy Bridge without ARCH_CAPABILITIES, so Linux turns on PTI, retpolines, VERW
+  // and KVM's conditional software L1D flush before VM entries, none of which an emulator needs.
+  const dflt = await boot("");
+  col.nestvm = dflt.l2; col.wallSeconds = dflt.wallSeconds; col.linuxTsc = dflt.linuxTsc; col.linuxInfo = dflt.linuxInfo; col.serialTail = dflt.serialTail;
+  if (!smoke && !argv.includes("--linux-fast")) col.mitigationsOff = await boot(" mitigations=off");
+  const l2 = dflt.l2;
   // One level: the same binary on the host's /dev/kvm.
   if (!kvmAvailable()) result.notes.push("linux: /dev/kvm not accessible on the host; no one-level kvmbench column");
   else {
@@ -320,13 +332,16 @@ poweroff -f
     const n = l2[64].per[T.key], n32 = l2[32].per[T.key];
     const h = col.host?.[64]?.per[T.key], h32 = col.host?.[32]?.per[T.key];
     const hn = (x) => (x && col.hostTscMhz ? (x.cyclesMean * 1000) / col.hostTscMhz : null);
+    const hnMed = (x) => (x && col.hostTscMhz ? (x.cyclesMedian * 1000) / col.hostTscMhz : null);
+    const off = col.mitigationsOff?.l2?.[64]?.per[T.key];
     result.kvmbench ??= {};
     result.kvmbench[T.key] = {
       what: T.what, row: T.row ?? null,
-      nestvmL2: n ? { ...n, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS, nsMin: n.cyclesMin / NESTVM_TSC_PER_NS } : null,
-      nestvmL2mode32: n32 ? { ...n32, nsMean: n32.cyclesMean / NESTVM_TSC_PER_NS } : null,
-      hostKvm: h ? { ...h, nsMean: hn(h) } : null,
-      hostKvmMode32: h32 ? { ...h32, nsMean: hn(h32) } : null,
+      nestvmL2: n ? { ...n, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: n.cyclesMedian / NESTVM_TSC_PER_NS, nsMin: n.cyclesMin / NESTVM_TSC_PER_NS } : null,
+      nestvmL2mode32: n32 ? { ...n32, nsMean: n32.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: n32.cyclesMedian / NESTVM_TSC_PER_NS } : null,
+      nestvmL2MitigationsOff: off ? { ...off, nsMean: off.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: off.cyclesMedian / NESTVM_TSC_PER_NS } : null,
+      hostKvm: h ? { ...h, nsMean: hn(h), nsMedian: hnMed(h) } : null,
+      hostKvmMode32: h32 ? { ...h32, nsMean: hn(h32), nsMedian: hnMed(h32) } : null,
     };
     if (T.row && result.reasons[T.row]) result.reasons[T.row].nestvmL2LinuxKvm = n ? { test: T.key, cyclesMean: n.cyclesMean, cyclesMin: n.cyclesMin, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS } : null;
   }
@@ -363,20 +378,23 @@ if (lk && result.kvmbench) {
   // per round trip: the delta over 64 round trips and the final HLT, less that HLT's exit
   const st = (x) => (x ? Object.entries(x.stats).filter(([k]) => k !== "halt_exits")
     .map(([k, v]) => `${k} ${f((k === "exits" ? v - 1 : v) / 64, 2)}`).join(", ") : "");
-  const kh = ["kvmbench test (64 round trips)", "nestvm L2/Linux KVM 64-bit cycles mean/min", "ns", "32-bit ns", "KVM stats per round trip (64-bit, nestvm)",
-    "host /dev/kvm 64-bit ns", "host 32-bit ns", "host KVM stats per round trip (64-bit)"];
+  const mm = (x) => (x ? `${f(x.nsMean)} / ${f(x.nsMedian)}` : "n/a");
+  const kh = ["kvmbench test (64 round trips)", "nestvm L2/Linux KVM cycles mean/median/min", "ns mean/median", "32-bit ns mean/median",
+    ...(lk.mitigationsOff ? ["mitigations=off ns mean/median"] : []), "KVM stats per round trip (nestvm)",
+    "host /dev/kvm ns mean/median", "host 32-bit ns mean/median", "host KVM stats per round trip"];
   const kr = KVM_TESTS.map((T) => {
     const x = result.kvmbench[T.key];
-    return [T.key, x.nestvmL2 ? `${f(x.nestvmL2.cyclesMean)} / ${f(x.nestvmL2.cyclesMin)}` : "n/a", f(x.nestvmL2?.nsMean), f(x.nestvmL2mode32?.nsMean),
-      st(x.nestvmL2), f(x.hostKvm?.nsMean), f(x.hostKvmMode32?.nsMean), st(x.hostKvm)];
+    return [T.key, x.nestvmL2 ? `${f(x.nestvmL2.cyclesMean)} / ${f(x.nestvmL2.cyclesMedian)} / ${f(x.nestvmL2.cyclesMin)}` : "n/a", mm(x.nestvmL2), mm(x.nestvmL2mode32),
+      ...(lk.mitigationsOff ? [mm(x.nestvmL2MitigationsOff)] : []), st(x.nestvmL2), mm(x.hostKvm), mm(x.hostKvmMode32), st(x.hostKvm)];
   });
   const kt = [kh, kh.map(() => "---"), ...kr];
   const kw = kh.map((_, i) => Math.max(...kt.map((r) => r[i].length)));
   const klines = kt.map((r) => `| ${r.map((c, i) => (r[1] === "---" ? "-".repeat(kw[i]) : c.padEnd(kw[i]))).join(" | ")} |`);
-  console.log(`\nLinux KVM as L1 (kvmbench, ${lk.reps} reps, nestvm run ${f(lk.wallSeconds, 1)} s): guest TSC cycles; nestvm ns at 2 cycles/ns, host ns at ${lk.hostTscMhz ?? "?"} MHz`);
+  console.log(`\nLinux KVM as L1 (kvmbench, 64-bit guest unless marked, ${lk.reps} reps: medians over reps of the per-rep mean/median; nestvm boot+bench ${f(lk.wallSeconds, 1)} s): guest TSC cycles; nestvm ns at 2 cycles/ns, host ns at ${lk.hostTscMhz ?? "?"} MHz`);
   console.log(klines.join("\n"));
   for (const m of [64, 32]) if (lk.host?.[m]?.skipped?.length) console.log(`note: host /dev/kvm ${m}-bit: ${lk.host[m].skipped.join(", ")} never reached HLT (dropped)`);
   for (const m of [64, 32]) if (lk.nestvm?.[m]?.skipped?.length) console.log(`note: nestvm ${m}-bit: ${lk.nestvm[m].skipped.join(", ")} never reached HLT (dropped)`);
+  if (lk.mitigationsOff) console.log(`note: mitigations=off: ${lk.mitigationsOff.linuxInfo.filter((l) => /l1tf|meltdown|mds|spectre_v2/.test(l)).join("; ")}`);
   result.kvmbenchTable = klines;
 }
 for (const note of result.notes) console.log(`note: ${note}`);

@@ -30,7 +30,7 @@
    plus the final HLT.
      kvmbench [reps]       reps measured repetitions after one warm-up (default 9)
    Output lines (parsed by scripts/bench-exits.mjs):
-     kvmbench: rep R TEST min MIN mean MEAN cycles (64 round trips)[ stats: name=delta ...]
+     kvmbench: rep R TEST min MIN median MED mean MEAN cycles (64 round trips)[ stats: name=delta ...]
      kvmbench: tsc MHZ MHz (rdtsc vs CLOCK_MONOTONIC_RAW over MS ms)
      kvmbench: done */
 #include <errno.h>
@@ -141,6 +141,7 @@ static void stats_read(uint64_t *v) {
   for (int i = 0; i < nstats; i++) if (pread(stats_fd, &v[i], 8, stat_off[i]) != 8) v[i] = 0;
 }
 
+static int cmp_u64(const void *a, const void *b) { uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b; return x < y ? -1 : x > y; }
 static void on_alarm(int sig) { (void)sig; } /* interrupts KVM_RUN (EINTR) */
 
 int main(int argc, char **argv) {
@@ -236,10 +237,12 @@ int main(int argc, char **argv) {
         skip[t] = 1;
         continue;
       }
-      uint64_t mn = ~0ull, sum = 0;
-      for (int i = 0; i < N; i++) { uint64_t d = res[i]; if (d < mn) mn = d; sum += d; }
-      if (rep == 0) printf("kvmbench: warmup %s min %llu mean %llu cycles (%d round trips)", tests[t].name, (unsigned long long)mn, (unsigned long long)(sum / N), N);
-      else printf("kvmbench: rep %d %s min %llu mean %llu cycles (%d round trips)", rep, tests[t].name, (unsigned long long)mn, (unsigned long long)(sum / N), N);
+      uint64_t d[N], sum = 0;
+      for (int i = 0; i < N; i++) { d[i] = res[i]; sum += d[i]; }
+      qsort(d, N, sizeof d[0], cmp_u64);
+      if (rep == 0) printf("kvmbench: warmup %s", tests[t].name); else printf("kvmbench: rep %d %s", rep, tests[t].name);
+      printf(" min %llu median %llu mean %llu cycles (%d round trips)", (unsigned long long)d[0], (unsigned long long)((d[N / 2 - 1] + d[N / 2]) / 2),
+             (unsigned long long)(sum / N), N);
       if (stats_fd >= 0) {
         printf(" stats:");
         for (int i = 0; i < nstats; i++) if (st1[i] != st0[i]) printf(" %s=%lld", stat_name[i], (long long)(st1[i] - st0[i]));
