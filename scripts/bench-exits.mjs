@@ -267,7 +267,7 @@ async function linuxColumns() {
   const { Machine } = await import(pathToFileURL(join(ROOT, "build", "host.mjs")).href);
   // L1 = Linux in nestvm. dmesg's TSC lines, the mitigations KVM applies on entry and kvm-intel's
   // parameters go to the serial log (and the JSON) for the analysis in docs/benchmarks.md.
-  const boot = async (extra) => {
+  const boot = async (extra, tsc = "realtime") => {
     const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -291,12 +291,12 @@ poweroff -f
       ...deb.kvmModules.map((k) => ({ name: k.name, mode: S_IFREG | 0o644, data: readFileSync(k.path) })),
     ]);
     let serial = "";
-    const m = await Machine.create({ memBytes: 512 << 20, cpus: 1, tsc: "realtime", serialOut: (b) => { serial += Buffer.from(b).toString("latin1"); } });
+    const m = await Machine.create({ memBytes: 512 << 20, cpus: 1, tsc, serialOut: (b) => { serial += Buffer.from(b).toString("latin1"); } });
     const cmdline = `console=ttyS0 panic=-1 quiet${extra}`;
     m.loadLinux(readFileSync(deb.kernel), { cmdline, initrd, name: deb.kernel });
     const t0 = performance.now();
     const r = await m.run({ maxSeconds: 400 });
-    const v = { cmdline, wallSeconds: (performance.now() - t0) / 1000, instructions: Number(r.instructions ?? 0) };
+    const v = { cmdline, tsc, wallSeconds: (performance.now() - t0) / 1000, instructions: Number(r.instructions ?? 0) };
     v.serialTail = serial.split(/\r?\n/).filter((l) => l.startsWith("kvmbench")).slice(0, 400);
     const runs = serial.split(/(?<=kvmbench: done)/);
     v.l2 = { 64: parseKvmbench(runs[0] ?? ""), 32: parseKvmbench(runs[1] ?? "") };
@@ -313,7 +313,12 @@ poweroff -f
   // and KVM's conditional software L1D flush before VM entries, none of which an emulator needs.
   const dflt = await boot("");
   col.nestvm = dflt.l2; col.wallSeconds = dflt.wallSeconds; col.linuxTsc = dflt.linuxTsc; col.linuxInfo = dflt.linuxInfo; col.serialTail = dflt.serialTail;
-  if (!smoke && !argv.includes("--linux-fast")) col.mitigationsOff = await boot(" mitigations=off");
+  if (!smoke && !argv.includes("--linux-fast")) {
+    col.mitigationsOff = await boot(" mitigations=off");
+    // TSC in icount mode (1 instruction = 1 ns = 2 cycles): instructions retired per round trip,
+    // L2 + L1 (KVM and, for the port read, kvmbench and the syscalls), deterministic.
+    col.icount = await boot("", "icount");
+  }
   const l2 = dflt.l2;
   // One level: the same binary on the host's /dev/kvm.
   if (!kvmAvailable()) result.notes.push("linux: /dev/kvm not accessible on the host; no one-level kvmbench column");
@@ -334,12 +339,14 @@ poweroff -f
     const hn = (x) => (x && col.hostTscMhz ? (x.cyclesMean * 1000) / col.hostTscMhz : null);
     const hnMed = (x) => (x && col.hostTscMhz ? (x.cyclesMedian * 1000) / col.hostTscMhz : null);
     const off = col.mitigationsOff?.l2?.[64]?.per[T.key];
+    const ic = col.icount?.l2?.[64]?.per[T.key];
     result.kvmbench ??= {};
     result.kvmbench[T.key] = {
       what: T.what, row: T.row ?? null,
       nestvmL2: n ? { ...n, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: n.cyclesMedian / NESTVM_TSC_PER_NS, nsMin: n.cyclesMin / NESTVM_TSC_PER_NS } : null,
       nestvmL2mode32: n32 ? { ...n32, nsMean: n32.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: n32.cyclesMedian / NESTVM_TSC_PER_NS } : null,
       nestvmL2MitigationsOff: off ? { ...off, nsMean: off.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: off.cyclesMedian / NESTVM_TSC_PER_NS } : null,
+      nestvmL2Insns: ic ? { mean: ic.cyclesMean / 2, median: ic.cyclesMedian / 2, min: ic.cyclesMin / 2 } : null,
       hostKvm: h ? { ...h, nsMean: hn(h), nsMedian: hnMed(h) } : null,
       hostKvmMode32: h32 ? { ...h32, nsMean: hn(h32), nsMedian: hnMed(h32) } : null,
     };
@@ -380,12 +387,12 @@ if (lk && result.kvmbench) {
     .map(([k, v]) => `${k} ${f((k === "exits" ? v - 1 : v) / 64, 2)}`).join(", ") : "");
   const mm = (x) => (x ? `${f(x.nsMean)} / ${f(x.nsMedian)}` : "n/a");
   const kh = ["kvmbench test (64 round trips)", "nestvm L2/Linux KVM cycles mean/median/min", "ns mean/median", "32-bit ns mean/median",
-    ...(lk.mitigationsOff ? ["mitigations=off ns mean/median"] : []), "KVM stats per round trip (nestvm)",
+    ...(lk.mitigationsOff ? ["mitigations=off ns mean/median"] : []), ...(lk.icount ? ["insns median/min (icount)"] : []), "KVM stats per round trip (nestvm)",
     "host /dev/kvm ns mean/median", "host 32-bit ns mean/median", "host KVM stats per round trip"];
   const kr = KVM_TESTS.map((T) => {
     const x = result.kvmbench[T.key];
     return [T.key, x.nestvmL2 ? `${f(x.nestvmL2.cyclesMean)} / ${f(x.nestvmL2.cyclesMedian)} / ${f(x.nestvmL2.cyclesMin)}` : "n/a", mm(x.nestvmL2), mm(x.nestvmL2mode32),
-      ...(lk.mitigationsOff ? [mm(x.nestvmL2MitigationsOff)] : []), st(x.nestvmL2), mm(x.hostKvm), mm(x.hostKvmMode32), st(x.hostKvm)];
+      ...(lk.mitigationsOff ? [mm(x.nestvmL2MitigationsOff)] : []), ...(lk.icount ? [x.nestvmL2Insns ? `${f(x.nestvmL2Insns.median)} / ${f(x.nestvmL2Insns.min)}` : "n/a"] : []), st(x.nestvmL2), mm(x.hostKvm), mm(x.hostKvmMode32), st(x.hostKvm)];
   });
   const kt = [kh, kh.map(() => "---"), ...kr];
   const kw = kh.map((_, i) => Math.max(...kt.map((r) => r[i].length)));
