@@ -6,7 +6,8 @@
 //  nowNs() advances 500 ns per call.
 //  msrRead/msrWrite: IA32_APIC_BASE (0x1b) is a plain register (0xfee00900 at start); every
 //  other forwarded MSR is #GP(0). tprWrite(cr8): port 0xE3 IN returns the last value (-1 none).
-let latch = 0, ackVector = -1, outs = 0, clock = 0, apicBase = 0xfee00900n, lastTpr = -1, memRef;
+//  pmi(): port 0xE4 IN returns the number of calls so far.
+let latch = 0, ackVector = -1, outs = 0, pmis = 0, clock = 0, apicBase = 0xfee00900n, lastTpr = -1, memRef;
 export default {
   entries: ["tests/as/**/*.spec.ts"],
   include: ["tests/as/**/*.include.ts"],
@@ -19,6 +20,7 @@ export default {
         if (port === 0xe0) return (latch & mask(size)) | 0;
         if (port === 0xe2) return outs;
         if (port === 0xe3) return lastTpr;
+        if (port === 0xe4) return pmis;
         return mask(size) | 0;
       },
       portOut(port, size, value) {
@@ -41,6 +43,7 @@ export default {
         return 1;
       },
       tprWrite(cr8) { lastTpr = cr8 >>> 0; },
+      pmi() { pmis++; },
     };
     const res = await instantiate(binary, createImports({ env }));
     const inst = res.instance ?? res;

@@ -20,3 +20,6 @@
 @external("env", "msrWrite") export declare function msrWrite(index: u32, value: u64): u32;
 // MOV to CR8 (TPR[7:4] = CR8[3:0], SDM 11.8.6): the host's APIC re-evaluates INTR at once.
 @external("env", "tprWrite") export declare function tprWrite(cr8: u32): void;
+// A performance counter overflowed with its INT bit set (cpu/pmu.ts): the local APIC sends its
+// LVT performance-counter interrupt (SDM 21.6.3.5.8). May be called inside an instruction.
+@external("env", "pmi") export declare function pmi(): void;

@@ -13,6 +13,8 @@ import { invalidateFetch } from "./cpu/decode";
 import { resetMsrs, readMsr, writeMsr } from "./cpu/msr";
 import { resetMonitor } from "./cpu/ops/sys_monitor";
 import { resetTsc, setTscMode as tscMode } from "./cpu/tsc";
+import { resetPmu } from "./cpu/pmu";
+import { setPmuRefAdvertised } from "./cpu/pmu_caps";
 import { clearFault } from "./cpu/fault";
 import { syncBreakpoints } from "./cpu/control";
 import { resetVmxState, setNestedFlag } from "./vmx/vstate";
@@ -41,6 +43,7 @@ export function reset(): void {
   resetEpt();
   setTlbTag(0);   // VMX root / no VPID context
   resetTsc();
+  resetPmu();
   resetFpuState();
   syncBreakpoints();
   S.updateMode();
@@ -146,6 +149,9 @@ export function setMsr(index: u32, v: u64): bool {
 }
 // RDTSC source: 0 = realtime (host clock at 2.0 GHz, default), 1 = instructions retired.
 export function setTscMode(mode: u32): void { tscMode(mode); }
+// CPUID.0AH advertises the reference-cycles event (3CH/01H) only when the host's TSC is driven by
+// instructions (--tsc icount), see cpu/pmu_caps.ts.
+export function setPmuRefCycles(on: bool): void { setPmuRefAdvertised(on); }
 // MXCSR raw access (differential tests, snapshots). No reserved-bit check: callers own that.
 export function getMxcsr(): u32 { return S.mxcsr; }
 export function setMxcsr(v: u32): void { S.setMxcsr(v); }

@@ -18,6 +18,9 @@ export interface CoreHost {
   msrWrite?(index: number, value: bigint): boolean;
   /** MOV to CR8 (value 0-15): TPR[7:4] = CR8 (SDM 11.8.6). */
   tprWrite?(cr8: number): void;
+  /** A performance counter overflowed with PMI enabled: the local APIC's LVT performance-counter
+   *  entry fires (assembly/cpu/pmu.ts). May come inside an instruction. */
+  pmi?(): void;
   /** The core hit an AssemblyScript abort (a bug in the core): the machine must stop. */
   abort(message: string): void;
 }
@@ -48,6 +51,7 @@ interface RawExports {
   getIcountNow?(): bigint;
   setTscMode?(mode: number): void;
   setNested?(on: number): void;
+  setPmuRefCycles?(on: number): void;
   vmxTimerNs?(): number;
   isHalted(): number;
   setSegment(s: number, sel: number, base: bigint, limit: number, attr: number): void;
@@ -148,6 +152,7 @@ export class Core {
       msrWrite: (index: number, value: bigint) =>
         (host.msrWrite ? host.msrWrite(index >>> 0, BigInt.asUintN(64, value)) : false) ? 1 : 0,
       tprWrite: (cr8: number) => { host.tprWrite?.(cr8 & 0xf); },
+      pmi: () => { host.pmi?.(); },
       abort: (msg: number, file: number, line: number, col: number) => {
         const m = memRef ? readAsString(memRef, msg) : "";
         const f = memRef ? readAsString(memRef, file) : "";
@@ -181,6 +186,9 @@ export class Core {
   reset(): void { this.raw.reset(); }
   /** Offer VMX to the guest (CPUID, CR4.VMXE, VMX MSRs and instructions), as `--nested on|off`. */
   setNested(on: boolean): void { this.raw.setNested?.(on ? 1 : 0); }
+  /** Advertise the PMU's reference-cycles event (CPUID.0AH:EBX[2] = 0): only when the TSC is
+   *  driven by instructions (--tsc icount), as software calibrates the event against it. */
+  setPmuRefCycles(on: boolean): void { this.raw.setPmuRefCycles?.(on ? 1 : 0); }
   run(budget: number): number { return this.raw.run(budget >>> 0) >>> 0; }
   /** Host time (ns, as nowNs) at which the running L2's VMX-preemption timer expires, or -1. */
   get vmxTimerNs(): number { return this.raw.vmxTimerNs ? this.raw.vmxTimerNs() : -1; }

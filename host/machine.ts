@@ -19,7 +19,7 @@ import { FwCfg } from "./platform/fwcfg";
 import { buildAcpi, type AcpiLayout } from "./platform/acpi";
 import { loadMultiboot, type MultibootOptions, type MultibootResult } from "./loaders/multiboot";
 import { loadFlat, type FlatOptions, type FlatResult } from "./loaders/flat";
-import { loadLinux, type LinuxOptions, type LinuxResult } from "./loaders/linux";
+import { loadLinux, firmwareMtrrs, type LinuxOptions, type LinuxResult } from "./loaders/linux";
 import { Scheduler, QUANTUM, QUANTUM_IPI, type Vcpu } from "./scheduler";
 
 export type TscMode = "realtime" | "icount";
@@ -159,6 +159,7 @@ export class Machine {
     this.memBytes = core.ramBytes;
     this.tsc = opts.tsc ?? "realtime";
     core.setNested(opts.nested ?? true);
+    core.setPmuRefCycles(this.tsc === "icount");
     this.nsPerInsn = opts.nsPerInstruction ?? 1;
     const now = () => this.nowNs();
     this.pit = new Pit8254(now);
@@ -191,6 +192,12 @@ export class Machine {
     }
     this.sched = new Scheduler(core, this.apics);
     this.retiredBase = core.icountNow; this.runStartIc = core.icountNow;
+    // Every switch (selectCpu, INIT/SIPI processing, resets) swaps the core's instruction
+    // counter for the other vCPU's: close the count before, restart it after.
+    this.sched.onSwitch = (loaded) => {
+      if (!loaded) this.retiredBase = this.totalIcount;
+      else this.runStartIc = this.core.icountNow;
+    };
     this.apicBus.onEoi = (v) => this.ioapic.eoi(v);
     this.apicBus.onNmi = (i) => this.sched.nmi(i);
     this.apicBus.onInit = (i) => this.sched.init(i);
@@ -262,6 +269,7 @@ export class Machine {
       msrRead: (i) => (m ? m.msrRead(i) : undefined),
       msrWrite: (i, v) => (m ? m.msrWrite(i, v) : false),
       tprWrite: (cr8) => { if (m) m.tprWrite(cr8); },
+      pmi: () => { if (m) m.pmi(); },
       abort: (msg) => { if (m) m.errorMessage = msg; },
     }, opts.wasm);
     m = new Machine(core, opts);
@@ -292,9 +300,7 @@ export class Machine {
   /** Load vCPU i into the core (tests, debuggers); run() ends with vCPU 0 loaded. */
   selectCpu(i: number): void {
     if (i < 0 || i >= this.cpus) throw new RangeError(`no vCPU ${i}`);
-    this.retiredBase = this.totalIcount;
     this.sched.switchTo(i);
-    this.runStartIc = this.core.icountNow;
     this.updateIntr();
   }
 
@@ -353,6 +359,9 @@ export class Machine {
     apic.tpr = (cr8 & 0xf) << 4;
     this.updateIntr();
   }
+
+  /** A performance-counter overflow with PMI enabled on the loaded vCPU (env.pmi). */
+  pmi(cpu = this.sched.cur): void { this.apics[cpu]?.perfInterrupt(); }
 
   /** INTA: the local APIC's highest deliverable vector, else the 8259's through LINT0 (ExtINT). */
   intAck(): number {
@@ -418,10 +427,16 @@ export class Machine {
   }
   /** A Linux bzImage with the 32-bit boot protocol (QEMU -kernel/-append/-initrd). */
   loadLinux(image: Uint8Array, opts: LinuxOptions = {}): LinuxResult {
-    this.bootAgain = () => { loadLinux(this.core, image, opts); this.installFirmware(); };
-    const r = loadLinux(this.core, image, opts);
-    this.installFirmware();
-    return r;
+    const load = () => {
+      const r = loadLinux(this.core, image, opts);
+      // The BIOS programs the MTRRs of every processor alike (Linux checks that they agree).
+      for (let i = 1; i < this.cpus; i++) { this.selectCpu(i); firmwareMtrrs(this.core); }
+      if (this.cpus > 1) this.selectCpu(0);
+      this.installFirmware();
+      return r;
+    };
+    this.bootAgain = () => { load(); };
+    return load();
   }
   loadFlat(image: Uint8Array, opts: FlatOptions = {}): FlatResult {
     this.bootAgain = () => { loadFlat(this.core, image, opts); this.installFirmware(); };

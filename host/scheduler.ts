@@ -81,12 +81,17 @@ export class Scheduler {
     this.hint = -1; this.next = 0;
   }
 
+  /** Called around every vCPU switch (false: the old vCPU is still loaded, true: the new one
+   *  is): the machine's instruction accounting follows the core's per-vCPU counter. */
+  onSwitch: (loaded: boolean) => void = () => {};
   /** Make vCPU i the loaded one. */
   switchTo(i: number): void {
     if (i === this.cur) return;
+    this.onSwitch(false);
     this.core.saveCpu(this.vcpus[this.cur].area);
     this.core.loadCpu(this.vcpus[i].area);
     this.cur = i;
+    this.onSwitch(true);
     this.switches++;
     const v = this.vcpus[i];
     if (v.nmiPending) { v.nmiPending = false; this.core.raiseNmi(); }

@@ -5,7 +5,7 @@ export function bareEnv(overrides = {}) {
   return {
     portIn: () => -1, portOut: () => {}, mmioRead: () => -1, mmioWrite: () => {},
     intAck: () => -1, nowNs: () => 0,
-    msrRead: () => 0, msrWrite: () => 0, tprWrite: () => {},
+    msrRead: () => 0, msrWrite: () => 0, tprWrite: () => {}, pmi: () => {},
     abort: (m, f, l, c) => { throw new Error(`wasm abort at ${l}:${c}`); },
     ...overrides,
   };

@@ -6,6 +6,7 @@ import { nested } from "../vmx/vstate";
 import { msrRead } from "../host";
 import { apicId, cpuCount } from "./vcpu_id";
 import { miscEnable, MISC_MONITOR } from "./misc_enable";
+import { PMU_VERSION, PMU_NGP, PMU_NFIXED, PMU_WIDTH, PMU_EVENT_VECTOR_LEN, pmuEventsUnavailable } from "./pmu_caps";
 
 // ---- implemented features (flip a constant when the code for it lands) ------------
 export const FEAT_XSAVE: bool = true;    // XSAVE/XRSTOR/XSAVEOPT of x87|SSE (ops/fxsave.ts); gates CR4.OSXSAVE, XGETBV/XSETBV
@@ -33,10 +34,10 @@ export const MAX_EXT_LEAF: u32 = 0x80000008;
 export const L1_EDX: u32 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
   | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16) | (1 << 19) | (1 << 23) | (1 << 24)
   | (1 << 25) | (1 << 26) | (FEAT_PSE36 ? 1 << 17 : 0) | (FEAT_APIC ? 1 << 9 : 0);
-// Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, x2APIC(21),
+// Leaf 1 ECX: SSE3(0) SSSE3(9) CX16(13) PDCM(15: IA32_PERF_CAPABILITIES, cpu/pmu.ts) MOVBE(22) POPCNT(23) RDRAND(30) (+XSAVE, PCID, x2APIC(21),
 // TSC-deadline(24), VMX when present). OSXSAVE (bit 27) mirrors CR4; MONITOR (3) follows IA32_MISC_ENABLE[18].
 // No SSE4.x, AES, AVX.
-export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 22) | (1 << 23) | (1 << 30)
+export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 15) | (1 << 22) | (1 << 23) | (1 << 30)
   | (FEAT_XSAVE ? 1 << 26 : 0) | (FEAT_PCID ? 1 << 17 : 0)
   | (FEAT_X2APIC ? 1 << 21 : 0) | (FEAT_TSC_DEADLINE ? 1 << 24 : 0);   // VMX (5): cpuid() with --nested on
 // Leaf 7.0 EBX: FSGSBASE(0) TSC_ADJUST(1) SMEP(7) INVPCID(10) RDSEED(18) SMAP(20) CLFLUSHOPT(23); ECX: UMIP(2) LA57(16).
@@ -102,6 +103,12 @@ export function cpuid(leaf: u32, sub: u32): void {
       else set4(0, 0, lvl, apicId);
       return;
     }
+    case 0xa:
+      // Architectural performance monitoring (cpu/pmu.ts): EAX version, GP counters, their
+      // width, EBX length; EBX events not available; EDX fixed counters and their width.
+      set4(PMU_VERSION | (PMU_NGP << 8) | (PMU_WIDTH << 16) | (PMU_EVENT_VECTOR_LEN << 24),
+        pmuEventsUnavailable(), 0, PMU_NFIXED | (PMU_WIDTH << 5));
+      return;
     case 7:
       if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);
       return;
@@ -122,6 +129,6 @@ export function cpuid(leaf: u32, sub: u32): void {
     }
     case 0x80000007: set4(0, 0, 0, 1 << 8); return;  // invariant TSC
     case 0x80000008: set4(PHYS_ADDR_BITS | (LIN_ADDR_BITS << 8), 0, 0, 0); return;
-    default: set4(0, 0, 0, 0); return;  // leaves 3,4,5,6,8..0xc, 0x80000005/6
+    default: set4(0, 0, 0, 0); return;  // leaves 3,4,5,6,8,9,0xc, 0x80000005/6
   }
 }

@@ -15,6 +15,7 @@ import { readVmxCap, capOk } from "../vmx/caps";
 import { nested } from "../vmx/vstate";
 import { CR4_VALID } from "./control";
 import { msrRead as hostMsrRead, msrWrite as hostMsrWrite } from "../host";
+import { isPmuMsr, pmuReadMsr, pmuWriteMsr } from "./pmu";
 
 export const MSR_TSC: u32 = 0x10, MSR_PLATFORM_ID: u32 = 0x17, MSR_APIC_BASE: u32 = 0x1b;
 export const MSR_FEATURE_CONTROL: u32 = 0x3a, MSR_TSC_ADJUST: u32 = 0x3b, MSR_BIOS_SIGN: u32 = 0x8b;
@@ -127,6 +128,7 @@ export function readMsr(m: u32): u64 {
     default: break;
   }
   if (m >= 0x200 && m < 0x200 + MTRR_VCNT * 2) return load<u64>(MTRR_VAR + (<usize>(m - 0x200) << 3));
+  if (isPmuMsr(m)) return pmuReadMsr(m);   // performance monitoring (cpu/pmu.ts)
   if (m >= 0x480 && m <= 0x493) {   // VMX capability MSRs (vmx/caps.ts)
     const v = readVmxCap(m, CR4_VALID);
     if (capOk) return v;
@@ -183,6 +185,10 @@ export function writeMsr(m: u32, v: u64): bool {
         if ((v & PA_RSVD) != 0) break;
         if (isMask ? (v & 0x7ff) != 0 : ((v & 0xf00) != 0 || !validMemTypes(v & 0xff, false))) break;
         store<u64>(MTRR_VAR + (<usize>(m - 0x200) << 3), v);
+        return true;
+      }
+      if (isPmuMsr(m)) {   // performance monitoring (cpu/pmu.ts)
+        if (!pmuWriteMsr(m, v)) break;
         return true;
       }
       const fi = fixIndex(m);

@@ -16,6 +16,7 @@ import { execBpMask, execBreakpoint } from "./control";
 import { hostBpCount, hostBpHit } from "./hostbp";
 import { vmxPoll, vmxEpoch, setMovSsBlocking } from "../vmx/vstate";
 import { fastLoopFloor } from "../vmx/intercept";
+import { pmuPoll, pmuSlow, pmuFloor, pmuCheck, pmuStepped, pmuNotRetired } from "./pmu";
 
 export const STOP_BUDGET: u32 = 0;   // budget exhausted
 export const STOP_HLT: u32 = 1;      // HLT with nothing to wake it: host waits for an interrupt
@@ -77,7 +78,9 @@ export function runSlice(budget: u32): u32 {
     let left = sliceLeft;
     // VMX exits that are checked between instructions (preemption timer, MTF, interrupt
     // window) bound the fast loop: it stops at `floor` so the full iteration polls them.
-    const floor: u32 = vmxPoll ? fastLoopFloor(left) : 0;
+    let floor: u32 = vmxPoll ? fastLoopFloor(left) : 0;
+    // Running performance counters bound it at their first possible overflow (cpu/pmu.ts).
+    if (pmuPoll) floor = pmuFloor(left, floor);
     const epoch = vmxEpoch;
     while (left > floor && !(intShadow | intrLine | nmiPending | shutdown | halted) &&
            (execBpMask | hostBpCount | I.pendingDbTrap | <u32>(flagsRaw & (F_TF | F_RF))) == 0) {
@@ -92,7 +95,7 @@ export function runSlice(budget: u32): u32 {
       step();
       left--;
       sliceLeft = left;
-      if (faultPending) { I.clearDbTrap(); deliverFault(); }
+      if (faultPending) { pmuNotRetired(); I.clearDbTrap(); deliverFault(); }
       else if (I.pendingDbTrap != 0) {
         // Data / I/O breakpoint hit by this instruction: #DB trap after it (SDM 17.3.1.2).
         F.setFlagBit(F_RF, false);
@@ -104,6 +107,8 @@ export function runSlice(budget: u32): u32 {
     if (shutdown) { reason = STOP_SHUTDOWN; break; }
     if (stopRequested) { reason = STOP_HOST; break; }
     if (left == 0) break;
+    // A counter overflow at the instruction just retired: status and PMI before the next one.
+    if (pmuPoll) pmuCheck();
     // SDM 6.8.3: the instruction after STI / MOV SS runs before any interrupt.
     let ssBlock = false;
     const shadow = intShadow;
@@ -135,7 +140,8 @@ export function runSlice(budget: u32): u32 {
     step();
     if (ssBlock) setMovSsBlocking(false);
     sliceLeft--;
-    if (faultPending) { I.clearDbTrap(); deliverFault(); }
+    if (pmuSlow) pmuStepped();
+    if (faultPending) { pmuNotRetired(); I.clearDbTrap(); deliverFault(); }
     else if ((f & (F_TF | F_RF)) != 0 || I.pendingDbTrap != 0) {
       // SDM 17.3.1.1: RF is cleared after any instruction completes; SDM 17.3.1.4:
       // TF set at the start of an instruction => #DB trap after it (with any I/O breakpoint hits).

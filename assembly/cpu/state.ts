@@ -140,8 +140,16 @@ export let pagingOn: bool = false;   // CR0.PG
 export let codeEpoch: u32 = 0;
 @inline export function bumpCodeEpoch(): void { codeEpoch++; }
 
+// CPL watch for performance counters that count at one privilege level only (cpu/pmu.ts sets
+// both; a function reference so this file imports nothing).
+export let pmuCplWatch: bool = false;
+function noHook(): void {}
+let pmuCplHook: () => void = noHook;
+export function setPmuCplWatch(on: bool, hook: () => void): void { pmuCplWatch = on; pmuCplHook = hook; }
+
 export function updateMode(): void {
   codeEpoch++;
+  const oldCpl = cpl;
   protMode = (cr0 & CR0_PE) != 0;
   pagingOn = (cr0 & CR0_PG) != 0 && protMode;
   longMode = (efer & EFER_LMA) != 0;
@@ -152,10 +160,15 @@ export function updateMode(): void {
   if (!protMode) cpl = 0;
   else if (vm86) cpl = 3;
   else cpl = segDpl(SS);  // SDM 5.5: CPL is SS.DPL (equals CS.DPL except for conforming code)
+  if (pmuCplWatch && cpl != oldCpl) pmuCplHook();   // USR/OS-filtered counters (cpu/pmu.ts)
 }
 export function setVm86(v: bool): void { vm86 = v; }
 // CPL normally follows CS.DPL; SDM 5.5 (conforming code) lets CS.DPL differ, so allow an override.
-export function setCpl(v: u32): void { cpl = v; }
+export function setCpl(v: u32): void {
+  const old = cpl;
+  cpl = v;
+  if (pmuCplWatch && v != old) pmuCplHook();
+}
 
 // ---- miscellaneous per-CPU state -------------------------------------------
 export let halted: bool = false;

@@ -3,7 +3,7 @@
 // (SDM A.2) are reported as required in the non-TRUE MSRs as on hardware. Grow the sets below
 // when an exit condition or feature lands, never before.
 import { highestIndex } from "./fields";
-import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC, FT_VMFUNC, FT_TSCSCALE, FT_VINTR, FT_POSTED, FT_PML, FT_PLE, FT_VE } from "./features";
+import { FT_BASE, FT_PAT, FT_EFER, FT_EPT, FT_VPID, FT_PREEMPT, FT_SHADOW, FT_TPR, FT_APICACC, FT_VMFUNC, FT_TSCSCALE, FT_VINTR, FT_POSTED, FT_PML, FT_PLE, FT_VE, FT_PERF } from "./features";
 import { FEAT_LA57 } from "../cpu/cpuid";
 import { nested } from "./vstate";
 
@@ -16,7 +16,8 @@ export const FEATURES_ON: u32 = (1 << FT_BASE) | (1 << FT_PAT) | (1 << FT_EFER) 
   | (1 << FT_VINTR) | (1 << FT_POSTED)     // vid.ts: virtual-interrupt delivery, posted interrupts
   | (1 << FT_PML)                          // ept.ts: page-modification logging
   | (1 << FT_PLE)
-  | (1 << FT_VE);                          // intercept.ts: EPT-violation #VE (EPTP index, #VE information address)                         // intercept.ts: PAUSE-loop exiting (PLE_Gap, PLE_Window)
+  | (1 << FT_VE)                           // intercept.ts: EPT-violation #VE (EPTP index, #VE information address)                         // intercept.ts: PAUSE-loop exiting (PLE_Gap, PLE_Window)
+  | (1 << FT_PERF);                        // IA32_PERF_GLOBAL_CTRL load/save (cpu/pmu.ts)
 
 // IA32_VMX_EPT_VPID_CAP (A.10): execute-only (0), 4-level walks (6), UC (8) and WB (14) EPT
 // structures, 2M (16) and 1G (17) pages, INVEPT (20) single-context (25) and all-context (26),
@@ -78,10 +79,12 @@ export const PROC2_OPT1: u32 = PROC2_EPT | PROC2_VPID | PROC2_WBINVD | PROC2_UNR
   | PROC2_VAPIC | PROC2_X2APIC | PROC2_APIC_REG | PROC2_VID | PROC2_VMFUNC | PROC2_TSC_SCALING | PROC2_PML
   | PROC2_INVPCID | PROC2_PLE | PROC2_VE;
 // Exit: host address-space size (9), acknowledge interrupt on exit (15), save/load PAT (18/19),
-// save/load EFER (20/21), save VMX-preemption timer value (22).
-export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22);
-// Entry: IA-32e mode guest (9), load PAT (14), load EFER (15).
-export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15);
+// save/load EFER (20/21), save VMX-preemption timer value (22); load / save
+// IA32_PERF_GLOBAL_CTRL (12 / 30, cpu/pmu.ts).
+export const EXIT_OPT1: u32 = (1 << 9) | (1 << 15) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22)
+  | (1 << 12) | (1 << 30);
+// Entry: IA-32e mode guest (9), load PAT (14), load EFER (15), load IA32_PERF_GLOBAL_CTRL (13).
+export const ENTRY_OPT1: u32 = (1 << 9) | (1 << 14) | (1 << 15) | (1 << 13);
 
 // IA32_VMX_MISC (A.6): EFER.LMA saved into "IA-32e mode guest" on exits (bit 5), preemption-timer rate 5 (bits 4:0: the timer counts
 // down once per 32 TSC ticks, as on many processors; intercept.ts timerNow), activity states HLT (bit 6) and wait-for-SIPI (8),

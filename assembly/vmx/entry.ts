@@ -25,7 +25,9 @@ import { inFlight, inSlice } from "../cpu/run";
 import * as C from "./caps";
 import { VMCS_REVISION, CR0_FIXED0, CR0_FIXED1, CR4_FIXED0 } from "./caps";
 import { armTimer, pleReset } from "./intercept";
+import { globalCtrlOk, setGlobalCtrl } from "../cpu/pmu";
 import { setIdtVectoring, afterStateLoad, loadHost, loadMsrList, enterNmiState, saveL1Nmi, EXIT_BAD_GUEST, EXIT_MSR_LOAD_FAIL, EXIT_FAILED_ENTRY, XC_HOST64 } from "./exit";
+import { XC_LOAD_PERF } from "./exit";
 
 // Controls (SDM 25.6 / 25.7 / 25.8).
 export const PIN_EXT_INTR: u32 = 1 << 0, PIN_NMI: u32 = 1 << 3, PIN_VIRT_NMI: u32 = 1 << 5, PIN_PREEMPT: u32 = 1 << 6;
@@ -37,6 +39,7 @@ export const PROC_MOV_DR: u32 = 1 << 23, PROC_UNCOND_IO: u32 = 1 << 24, PROC_IO_
 export const PROC_MSR_BITMAPS: u32 = 1 << 28, PROC_PAUSE: u32 = 1 << 30;
 export const PROC_MWAIT: u32 = 1 << 10, PROC_MONITOR: u32 = 1 << 29;
 export const EC_LOAD_DEBUG: u32 = 1 << 2, EC_IA32E: u32 = 1 << 9, EC_LOAD_PAT: u32 = 1 << 14, EC_LOAD_EFER: u32 = 1 << 15;
+export const EC_LOAD_PERF: u32 = 1 << 13;
 
 const PA_RSVD: u64 = ~(((<u64>1) << <u64>PHYS_ADDR_BITS) - 1);
 @inline function ctlOk(v: u32, caps: u64): bool {
@@ -138,6 +141,8 @@ function checkHost(): bool {
   // Addresses that WRMSR / LGDT could load are checked against the widest linear-address
   // width supported (57 bits with 5-level paging), as those instructions do.
   if (!isCanonicalMax(rd(F.HOST_SYSENTER_ESP)) || !isCanonicalMax(rd(F.HOST_SYSENTER_EIP))) return false;
+  // Load IA32_PERF_GLOBAL_CTRL: no bit reserved in the MSR may be set.
+  if ((xc & XC_LOAD_PERF) != 0 && !globalCtrlOk(rd(F.HOST_PERF_GLOBAL_CTRL))) return false;
   if ((xc & (1 << 19)) != 0 && !patOk(rd(F.HOST_PAT))) return false;   // load IA32_PAT
   if ((xc & (1 << 21)) != 0) {   // load IA32_EFER
     const e = rd(F.HOST_EFER);
@@ -182,6 +187,7 @@ function checkGuest(): i32 {
   if ((rd(F.GUEST_CR3) & PA_RSVD) != 0) return 0;
   if ((ec & EC_LOAD_DEBUG) != 0 && (rd(F.GUEST_DR7) >> 32) != 0) return 0;
   if (!isCanonical(rd(F.GUEST_SYSENTER_ESP)) || !isCanonical(rd(F.GUEST_SYSENTER_EIP))) return 0;
+  if ((ec & EC_LOAD_PERF) != 0 && !globalCtrlOk(rd(F.GUEST_PERF_GLOBAL_CTRL))) return 0;
   if ((ec & EC_LOAD_PAT) != 0 && !patOk(rd(F.GUEST_PAT))) return 0;
   if ((ec & EC_LOAD_EFER) != 0) {
     const e = rd(F.GUEST_EFER);
@@ -317,6 +323,7 @@ function loadGuest(tag: u32, flush: bool): void {
   M.writeMsr(M.MSR_SYSENTER_CS, rd(F.GUEST_SYSENTER_CS) & 0xffffffff);
   M.writeMsr(M.MSR_SYSENTER_ESP, rd(F.GUEST_SYSENTER_ESP));
   M.writeMsr(M.MSR_SYSENTER_EIP, rd(F.GUEST_SYSENTER_EIP));
+  if ((ec & EC_LOAD_PERF) != 0) setGlobalCtrl(rd(F.GUEST_PERF_GLOBAL_CTRL));   // SDM 26.3.2.1
   if ((ec & EC_LOAD_PAT) != 0) M.writeMsr(M.MSR_PAT, rd(F.GUEST_PAT));
   let efer = S.efer;
   if ((ec & EC_LOAD_EFER) != 0) efer = rd(F.GUEST_EFER);

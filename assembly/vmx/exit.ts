@@ -5,6 +5,7 @@ import * as S from "../cpu/state";
 import * as D from "../cpu/decode";
 import { getRflags, setRflags } from "../cpu/flags";
 import * as M from "../cpu/msr";
+import * as PMU from "../cpu/pmu";
 import { syncMode } from "../cpu/descriptors";
 import { tlbFlushAll, loadPdptes, setTlbTag } from "../mmu/access";
 import * as E from "./ept";
@@ -36,6 +37,7 @@ export const EXIT_FAILED_ENTRY: u32 = 0x80000000;
 // Exit controls (SDM 25.7.1).
 export const XC_SAVE_DEBUG: u32 = 1 << 2, XC_HOST64: u32 = 1 << 9, XC_ACK_INTR: u32 = 1 << 15;
 export const XC_SAVE_PAT: u32 = 1 << 18, XC_LOAD_PAT: u32 = 1 << 19, XC_SAVE_EFER: u32 = 1 << 20, XC_LOAD_EFER: u32 = 1 << 21;
+export const XC_LOAD_PERF: u32 = 1 << 12, XC_SAVE_PERF: u32 = 1 << 30;   // IA32_PERF_GLOBAL_CTRL (cpu/pmu.ts)
 
 const CR0_VALID: u64 = 0xe005003f;
 
@@ -77,6 +79,7 @@ function saveGuest(): void {
   wr(F.GUEST_SYSENTER_CS, M.sysenterCs); wr(F.GUEST_SYSENTER_ESP, M.sysenterEsp); wr(F.GUEST_SYSENTER_EIP, M.sysenterEip);
   if ((xc & XC_SAVE_PAT) != 0) wr(F.GUEST_PAT, M.pat);
   if ((xc & XC_SAVE_EFER) != 0) wr(F.GUEST_EFER, S.efer);
+  if ((xc & XC_SAVE_PERF) != 0) wr(F.GUEST_PERF_GLOBAL_CTRL, PMU.globalCtrl);
   // IA32_VMX_MISC[5]: EFER.LMA goes into the "IA-32e mode guest" entry control.
   const ec = rd(F.ENTRY_CONTROLS);
   wr(F.ENTRY_CONTROLS, (S.efer & S.EFER_LMA) != 0 ? ec | (1 << 9) : ec & ~(<u64>(1 << 9)));
@@ -141,6 +144,7 @@ export function loadHost(): void {
   M.writeMsr(M.MSR_SYSENTER_CS, rd(F.HOST_SYSENTER_CS) & 0xffffffff);
   M.writeMsr(M.MSR_SYSENTER_ESP, rd(F.HOST_SYSENTER_ESP));
   M.writeMsr(M.MSR_SYSENTER_EIP, rd(F.HOST_SYSENTER_EIP));
+  if ((xc & XC_LOAD_PERF) != 0) PMU.setGlobalCtrl(rd(F.HOST_PERF_GLOBAL_CTRL));   // SDM 28.5.1
   if ((xc & XC_LOAD_PAT) != 0) M.writeMsr(M.MSR_PAT, rd(F.HOST_PAT));
   let efer = S.efer;
   if ((xc & XC_LOAD_EFER) != 0) efer = rd(F.HOST_EFER);

@@ -253,6 +253,7 @@ export const EXIT_QUALIFICATION: u32 = 0x6400, GUEST_LINEAR_ADDR: u32 = 0x640a;
 // Guest state: selector / limit / access rights / base by segment number (ES..GS, LDTR, TR).
 export const GUEST_SEL0: u32 = 0x0800, GUEST_LIMIT0: u32 = 0x4800, GUEST_AR0: u32 = 0x4814, GUEST_BASE0: u32 = 0x6806;
 export const GUEST_DEBUGCTL: u32 = 0x2802, GUEST_PAT: u32 = 0x2804, GUEST_EFER: u32 = 0x2806;
+export const GUEST_PERF_GLOBAL_CTRL: u32 = 0x2808, HOST_PERF_GLOBAL_CTRL: u32 = 0x2c04;
 export const GUEST_GDTR_LIMIT: u32 = 0x4810, GUEST_IDTR_LIMIT: u32 = 0x4812;
 export const GUEST_INTERRUPTIBILITY: u32 = 0x4824, GUEST_ACTIVITY: u32 = 0x4826, GUEST_SYSENTER_CS: u32 = 0x482a;
 export const GUEST_CR0: u32 = 0x6800, GUEST_CR3: u32 = 0x6802, GUEST_CR4: u32 = 0x6804;

@@ -39,7 +39,7 @@ options:
   --flat[=real]         IMAGE is a raw binary: 32-bit protected mode at 0x100000, or real mode at 0x7c00
   --gdb PORT            wait for gdb on localhost:PORT before the first instruction (QEMU -s -S;
                         'target remote :PORT'); 0 picks a free port. The limits apply after detach
-  --gdb-arch i386|x86-64  gdb's register layout (default: x86-64 for an ELF64 image, else i386;
+  --gdb-arch i386|x86-64  gdb's register layout (default: x86-64 for an ELF64 image or a bzImage, else i386;
                         a 64-bit kernel in an ELF32 file wants x86-64 and gdb's
                         'set architecture i386:x86-64' before 'target remote')`;
 
@@ -263,8 +263,9 @@ async function main(): Promise<void> {
 
   let interrupted = false;
   process.on("SIGINT", () => { interrupted = true; m.stop(); });
-  // gdb accepts only the register layout of the ELF it debugs: ELF64 -> x86-64, else i386.
-  const elf64 = image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46 && image[4] === 2;
+  // gdb accepts only the register layout of the ELF it debugs: ELF64 (and a bzImage, whose
+  // vmlinux is ELF64 on x86-64) -> x86-64, else i386.
+  const elf64 = (image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46 && image[4] === 2) || isBzImage(image);
   const r = (a.gdb !== undefined ? await debugSession(m, a.gdb, a.gdbArch ?? (elf64 ? "x86-64" : "i386")) : undefined)
     ?? await m.run({ maxSeconds: a.maxSeconds, maxInstructions: a.maxInstructions });
   if (useStdin) process.stdin.destroy();

@@ -154,6 +154,16 @@ export class LocalApic {
     }
   }
 
+  /** A performance-monitoring counter overflowed with its interrupt enabled (the core's PMU,
+   *  assembly/cpu/pmu.ts): deliver through LVT_PERF, then set its mask bit, as Intel processors
+   *  and KVM do (the PMI handler unmasks it again; SDM 11.5.1, 21.6.3.5.8). */
+  perfInterrupt(): void {
+    const l = this.lvt[LVT_PERF];
+    if ((l & LVT_MASKED) || !this.hwEnabled) return;
+    this.fireLvt(LVT_PERF);
+    this.lvt[LVT_PERF] = l | LVT_MASKED;
+  }
+
   /** LINT0/LINT1 input pins (LINT1 is NMI on a PC). */
   lint(pin: 0 | 1): void { this.fireLvt(pin === 0 ? LVT_LINT0 : LVT_LINT1); }
 

@@ -677,7 +677,7 @@ describe("CPUID, MSRs, TSC", () => {
     run(10);
     expect<u64>(S.getReg64(S.RAX)).toBe(0x306a9);
     expect<u64>(S.getReg64(S.RDX)).toBe(0x078bbb7f, "FPU VME DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2");
-    expect<u64>(S.getReg64(S.RCX)).toBe(0x45e22229, "SSE3 MONITOR VMX SSSE3 CX16 PCID x2APIC MOVBE POPCNT TSC-deadline XSAVE RDRAND");
+    expect<u64>(S.getReg64(S.RCX)).toBe(0x45e2a229, "SSE3 MONITOR VMX SSSE3 CX16 PDCM PCID x2APIC MOVBE POPCNT TSC-deadline XSAVE RDRAND");
     expect<u64>(S.getReg64(S.RBX)).toBe(0x00010800, "APIC ID 0, 1 logical processor, CLFLUSH 64 bytes");
     expect<u64>(S.getReg64(S.RCX) & (1 << 13)).toBe(1 << 13, "CX16");
     expect<u64>(S.getReg64(S.RCX) & (1 << 5)).toBe(1 << 5, "VMX (--nested on is the default)");

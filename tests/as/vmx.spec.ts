@@ -104,8 +104,8 @@ describe("VMX capabilities and the nested switch", () => {
     expect(VMX_BASIC).toBe(0x00d8100000006e76);   // + INS/OUTS instruction information (54)
     expect(readMsr(0x481)).toBe(0x000000ff00000016);   // + virtual NMIs (5), process posted interrupts (7)
     expect(readMsr(0x482)).toBe(0xfff9fffe0401e172);   // + use TPR shadow (21), NMI-window, PAUSE, MWAIT, MONITOR exiting
-    expect(readMsr(0x483)).toBe(0x007fefff00036dff);
-    expect(readMsr(0x484)).toBe(0x0000d3ff000011ff);
+    expect(readMsr(0x483)).toBe(0x407fffff00036dff);   // + load (12) / save (30) IA32_PERF_GLOBAL_CTRL
+    expect(readMsr(0x484)).toBe(0x0000f3ff000011ff);   // + load IA32_PERF_GLOBAL_CTRL (13)
     expect(readMsr(0x485)).toBe(0x20040165);   // preemption-timer rate 5, wait-for-SIPI; bit 29: VMWRITE to exit-information fields
     expect(readMsr(0x486)).toBe(0x80000021);
     expect(readMsr(0x487)).toBe(0xffffffff);            // CR0 bits 31:0 may be 1, as on hardware
@@ -114,8 +114,8 @@ describe("VMX capabilities and the nested switch", () => {
     expect(readMsr(0x48e)).toBe(0xfff9fffe04006172);
     expect(readMsr(0x48b)).toBe(0x02077fff00000000);   // secondary: EPT-violation #VE, PAUSE-loop exiting, enable INVPCID, virtualize APIC accesses, EPT, desc-table, RDTSCP, virtualize x2APIC mode, VPID, WBINVD, URG, APIC-register virtualization, VID, RDRAND, VM functions, shadowing, RDSEED, PML, TSC scaling
     expect(readMsr(0x48c)).toBe(0xf01063341c1);   // incl. 5-level walks (bit 7)
-    expect(readMsr(0x48f)).toBe(0x007fefff00036dfb);
-    expect(readMsr(0x490)).toBe(0x0000d3ff000011fb);
+    expect(readMsr(0x48f)).toBe(0x407fffff00036dfb);
+    expect(readMsr(0x490)).toBe(0x0000f3ff000011fb);
     expect(readMsr(0x491)).toBe(1);               // VM functions: EPTP switching only
     expect(msrOk).toBe(true);
     readMsr(0x492);                               // no tertiary controls: the MSR does not exist

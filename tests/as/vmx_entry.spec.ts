@@ -418,7 +418,8 @@ describe("LMSW, INVLPG, INT3 exits", () => {
     expect(guest([0x0f, 0x09])).toBe(0);                      // WBINVD: no exit
     expect(V.nonRoot).toBe(true);
     S.setRip(GUEST_RIP);
-    expect(guest([0x0f, 0x33])).toBe(14);                     // RDPMC: #GP(0) (no counters), no exit
+    S.setReg64(S.RCX, 64);
+    expect(guest([0x0f, 0x33])).toBe(14);                     // RDPMC: #GP(0) (no counter 64), no exit
     clearFault();
     wr(F.PROC_CONTROLS, 0x04006172 | 0x80000000 | (1 << 11));
     wr(F.PROC2_CONTROLS, 1 << 6);

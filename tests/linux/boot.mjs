@@ -43,7 +43,7 @@ echo "sha256: $(echo hello | sha256sum)"
 echo "sort: $(echo 5 3 9 1 | tr ' ' '\\n' | sort -n | tr '\\n' ' ')"
 if [ -x /kvmtest ]; then
   mount -t devtmpfs dev /dev
-  insmod /irqbypass.ko && insmod /kvm.ko && insmod /kvm-intel.ko && echo "kvm-intel: loaded" || echo "kvm-intel: not loaded"
+  insmod /irqbypass.ko && insmod /kvm.ko && insmod /kvm-intel.ko && echo "kvm-intel: loaded" || { echo "kvm-intel: not loaded"; dmesg | grep -i -E "kvm|vmx|feat_ctl" | tail -20; }
   [ -c /dev/kvm ] && /kvmtest
 fi
 echo "nestvm-linux: done"

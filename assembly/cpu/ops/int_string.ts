@@ -11,6 +11,7 @@ import { code64, segBase, segLimit, segAttr, FS, AR_S, AR_TYPE } from "../state"
 import { tlbHostRead, tlbHostWrite } from "../../mmu/access";
 import { getDF, setLazy, LF_SUB } from "../flags";
 import * as F from "../flags";
+import { pmuNotRetired } from "../pmu";
 
 const REP_CHUNK: u32 = 4096;
 
@@ -43,7 +44,7 @@ export function stringOp(kind: u32, size: u32): void {
         setA(RCX, a, cnt);
         if (cnt == 0) return;
         n += <u32>k;
-        if (n >= REP_CHUNK) { D.nextRip = D.instrStart; return; }
+        if (n >= REP_CHUNK) { D.nextRip = D.instrStart; pmuNotRetired(); return; }
         continue;
       }
     }
@@ -102,7 +103,7 @@ export function stringOp(kind: u32, size: u32): void {
       const eq = (F.fR & m) == 0;
       if (D.repPrefix == 0xf3 ? !eq : eq) return;
     }
-    if (++n >= REP_CHUNK) { D.nextRip = D.instrStart; return; }
+    if (++n >= REP_CHUNK) { D.nextRip = D.instrStart; pmuNotRetired(); return; }
   }
 }
 

@@ -13,6 +13,7 @@ import { setIntShadow, flagsWritable } from "../interrupts";
 import * as C from "../control";
 import * as M from "../msr";
 import { readTsc } from "../tsc";
+import { pmuRdpmc, rdpmcValue } from "../pmu";
 import { cpuid, cpuidA, cpuidB, cpuidC, cpuidD, FEAT_XSAVE, FEAT_SMAP, XCR0_SUPPORTED } from "../cpuid";
 import { syncMode } from "../descriptors";
 import { nonRoot } from "../../vmx/vstate";
@@ -195,13 +196,15 @@ export function rdtscp(): void {
   S.setReg32(RDX, <u32>(t >> 32));
   S.setReg32(RCX, <u32>M.tscAux);
 }
-// No performance counters are implemented (CPUID leaf 0xA reports none): every
-// counter index is invalid => #GP(0) (SDM Vol.2 RDPMC).
+// RDPMC (SDM Vol.2 RDPMC): EDX:EAX = the counter ECX selects (cpu/pmu.ts: ECX[30] fixed
+// counters, ECX[31] fast read); an invalid ECX => #GP(0).
 export function rdpmc(): void {
   // CPL/CR4.PCE #GP has priority over the VM exit (SDM 26.1.1); the invalid counter comes after it.
   if (S.protMode && S.cpl != 0 && (S.cr4 & S.CR4_PCE) == 0) { raiseGP(0); return; }
   if (nonRoot && VX.exitRdpmc()) return;
-  raiseGP(0);
+  if (!pmuRdpmc(S.getReg32(RCX))) { raiseGP(0); return; }
+  S.setReg32(RAX, <u32>rdpmcValue);
+  S.setReg32(RDX, <u32>(rdpmcValue >> 32));
 }
 
 export function cpuidOp(): void {
