@@ -352,7 +352,7 @@ poweroff -f
     };
     if (T.row && result.reasons[T.row]) result.reasons[T.row].nestvmL2LinuxKvm = n ? { test: T.key, cyclesMean: n.cyclesMean, cyclesMin: n.cyclesMin, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS } : null;
   }
-  result.notes.push(`linux: nestvm L2 under Linux KVM: kvmbench's guest in 64-bit long mode (32-bit protected mode figures in the JSON), ${lreps} repetitions after a warm-up, median of the means; guest TSC cycles at nestvm's 2 cycles/ns (Linux in nestvm measured ${l2[64].tscMhz ?? "?"} MHz against its own clock; dmesg: ${col.linuxTsc.join("; ") || "n/a"})`);
+  result.notes.push(`linux: nestvm L2 under Linux KVM: kvmbench's guest in 64-bit long mode (32-bit protected mode: its own column), ${lreps} repetitions after a warm-up, median of the means; guest TSC cycles at nestvm's 2 cycles/ns (Linux in nestvm measured ${l2[64].tscMhz ?? "?"} MHz against its own clock; dmesg: ${col.linuxTsc.join("; ") || "n/a"})`);
 }
 if (withLinux) await linuxColumns();
 
