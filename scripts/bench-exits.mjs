@@ -30,15 +30,28 @@
 //   --no-qemu      nestvm columns only
 //   --out FILE     write the JSON there instead of build/bench-exits.json
 //   --tsc-mhz F    host TSC frequency for the QEMU columns (default: /proc/cpuinfo or dmesg)
+//   --linux        also the column "nestvm L2 under Linux KVM": Debian 12's Linux (L1) boots in
+//                  nestvm (TSC realtime), loads Debian's kvm-intel and runs tests/linux/kvmbench.c
+//                  (gcc -static), whose guest (L2) times the same round trips in 64-bit long mode
+//                  and again in 32-bit protected mode; the same binary then runs on the host's
+//                  /dev/kvm (PVM here) as its one-level reference. Fetches the kernel and
+//                  busybox-static with apt-get into --linux-dir (default /tmp/nestvm-linux, shared
+//                  with tests/linux/boot.mjs); ~1.5 min, mostly Linux booting in nestvm.
+//                  The full run boots twice: Debian's defaults, and with mitigations=off (no PTI,
+//                  retpolines, VERW, L1D flush); --smoke or --linux-fast: defaults only.
+//   --linux-reps N kvmbench's measured repetitions (default 9; --smoke 2), after one warm-up
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { spawnSync } from "node:child_process";
 import { ROOT, imagePath, runQemu, qemuAvailable, kvmAvailable } from "../tests/qemu/qemu.mjs";
+import { fetchLinux, gccStatic } from "../tests/linux/debian.mjs";
+import { cpioNewc, S_IFDIR, S_IFREG, S_IFCHR } from "../tests/linux/initramfs.mjs";
 
 const argv = process.argv.slice(2);
 const smoke = argv.includes("--smoke");
 const noQemu = argv.includes("--no-qemu");
+const withLinux = argv.includes("--linux");
 const argOf = (k) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
 const reps = Number(argOf("--reps") ?? (smoke ? 1 : 9));
 const qreps = Number(argOf("--reps") ?? (smoke ? 1 : 3));
@@ -205,10 +218,150 @@ else {
   if (tsc.mhz) result.notes.push(`QEMU columns: guest TSC cycles converted at the host TSC rate ${tsc.mhz} MHz (${tsc.source}); TCG's RDTSC is host-time based, its cycles are not instruction costs`);
 }
 
+// ---- Linux KVM as L1 (--linux): kvmbench's guest as an L2 in nestvm, and on the host's /dev/kvm ----
+// kvmbench's tests; `row` is the l2-bench row they line up with in the main table.
+const KVM_TESTS = [
+  { key: "nop", what: "nothing between the RDTSC pairs (timing cost, no exit)" },
+  { key: "cpuid", row: "cpuid", what: "CPUID leaf 0: exit, emulated in KVM (kernel)" },
+  { key: "vmcall", row: "vmcall", what: "VMCALL RAX=0: exit, KVM answers -KVM_ENOSYS (kernel)" },
+  { key: "io-in-0x3fd", row: "io-in-0x3fd", what: "IN al, 0x3fd: exit, KVM_EXIT_IO to kvmbench (userspace)" },
+  { key: "rdmsr-apicbase", row: "rdmsr-tsc", what: "RDMSR 0x1b: exit, emulated in KVM (kernel)" },
+  { key: "rdmsr-tsc", what: "RDMSR 0x10: KVM passes reads through (MSR bitmap), no exit" },
+  { key: "ept-violation", row: "ept-violation", what: "first touch of a page of a fresh memslot: EPT violation, KVM faults it in (kernel)" },
+];
+// "kvmbench: rep 3 cpuid min 1234 mean 2345 cycles (64 round trips) stats: exits=65 halt_exits=1"
+function parseKvmbench(text) {
+  const per = {};
+  for (const m of text.matchAll(/kvmbench: rep \d+ (\S+) min (\d+) median (\d+) mean (\d+) cycles \(\d+ round trips\)(?: stats:(.*))?/g)) {
+    const p = (per[m[1]] ??= { means: [], medians: [], mins: [], stats: [] });
+    p.means.push(Number(m[4])); p.medians.push(Number(m[3])); p.mins.push(Number(m[2]));
+    const st = {};
+    for (const kv of (m[5] ?? "").trim().split(/\s+/).filter(Boolean)) { const [k, v] = kv.split("="); st[k] = Number(v); }
+    p.stats.push(st);
+  }
+  const out = {};
+  for (const [k, p] of Object.entries(per)) {
+    // KVM statistics per round trip: the median over repetitions of (delta - the final HLT's exit) / 64.
+    const names = [...new Set(p.stats.flatMap((st) => Object.keys(st)))];
+    const stats = {};
+    for (const n of names) stats[n] = median(p.stats.map((st) => st[n] ?? 0));
+    out[k] = { cyclesMean: median(p.means), cyclesMedian: median(p.medians), cyclesMin: minOf(p.mins), reps: p.means.length, stats };
+  }
+  const tsc = text.match(/kvmbench: tsc ([\d.]+) MHz/);
+  const skipped = [...text.matchAll(/kvmbench: (\S+): no HLT after/g)].map((m) => m[1]);
+  return { per: out, tscMhz: tsc ? Number(tsc[1]) : null, done: /kvmbench: done/.test(text), skipped };
+}
+async function linuxColumns() {
+  const dir = argOf("--linux-dir") ?? "/tmp/nestvm-linux";
+  const lreps = Number(argOf("--linux-reps") ?? (smoke ? 2 : 9));
+  let deb, bin;
+  try {
+    deb = fetchLinux(dir);
+    bin = gccStatic(join(ROOT, "tests", "linux", "kvmbench.c"), join(dir, "kvmbench"));
+  } catch (e) {
+    console.log(`bench-exits --linux: skipped, ${e.message}`);
+    result.notes.push(`linux: skipped (${e.message})`);
+    return;
+  }
+  const col = { reps: lreps, kernel: deb.kernel };
+  const { Machine } = await import(pathToFileURL(join(ROOT, "build", "host.mjs")).href);
+  // L1 = Linux in nestvm. dmesg's TSC lines, the mitigations KVM applies on entry and kvm-intel's
+  // parameters go to the serial log (and the JSON) for the analysis in docs/benchmarks.md.
+  const boot = async (extra, tsc = "realtime") => {
+    const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+insmod /irqbypass.ko && insmod /kvm.ko && insmod /kvm-intel.ko || echo "kvmbench-linux: kvm-intel not loaded"
+dmesg | grep -i -e tsc -e kvm -e l1tf -e mds | sed 's/^/kvmbench-linux: dmesg: /'
+for f in /sys/devices/system/cpu/vulnerabilities/* /sys/module/kvm_intel/parameters/*; do echo "kvmbench-linux: $f: $(cat $f)"; done
+[ -c /dev/kvm ] && /kvmbench ${lreps} 64 && /kvmbench ${lreps} 32
+echo "kvmbench-linux: end"
+poweroff -f
+`;
+    const enc = new TextEncoder();
+    const initrd = cpioNewc([
+      { name: "bin", mode: S_IFDIR | 0o755 }, { name: "dev", mode: S_IFDIR | 0o755 },
+      { name: "dev/console", mode: S_IFCHR | 0o600, rdev: [5, 1] },
+      { name: "proc", mode: S_IFDIR | 0o755 }, { name: "sys", mode: S_IFDIR | 0o755 },
+      { name: "bin/busybox", mode: S_IFREG | 0o755, data: readFileSync(deb.busybox) },
+      { name: "init", mode: S_IFREG | 0o755, data: enc.encode(INIT) },
+      { name: "kvmbench", mode: S_IFREG | 0o755, data: readFileSync(bin) },
+      ...deb.kvmModules.map((k) => ({ name: k.name, mode: S_IFREG | 0o644, data: readFileSync(k.path) })),
+    ]);
+    let serial = "";
+    const m = await Machine.create({ memBytes: 512 << 20, cpus: 1, tsc, serialOut: (b) => { serial += Buffer.from(b).toString("latin1"); } });
+    const cmdline = `console=ttyS0 panic=-1 quiet${extra}`;
+    m.loadLinux(readFileSync(deb.kernel), { cmdline, initrd, name: deb.kernel });
+    const t0 = performance.now();
+    const r = await m.run({ maxSeconds: 400 });
+    const v = { cmdline, tsc, wallSeconds: (performance.now() - t0) / 1000, instructions: Number(r.instructions ?? 0) };
+    v.serialTail = serial.split(/\r?\n/).filter((l) => l.startsWith("kvmbench")).slice(0, 400);
+    const runs = serial.split(/(?<=kvmbench: done)/);
+    v.l2 = { 64: parseKvmbench(runs[0] ?? ""), 32: parseKvmbench(runs[1] ?? "") };
+    if (r.reason !== "shutdown" || !v.l2[64].done || !v.l2[32].done) {
+      result.notes.push(`linux (${cmdline}): nestvm run ended with ${r.reason} (${r.message ?? ""}); kvmbench ${v.l2[64].done ? "" : "not "}done:\n${serial.slice(-3000)}`);
+      failed = true;
+    }
+    v.linuxTsc = (serial.match(/kvmbench-linux: dmesg: .*tsc: .*MHz.*/g) ?? []).map((l) => l.replace(/^kvmbench-linux: dmesg: /, ""));
+    v.linuxInfo = (serial.match(/kvmbench-linux: \/sys\/.*/g) ?? []).map((l) => l.replace(/^kvmbench-linux: /, ""));
+    return v;
+  };
+  // Debian's defaults, and (full run only) with the CPU-vulnerability mitigations off: nestvm
+  // reports an Ivy Bridge without ARCH_CAPABILITIES, so Linux turns on PTI, retpolines, VERW
+  // and KVM's conditional software L1D flush before VM entries, none of which an emulator needs.
+  const dflt = await boot("");
+  col.nestvm = dflt.l2; col.wallSeconds = dflt.wallSeconds; col.linuxTsc = dflt.linuxTsc; col.linuxInfo = dflt.linuxInfo; col.serialTail = dflt.serialTail;
+  if (!smoke && !argv.includes("--linux-fast")) {
+    col.mitigationsOff = await boot(" mitigations=off");
+    // TSC in icount mode (1 instruction = 1 ns = 2 cycles): instructions retired per round trip,
+    // L2 + L1 (KVM and, for the port read, kvmbench and the syscalls), deterministic.
+    col.icount = await boot("", "icount");
+  }
+  const l2 = dflt.l2;
+  // One level: the same binary on the host's /dev/kvm.
+  if (!kvmAvailable()) result.notes.push("linux: /dev/kvm not accessible on the host; no one-level kvmbench column");
+  else {
+    const host = {};
+    for (const mode of [64, 32]) {
+      const h = spawnSync(bin, [String(lreps), String(mode)], { encoding: "utf8", timeout: 120_000 });
+      host[mode] = parseKvmbench(h.stdout ?? "");
+      if (!host[mode].done) result.notes.push(`linux: kvmbench ${mode}-bit on the host's /dev/kvm failed (status ${h.status}): ${(h.stdout + h.stderr).slice(-400)}`);
+    }
+    col.host = host;
+    col.hostTscMhz = hostTscMhz().mhz;
+  }
+  result.columns.linuxKvm = col;
+  for (const T of KVM_TESTS) {
+    const n = l2[64].per[T.key], n32 = l2[32].per[T.key];
+    const h = col.host?.[64]?.per[T.key], h32 = col.host?.[32]?.per[T.key];
+    const hn = (x) => (x && col.hostTscMhz ? (x.cyclesMean * 1000) / col.hostTscMhz : null);
+    const hnMed = (x) => (x && col.hostTscMhz ? (x.cyclesMedian * 1000) / col.hostTscMhz : null);
+    const off = col.mitigationsOff?.l2?.[64]?.per[T.key];
+    const ic = col.icount?.l2?.[64]?.per[T.key];
+    result.kvmbench ??= {};
+    result.kvmbench[T.key] = {
+      what: T.what, row: T.row ?? null,
+      nestvmL2: n ? { ...n, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: n.cyclesMedian / NESTVM_TSC_PER_NS, nsMin: n.cyclesMin / NESTVM_TSC_PER_NS } : null,
+      nestvmL2mode32: n32 ? { ...n32, nsMean: n32.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: n32.cyclesMedian / NESTVM_TSC_PER_NS } : null,
+      nestvmL2MitigationsOff: off ? { ...off, nsMean: off.cyclesMean / NESTVM_TSC_PER_NS, nsMedian: off.cyclesMedian / NESTVM_TSC_PER_NS } : null,
+      nestvmL2Insns: ic ? { mean: ic.cyclesMean / 2, median: ic.cyclesMedian / 2, min: ic.cyclesMin / 2 } : null,
+      hostKvm: h ? { ...h, nsMean: hn(h), nsMedian: hnMed(h) } : null,
+      hostKvmMode32: h32 ? { ...h32, nsMean: hn(h32), nsMedian: hnMed(h32) } : null,
+    };
+    if (T.row && result.reasons[T.row]) result.reasons[T.row].nestvmL2LinuxKvm = n ? { test: T.key, cyclesMean: n.cyclesMean, cyclesMin: n.cyclesMin, nsMean: n.cyclesMean / NESTVM_TSC_PER_NS } : null;
+  }
+  result.notes.push(`linux: nestvm L2 under Linux KVM: kvmbench's guest in 64-bit long mode (32-bit protected mode: its own column), ${lreps} repetitions after a warm-up, median of the means; guest TSC cycles at nestvm's 2 cycles/ns (Linux in nestvm measured ${l2[64].tscMhz ?? "?"} MHz against its own clock; dmesg: ${col.linuxTsc.join("; ") || "n/a"})`);
+}
+if (withLinux) await linuxColumns();
+
 // ---- report ----
 const f = (v, d = 0) => (v === null || v === undefined ? "n/a" : v.toFixed(d));
 const pct = (v) => (v === null || v === undefined ? "" : ` (${(v * 100).toFixed(0)}%)`);
-const header = ["exit (64 round trips)", "nestvm L2 cycles mean/min", "nestvm L2 ns", "L1 handler ns", "L0+entry stub+insn ns", "insns total/L1/rest", "nestvm 1-level ns",
+const lk = result.columns.linuxKvm;
+const header = ["exit (64 round trips)", "nestvm L2 cycles mean/min", "nestvm L2 ns", "L1 handler ns", "L0+entry stub+insn ns", "insns total/L1/rest",
+  ...(lk ? ["nestvm L2 under Linux KVM ns"] : []), "nestvm 1-level ns",
   result.columns.qemuKvm ? "QEMU KVM(PVM) 1-level ns" : "QEMU KVM (PVM)", "QEMU TCG 1-level ns (ref)"];
 const rows = REASONS.map((R) => {
   const x = result.reasons[R.key] ?? {};
@@ -216,6 +369,7 @@ const rows = REASONS.map((R) => {
   return [R.key, `${f(n.cyclesMean)} / ${f(n.cyclesMin)}`, f(n.nsMean), `${f(n.l1HandlerNs)}${pct(n.l1Share)}`,
     `${f(n.l0AndRestNs)}${pct(n.l1Share === null || n.l1Share === undefined ? null : 1 - n.l1Share)}`,
     x.nestvmL2Insns ? `${f(x.nestvmL2Insns.total)}/${f(x.nestvmL2Insns.l1Handler)}/${f(x.nestvmL2Insns.rest)}` : "n/a",
+    ...(lk ? [x.nestvmL2LinuxKvm ? `${f(x.nestvmL2LinuxKvm.nsMean)}${x.nestvmL2LinuxKvm.test !== R.key ? ` (${x.nestvmL2LinuxKvm.test})` : ""}` : "n/a"] : []),
     R.key === "vmcall" ? "n/a (no L1)" : f(x.nestvm1?.nsMean),
     result.columns.qemuKvm ? (R.key === "vmcall" ? "n/a (no L1)" : f(x.qemuKvm?.nsMean)) : "cannot run / skipped",
     result.columns.qemuTcg ? (R.key === "vmcall" ? "n/a (no L1)" : f(x.qemuTcg?.nsMean)) : "skipped"];
@@ -225,8 +379,32 @@ const widths = header.map((_, i) => Math.max(...table.map((r) => r[i].length)));
 const lines = table.map((r) => `| ${r.map((c, i) => (r[1] === "---" ? "-".repeat(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`);
 console.log(`exit latency: l2-bench${smoke ? " (smoke)" : ""}, ${reps} measured nestvm run(s)${result.columns.qemuKvm ? `, ${result.columns.qemuKvm.runs} QEMU run(s)` : ""}; means are medians over runs`);
 console.log(lines.join("\n"));
-for (const note of result.notes) console.log(`note: ${note}`);
 result.table = lines;
+if (lk && result.kvmbench) {
+  // kvmbench in full: both guest modes, KVM's statistics per round trip, the host's /dev/kvm.
+  // per round trip: the delta over 64 round trips and the final HLT, less that HLT's exit
+  const st = (x) => (x ? Object.entries(x.stats).filter(([k]) => k !== "halt_exits")
+    .map(([k, v]) => `${k} ${f((k === "exits" ? v - 1 : v) / 64, 2)}`).join(", ") : "");
+  const mm = (x) => (x ? `${f(x.nsMean)} / ${f(x.nsMedian)}` : "n/a");
+  const kh = ["kvmbench test (64 round trips)", "nestvm L2/Linux KVM cycles mean/median/min", "ns mean/median", "32-bit ns mean/median",
+    ...(lk.mitigationsOff ? ["mitigations=off ns mean/median"] : []), ...(lk.icount ? ["insns median/min (icount)"] : []), "KVM stats per round trip (nestvm)",
+    "host /dev/kvm ns mean/median", "host 32-bit ns mean/median", "host KVM stats per round trip"];
+  const kr = KVM_TESTS.map((T) => {
+    const x = result.kvmbench[T.key];
+    return [T.key, x.nestvmL2 ? `${f(x.nestvmL2.cyclesMean)} / ${f(x.nestvmL2.cyclesMedian)} / ${f(x.nestvmL2.cyclesMin)}` : "n/a", mm(x.nestvmL2), mm(x.nestvmL2mode32),
+      ...(lk.mitigationsOff ? [mm(x.nestvmL2MitigationsOff)] : []), ...(lk.icount ? [x.nestvmL2Insns ? `${f(x.nestvmL2Insns.median)} / ${f(x.nestvmL2Insns.min)}` : "n/a"] : []), st(x.nestvmL2), mm(x.hostKvm), mm(x.hostKvmMode32), st(x.hostKvm)];
+  });
+  const kt = [kh, kh.map(() => "---"), ...kr];
+  const kw = kh.map((_, i) => Math.max(...kt.map((r) => r[i].length)));
+  const klines = kt.map((r) => `| ${r.map((c, i) => (r[1] === "---" ? "-".repeat(kw[i]) : c.padEnd(kw[i]))).join(" | ")} |`);
+  console.log(`\nLinux KVM as L1 (kvmbench, 64-bit guest unless marked, ${lk.reps} reps: medians over reps of the per-rep mean/median; nestvm boot+bench ${f(lk.wallSeconds, 1)} s): guest TSC cycles; nestvm ns at 2 cycles/ns, host ns at ${lk.hostTscMhz ?? "?"} MHz`);
+  console.log(klines.join("\n"));
+  for (const m of [64, 32]) if (lk.host?.[m]?.skipped?.length) console.log(`note: host /dev/kvm ${m}-bit: ${lk.host[m].skipped.join(", ")} never reached HLT (dropped)`);
+  for (const m of [64, 32]) if (lk.nestvm?.[m]?.skipped?.length) console.log(`note: nestvm ${m}-bit: ${lk.nestvm[m].skipped.join(", ")} never reached HLT (dropped)`);
+  if (lk.mitigationsOff) console.log(`note: mitigations=off: ${lk.mitigationsOff.linuxInfo.filter((l) => /l1tf|meltdown|mds|spectre_v2/.test(l)).join("; ")}`);
+  result.kvmbenchTable = klines;
+}
+for (const note of result.notes) console.log(`note: ${note}`);
 const outFile = argOf("--out") ?? join(ROOT, "build", "bench-exits.json");
 if (!argOf("--out")) mkdirSync(join(ROOT, "build"), { recursive: true });
 writeFileSync(outFile, JSON.stringify(result, null, 2) + "\n");

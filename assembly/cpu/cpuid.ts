@@ -45,6 +45,8 @@ export const L1_ECX: u32 = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 15) | (1 << 2
 export const L7_EBX: u32 = (FEAT_SMEP ? 1 << 7 : 0) | (FEAT_SMAP ? 1 << 20 : 0) | (FEAT_FSGSBASE ? 1 : 0)
   | (FEAT_TSC_ADJUST ? 1 << 1 : 0) | (1 << 18) | (1 << 23) | (FEAT_PCID ? 1 << 10 : 0);
 export const L7_ECX: u32 = (FEAT_UMIP ? 1 << 2 : 0) | (FEAT_LA57 ? 1 << 16 : 0);
+// Leaf 7.0 EDX: IA32_ARCH_CAPABILITIES (29), cpu/msr.ts ARCH_CAPS.
+export const L7_EDX: u32 = 1 << 29;
 // 0x80000001 ECX: LAHF/SAHF in 64-bit (0), LZCNT/ABM (5). EDX: SYSCALL(11) NX(20) 1GB(26) RDTSCP(27) LM(29).
 export const X1_ECX: u32 = (1 << 0) | (1 << 5);
 export const X1_EDX: u32 = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
@@ -110,7 +112,7 @@ export function cpuid(leaf: u32, sub: u32): void {
         pmuEventsUnavailable(), 0, PMU_NFIXED | (PMU_WIDTH << 5));
       return;
     case 7:
-      if (sub == 0) set4(0, L7_EBX, L7_ECX, 0); else set4(0, 0, 0, 0);
+      if (sub == 0) set4(0, L7_EBX, L7_ECX, L7_EDX); else set4(0, 0, 0, 0);
       return;
     case 0xd:
       if (!FEAT_XSAVE) { set4(0, 0, 0, 0); return; }

@@ -27,6 +27,16 @@ export const MSR_MCG_CAP: u32 = 0x179, MSR_MCG_STATUS: u32 = 0x17a, MSR_MISC_ENA
 // Linux's intel_idle reads and writes it (bit 1: C1E promotion). Storage only: nestvm has no
 // C-states beyond HLT/MWAIT, so no bit changes behaviour.
 export const MSR_POWER_CTL: u32 = 0x1fc;
+// IA32_ARCH_CAPABILITIES (10AH, read-only, SDM Vol. 4 Table 2-2): an interpreter has no speculative
+// execution, caches or fill buffers to leak from, so every "not susceptible" bit is true:
+// RDCL_NO (0), SKIP_L1DFL_VMENTRY (3: a hypervisor need not flush L1D before VM entry), SSB_NO (4),
+// MDS_NO (5), IF_PSCHANGE_MC_NO (6), TAA_NO (8), SBDR_SSDP_NO (13), FBSDP_NO (14), PSDP_NO (15),
+// BHI_NO (20), PBRSB_NO (24), GDS_NO (26), RFDS_NO (27). No control MSR is implied (IBRS_ALL,
+// TSX_CTRL, FB_CLEAR_CTRL, GDS_CTRL are 0). Without it Linux assumes a vulnerable CPU and, as an
+// L1 hypervisor, flushes L1D in software before VM entries (~4,000 instructions each).
+export const MSR_ARCH_CAPABILITIES: u32 = 0x10a;
+export const ARCH_CAPS: u64 = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8)
+  | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 20) | (1 << 24) | (1 << 26) | (1 << 27);
 export const MSR_PAT: u32 = 0x277, MSR_MTRR_DEF: u32 = 0x2ff, MSR_TSC_DEADLINE: u32 = 0x6e0;
 export const MSR_EFER: u32 = 0xc0000080, MSR_STAR: u32 = 0xc0000081, MSR_LSTAR: u32 = 0xc0000082;
 export const MSR_CSTAR: u32 = 0xc0000083, MSR_FMASK: u32 = 0xc0000084, MSR_FS_BASE: u32 = 0xc0000100;
@@ -114,6 +124,7 @@ export function readMsr(m: u32): u64 {
     case MSR_MCG_STATUS: return mcgStatus;
     case MSR_MISC_ENABLE: return miscEnable;
     case MSR_POWER_CTL: return powerCtl;
+    case MSR_ARCH_CAPABILITIES: return ARCH_CAPS;
     case MSR_PAT: return pat;
     case MSR_MTRR_DEF: return mtrrDef;
     case MSR_EFER: return S.efer;

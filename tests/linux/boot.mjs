@@ -5,13 +5,14 @@
 // through ACPI.
 //   node tests/linux/boot.mjs [--dir DIR] [--smp N] [--no-qemu] [--no-kvm]
 // Fetches linux-image-amd64's kernel and busybox-static with `apt-get download` into DIR
-// (default /tmp/nestvm-linux) and unpacks them with dpkg-deb: Debian packages, not ours, so
-// nothing is committed. Exit status 0 when every check passes. Part of .ci/run.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+// (default /tmp/nestvm-linux) and unpacks them with dpkg-deb (tests/linux/debian.mjs): Debian
+// packages, not ours, so nothing is committed. Exit status 0 when every check passes. Part of .ci/run.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { cpioNewc, S_IFDIR, S_IFREG, S_IFCHR } from "./initramfs.mjs";
+import { fetchLinux, gccStatic, LinuxUnavailable } from "./debian.mjs";
 
 const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 const args = process.argv.slice(2);
@@ -21,31 +22,14 @@ const smp = Number(opt("--smp", "1"));
 const useQemu = !args.includes("--no-qemu");
 const useKvm = !args.includes("--no-kvm");
 
-function sh(cmd, a, cwd) {
-  const r = spawnSync(cmd, a, { cwd, encoding: "utf8" });
-  if (r.status !== 0) { console.error(`linux: ${cmd} ${a.join(" ")} failed:\n${r.stderr}`); process.exit(2); }
-  return r.stdout;
-}
 function fetch() {
-  mkdirSync(dir, { recursive: true });
-  const kdir = join(dir, "kernel"), bdir = join(dir, "busybox");
-  if (!existsSync(kdir) || !existsSync(bdir)) {
-    const pkg = /Depends: (linux-image-\S+)/.exec(sh("apt-cache", ["depends", "linux-image-amd64"]))[1];
-    sh("apt-get", ["download", pkg, "busybox-static"], dir);
-    const debs = readdirSync(dir).filter((f) => f.endsWith(".deb"));
-    sh("dpkg-deb", ["-x", join(dir, debs.find((f) => f.startsWith("linux-image"))), kdir]);
-    sh("dpkg-deb", ["-x", join(dir, debs.find((f) => f.startsWith("busybox"))), bdir]);
-  }
-  const kernel = join(kdir, "boot", readdirSync(join(kdir, "boot")).find((f) => f.startsWith("vmlinuz")));
-  const modules = join(kdir, "lib", "modules", readdirSync(join(kdir, "lib", "modules"))[0], "kernel");
-  return { kernel, busybox: join(bdir, "bin", "busybox"), modules };
+  try { return fetchLinux(dir); } catch (e) { console.error(`linux: ${e.message}`); process.exit(2); }
 }
 /** kvmtest.c as a static binary, or undefined without gcc. */
 function kvmtest() {
-  if (!useKvm || spawnSync("sh", ["-c", "command -v gcc"]).status !== 0) return undefined;
-  const out = join(dir, "kvmtest");
-  sh("gcc", ["-static", "-O2", "-o", out, join(ROOT, "tests", "linux", "kvmtest.c")]);
-  return out;
+  if (!useKvm) return undefined;
+  try { return gccStatic(join(ROOT, "tests", "linux", "kvmtest.c"), join(dir, "kvmtest")); }
+  catch (e) { if (e instanceof LinuxUnavailable && /not found/.test(e.message)) return undefined; console.error(`linux: ${e.message}`); process.exit(2); }
 }
 
 const INIT = `#!/bin/busybox sh
@@ -66,7 +50,7 @@ echo "nestvm-linux: done"
 poweroff -f
 `;
 
-const { kernel, busybox, modules } = fetch();
+const { kernel, busybox, kvmModules } = fetch();
 const kt = kvmtest();
 const enc = new TextEncoder();
 const initrd = cpioNewc([
@@ -77,9 +61,7 @@ const initrd = cpioNewc([
   { name: "init", mode: S_IFREG | 0o755, data: enc.encode(INIT) },
   ...(kt ? [
     { name: "kvmtest", mode: S_IFREG | 0o755, data: readFileSync(kt) },
-    { name: "irqbypass.ko", mode: S_IFREG | 0o644, data: readFileSync(join(modules, "virt", "lib", "irqbypass.ko")) },
-    { name: "kvm.ko", mode: S_IFREG | 0o644, data: readFileSync(join(modules, "arch", "x86", "kvm", "kvm.ko")) },
-    { name: "kvm-intel.ko", mode: S_IFREG | 0o644, data: readFileSync(join(modules, "arch", "x86", "kvm", "kvm-intel.ko")) },
+    ...kvmModules.map((k) => ({ name: k.name, mode: S_IFREG | 0o644, data: readFileSync(k.path) })),
   ] : []),
 ]);
 const APPEND = "console=ttyS0 panic=-1 quiet";
