@@ -70,6 +70,17 @@ export function loadLinux(core: Core, image: Uint8Array, opts: LinuxOptions = {}
   const cmdMax = version >= 0x0206 ? dv.getUint32(0x238, true) : 255;
   if (cmd.length > cmdMax) throw new LoadError(`${name}: command line of ${cmd.length} bytes is longer than the kernel's ${cmdMax}`);
 
+  // Where the initrd goes, checked before anything in the machine changes.
+  let initrd: LinuxResult["initrd"];
+  if (opts.initrd && opts.initrd.length) {
+    // As high as the kernel allows (initrd_addr_max) and RAM has, page aligned, above the
+    // decompressor's working area.
+    const max = Math.min(dv.getUint32(0x22c, true) + 1, top);
+    const start = Math.floor((max - opts.initrd.length) / 4096) * 4096;
+    if (start < KERNEL + initSize) throw new LoadError(`${name}: initrd of ${opts.initrd.length} bytes does not fit below ${hex(max)} (give the machine more RAM)`);
+    initrd = { start, end: start + opts.initrd.length };
+  }
+
   core.reset();
   firmwareMtrrs(core);
   copyToRam(core, KERNEL, pm, "kernel");
@@ -91,16 +102,11 @@ export function loadLinux(core: Core, image: Uint8Array, opts: LinuxOptions = {}
   p32(0x228, CMDLINE);                       // cmd_line_ptr
   if (version >= 0x020e) bp.setBigUint64(BOOT_PARAMS + 0x070, BigInt(ACPI_AREA), true);   // acpi_rsdp_addr
 
-  let initrd: LinuxResult["initrd"];
-  if (opts.initrd && opts.initrd.length) {
-    // As high as the kernel allows (initrd_addr_max) and RAM has, page aligned, above the
-    // decompressor's working area.
-    const max = Math.min(dv.getUint32(0x22c, true) + 1, top);
-    const start = Math.floor((max - opts.initrd.length) / 4096) * 4096;
-    if (start < KERNEL + initSize) throw new LoadError(`${name}: initrd of ${opts.initrd.length} bytes does not fit below ${hex(max)} (give the machine more RAM)`);
-    copyToRam(core, start, opts.initrd, "initrd");
-    p32(0x218, start); p32(0x21c, opts.initrd.length);
-    initrd = { start, end: start + opts.initrd.length };
+  if (initrd) {
+    copyToRam(core, initrd.start, opts.initrd!, "initrd");
+    p32(0x218, initrd.start); p32(0x21c, opts.initrd!.length);
+  } else {
+    p32(0x218, 0); p32(0x21c, 0);            // no initrd: not the image's ramdisk_image/size
   }
 
   const map = e820Map(ram);
