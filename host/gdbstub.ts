@@ -14,6 +14,9 @@ import { REG, SEG, EFER } from "./core";
 import type { Core } from "./core";
 
 const enc = new TextEncoder();
+/** Longest packet kept while waiting for its '#' (gdb sends at most the PacketSize we offer, 0x4000). */
+const MAX_PACKET = 0x40000;
+const isHex = (s: string) => s.length > 0 && !/[^0-9a-fA-F]/.test(s);
 
 // Registers in gdb's numbering for the target (the order of the 'g' packet): the i386 or amd64
 // core and SSE sets, then the segment bases and the system registers this stub describes too.
@@ -119,6 +122,8 @@ export class GdbStub {
   private exited = false;
   /** The vCPU that reported the last stop. */
   private stopThread = 1;
+  /** The signal of the last stop ('?' reports it again). */
+  private lastSig = 5;
 
   private readonly regs: RegDef[];
   private readonly arch: GdbArch;
@@ -130,7 +135,9 @@ export class GdbStub {
 
   /** Bytes from the client. */
   receive(data: Uint8Array | string): void {
-    this.buf += typeof data === "string" ? data : String.fromCharCode(...data);
+    // Byte by byte (a spread of a large chunk overflows the call stack).
+    if (typeof data === "string") this.buf += data;
+    else for (let i = 0; i < data.length; i += 0x2000) this.buf += String.fromCharCode.apply(null, Array.from(data.subarray(i, i + 0x2000)));
     for (;;) {
       if (!this.buf.length) return;
       const c = this.buf[0];
@@ -138,7 +145,11 @@ export class GdbStub {
       if (c === "+" || c === "-") { this.buf = this.buf.slice(1); continue; }   // acks: no retransmission kept
       if (c !== "$") { this.buf = this.buf.slice(1); continue; }
       const end = this.buf.indexOf("#");
-      if (end < 0 || this.buf.length < end + 3) return;
+      if (end < 0 || this.buf.length < end + 3) {
+        // A packet that never ends: drop it (NAK) rather than buffer without bound.
+        if (this.buf.length > MAX_PACKET) { this.buf = ""; if (!this.noAck) this.raw("-"); }
+        return;
+      }
       const body = this.buf.slice(1, end);
       const sum = parseInt(this.buf.slice(end + 1, end + 3), 16);
       this.buf = this.buf.slice(end + 3);
@@ -172,12 +183,13 @@ export class GdbStub {
     }
     const cmd = p[0];
     switch (cmd) {
-      case "?": return this.reply(this.exited ? "W00" : this.stopReply(5));
+      case "?": return this.reply(this.exited ? "W00" : this.stopReply(this.lastSig));
       case "q": return this.query(p);
       case "Q":
         if (p === "QStartNoAckMode") { this.reply("OK"); this.noAck = true; return; }
         return this.reply("");
       case "H": {
+        if (p[1] !== "g" && p[1] !== "c") return this.reply("E22");
         const t = this.threadId(p.slice(2));
         if (t === undefined) return this.reply("E22");
         if (p[1] === "g" && t > 0) this.gThread = t;
@@ -186,10 +198,10 @@ export class GdbStub {
       case "T": return this.reply(this.threadId(p.slice(1)) !== undefined ? "OK" : "E22");
       case "g": return this.reply(this.readAll());
       case "G": return this.reply(this.writeAll(p.slice(1)));
-      case "p": return this.reply(this.readOne(parseInt(p.slice(1), 16)));
+      case "p": return this.reply(isHex(p.slice(1)) ? this.readOne(parseInt(p.slice(1), 16)) : "E22");
       case "P": {
         const [n, v] = p.slice(1).split("=");
-        return this.reply(this.writeOne(parseInt(n, 16), v ?? ""));
+        return this.reply(isHex(n) ? this.writeOne(parseInt(n, 16), v ?? "") : "E22");
       }
       case "m": return this.reply(this.readMem(p.slice(1)));
       case "M": return this.reply(this.writeMem(p.slice(1)));
@@ -211,7 +223,9 @@ export class GdbStub {
   private query(p: string): void {
     if (p.startsWith("qSupported")) return this.reply("PacketSize=4000;qXfer:features:read+;QStartNoAckMode+;vContSupported+");
     if (p.startsWith("qXfer:features:read:target.xml:")) {
-      const [off, len] = p.slice("qXfer:features:read:target.xml:".length).split(",").map((x) => parseInt(x, 16));
+      const args = p.slice("qXfer:features:read:target.xml:".length).split(",");
+      if (args.length !== 2 || !args.every(isHex)) return this.reply("E00");
+      const [off, len] = args.map((x) => parseInt(x, 16));
       const xml = targetXml(this.arch);
       const part = xml.slice(off, off + len);
       return this.reply((off + len >= xml.length ? "l" : "m") + part);
@@ -240,6 +254,7 @@ export class GdbStub {
   }
 
   private stopReply(sig: number): string {
+    this.lastSig = sig;
     return `T${sig.toString(16).padStart(2, "0")}thread:${this.stopThread.toString(16)};`;
   }
 
@@ -282,12 +297,17 @@ export class GdbStub {
     const b = fromHex(v);
     if (!b) return "E22";
     return this.onCpu(() => {
+      // All or nothing: a register that cannot change (E45) leaves every register as it was.
+      const parts: [number, Uint8Array][] = [];
       let off = 0;
       for (let n = 0; n < gCount(this.regs) && off < b.length; n++) {
         const len = this.regs[n].bits / 8, part = b.subarray(off, off + len);
         off += len;
-        if (part.length === len && !this.writeReg(n, part)) return "E45";
+        if (part.length !== len) continue;
+        if (!this.regs[n].set && hex(part) !== hex(this.regBytes(n)!)) return "E45";
+        parts.push([n, part]);
       }
+      for (const [n, part] of parts) this.writeReg(n, part);
       return "OK";
     });
   }
@@ -359,7 +379,8 @@ export class GdbStub {
     const a = actions.split(";")[0];
     if (a[0] === "c") return this.resume(false, "");
     if (a[0] === "s") {
-      const t = a.includes(":") ? this.threadId(a.split(":")[1]) : undefined;
+      const t = a.includes(":") ? this.threadId(a.split(":")[1]) : 0;
+      if (t === undefined) return this.reply("E22");   // no such vCPU
       if (t) this.gThread = t;
       return this.resume(true, "");
     }
@@ -369,6 +390,7 @@ export class GdbStub {
   /** c / s [addr]: run the guest; the stop reply is sent when it stops. */
   private resume(step: boolean, addr: string): void {
     if (this.exited) return this.reply("W00");
+    if (addr && !isHex(addr)) return this.reply("E22");
     if (addr) this.onCpu(() => { this.m.core.rip = BigInt("0x" + addr); });
     // Every vCPU may sit at a breakpoint it reported: none of them stops there again at once.
     const prev = this.m.curCpu;
