@@ -7,7 +7,8 @@
 // Exit status: the isa-debug-exit status ((v << 1) | 1, low 8 bits) if the guest wrote one;
 // 0 on a clean halt (HLT with IF=0) or stop; 4 on shutdown (triple fault / reset);
 // 124 on timeout; 70 if the core failed; 64 on a usage error; 66 if a file cannot be read;
-// 65 if an image is rejected; 130 after Ctrl-C. Problems are one line on stderr.
+// 65 if an image is rejected; 71 if the --gdb port cannot be listened on; 130 after Ctrl-C.
+// Problems are one line on stderr.
 import { readFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { basename } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -208,13 +209,16 @@ async function main(): Promise<void> {
       })
     : [];
 
+  // The --serial file is created (truncated) only once the image loaded and the gdb port listens:
+  // a rejected image or option leaves the user's file as it was.
   let serialFd: number | undefined;
+  const openSerial = () => {
+    if (a.serial === "stdio" || serialFd !== undefined) return;
+    try { serialFd = openSync(a.serial, "w"); } catch (e) { die(`cannot open serial file '${a.serial}': ${(e as Error).message}`, 66); }
+  };
   let writeOut: (b: Uint8Array) => void;
   if (a.serial === "stdio") writeOut = (b) => { process.stdout.write(b); };
-  else {
-    try { serialFd = openSync(a.serial, "w"); } catch (e) { die(`cannot open serial file '${a.serial}': ${(e as Error).message}`, 66); }
-    writeOut = (b) => { writeSync(serialFd!, b); };
-  }
+  else writeOut = (b) => { openSerial(); writeSync(serialFd!, b); };
 
   const useStdin = a.serial === "stdio";
   // On a terminal, keys go to the guest as typed (raw mode, like QEMU -nographic); Ctrl-A x quits
@@ -266,7 +270,8 @@ async function main(): Promise<void> {
   // gdb accepts only the register layout of the ELF it debugs: ELF64 (and a bzImage, whose
   // vmlinux is ELF64 on x86-64) -> x86-64, else i386.
   const elf64 = (image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46 && image[4] === 2) || isBzImage(image);
-  const r = (a.gdb !== undefined ? await debugSession(m, a.gdb, a.gdbArch ?? (elf64 ? "x86-64" : "i386")) : undefined)
+  if (a.gdb === undefined) openSerial();
+  const r = (a.gdb !== undefined ? await debugSession(m, a.gdb, a.gdbArch ?? (elf64 ? "x86-64" : "i386"), openSerial) : undefined)
     ?? await m.run({ maxSeconds: a.maxSeconds, maxInstructions: a.maxInstructions });
   if (useStdin) process.stdin.destroy();
   if (serialFd !== undefined) closeSync(serialFd);
@@ -283,12 +288,13 @@ async function main(): Promise<void> {
 /** Serve one gdb connection on localhost:port. Returns how the guest ended if it ended under the
  *  debugger (or gdb killed it), or undefined when gdb detached or disconnected: then the guest
  *  runs on without it. */
-async function debugSession(m: Machine, port: number, arch: GdbArch): Promise<RunResult | undefined> {
+async function debugSession(m: Machine, port: number, arch: GdbArch, listening: () => void): Promise<RunResult | undefined> {
   const server = createServer();
   await new Promise<void>((res, rej) => {
     server.once("error", (e) => rej(e));
     server.listen(port, "127.0.0.1", () => res());
   }).catch((e) => die(`--gdb: cannot listen on localhost:${port}: ${(e as Error).message}`, 71));
+  listening();
   const addr = server.address();
   process.stderr.write(`nestvm: waiting for gdb on localhost:${typeof addr === "object" && addr ? addr.port : port} ('target remote :PORT')\n`);
   const sock = await new Promise<Socket>((res) => server.once("connection", res));

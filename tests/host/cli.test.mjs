@@ -61,3 +61,64 @@ test("CLI: --help prints usage and exits 0", () => {
   assert.equal(r.code, 0);
   assert.match(r.out, /usage: nestvm run IMAGE/);
 });
+
+// A minimal bzImage (2.15 setup header; the 32-bit entry writes exit status 0x43).
+function writeBzImage(path) {
+  const img = Buffer.alloc(1024 + 8);
+  img[0x1f1] = 1; img[0x1fe] = 0x55; img[0x1ff] = 0xaa; img[0x201] = 0x6a;
+  img.write("HdrS", 0x202, "latin1"); img.writeUInt16LE(0x020f, 0x206); img[0x211] = 1;
+  img.writeUInt32LE(0x100000, 0x214); img.writeUInt32LE(0x37ffffff, 0x22c); img.writeUInt32LE(2047, 0x238); img.writeUInt32LE(0x10000, 0x260);
+  img.set([0xb8, 0x21, 0, 0, 0, 0xe7, 0xf4, 0xf4], 1024);
+  writeFileSync(path, img);
+  return path;
+}
+
+test("CLI: bad --gdb / --gdb-arch values, exit 64; a port in use, exit 71; the --serial file untouched", async () => {
+  const img = writeBzImage(join(dir, "gdb-bz.img"));
+  const ser = join(dir, "gdb-serial.txt");
+  for (const port of ["-1", "70000", "abc", "", "1e3", "0x10", "65536", "12 34"]) {
+    writeFileSync(ser, "keep me");
+    const r = run(["run", img, "--gdb", port, "--serial", ser]);
+    assert.equal(r.code, 64, `--gdb '${port}': ${r.err}`); oneLine(r, /invalid --gdb port/);
+    assert.equal(readFileSync(ser, "utf8"), "keep me");
+  }
+  for (const arch of ["", "x86_64", "arm", "i386 "]) {
+    const r = run(["run", img, "--gdb", "0", `--gdb-arch=${arch}`]);
+    assert.equal(r.code, 64, `--gdb-arch '${arch}'`); oneLine(r, /invalid --gdb-arch/);
+  }
+  const { createServer } = await import("node:net");
+  const srv = createServer();
+  await new Promise((res) => srv.listen(0, "127.0.0.1", res));
+  try {
+    writeFileSync(ser, "keep me");
+    const r = run(["run", img, "--gdb", String(srv.address().port), "--serial", ser]);
+    assert.equal(r.code, 71); oneLine(r, /--gdb: cannot listen on localhost:\d+: .*EADDRINUSE/);
+    assert.equal(readFileSync(ser, "utf8"), "keep me", "the serial file is opened only after the port listens");
+  } finally { srv.close(); }
+});
+
+test("CLI: a bzImage with two --initrd files, or a missing/unreadable one: one line, nothing written", () => {
+  const img = writeBzImage(join(dir, "rd-bz.img"));
+  const a = join(dir, "rd-a"), b = join(dir, "rd-b"), ser = join(dir, "rd-serial.txt");
+  writeFileSync(a, "AAAA"); writeFileSync(b, "BBBB");
+  const check = (args, code, re) => {
+    writeFileSync(ser, "keep me");
+    const r = run(["run", img, "--serial", ser, ...args]);
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.err}`); oneLine(r, re);
+    assert.equal(readFileSync(ser, "utf8"), "keep me");
+    assert.equal(readFileSync(a, "utf8"), "AAAA"); assert.equal(readFileSync(b, "utf8"), "BBBB");
+  };
+  check(["--initrd", `${a},${b}`], 64, /a Linux kernel takes one --initrd file \(got 2\)/);
+  check(["--initrd", join(dir, "rd-missing")], 66, /cannot read module .*rd-missing.*no such file/);
+  check(["--initrd", dir], 66, /cannot read module .*is a directory/);
+  check(["--initrd", ""], 64, /empty module name/);
+  check(["--initrd", `${a},`], 64, /empty module name/);
+  // A rejected bzImage (initrd that does not fit in 2 MiB) does not touch the serial file either.
+  const big = join(dir, "rd-big"); writeFileSync(big, Buffer.alloc(3 << 20));
+  check(["--mem", "4M", "--initrd", big], 65, /initrd of 3145728 bytes does not fit/);
+  // And the good case boots: exit status 0x43, the serial file created empty.
+  writeFileSync(ser, "keep me");
+  const r = run(["run", img, "--serial", ser, "--initrd", a, "--max-seconds", "5"]);
+  assert.equal(r.code, 0x43, r.err);
+  assert.equal(readFileSync(ser, "utf8"), "");
+});
