@@ -28,27 +28,29 @@ export class AcpiPm {
   }
 
   attach(io: IoBus): void {
+    // Byte-wide registers (a word access is split low byte first, as the bus does): a guest may
+    // write PM1 control's high byte (SLP_EN, SLP_TYP) or clear a status bit of the high byte alone.
     io.register(this.base, 4, {
-      width: 2,
+      width: 1,
       read: (p) => {
-        if (p === this.base) {
-          // TMR_STS (bit 0): the timer's bit 23 toggled since the last clear; computed lazily.
-          return this.pm1Status;
-        }
-        if (p === this.base + 2) return this.pm1Enable;
-        return 0;
+        // TMR_STS (bit 0): the timer's bit 23 toggled since the last clear; computed lazily.
+        const o = p - this.base;
+        return ((o < 2 ? this.pm1Status : this.pm1Enable) >> (8 * (o & 1))) & 0xff;
       },
       write: (p, _s, v) => {
-        if (p === this.base) this.pm1Status &= ~v;            // write 1 to clear
-        else if (p === this.base + 2) this.pm1Enable = v & 0x0521;
+        const o = p - this.base, sh = 8 * (o & 1);
+        if (o < 2) this.pm1Status &= ~(v << sh);                                  // write 1 to clear
+        else this.pm1Enable = ((this.pm1Enable & ~(0xff << sh)) | (v << sh)) & 0x0521;
       },
     });
     io.register(this.base + 4, 2, {
-      width: 2,
-      read: () => this.pm1Control,
-      write: (_p, _s, v) => {
-        this.pm1Control = v & ~0x2000;                        // SLP_EN reads 0
-        if (v & 0x2000) this.onSleep((v >> 10) & 7);
+      width: 1,
+      read: (p) => (this.pm1Control >> (8 * (p - this.base - 4))) & 0xff,
+      write: (p, _s, v) => {
+        const sh = 8 * (p - this.base - 4);
+        const w = (this.pm1Control & ~(0xff << sh)) | (v << sh);
+        this.pm1Control = w & ~0x2000;                        // SLP_EN reads 0
+        if (sh && (v & 0x20)) this.onSleep((w >> 10) & 7);    // SLP_EN is in the high byte
       },
     });
     io.register(this.base + 8, 4, {
