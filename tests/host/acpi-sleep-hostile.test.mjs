@@ -19,8 +19,8 @@ const CODE = Buffer.from("31c08ed866c706000500000000c7060405000066a1007d6689c366
 const SLP_EN = 0x2000;
 const typ = (t) => SLP_EN | (t << 10);
 
-async function sleeper(list, { alarm = 0, bytewise = 0, tsc = "icount", maxSeconds = 20, reboot = false } = {}) {
-  const m = await Machine.create({ memBytes: 4 << 20, tsc, reboot });
+async function sleeper(list, { alarm = 0, bytewise = 0, tsc = "icount", maxSeconds = 20, reboot = false, cpus = 1 } = {}) {
+  const m = await Machine.create({ memBytes: 4 << 20, tsc, reboot, cpus });
   const img = new Uint8Array(0x200);
   img.set(CODE);
   const dv = new DataView(img.buffer);
@@ -58,6 +58,10 @@ test("ACPI sleep: repeated requests, S3 again after waking, then S5", async () =
   assert.equal(x.writes, 6);             // the write after S5 never ran
   assert.equal(x.wakes, 3);
   assert.ok(x.m.nowNs() >= 3e9 - 1 && x.m.nowNs() < 4.1e9, `slept 3 times: ${x.m.nowNs()}`);
+  // The same with two vCPUs (the AP waits for its SIPI before and after each S3).
+  const y = await sleeper([typ(1), typ(1), typ(0)], { alarm: 1, cpus: 2 });
+  assert.equal(y.r.message, "ACPI power off (S5)");
+  assert.equal(y.wakes, 2);
   // PM1 control reads back without SLP_EN.
   assert.equal(x.m.acpiPm.pm1Control & SLP_EN, 0);
 });

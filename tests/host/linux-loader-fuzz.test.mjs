@@ -103,6 +103,12 @@ test("Linux loader: targeted hostile setup headers", async () => {
     const r = await attempt(m, full.subarray(0, len), {}, `truncated to ${len}`);
     if (r.error) assert.match(r.error, /not a Linux bzImage|truncated/);
   }
+  // The smallest machine (2 MiB): the kernel fits, a large init_size does not.
+  const small = await Machine.create({ memBytes: 2 << 20, tsc: "icount" });
+  assert.equal((await attempt(small, bzImage({ initSize: 0x1000 }), {}, "2 MiB")).run.exitCode, 0x43);
+  assert.equal((await attempt(small, bzImage(), { initrd: new Uint8Array(0x80000) }, "2 MiB, initrd 512K")).run.exitCode, 0x43);
+  assert.match((await attempt(small, bzImage(), { initrd: new Uint8Array(0xd1000) }, "2 MiB, initrd 836K")).error, /initrd of 856064 bytes does not fit below 0x1e0000/);
+  assert.match((await attempt(small, bzImage({ initSize: 1 << 20 }), {}, "2 MiB, init_size 1M")).error, /needs 2 MiB of RAM to decompress \(have 2 MiB\)/);
   // A Uint8Array view into a larger buffer at an odd offset.
   const big = new Uint8Array(full.length + 3); big.set(full, 3);
   assert.equal((await attempt(m, big.subarray(3), {}, "offset view")).run.exitCode, 0x43);
