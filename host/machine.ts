@@ -419,10 +419,12 @@ export class Machine {
   }
 
   // ---- loading ----
+  // Each loader becomes the reboot target (bootAgain) only once it loaded: a rejected image
+  // leaves the one loaded before as it was, reboots included.
   loadMultiboot(image: Uint8Array, opts: MultibootOptions = {}): MultibootResult {
-    this.bootAgain = () => { loadMultiboot(this.core, image, opts); this.installFirmware(); };
     const r = loadMultiboot(this.core, image, opts);
     this.installFirmware();
+    this.bootAgain = () => { loadMultiboot(this.core, image, opts); this.installFirmware(); };
     return r;
   }
   /** A Linux bzImage with the 32-bit boot protocol (QEMU -kernel/-append/-initrd). */
@@ -435,13 +437,14 @@ export class Machine {
       this.installFirmware();
       return r;
     };
+    const r = load();
     this.bootAgain = () => { load(); };
-    return load();
+    return r;
   }
   loadFlat(image: Uint8Array, opts: FlatOptions = {}): FlatResult {
-    this.bootAgain = () => { loadFlat(this.core, image, opts); this.installFirmware(); };
     const r = loadFlat(this.core, image, opts);
     this.installFirmware();
+    this.bootAgain = () => { loadFlat(this.core, image, opts); this.installFirmware(); };
     return r;
   }
   /** The reset-vector stub in the reserved BIOS area, unless the image put something there. */

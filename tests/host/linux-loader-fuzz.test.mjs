@@ -137,3 +137,18 @@ test("Linux loader: seeded fuzz of the setup header", async () => {
   assert.ok(loaded > 20 && rejected > 20, `both outcomes exercised: ${loaded} loaded, ${rejected} rejected`);
   assert.ok(Date.now() - t0 < 5000, `fuzz took ${Date.now() - t0} ms`);
 });
+
+test("Linux loader: a rejected bzImage does not replace the loaded image's reboot target", async () => {
+  const m = await Machine.create({ memBytes: 4 << 20, tsc: "icount", reboot: true });
+  // Real mode: inc byte [0x600]; cmp byte [0x600], 2; jb triple; mov al, [0x600]; out 0xf4, al; hlt
+  // triple: lidt [0x7d00] (limit 0); int3 -> triple fault -> reboot (the image is loaded again).
+  const img = new Uint8Array(0x200);
+  img.set([0xfe, 0x06, 0x00, 0x06, 0x80, 0x3e, 0x00, 0x06, 0x02, 0x72, 0x06, 0xa0, 0x00, 0x06, 0xe6, 0xf4, 0xf4,
+    0x0f, 0x01, 0x1e, 0x00, 0x7d, 0xcc]);
+  m.loadFlat(img, { mode: "real" });
+  assert.throws(() => m.loadLinux(bzImage({ initSize: 0xffffffff })), /needs 4097 MiB/);
+  assert.throws(() => m.loadLinux(new Uint8Array(0x300)), /not a Linux bzImage/);
+  const r = await m.run({ maxSeconds: 5 });
+  assert.equal(r.reason, "exit", r.message);          // was 'error' with the LoadError, on the reboot
+  assert.equal(r.exitCode, (2 << 1) | 1);
+});
