@@ -112,3 +112,18 @@ test("ACPI S3: the run() time limit in S3, run() again, and reset() while suspen
   assert.equal(r3.exitCode >> 1, 0);
   assert.equal(y.m.acpiPm.pm1Status, 0);
 });
+
+test("ACPI S3: Machine.reset() while run() sleeps in S3 boots the image again", async () => {
+  const m = await Machine.create({ memBytes: 4 << 20, tsc: "realtime" });
+  const img = new Uint8Array(0x200); img.set(CODE);
+  const dv = new DataView(img.buffer);
+  dv.setUint32(0x100, m.acpi.tables.FACS, true); dv.setUint16(0x104, 1, true);
+  [typ(1), 0xffff].forEach((v, i) => dv.setUint16(0x108 + 2 * i, v, true));
+  m.loadFlat(img, { mode: "real" });
+  const p = m.run({ maxSeconds: 10 });
+  await new Promise((res) => setTimeout(res, 200));
+  m.reset();                                   // the reset vector's firmware boots the image again
+  const r = await p;
+  assert.equal(r.reason, "exit", r.message);
+  assert.equal(r.exitCode >> 1, 0x0101);       // the second boot slept and woke once
+});
