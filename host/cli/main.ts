@@ -308,7 +308,8 @@ async function debugSession(m: Machine, port: number, arch: GdbArch, listening: 
       onExit: (r) => end(r),
     });
     sock.on("data", (d: Uint8Array) => stub.receive(d));
-    sock.on("close", () => { void stub.idle.then(() => end(undefined)); });
+    // gdb gone while the guest runs for it: stop that run, so the guest goes on under the limits.
+    sock.on("close", () => { if (!finished) m.stop(); void stub.idle.then(() => end(undefined)); });
     sock.on("error", () => { /* close follows */ });
   });
 }

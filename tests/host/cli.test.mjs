@@ -122,3 +122,25 @@ test("CLI: a bzImage with two --initrd files, or a missing/unreadable one: one l
   assert.equal(r.code, 0x43, r.err);
   assert.equal(readFileSync(ser, "utf8"), "");
 });
+
+test("CLI: gdb disconnecting while the guest runs: the --max-seconds limit still ends the run", async () => {
+  const { spawn } = await import("node:child_process");
+  const { connect } = await import("node:net");
+  const img = join(dir, "spin.bin"); writeFileSync(img, Buffer.from([0xeb, 0xfe]));   // jmp $
+  const p = spawn(process.execPath, [cli, "run", img, "--flat", "--gdb", "0", "--max-seconds", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  const port = await new Promise((res, rej) => {
+    p.stderr.on("data", (d) => { err += d; const m = /localhost:(\d+)/.exec(err); if (m) res(Number(m[1])); });
+    p.on("exit", () => rej(new Error(`exited early: ${err}`)));
+  });
+  const code = new Promise((res) => p.on("exit", (c) => res(c)));
+  const s = connect(port, "127.0.0.1");
+  await new Promise((res) => s.on("connect", res));
+  s.write("+$c#63");
+  await new Promise((res) => setTimeout(res, 300));
+  s.destroy();
+  const timer = setTimeout(() => p.kill(), 15000);
+  assert.equal(await code, 124, err);          // was: ran on forever, without the limit
+  clearTimeout(timer);
+  assert.match(err, /timeout: time limit reached/);
+});
