@@ -31,7 +31,7 @@ import { setLazy, setLazyIncDec, LF_SUB, LF_LOGIC, LF_INC, LF_DEC } from "./flag
 import { faultPending, clearFault } from "./fault";
 import { isCanonical } from "./segmem";
 import { shiftOp, mulDivAcc, imulTrunc } from "./ops/int_alu";
-import { NOT_HOT, hotStepCall, hotSse, tlbHit, alu, jcond, popAt, tgt, overLimit, ld, st } from "./hot";
+import { NOT_HOT, hotStepCall, hotSse, tlbHit, alu, jcond, popAt, tgt, retNear, overLimit, ld, st } from "./hot";
 
 export const DC_SLOTS_LOG2: u32 = 12;
 const DC_SLOTS_MASK: usize = (1 << DC_SLOTS_LOG2) - 1;
@@ -299,19 +299,7 @@ const OP_SSE: u32 = 85;                      // SSE2 shapes of cpu/hot.ts hotSse
       if (x == NOT_HOT || !pushChecked(next, c32, wr, tag)) return NOT_HOT;
       return x;
     }
-    case OP_RET: {
-      const sp = c32 ? <u64>getReg32(RSP) : getReg64(RSP);
-      const mh = popAt(sp, c32, rd, tag);
-      if (mh == 0) return NOT_HOT;
-      if (c32) {
-        setReg32(RSP, <u32>sp + 4);
-        return <u64>load<u32>(mh);
-      }
-      const x = load<u64>(mh);
-      if (!isCanonical(x)) return NOT_HOT;
-      setReg64(RSP, sp + 8);
-      return x;
-    }
+    case OP_RET: return retNear(c32, rd, tag);
     case OP_PUSH:
       return pushChecked(rg(<usize>load<u8>(e + R_G)), c32, wr, tag) ? next : NOT_HOT;
     case OP_POP: {

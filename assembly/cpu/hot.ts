@@ -157,6 +157,21 @@ const MODOP: usize = memory.data<u8>([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 
 }
 // A near branch target: canonical in 64-bit mode (else NOT_HOT: #GP on the full path); in flat
 // 32-bit mode EIP is 32 bits and every value is inside the 4 GiB CS limit.
+// RET (near, no immediate) on the hot path and in cached blocks: pop the return address through a
+// TLB hit; NOT_HOT (nothing changed) when the stack page misses or the target is not canonical.
+@inline export function retNear(c32: bool, rd: u32, tag: u32): u64 {
+  const sp = c32 ? <u64>getReg32(RSP) : getReg64(RSP);
+  const mh = popAt(sp, c32, rd, tag);
+  if (mh == 0) return NOT_HOT;
+  if (c32) {
+    setReg32(RSP, <u32>sp + 4);
+    return <u64>load<u32>(mh);
+  }
+  const x = load<u64>(mh);
+  if (!isCanonical(x)) return NOT_HOT;
+  setReg64(RSP, sp + 8);
+  return x;
+}
 @inline export function tgt(x: u64, c32: bool): u64 { return c32 ? x & 0xffffffff : (isCanonical(x) ? x : NOT_HOT); }
 // Flat 32-bit mode: an access of size bytes at offset ea must not cross the 4 GiB limit.
 @inline export function overLimit(ea: u64, size: u32, c32: bool): bool { return c32 && ea + <u64>(size - 1) > 0xffffffff; }
@@ -345,19 +360,7 @@ export function hotStepCall(r: u64, h: usize, rd: u32, wr: u32, tag: u32, sse: b
       if (x == NOT_HOT || !pushN(t, c32, wr, tag)) return NOT_HOT;
       return x;
     }
-    case HC_RET: {
-      const sp = c32 ? <u64>getReg32(RSP) : getReg64(RSP);
-      const mh = popAt(sp, c32, rd, tag);
-      if (mh == 0) return NOT_HOT;
-      if (c32) {
-        setReg32(RSP, <u32>sp + 4);
-        return <u64>load<u32>(mh);
-      }
-      const x = load<u64>(mh);
-      if (!isCanonical(x)) return NOT_HOT;
-      setReg64(RSP, sp + 8);
-      return x;
-    }
+    case HC_RET: return retNear(c32, rd, tag);
     case HC_LEAVE: {
       const sp = c32 ? <u64>getReg32(RBP) : getReg64(RBP);
       const mh = popAt(sp, c32, rd, tag);
